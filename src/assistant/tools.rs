@@ -1,0 +1,394 @@
+//! The operations the assistant may perform — list GPUs, availability, quote, book, cancel,
+//! list bookings. The one place that validates and authorises them, as the caller: the
+//! REST routes, the built-in assistant and the LLM backend all come through here.
+
+use crate::domain::booking::{check_request, min_free, BookingLimits, RequestError};
+use crate::domain::{Booking, BookingId, Cents, Clock, Interval, Inventory, Owner};
+use crate::store::bookings::Busy;
+use crate::store::{BookingStore, NewBooking, StoreError};
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+/// Why an operation was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ToolError {
+    /// Bad input; `code` is the API error code.
+    #[error("{message}")]
+    Invalid {
+        /// snake_case code.
+        code: &'static str,
+        /// What to fix.
+        message: String,
+    },
+    /// No such model.
+    #[error("there is no GPU model called `{0}`")]
+    UnknownModel(String),
+    /// Too few free devices.
+    #[error("not enough {model} GPUs free: {free} of {total} are free for that whole period")]
+    InsufficientCapacity {
+        /// Model name.
+        model: String,
+        /// Free for the whole period.
+        free: u32,
+        /// Model total.
+        total: u32,
+    },
+    /// No such booking for this caller.
+    #[error("no booking of yours matches `{0}`")]
+    BookingNotFound(String),
+    /// Several of the caller's bookings match a prefix.
+    #[error("`{0}` matches several of your bookings; give more of the id")]
+    Ambiguous(String),
+    /// The store timed out or is down.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A bug or an unexpected database failure.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for ToolError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::UnknownModel(m) => Self::UnknownModel(m),
+            StoreError::InsufficientCapacity { model, free, total } => {
+                Self::InsufficientCapacity { model, free, total }
+            }
+            StoreError::BookingNotFound => Self::BookingNotFound(String::new()),
+            StoreError::Timeout(s) => Self::Unavailable(format!("the {s} store did not answer in time")),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<RequestError> for ToolError {
+    fn from(e: RequestError) -> Self {
+        let code = match e {
+            RequestError::Count { .. } => "invalid_count",
+            RequestError::StartInPast(_) => "start_in_past",
+            RequestError::TooLong { .. } => "booking_too_long",
+        };
+        Self::Invalid {
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
+/// A booking as clients see it (API.md's Booking).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct BookingView {
+    /// Booking id (32 hex digits).
+    pub id: String,
+    /// GPU model.
+    pub model: String,
+    /// Number of GPUs.
+    pub count: u32,
+    /// Start (inclusive).
+    pub start: DateTime<Utc>,
+    /// End (exclusive).
+    pub end: DateTime<Utc>,
+    /// The reserved devices, `node:index`.
+    pub gpus: Vec<String>,
+    /// count × hours × price_per_hour.
+    #[schema(value_type = f64)]
+    pub price_total: Cents,
+    /// `confirmed` or `cancelled`.
+    #[schema(value_type = String)]
+    pub status: crate::domain::BookingStatus,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&Booking> for BookingView {
+    fn from(b: &Booking) -> Self {
+        Self {
+            id: b.id.to_string(),
+            model: b.model.clone(),
+            count: b.count(),
+            start: b.interval.start(),
+            end: b.interval.end(),
+            gpus: b.gpus.iter().map(|d| d.to_string()).collect(),
+            price_total: b.price_total,
+            status: b.status,
+            created_at: b.created_at,
+        }
+    }
+}
+
+/// One model in the GPU list.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct GpuSummary {
+    /// Model name.
+    pub model: String,
+    /// Memory per GPU.
+    pub memory_gb: u32,
+    /// Devices of this model.
+    pub total: u32,
+    /// Devices free at this moment.
+    pub available_now: u32,
+    /// Hourly price of one GPU.
+    #[schema(value_type = f64)]
+    pub price_per_hour: Cents,
+    /// The nodes that hold the model.
+    pub nodes: Vec<String>,
+}
+
+/// The answer to an availability question.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Availability {
+    /// Model name.
+    pub model: String,
+    /// Window start.
+    pub start: DateTime<Utc>,
+    /// Window end.
+    pub end: DateTime<Utc>,
+    /// Devices of the model.
+    pub total: u32,
+    /// The least number free at any instant of the window.
+    pub free: u32,
+    /// Devices free for the whole window (what one booking can take).
+    pub bookable: u32,
+}
+
+/// A price quote.
+#[derive(Debug, Clone, Serialize)]
+pub struct Quote {
+    /// Model name.
+    pub model: String,
+    /// Number of GPUs.
+    pub count: u32,
+    /// Hourly price of one.
+    pub price_per_hour: Cents,
+    /// Total for the interval.
+    pub price_total: Cents,
+}
+
+/// The operations, bound to one store, clock and set of limits.
+#[derive(Clone)]
+pub struct Tools {
+    store: Arc<dyn BookingStore>,
+    clock: Clock,
+    limits: BookingLimits,
+}
+
+impl Tools {
+    /// Tools over `store`.
+    pub fn new(store: Arc<dyn BookingStore>, clock: Clock, limits: BookingLimits) -> Self {
+        Self {
+            store,
+            clock,
+            limits,
+        }
+    }
+
+    /// The clock these tools read "now" from.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// The store behind the tools.
+    pub fn store(&self) -> &Arc<dyn BookingStore> {
+        &self.store
+    }
+
+    /// The current inventory.
+    pub async fn inventory(&self) -> Result<Arc<Inventory>, ToolError> {
+        Ok(self.store.inventory().await?)
+    }
+
+    /// Resolves a loose model name to the inventory's exact one.
+    pub async fn model_name(&self, name: &str) -> Result<String, ToolError> {
+        let inv = self.inventory().await?;
+        inv.find(name)
+            .map(|m| m.name.clone())
+            .ok_or_else(|| ToolError::UnknownModel(name.to_string()))
+    }
+
+    /// Every model with what is free now.
+    pub async fn gpus(&self) -> Result<Vec<GpuSummary>, ToolError> {
+        let inv = self.inventory().await?;
+        let now = self.clock.now();
+        let window = Interval::new(now, now + Duration::seconds(1)).expect("positive");
+        let mut out = Vec::new();
+        for m in inv.models() {
+            let busy = self.store.busy(&m.name, &window).await?;
+            let mut nodes: Vec<String> = m.devices.iter().map(|d| d.node.clone()).collect();
+            nodes.dedup();
+            out.push(GpuSummary {
+                model: m.name.clone(),
+                memory_gb: m.memory_gb,
+                total: m.total(),
+                available_now: m.total().saturating_sub(busy_devices(&busy).len() as u32),
+                price_per_hour: m.price_per_hour,
+                nodes,
+            });
+        }
+        Ok(out)
+    }
+
+    /// How many of `model` are free over `interval`.
+    pub async fn availability(
+        &self,
+        model: &str,
+        interval: Interval,
+    ) -> Result<Availability, ToolError> {
+        let inv = self.inventory().await?;
+        let m = inv
+            .find(model)
+            .ok_or_else(|| ToolError::UnknownModel(model.to_string()))?;
+        let busy = self.store.busy(&m.name, &interval).await?;
+        let booked: Vec<(Interval, u32)> = busy
+            .iter()
+            .map(|b| (b.interval, b.gpus.len() as u32))
+            .collect();
+        Ok(Availability {
+            model: m.name.clone(),
+            start: interval.start(),
+            end: interval.end(),
+            total: m.total(),
+            free: min_free(m.total(), &booked, &interval),
+            bookable: m.total().saturating_sub(busy_devices(&busy).len() as u32),
+        })
+    }
+
+    /// The price of `count` of `model` over `interval` (no capacity check).
+    pub async fn quote(
+        &self,
+        model: &str,
+        count: u32,
+        interval: &Interval,
+    ) -> Result<Quote, ToolError> {
+        let inv = self.inventory().await?;
+        let m = inv
+            .find(model)
+            .ok_or_else(|| ToolError::UnknownModel(model.to_string()))?;
+        Ok(Quote {
+            model: m.name.clone(),
+            count,
+            price_per_hour: m.price_per_hour,
+            price_total: crate::domain::booking::price(m.price_per_hour, count, interval),
+        })
+    }
+
+    /// Checks a booking request without making it (count, start, length, model).
+    pub async fn check(
+        &self,
+        model: &str,
+        count: i64,
+        interval: &Interval,
+    ) -> Result<(String, u32), ToolError> {
+        let count = check_request(count, interval, self.clock.now(), &self.limits)?;
+        Ok((self.model_name(model).await?, count))
+    }
+
+    /// Books `count` of `model` over `interval` for `caller`.
+    pub async fn book(
+        &self,
+        caller: &Owner,
+        model: &str,
+        count: i64,
+        interval: Interval,
+    ) -> Result<Booking, ToolError> {
+        let (model, count) = self.check(model, count, &interval).await?;
+        // Stored at whole seconds (times) and milliseconds (creation): show what is stored.
+        let whole = |t: DateTime<Utc>| DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t);
+        let interval = Interval::new(whole(interval.start()), whole(interval.end()))
+            .map_err(|message| ToolError::Invalid { code: "invalid_interval", message })?;
+        let now = self.clock.now();
+        let now = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
+        Ok(self
+            .store
+            .create(NewBooking {
+                owner: caller.clone(),
+                model,
+                count,
+                interval,
+                now,
+            })
+            .await?)
+    }
+
+    /// The caller's bookings, newest first.
+    pub async fn bookings(&self, caller: &Owner) -> Result<Vec<Booking>, ToolError> {
+        Ok(self.store.list(caller).await?)
+    }
+
+    /// Cancels the caller's booking named by its id or a unique prefix of it (>= 4 digits).
+    pub async fn cancel(&self, caller: &Owner, id: &str) -> Result<Booking, ToolError> {
+        let id = id.trim().to_ascii_lowercase();
+        let full = match BookingId::parse(&id) {
+            Ok(full) => full,
+            Err(_) => {
+                if id.len() < 4 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(ToolError::BookingNotFound(id));
+                }
+                let mine = self.store.list(caller).await?;
+                let hits: Vec<&Booking> =
+                    mine.iter().filter(|b| b.id.as_str().starts_with(&id)).collect();
+                match hits.as_slice() {
+                    [one] => one.id.clone(),
+                    [] => return Err(ToolError::BookingNotFound(id)),
+                    _ => return Err(ToolError::Ambiguous(id)),
+                }
+            }
+        };
+        self.store.cancel(caller, &full).await.map_err(|e| match e {
+            StoreError::BookingNotFound => ToolError::BookingNotFound(id),
+            other => other.into(),
+        })
+    }
+
+    /// The earliest start at or after `after` (within `horizon`) when `count` devices of
+    /// `model` are free for `duration`: the counter-offer when a booking does not fit.
+    pub async fn next_free(
+        &self,
+        model: &str,
+        count: u32,
+        duration: Duration,
+        after: DateTime<Utc>,
+        horizon: Duration,
+    ) -> Result<Option<Interval>, ToolError> {
+        let inv = self.inventory().await?;
+        let m = inv
+            .find(model)
+            .ok_or_else(|| ToolError::UnknownModel(model.to_string()))?;
+        if count > m.total() {
+            return Ok(None);
+        }
+        let window = Interval::new(after, after + horizon + duration).expect("positive");
+        let busy = self.store.busy(&m.name, &window).await?;
+        // A free slot can only begin at `after` or where some booking ends.
+        let mut starts: Vec<DateTime<Utc>> = vec![after];
+        starts.extend(
+            busy.iter()
+                .map(|b| b.interval.end())
+                .filter(|e| *e > after && *e <= after + horizon),
+        );
+        starts.sort();
+        starts.dedup();
+        for s in starts {
+            let cand = Interval::new(s, s + duration).expect("positive");
+            let taken: HashSet<&crate::domain::Device> = busy
+                .iter()
+                .filter(|b| b.interval.overlaps(&cand))
+                .flat_map(|b| b.gpus.iter())
+                .collect();
+            if m.total() - taken.len() as u32 >= count {
+                return Ok(Some(cand));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Confirmed bookings of `model` overlapping `window` (for timelines).
+    pub async fn busy(&self, model: &str, window: &Interval) -> Result<Vec<Busy>, ToolError> {
+        Ok(self.store.busy(model, window).await?)
+    }
+}
+
+fn busy_devices(busy: &[Busy]) -> HashSet<&crate::domain::Device> {
+    busy.iter().flat_map(|b| b.gpus.iter()).collect()
+}

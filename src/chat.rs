@@ -1,0 +1,331 @@
+//! The session engine: get-or-create (single flight), per-session turn order, history and
+//! expiry — the only place that sequences turns.
+//!
+//! Each session has a FIFO queue (a fair `tokio::sync::Mutex`) that only its own turns
+//! wait on, bounded by the request deadline. The map of queues is a std `Mutex` held for a
+//! lookup only. A turn is committed to the session store whole (user message + reply +
+//! state, with a version check) or not at all: a turn that is cancelled or runs out of
+//! time leaves nothing behind.
+
+use crate::assistant::{Action, Assistant, AssistantError, Backend, Conversation, TurnInput};
+use crate::domain::{Clock, Owner, SessionId};
+use crate::ops;
+use crate::store::sessions::{Message, Role, SessionRecord, SessionStoreError, TurnRecord};
+use crate::store::SessionStore;
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::time::{timeout_at, Instant};
+
+/// Longest message, in characters after trimming.
+pub const MAX_MESSAGE_CHARS: usize = 4000;
+
+/// Why a turn or session operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ChatError {
+    /// Empty or too long.
+    #[error("{0}")]
+    InvalidMessage(String),
+    /// Unknown, expired or not the caller's.
+    #[error("session not found or expired")]
+    SessionNotFound,
+    /// Waited the whole deadline for the session's earlier turns.
+    #[error("the session is still busy with earlier messages; try again")]
+    SessionBusy,
+    /// The turn did not finish within the deadline.
+    #[error("the reply took longer than the request deadline")]
+    DeadlineExceeded,
+    /// The assistant failed.
+    #[error("the assistant could not answer: {0}")]
+    Assistant(String),
+    /// The session store failed.
+    #[error("session store: {0}")]
+    Store(#[from] SessionStoreError),
+}
+
+/// The outcome of a turn (API.md's reply object).
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct TurnReply {
+    /// The session.
+    #[schema(value_type = String)]
+    pub session_id: SessionId,
+    /// The reply (Markdown).
+    pub response: String,
+    /// 1-based position of this turn in the session.
+    pub turn: u64,
+    /// Who answered.
+    pub backend: Backend,
+    /// What the turn changed.
+    pub actions: Vec<Action>,
+}
+
+/// How a turn names its session.
+#[derive(Debug, Clone)]
+pub enum SessionRef {
+    /// An explicit id (body or query): must exist.
+    Explicit(SessionId),
+    /// From the cookie: a stale one starts a new session.
+    Cookie(SessionId),
+    /// None: start a new session.
+    New,
+}
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Idle time after which a session expires.
+    pub session_ttl: Duration,
+    /// Conversations kept ready in this process.
+    pub max_conversations: u64,
+    /// Bound on each session-store call.
+    pub store_timeout: Duration,
+}
+
+/// The session engine. Cheap to share behind an `Arc`.
+pub struct Engine {
+    store: Arc<dyn SessionStore>,
+    assistant: Arc<dyn Assistant>,
+    clock: Clock,
+    opts: EngineOptions,
+    conversations: moka::future::Cache<SessionId, Arc<dyn Conversation>>,
+    queues: Mutex<HashMap<SessionId, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// A place in a session's queue; leaves the queue (and drops it if nobody else is in it)
+/// when dropped, also when the turn is cancelled.
+struct QueuePlace<'a> {
+    engine: &'a Engine,
+    id: SessionId,
+    queue: Arc<tokio::sync::Mutex<()>>,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for QueuePlace<'_> {
+    fn drop(&mut self) {
+        self.guard.take();
+        let mut map = self.engine.queues.lock().expect("queues");
+        // Only the map and this place hold it: nobody waits, so the queue can go.
+        if Arc::strong_count(&self.queue) == 2 {
+            map.remove(&self.id);
+        }
+    }
+}
+
+impl Engine {
+    /// An engine over a session store and an assistant.
+    pub fn new(
+        store: Arc<dyn SessionStore>,
+        assistant: Arc<dyn Assistant>,
+        clock: Clock,
+        opts: EngineOptions,
+    ) -> Self {
+        let conversations = moka::future::Cache::builder()
+            .max_capacity(opts.max_conversations)
+            .time_to_idle(opts.session_ttl)
+            .build();
+        Self {
+            store,
+            assistant,
+            clock,
+            opts,
+            conversations,
+            queues: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The session store.
+    pub fn store(&self) -> &Arc<dyn SessionStore> {
+        &self.store
+    }
+
+    fn expiry(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now + chrono::Duration::from_std(self.opts.session_ttl).unwrap_or(chrono::Duration::days(1))
+    }
+
+    async fn bounded<T>(
+        &self,
+        fut: impl std::future::Future<Output = Result<T, SessionStoreError>>,
+    ) -> Result<T, ChatError> {
+        match tokio::time::timeout(self.opts.store_timeout, fut).await {
+            Ok(r) => Ok(r?),
+            Err(_) => Err(SessionStoreError::Timeout.into()),
+        }
+    }
+
+    /// Creates a session owned by `owner` (`None`: the session owns itself, auth = none).
+    pub async fn create_session(&self, owner: Option<&Owner>) -> Result<SessionRecord, ChatError> {
+        let id = SessionId::new();
+        let owner = owner.cloned().unwrap_or_else(|| Owner::session(&id));
+        let now = self.clock.now();
+        let record = SessionRecord::new(id, owner, now, self.expiry(now));
+        ops::set_stage("store");
+        self.bounded(self.store.create(record.clone())).await?;
+        Ok(record)
+    }
+
+    /// Loads a live session that `owner` may see (`None` owner: any).
+    pub async fn session(&self, id: &SessionId, owner: Option<&Owner>) -> Result<SessionRecord, ChatError> {
+        ops::set_stage("store");
+        let rec = self
+            .bounded(self.store.load(id, self.clock.now()))
+            .await?
+            .ok_or(ChatError::SessionNotFound)?;
+        match owner {
+            Some(o) if &rec.owner != o => Err(ChatError::SessionNotFound),
+            _ => Ok(rec),
+        }
+    }
+
+    /// Deletes a session `owner` may see.
+    pub async fn delete_session(&self, id: &SessionId, owner: Option<&Owner>) -> Result<(), ChatError> {
+        self.session(id, owner).await?;
+        self.bounded(self.store.delete(id)).await?;
+        self.conversations.invalidate(id).await;
+        Ok(())
+    }
+
+    /// Resolves how a request names its session into a live session, creating one when
+    /// needed. `owner` is the authenticated user (`None` with auth = none).
+    pub async fn resolve(&self, r: SessionRef, owner: Option<&Owner>) -> Result<SessionRecord, ChatError> {
+        match r {
+            SessionRef::Explicit(id) => self.session(&id, owner).await,
+            SessionRef::Cookie(id) => match self.session(&id, owner).await {
+                Err(ChatError::SessionNotFound) => self.create_session(owner).await,
+                other => other,
+            },
+            SessionRef::New => self.create_session(owner).await,
+        }
+    }
+
+    /// Checks a message: 1..=4000 characters after trimming. Returns it trimmed.
+    pub fn check_message(message: &str) -> Result<&str, ChatError> {
+        let m = message.trim();
+        let n = m.chars().count();
+        if n == 0 {
+            return Err(ChatError::InvalidMessage("the message is empty".into()));
+        }
+        if n > MAX_MESSAGE_CHARS {
+            return Err(ChatError::InvalidMessage(format!(
+                "the message has {n} characters; the limit is {MAX_MESSAGE_CHARS}"
+            )));
+        }
+        Ok(m)
+    }
+
+    /// Runs one turn of session `id` (which the caller has resolved) for `caller`, the owner
+    /// bookings are made as. Waits only for the same session's earlier turns.
+    pub async fn turn(
+        &self,
+        id: &SessionId,
+        owner: Option<&Owner>,
+        message: &str,
+        deadline: Instant,
+        deltas: Option<&UnboundedSender<String>>,
+    ) -> Result<TurnReply, ChatError> {
+        let message = Self::check_message(message)?;
+        ops::set_session(id.as_str());
+        let queue = self
+            .queues
+            .lock()
+            .expect("queues")
+            .entry(id.clone())
+            .or_default()
+            .clone();
+        let mut place = QueuePlace {
+            engine: self,
+            id: id.clone(),
+            queue: queue.clone(),
+            guard: None,
+        };
+        ops::set_stage("queued for session");
+        place.guard = Some(
+            timeout_at(deadline, queue.lock_owned())
+                .await
+                .map_err(|_| ChatError::SessionBusy)?,
+        );
+
+        let record = self.session(id, owner).await?;
+        ops::set_stage("assistant");
+        let assistant = self.assistant.clone();
+        let session = id.clone();
+        let conversation = timeout_at(
+            deadline,
+            self.conversations
+                .try_get_with(id.clone(), async move { assistant.open(Some(&session)).await }),
+        )
+        .await
+        .map_err(|_| ChatError::DeadlineExceeded)?
+        .map_err(|e: Arc<AssistantError>| ChatError::Assistant(e.to_string()))?;
+
+        let user_at = self.clock.now();
+        let reply = timeout_at(
+            deadline,
+            conversation.reply(TurnInput {
+                caller: &record.owner,
+                message,
+                history: &record.messages,
+                state: record.state.clone(),
+                can_act: true,
+                deltas,
+            }),
+        )
+        .await
+        .map_err(|_| ChatError::DeadlineExceeded)?
+        .map_err(|e| ChatError::Assistant(e.to_string()))?;
+
+        ops::set_stage("store");
+        let now = self.clock.now();
+        let turn = TurnRecord {
+            user: Message { role: Role::User, content: message.to_string(), at: user_at },
+            assistant: Message { role: Role::Assistant, content: reply.text.clone(), at: now },
+            state: reply.state,
+            expires_at: self.expiry(now),
+        };
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let committed = tokio::time::timeout(
+            remaining.min(self.opts.store_timeout),
+            self.store.commit_turn(id, record.turns(), turn),
+        )
+        .await
+        .map_err(|_| ChatError::DeadlineExceeded)??;
+        drop(place);
+        Ok(TurnReply {
+            session_id: id.clone(),
+            response: reply.text,
+            turn: committed,
+            backend: reply.backend,
+            actions: reply.actions,
+        })
+    }
+
+    /// A stateless question: no session, no history, never changes a booking.
+    pub async fn direct(&self, message: &str, deadline: Instant) -> Result<(String, Backend), ChatError> {
+        let message = Self::check_message(message)?;
+        ops::set_stage("assistant");
+        let anonymous = Owner::from_stored("direct:".into());
+        let run = async {
+            let conv = self.assistant.open(None).await?;
+            conv.reply(TurnInput {
+                caller: &anonymous,
+                message,
+                history: &[],
+                state: serde_json::Value::Null,
+                can_act: false,
+                deltas: None,
+            })
+            .await
+        };
+        let reply = timeout_at(deadline, run)
+            .await
+            .map_err(|_| ChatError::DeadlineExceeded)?
+            .map_err(|e| ChatError::Assistant(e.to_string()))?;
+        Ok((reply.text, reply.backend))
+    }
+
+    /// Sessions whose turns are running or queued in this process.
+    pub fn active_sessions(&self) -> usize {
+        self.queues.lock().expect("queues").len()
+    }
+}

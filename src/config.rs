@@ -1,0 +1,352 @@
+//! Layered settings: defaults < `hpcbot.toml` < `HPCBOT_*` environment < command-line flags.
+//! Every setting is listed once in [`SETTINGS`]; it is validated at start, and a bad one
+//! stops start-up with one line that names it.
+
+use chrono_tz::Tz;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// One setting: its key in `hpcbot.toml`, default and meaning. The environment variable is
+/// `HPCBOT_` + the key in upper case with `.` → `_`.
+pub struct Setting {
+    /// Key in the file (`llm.base_url` is `base_url` under `[llm]`).
+    pub key: &'static str,
+    /// Default value ("" = unset).
+    pub default: &'static str,
+    /// What it means.
+    pub help: &'static str,
+}
+
+/// Every setting.
+pub const SETTINGS: &[Setting] = &[
+    Setting { key: "listen", default: "127.0.0.1:8080", help: "address to serve on" },
+    Setting { key: "data_dir", default: "./data", help: "where the SQLite file and other local state live" },
+    Setting { key: "database_url", default: "", help: "sqlite://... or postgres://... (default: SQLite file in data_dir)" },
+    Setting { key: "database_max_connections", default: "8", help: "database connection pool size" },
+    Setting { key: "store_timeout", default: "5s", help: "bound on each database / session-store operation" },
+    Setting { key: "sessions", default: "memory", help: "session store: memory or redis://..." },
+    Setting { key: "max_sessions", default: "100000", help: "in-memory sessions kept at most (the longest idle is evicted)" },
+    Setting { key: "session_ttl", default: "24h", help: "idle time after which a session expires (each turn renews it)" },
+    Setting { key: "timezone", default: "UTC", help: "IANA time zone in which dates and times people type are read" },
+    Setting { key: "auth", default: "none", help: "none (the chat session is the caller) or token (Bearer tokens name users)" },
+    Setting { key: "centre_name", default: "SK HPC Services", help: "the centre's name, as the assistant says it" },
+    Setting { key: "currency", default: "USD", help: "currency of prices" },
+    Setting { key: "request_timeout", default: "30s", help: "the request deadline" },
+    Setting { key: "body_limit", default: "65536", help: "largest request body in bytes" },
+    Setting { key: "max_in_flight", default: "512", help: "requests handled at once; more are shed with 503 overloaded" },
+    Setting { key: "slow_request", default: "5s", help: "requests slower than this are logged as warnings" },
+    Setting { key: "shutdown_grace", default: "20s", help: "how long in-flight requests may finish after SIGTERM/Ctrl-C" },
+    Setting { key: "log_format", default: "human", help: "human or json" },
+    Setting { key: "llm.base_url", default: "", help: "OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (unset: built-in assistant)" },
+    Setting { key: "llm.api_key", default: "", help: "the LLM's key (default: OPENAI_API_KEY)" },
+    Setting { key: "llm.model", default: "gpt-4o-mini", help: "the LLM's model name" },
+];
+
+/// How callers are identified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    /// The chat session is the caller.
+    None,
+    /// `Authorization: Bearer <token>` names a user.
+    Token,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// LLM settings.
+#[derive(Debug, Clone)]
+pub struct LlmConfig {
+    /// Base URL; `None` means the built-in assistant.
+    pub base_url: Option<String>,
+    /// API key.
+    pub api_key: Option<String>,
+    /// Model name.
+    pub model: String,
+}
+
+/// The validated settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub database_max_connections: u32,
+    pub store_timeout: Duration,
+    pub sessions: String,
+    pub max_sessions: usize,
+    pub session_ttl: Duration,
+    pub timezone: Tz,
+    pub auth: AuthMode,
+    pub centre_name: String,
+    pub currency: String,
+    pub request_timeout: Duration,
+    pub body_limit: usize,
+    pub max_in_flight: usize,
+    pub slow_request: Duration,
+    pub shutdown_grace: Duration,
+    pub log_format: LogFormat,
+    pub llm: LlmConfig,
+}
+
+/// A setting that could not be read; the message names it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// The environment variable of a key.
+pub fn env_name(key: &str) -> String {
+    format!("HPCBOT_{}", key.replace('.', "_").to_ascii_uppercase())
+}
+
+/// The `--help` text listing every setting.
+pub fn settings_help() -> String {
+    let mut s = String::from(
+        "Settings (defaults < hpcbot.toml < environment < --set KEY=VALUE and flags):\n",
+    );
+    for st in SETTINGS {
+        let default = if st.default.is_empty() { "unset" } else { st.default };
+        s.push_str(&format!(
+            "  {:<26} {:<34} {}\n  {:<26} {:<34} default: {}\n",
+            st.key,
+            env_name(st.key),
+            st.help,
+            "",
+            "",
+            default
+        ));
+    }
+    s
+}
+
+fn flatten(prefix: &str, table: &toml::Table, out: &mut BTreeMap<String, String>) -> Result<(), ConfigError> {
+    for (k, v) in table {
+        let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        match v {
+            toml::Value::Table(t) => flatten(&key, t, out)?,
+            toml::Value::String(s) => {
+                out.insert(key, s.clone());
+            }
+            toml::Value::Integer(i) => {
+                out.insert(key, i.to_string());
+            }
+            toml::Value::Float(f) => {
+                out.insert(key, f.to_string());
+            }
+            toml::Value::Boolean(b) => {
+                out.insert(key, b.to_string());
+            }
+            _ => return Err(ConfigError(format!("setting `{key}` in the config file must be a string or a number"))),
+        }
+    }
+    Ok(())
+}
+
+impl Config {
+    /// Reads the layers. `file` is an explicit config path (it must exist); without one,
+    /// `hpcbot.toml` in the current directory is read if present. `env` looks a variable up.
+    pub fn load(
+        file: Option<&Path>,
+        overrides: &[(String, String)],
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let mut values: BTreeMap<String, String> = SETTINGS
+            .iter()
+            .map(|s| (s.key.to_string(), s.default.to_string()))
+            .collect();
+        let path = file.map(Path::to_path_buf).or_else(|| {
+            let p = PathBuf::from("hpcbot.toml");
+            p.exists().then_some(p)
+        });
+        if let Some(path) = path {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
+            let table: toml::Table = text
+                .parse()
+                .map_err(|e| ConfigError(format!("config file {}: {e}", path.display())))?;
+            let mut from_file = BTreeMap::new();
+            flatten("", &table, &mut from_file)?;
+            for (k, v) in from_file {
+                if !values.contains_key(&k) {
+                    return Err(ConfigError(format!(
+                        "unknown setting `{k}` in {} (see `hpcbot serve --help`)",
+                        path.display()
+                    )));
+                }
+                values.insert(k, v);
+            }
+        }
+        if let Some(key) = env("OPENAI_API_KEY") {
+            values.insert("llm.api_key".into(), key);
+        }
+        for s in SETTINGS {
+            if let Some(v) = env(&env_name(s.key)) {
+                values.insert(s.key.to_string(), v);
+            }
+        }
+        for (k, v) in overrides {
+            if !values.contains_key(k) {
+                return Err(ConfigError(format!("unknown setting `{k}` (see `hpcbot serve --help`)")));
+            }
+            values.insert(k.clone(), v.clone());
+        }
+        Self::from_values(&values)
+    }
+
+    fn from_values(v: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |k: &str| v.get(k).map(|s| s.trim().to_string()).unwrap_or_default();
+        let bad = |k: &str, why: String| {
+            ConfigError(format!("invalid setting `{k}` ({}): {why}", env_name(k)))
+        };
+        let duration = |k: &str| -> Result<Duration, ConfigError> {
+            let d = humantime::parse_duration(&get(k))
+                .map_err(|e| bad(k, format!("`{}` is not a duration like 30s or 5m ({e})", get(k))))?;
+            if d.is_zero() {
+                return Err(bad(k, "must be more than zero".into()));
+            }
+            Ok(d)
+        };
+        let number = |k: &str| -> Result<u64, ConfigError> {
+            let n: u64 = get(k)
+                .replace('_', "")
+                .parse()
+                .map_err(|_| bad(k, format!("`{}` is not a whole number", get(k))))?;
+            if n == 0 {
+                return Err(bad(k, "must be at least 1".into()));
+            }
+            Ok(n)
+        };
+        let optional = |k: &str| Some(get(k)).filter(|s| !s.is_empty());
+
+        let data_dir = PathBuf::from(get("data_dir"));
+        let database_url = match optional("database_url") {
+            Some(url) if url.starts_with("sqlite:") || url.starts_with("postgres:") || url.starts_with("postgresql:") => url,
+            Some(url) => return Err(bad("database_url", format!("`{}` must start with sqlite:// or postgres://", url.split(':').next().unwrap_or("")))),
+            None => format!("sqlite://{}?mode=rwc", data_dir.join("hpcbot.db").display()),
+        };
+        let sessions = get("sessions");
+        if sessions != "memory" && !sessions.starts_with("redis://") && !sessions.starts_with("rediss://") {
+            return Err(bad("sessions", format!("`{sessions}` must be `memory` or a redis:// URL")));
+        }
+        let llm_base = optional("llm.base_url");
+        if let Some(u) = &llm_base {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                return Err(bad("llm.base_url", format!("`{u}` must be an http:// or https:// URL")));
+            }
+        }
+        let body_limit = number("body_limit")?;
+        if body_limit < 1024 {
+            return Err(bad("body_limit", "must be at least 1024 bytes".into()));
+        }
+        Ok(Self {
+            listen: get("listen")
+                .parse()
+                .map_err(|_| bad("listen", format!("`{}` is not an address like 127.0.0.1:8080", get("listen"))))?,
+            data_dir,
+            database_url,
+            database_max_connections: number("database_max_connections")?.min(1000) as u32,
+            store_timeout: duration("store_timeout")?,
+            sessions,
+            max_sessions: number("max_sessions")? as usize,
+            session_ttl: duration("session_ttl")?,
+            timezone: get("timezone")
+                .parse()
+                .map_err(|_| bad("timezone", format!("`{}` is not an IANA time zone like UTC or Europe/Bratislava", get("timezone"))))?,
+            auth: match get("auth").as_str() {
+                "none" => AuthMode::None,
+                "token" => AuthMode::Token,
+                other => return Err(bad("auth", format!("`{other}` must be none or token"))),
+            },
+            centre_name: optional("centre_name").ok_or_else(|| bad("centre_name", "must not be empty".into()))?,
+            currency: optional("currency").ok_or_else(|| bad("currency", "must not be empty".into()))?,
+            request_timeout: duration("request_timeout")?,
+            body_limit: body_limit as usize,
+            max_in_flight: number("max_in_flight")? as usize,
+            slow_request: duration("slow_request")?,
+            shutdown_grace: duration("shutdown_grace")?,
+            log_format: match get("log_format").as_str() {
+                "human" => LogFormat::Human,
+                "json" => LogFormat::Json,
+                other => return Err(bad("log_format", format!("`{other}` must be human or json"))),
+            },
+            llm: LlmConfig {
+                base_url: llm_base,
+                api_key: optional("llm.api_key"),
+                model: get("llm.model"),
+            },
+        })
+    }
+
+    /// Defaults only (plus `overrides`), ignoring the environment and any file: for tests.
+    pub fn defaults_with(overrides: &[(&str, &str)]) -> Result<Self, ConfigError> {
+        let mut values: BTreeMap<String, String> = SETTINGS
+            .iter()
+            .map(|s| (s.key.to_string(), s.default.to_string()))
+            .collect();
+        for (k, v) in overrides {
+            values.insert(k.to_string(), v.to_string());
+        }
+        Self::from_values(&values)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+    }
+
+    #[test]
+    fn contract_variables_work() {
+        let c = Config::load(
+            None,
+            &[],
+            env_of(&[
+                ("HPCBOT_LISTEN", "127.0.0.1:9999"),
+                ("HPCBOT_TIMEZONE", "Europe/Bratislava"),
+                ("HPCBOT_REQUEST_TIMEOUT", "12s"),
+                ("HPCBOT_LLM_MODEL", "m"),
+                ("OPENAI_API_KEY", "k1"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.listen.port(), 9999);
+        assert_eq!(c.timezone, chrono_tz::Europe::Bratislava);
+        assert_eq!(c.request_timeout, Duration::from_secs(12));
+        assert_eq!(c.llm.model, "m");
+        assert_eq!(c.llm.api_key.as_deref(), Some("k1"));
+        assert!(c.database_url.starts_with("sqlite://"));
+    }
+
+    #[test]
+    fn flags_beat_env_and_bad_values_name_the_setting() {
+        let c = Config::load(None, &[("listen".into(), "127.0.0.1:1".into())], env_of(&[("HPCBOT_LISTEN", "127.0.0.1:2")])).unwrap();
+        assert_eq!(c.listen.port(), 1);
+        let e = Config::load(None, &[], env_of(&[("HPCBOT_TIMEZONE", "Mars/Base")])).unwrap_err();
+        assert!(e.0.contains("`timezone`") && e.0.contains("HPCBOT_TIMEZONE"), "{e}");
+        let e = Config::load(None, &[("nope".into(), "1".into())], env_of(&[])).unwrap_err();
+        assert!(e.0.contains("unknown setting `nope`"));
+    }
+
+    #[test]
+    fn file_layer_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("hpcbot.toml");
+        std::fs::write(&p, "centre_name = \"X Centre\"\n[llm]\nmodel = \"local\"\n").unwrap();
+        let c = Config::load(Some(&p), &[], env_of(&[("HPCBOT_LLM_MODEL", "env")])).unwrap();
+        assert_eq!(c.centre_name, "X Centre");
+        assert_eq!(c.llm.model, "env");
+        std::fs::write(&p, "[llm]\nmodle = \"x\"\n").unwrap();
+        assert!(Config::load(Some(&p), &[], env_of(&[])).unwrap_err().0.contains("llm.modle"));
+    }
+}

@@ -1,0 +1,163 @@
+//! Typed identifiers. Each one parses (and so validates) on construction, so the rest of
+//! the code never handles a raw, unchecked string.
+
+use rand::RngCore;
+use std::fmt;
+
+/// Hex of `n` random bytes from the OS-seeded thread RNG.
+fn random_hex(n: usize) -> String {
+    let mut bytes = vec![0u8; n];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// Error for a string that is not a valid id of the expected kind.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a valid id")]
+pub struct InvalidId(pub String);
+
+/// A chat session id: 128 random bits as 32 lowercase hex digits, issued by the server only.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct SessionId(String);
+
+impl TryFrom<String> for SessionId {
+    type Error = InvalidId;
+    fn try_from(s: String) -> Result<Self, InvalidId> {
+        Self::parse(&s)
+    }
+}
+
+impl From<SessionId> for String {
+    fn from(id: SessionId) -> String {
+        id.0
+    }
+}
+
+impl SessionId {
+    /// Length of the textual form.
+    pub const LEN: usize = 32;
+
+    /// A fresh random id.
+    pub fn new() -> Self {
+        Self(random_hex(Self::LEN / 2))
+    }
+
+    /// Parses a client-supplied id; anything that the server could not have issued is refused.
+    pub fn parse(s: &str) -> Result<Self, InvalidId> {
+        let s = s.trim();
+        if s.len() == Self::LEN && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            Ok(Self(s.to_ascii_lowercase()))
+        } else {
+            Err(InvalidId(s.chars().take(80).collect()))
+        }
+    }
+
+    /// The textual form.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for SessionId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A booking id: 128 random bits as 32 hex digits. People may type a unique prefix.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct BookingId(String);
+
+impl BookingId {
+    /// A fresh random id.
+    pub fn new() -> Self {
+        Self(random_hex(16))
+    }
+
+    /// Parses a full id (32 hex digits).
+    pub fn parse(s: &str) -> Result<Self, InvalidId> {
+        let s = s.trim();
+        if s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            Ok(Self(s.to_ascii_lowercase()))
+        } else {
+            Err(InvalidId(s.chars().take(80).collect()))
+        }
+    }
+
+    /// The textual form.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The first 8 digits, what people see and type.
+    pub fn short(&self) -> &str {
+        &self.0[..8]
+    }
+}
+
+impl Default for BookingId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for BookingId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Who owns sessions and bookings: a session (auth = none) or a named user (auth = token).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Owner(String);
+
+impl Owner {
+    /// The owner for `auth = none`: the chat session itself.
+    pub fn session(id: &SessionId) -> Self {
+        Self(format!("session:{id}"))
+    }
+
+    /// A named user (`auth = token`).
+    pub fn user(name: &str) -> Self {
+        Self(format!("user:{name}"))
+    }
+
+    /// Rebuilds an owner read back from a store.
+    pub fn from_stored(s: String) -> Self {
+        Self(s)
+    }
+
+    /// The stored form.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_ids_are_128_bit_hex_and_parse_back() {
+        let id = SessionId::new();
+        assert_eq!(id.as_str().len(), 32);
+        assert_eq!(SessionId::parse(id.as_str()).unwrap(), id);
+        assert_ne!(SessionId::new(), id);
+    }
+
+    #[test]
+    fn foreign_session_ids_are_refused() {
+        for bad in ["", "abc", "../etc/passwd", &"g".repeat(32), &"a".repeat(33)] {
+            assert!(SessionId::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

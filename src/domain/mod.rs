@@ -1,0 +1,13 @@
+//! Pure types and rules of the booking domain: no I/O, no async.
+
+pub mod booking;
+pub mod clock;
+pub mod gpu;
+pub mod ids;
+pub mod money;
+
+pub use booking::{Booking, BookingStatus, Interval};
+pub use clock::Clock;
+pub use gpu::{Device, GpuModel, Inventory};
+pub use ids::{BookingId, Owner, SessionId};
+pub use money::Cents;

@@ -1,0 +1,17 @@
+//! hpcbot: the chat assistant and GPU booking service of an HPC centre.
+//!
+//! Layers, each knowing only the ones below it: [`domain`] (pure types and rules) ←
+//! [`store`] (persistence) ← [`assistant`] (tools, built-in NLU) ← [`chat`] (the session
+//! engine) ← [`server`] (HTTP). [`config`] reads the settings; [`transfer`] the import and
+//! export files; [`ops`] tracks requests in flight.
+
+pub mod assistant;
+pub mod chat;
+pub mod config;
+pub mod domain;
+pub mod ops;
+pub mod server;
+pub mod store;
+pub mod transfer;
+
+pub use server::run;

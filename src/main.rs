@@ -1,0 +1,179 @@
+//! The `hpcbot` command line: a thin shell over the library.
+
+use anyhow::Context;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use hpcbot::config::{settings_help, Config, LogFormat};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "hpcbot", version, about = "Chat assistant and GPU booking service of an HPC centre")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ConfigArgs),
+    /// Import gpu_inventory.json and/or bookings.json into the database (all or nothing).
+    Import {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// A gpu_inventory.json file.
+        #[arg(long)]
+        inventory: Option<PathBuf>,
+        /// A bookings.json file (replaces every booking).
+        #[arg(long)]
+        bookings: Option<PathBuf>,
+    },
+    /// Export the inventory and bookings to gpu_inventory.json and bookings.json.
+    Export {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Directory to write the two files into.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
+}
+
+/// Flags shared by the commands that read settings.
+#[derive(Args)]
+struct ConfigArgs {
+    /// A config file (default: ./hpcbot.toml if present).
+    #[arg(long, env = "HPCBOT_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to serve on (setting `listen`).
+    #[arg(long)]
+    listen: Option<String>,
+    /// Data directory (setting `data_dir`).
+    #[arg(long)]
+    data_dir: Option<String>,
+    /// Database URL (setting `database_url`).
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Session store (setting `sessions`).
+    #[arg(long)]
+    sessions: Option<String>,
+    /// Any setting, as KEY=VALUE (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+}
+
+impl ConfigArgs {
+    fn load(&self) -> anyhow::Result<Config> {
+        let mut overrides = Vec::new();
+        for (k, v) in [("listen", &self.listen), ("data_dir", &self.data_dir), ("database_url", &self.database_url), ("sessions", &self.sessions)] {
+            if let Some(v) = v {
+                overrides.push((k.to_string(), v.clone()));
+            }
+        }
+        for kv in &self.set {
+            let (k, v) = kv.split_once('=').with_context(|| format!("--set `{kv}` must be KEY=VALUE"))?;
+            overrides.push((k.trim().to_string(), v.to_string()));
+        }
+        Ok(Config::load(self.config.as_deref(), &overrides, |k| std::env::var(k).ok())?)
+    }
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HPCBOT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Human => builder.init(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<hpcbot::store::sql::SqlStore> {
+    if config.database_url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&config.data_dir)?;
+    }
+    hpcbot::store::sql::SqlStore::connect(&hpcbot::store::sql::SqlOptions {
+        url: config.database_url.clone(),
+        max_connections: 2,
+        timeout: config.store_timeout,
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("database: {e}"))
+}
+
+async fn main_inner() -> anyhow::Result<()> {
+    let help = settings_help();
+    let cmd = Cli::command().mut_subcommand("serve", |c| c.after_help(help));
+    let cli = Cli::from_arg_matches(&cmd.get_matches())?;
+    match cli.command {
+        Command::Serve(args) => {
+            let config = args.load()?;
+            init_logs(config.log_format);
+            let listener = tokio::net::TcpListener::bind(config.listen)
+                .await
+                .with_context(|| format!("cannot listen on {} (setting `listen`)", config.listen))?;
+            tracing::info!(address = %listener.local_addr()?, database = %hpcbot::server::redact(&config.database_url),
+                sessions = %hpcbot::server::redact(&config.sessions), assistant = if config.llm.base_url.is_some() { "llm" } else { "builtin" },
+                "hpcbot serving");
+            hpcbot::run(config, listener, shutdown_signal()).await
+        }
+        Command::Import { config, inventory, bookings } => {
+            let config = config.load()?;
+            if inventory.is_none() && bookings.is_none() {
+                anyhow::bail!("nothing to import: give --inventory FILE and/or --bookings FILE");
+            }
+            let read = |p: &PathBuf| std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()));
+            let inv = match &inventory {
+                Some(p) => Some(hpcbot::transfer::parse_inventory(&read(p)?).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?),
+                None => None,
+            };
+            let list = match &bookings {
+                Some(p) => Some(hpcbot::transfer::parse_bookings(&read(p)?).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?),
+                None => None,
+            };
+            let (models, n) = (inv.as_ref().map(|i| i.models().len()), list.as_ref().map(Vec::len));
+            let store = open_store(&config).await?;
+            hpcbot::store::BookingStore::import(&store, inv, list).await.map_err(|e| anyhow::anyhow!("import refused, nothing changed: {e}"))?;
+            println!("imported: {} models, {} bookings", models.map_or("no".into(), |m| m.to_string()), n.map_or("no".into(), |m| m.to_string()));
+            Ok(())
+        }
+        Command::Export { config, out } => {
+            let config = config.load()?;
+            let store = open_store(&config).await?;
+            use hpcbot::store::BookingStore;
+            let inv = store.inventory().await?;
+            let all = store.all().await?;
+            std::fs::create_dir_all(&out)?;
+            let inv_path = out.join("gpu_inventory.json");
+            let b_path = out.join("bookings.json");
+            std::fs::write(&inv_path, serde_json::to_string_pretty(&inv.to_file())? + "\n")?;
+            std::fs::write(&b_path, serde_json::to_string_pretty(&hpcbot::transfer::bookings_file(&all))? + "\n")?;
+            println!("wrote {} and {} ({} bookings)", inv_path.display(), b_path.display(), all.len());
+            Ok(())
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    if let Err(e) = main_inner().await {
+        eprintln!("hpcbot: {e:#}");
+        std::process::exit(2);
+    }
+}

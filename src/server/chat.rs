@@ -1,0 +1,159 @@
+//! `POST /api/chat`, `POST /api/chat/stream`, `POST /api/direct/chat`.
+
+use super::caller;
+use super::error::ApiError;
+use super::extract::ApiJson;
+use super::middleware::Deadline;
+use super::AppState;
+use crate::assistant::Backend;
+use crate::chat::{Engine, TurnReply};
+use crate::ops;
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::response::sse::{Event, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+use std::convert::Infallible;
+use tokio::sync::mpsc;
+
+/// One turn.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChatRequest {
+    /// 1..=4000 characters after trimming.
+    pub message: String,
+    /// The session; without it (and without the cookie) a new session is created.
+    pub session_id: Option<String>,
+}
+
+/// Resolves the session of a chat request (creating one if needed).
+async fn open_session(
+    s: &AppState,
+    headers: &HeaderMap,
+    req: &ChatRequest,
+) -> Result<(crate::domain::SessionId, Option<crate::domain::Owner>), ApiError> {
+    Engine::check_message(&req.message)?;
+    let user = caller::user(s, headers)?;
+    let session = s
+        .engine
+        .resolve(caller::session_ref(req.session_id.as_deref(), headers)?, user.as_ref())
+        .await?;
+    Ok((session.id, user))
+}
+
+/// One turn of a conversation.
+#[utoipa::path(post, path = "/api/chat", request_body = ChatRequest,
+    responses((status = 200, body = TurnReply), (status = 400), (status = 404), (status = 503), (status = 504)))]
+pub async fn chat(
+    State(s): State<AppState>,
+    Extension(Deadline(deadline)): Extension<Deadline>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<ChatRequest>,
+) -> Result<Response, ApiError> {
+    let (id, user) = open_session(&s, &headers, &req).await?;
+    let reply = s.engine.turn(&id, user.as_ref(), &req.message, deadline, None).await?;
+    let mut res = Json(reply).into_response();
+    res.headers_mut().insert(header::SET_COOKIE, caller::set_cookie(&id, s.config.session_ttl.as_secs()));
+    Ok(res)
+}
+
+fn event<T: Serialize>(name: &str, data: &T) -> Event {
+    Event::default().event(name).json_data(data).expect("serialisable event")
+}
+
+/// The same turn as `/api/chat`, answered as server-sent events: `delta` pieces, `action`s,
+/// then `done` (the reply object) or `error`. If the client goes away, the turn is
+/// cancelled and nothing of it is stored.
+#[utoipa::path(post, path = "/api/chat/stream", request_body = ChatRequest,
+    responses((status = 200, description = "text/event-stream of delta, action, done | error")))]
+pub async fn stream(
+    State(s): State<AppState>,
+    Extension(Deadline(deadline)): Extension<Deadline>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<ChatRequest>,
+) -> Result<Response, ApiError> {
+    let (id, user) = open_session(&s, &headers, &req).await?;
+    let (tx, rx) = mpsc::channel::<Event>(64);
+    let entry = ops::current();
+    let engine = s.engine.clone();
+    let sid = id.clone();
+    let watch = tx.clone();
+    let work = async move {
+        let (dtx, mut drx) = mpsc::unbounded_channel::<String>();
+        let turn = engine.turn(&sid, user.as_ref(), &req.message, deadline, Some(&dtx));
+        tokio::pin!(turn);
+        let result = loop {
+            tokio::select! {
+                Some(text) = drx.recv() => {
+                    if tx.send(event("delta", &serde_json::json!({"text": text}))).await.is_err() { return; }
+                }
+                r = &mut turn => break r,
+            }
+        };
+        while let Ok(text) = drx.try_recv() {
+            let _ = tx.send(event("delta", &serde_json::json!({"text": text}))).await;
+        }
+        ops::set_stage("streaming");
+        match result {
+            Ok(reply) => {
+                for a in &reply.actions {
+                    let _ = tx.send(event("action", a)).await;
+                }
+                let _ = tx.send(event("done", &reply)).await;
+            }
+            Err(e) => {
+                let e = ApiError::from(e);
+                let _ = tx.send(event("error", &serde_json::json!({"error": {"code": e.code, "message": e.message}}))).await;
+            }
+        }
+    };
+    tokio::spawn(async move {
+        let work = async move {
+            match entry {
+                Some(e) => ops::scope(e, work).await,
+                None => work.await,
+            }
+        };
+        // The client went away: dropping `work` cancels the turn (and any upstream call);
+        // nothing of it is stored.
+        tokio::select! {
+            _ = work => {}
+            _ = watch.closed() => {}
+        }
+    });
+    let body = tokio_stream::wrappers::ReceiverStream::new(rx);
+    let body = futures::StreamExt::map(body, Ok::<_, Infallible>);
+    let mut res = Sse::new(body).into_response();
+    res.headers_mut().insert(header::SET_COOKIE, caller::set_cookie(&id, s.config.session_ttl.as_secs()));
+    Ok(res)
+}
+
+/// A stateless question.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DirectRequest {
+    /// 1..=4000 characters after trimming.
+    pub message: String,
+}
+
+/// The answer to a stateless question.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DirectReply {
+    /// The answer (Markdown).
+    pub response: String,
+    /// Who answered.
+    pub backend: Backend,
+}
+
+/// One stateless question: no session, no history; never changes a booking.
+#[utoipa::path(post, path = "/api/direct/chat", request_body = DirectRequest,
+    responses((status = 200, body = DirectReply), (status = 400), (status = 504)))]
+pub async fn direct(
+    State(s): State<AppState>,
+    Extension(Deadline(deadline)): Extension<Deadline>,
+    ApiJson(req): ApiJson<DirectRequest>,
+) -> Result<Json<DirectReply>, ApiError> {
+    let (response, backend) = s.engine.direct(&req.message, deadline).await?;
+    Ok(Json(DirectReply { response, backend }))
+}

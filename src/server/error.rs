@@ -1,0 +1,93 @@
+//! One error type for every route, rendered as API.md's error body. The only place that
+//! maps errors of the layers below to HTTP.
+
+use crate::assistant::tools::ToolError;
+use crate::chat::ChatError;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// An error reply: status, snake_case code and a message a person can act on.
+#[derive(Debug)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Machine-readable code.
+    pub code: &'static str,
+    /// Human-readable message.
+    pub message: String,
+    /// Seconds for `Retry-After`, when retrying later helps.
+    pub retry_after: Option<u32>,
+}
+
+impl ApiError {
+    /// An error with the given parts.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into(), retry_after: None }
+    }
+
+    /// `400` with `code`.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// `404 not_found` for an unknown route.
+    pub fn no_route() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "no such route; see /api/openapi.json")
+    }
+
+    /// Adds `Retry-After`.
+    pub fn retry_after(mut self, secs: u32) -> Self {
+        self.retry_after = Some(secs);
+        self
+    }
+
+    /// `500`, logged with its cause and answered without internals.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "something went wrong on our side; please try again")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": {"code": self.code, "message": self.message}});
+        let mut res = (self.status, axum::Json(body)).into_response();
+        if let Some(s) = self.retry_after {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        res
+    }
+}
+
+impl From<ToolError> for ApiError {
+    fn from(e: ToolError) -> Self {
+        let msg = e.to_string();
+        match e {
+            ToolError::Invalid { code, message } => Self::bad_request(code, message),
+            ToolError::UnknownModel(_) => Self::new(StatusCode::NOT_FOUND, "unknown_model", format!("{msg}; see GET /api/gpus for the models")),
+            ToolError::InsufficientCapacity { .. } => Self::new(StatusCode::CONFLICT, "insufficient_capacity", msg),
+            ToolError::BookingNotFound(_) => Self::new(StatusCode::NOT_FOUND, "booking_not_found", "no booking of yours has that id"),
+            ToolError::Ambiguous(_) => Self::bad_request("ambiguous_booking_id", msg),
+            ToolError::Unavailable(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", msg).retry_after(2),
+            ToolError::Internal(m) => Self::internal(m),
+        }
+    }
+}
+
+impl From<ChatError> for ApiError {
+    fn from(e: ChatError) -> Self {
+        let msg = e.to_string();
+        match e {
+            ChatError::InvalidMessage(m) => Self::bad_request("invalid_message", m),
+            ChatError::SessionNotFound => Self::new(StatusCode::NOT_FOUND, "session_not_found", "no such session (it may have expired); start a new one without session_id"),
+            ChatError::SessionBusy => Self::new(StatusCode::SERVICE_UNAVAILABLE, "session_busy", msg).retry_after(1),
+            ChatError::DeadlineExceeded => Self::new(StatusCode::GATEWAY_TIMEOUT, "deadline_exceeded", "the reply took too long and was abandoned; nothing was saved, please try again"),
+            ChatError::Assistant(m) => Self::new(StatusCode::BAD_GATEWAY, "assistant_unavailable", format!("the assistant could not answer: {m}")),
+            ChatError::Store(crate::store::sessions::SessionStoreError::NotFound) => Self::new(StatusCode::NOT_FOUND, "session_not_found", "no such session (it may have expired)"),
+            ChatError::Store(crate::store::sessions::SessionStoreError::Conflict) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "session_busy", "another message of this session was saved first; try again").retry_after(1),
+            ChatError::Store(crate::store::sessions::SessionStoreError::Timeout) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", "the session store did not answer in time").retry_after(2),
+            ChatError::Store(other) => Self::internal(other),
+        }
+    }
+}

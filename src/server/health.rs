@@ -1,0 +1,96 @@
+//! Health, readiness, thread and request views, and Prometheus metrics.
+
+use super::AppState;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use std::time::Duration;
+
+/// How long readiness waits for each store.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// `200 {"status": "ok"}` while the process serves.
+#[utoipa::path(get, path = "/health", responses((status = 200)))]
+pub async fn health() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// `200` when every configured store answers, else `503` naming the one that does not.
+#[utoipa::path(get, path = "/health/ready", responses((status = 200), (status = 503)))]
+pub async fn ready(State(s): State<AppState>) -> Response {
+    let db = tokio::time::timeout(READY_TIMEOUT, s.tools.store().ping()).await;
+    let sessions = tokio::time::timeout(READY_TIMEOUT, s.engine.store().ping()).await;
+    let db_ok = matches!(db, Ok(Ok(())));
+    let sessions_ok = matches!(sessions, Ok(Ok(())));
+    let checks = json!({"database": if db_ok {"ok"} else {"failing"}, "sessions": if sessions_ok {"ok"} else {"failing"}});
+    if db_ok && sessions_ok {
+        (StatusCode::OK, Json(json!({"status": "ready", "checks": checks}))).into_response()
+    } else {
+        let failing = if !db_ok { "database" } else { "sessions" };
+        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({
+            "status": "unavailable",
+            "checks": checks,
+            "error": {"code": "store_unavailable", "message": format!("the {failing} store does not answer")}
+        }))).into_response()
+    }
+}
+
+/// OS threads of this process (Linux), or 0 where unknown.
+fn os_threads() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("Threads:").map(|v| v.trim().parse().unwrap_or(0))))
+        .unwrap_or(0)
+}
+
+/// Threads, runtime workers, tasks, requests in flight and sessions.
+#[utoipa::path(get, path = "/health/threads", responses((status = 200)))]
+pub async fn threads(State(s): State<AppState>) -> Json<serde_json::Value> {
+    let rt = tokio::runtime::Handle::current().metrics();
+    let oldest = s.inflight.snapshot().first().map(|e| e.started.elapsed().as_millis() as u64).unwrap_or(0);
+    let sessions = s.engine.store().count().await.unwrap_or(0);
+    Json(json!({
+        "active_threads": os_threads(),
+        "workers": rt.num_workers(),
+        "alive_tasks": rt.num_alive_tasks(),
+        "in_flight_requests": s.inflight.len(),
+        "max_in_flight": s.config.max_in_flight,
+        "sessions": sessions,
+        "sessions_with_turns_running": s.engine.active_sessions(),
+        "oldest_request_ms": oldest,
+        "session_store": s.engine.store().name(),
+        "timestamp": s.tools.clock().now(),
+    }))
+}
+
+/// Every request in flight with its stage and age: the deadlock detector.
+pub async fn requests(State(s): State<AppState>) -> Json<serde_json::Value> {
+    let list: Vec<_> = s
+        .inflight
+        .snapshot()
+        .iter()
+        .map(|e| json!({
+            "request_id": e.request_id,
+            "route": e.route,
+            "session": e.session(),
+            "stage": e.stage(),
+            "age_ms": e.started.elapsed().as_millis() as u64,
+        }))
+        .collect();
+    Json(json!({"requests": list}))
+}
+
+/// Prometheus text format.
+pub async fn metrics(State(s): State<AppState>) -> Response {
+    metrics::gauge!("hpcbot_in_flight_requests").set(s.inflight.len() as f64);
+    if let Ok(n) = s.engine.store().count().await {
+        metrics::gauge!("hpcbot_sessions").set(n as f64);
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.metrics.render(),
+    )
+        .into_response()
+}

@@ -1,0 +1,245 @@
+//! The HTTP server (axum): one file per resource; routes parse, call one function, map
+//! the result.
+
+pub mod bookings;
+pub mod caller;
+pub mod chat;
+pub mod error;
+pub mod extract;
+pub mod gpus;
+pub mod health;
+pub mod middleware;
+pub mod sessions;
+
+use crate::assistant::tools::Tools;
+use crate::assistant::Assistant;
+use crate::chat::{Engine, EngineOptions};
+use crate::config::Config;
+use crate::domain::booking::BookingLimits;
+use crate::domain::Clock;
+use crate::ops::Inflight;
+use crate::store::memory::MemorySessions;
+use crate::store::sql::{SqlOptions, SqlStore};
+use crate::store::{BookingStore, SessionStore};
+use axum::extract::DefaultBodyLimit;
+use axum::http::HeaderName;
+use axum::routing::{delete, get, post};
+use axum::Router;
+use error::ApiError;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use utoipa::OpenApi;
+
+/// Everything a handler needs: cheap handles, cloned per request.
+#[derive(Clone)]
+pub struct AppState {
+    /// Validated settings.
+    pub config: Arc<Config>,
+    /// The operations on GPUs and bookings.
+    pub tools: Tools,
+    /// The session engine.
+    pub engine: Arc<Engine>,
+    /// Requests in flight.
+    pub inflight: Arc<Inflight>,
+    /// Admission: one permit per request in flight.
+    pub admission: Arc<Semaphore>,
+    /// The Prometheus recorder's handle.
+    pub metrics: PrometheusHandle,
+}
+
+/// What a caller (main or a test) may put in instead of the defaults.
+#[derive(Default)]
+pub struct Overrides {
+    /// "Now" (the system clock by default).
+    pub clock: Option<Clock>,
+    /// The assistant (the built-in one by default).
+    pub assistant: Option<Arc<dyn Assistant>>,
+}
+
+/// The process-wide Prometheus recorder (the `metrics` facade is global by design).
+fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may already be installed (e.g. by an embedding program).
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// Connects the stores and builds the state.
+pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<AppState> {
+    let clock = overrides.clock.unwrap_or_default();
+    if config.database_url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            anyhow::anyhow!("cannot create data_dir {}: {e}", config.data_dir.display())
+        })?;
+    }
+    let store: Arc<dyn BookingStore> = Arc::new(
+        SqlStore::connect(&SqlOptions {
+            url: config.database_url.clone(),
+            max_connections: config.database_max_connections,
+            timeout: config.store_timeout,
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("database ({}): {e}", redact(&config.database_url)))?,
+    );
+    let tools = Tools::new(store, clock.clone(), BookingLimits::default());
+    let sessions: Arc<dyn SessionStore> = if config.sessions == "memory" {
+        Arc::new(MemorySessions::new(config.max_sessions))
+    } else {
+        anyhow::bail!("sessions = {}: the Redis session store is not built yet; use memory", redact(&config.sessions));
+    };
+    let assistant = match overrides.assistant {
+        Some(a) => a,
+        None => Arc::new(crate::assistant::builtin::Builtin::new(tools.clone(), &config)),
+    };
+    let engine = Arc::new(Engine::new(
+        sessions,
+        assistant,
+        clock,
+        EngineOptions {
+            session_ttl: config.session_ttl,
+            max_conversations: config.max_sessions as u64,
+            store_timeout: config.store_timeout,
+        },
+    ));
+    Ok(AppState {
+        admission: Arc::new(Semaphore::new(config.max_in_flight)),
+        config: Arc::new(config),
+        tools,
+        engine,
+        inflight: Arc::new(Inflight::default()),
+        metrics: metrics_handle(),
+    })
+}
+
+/// A URL with its password hidden, for logs and errors.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// The OpenAPI document, generated from the handlers and types.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "hpcbot", description = "Chat assistant and GPU booking service of an HPC centre"),
+    paths(
+        chat::chat, chat::stream, chat::direct,
+        sessions::create, sessions::get, sessions::delete,
+        gpus::list, gpus::availability,
+        bookings::list, bookings::create, bookings::cancel,
+        health::health, health::ready, health::threads,
+    ),
+    components(schemas(crate::assistant::Action))
+)]
+pub struct ApiDoc;
+
+async fn openapi() -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json(ApiDoc::openapi())
+}
+
+/// The router with every route and layer.
+pub fn router(state: AppState) -> Router {
+    let x_request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .route("/api/chat", post(chat::chat))
+        .route("/api/chat/stream", post(chat::stream))
+        .route("/api/direct/chat", post(chat::direct))
+        .route("/api/sessions", post(sessions::create))
+        .route("/api/sessions/{id}", get(sessions::get).delete(sessions::delete))
+        .route("/api/gpus", get(gpus::list))
+        .route("/api/availability", get(gpus::availability))
+        .route("/api/bookings", get(bookings::list).post(bookings::create))
+        .route("/api/bookings/{id}", delete(bookings::cancel))
+        .route("/api/openapi.json", get(openapi))
+        .route("/health", get(health::health))
+        .route("/health/ready", get(health::ready))
+        .route("/health/threads", get(health::threads))
+        .route("/debug/requests", get(health::requests))
+        .route("/metrics", get(health::metrics))
+        .fallback(|| async { ApiError::no_route() })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method; see /api/openapi.json")
+        })
+        .layer(DefaultBodyLimit::max(state.config.body_limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::track))
+        .layer(CatchPanicLayer::custom(|_| {
+            axum::response::IntoResponse::into_response(ApiError::internal("a handler panicked"))
+        }))
+        .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
+        .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish within the grace
+/// period.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let grace = state.config.shutdown_grace;
+    let watchdog = tokio::spawn(middleware::watchdog(state.clone()));
+    let sweeper = {
+        let engine = state.engine.clone();
+        let clock = state.tools.clock().clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                let _ = engine.store().sweep(clock.now()).await;
+            }
+        })
+    };
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutting down: no new connections; finishing requests in flight");
+        let _ = stopping_tx.send(());
+    };
+    let server = axum::serve(listener, router(state)).with_graceful_shutdown(signal);
+    let grace_over = async move {
+        if stopping_rx.await.is_ok() {
+            tokio::time::sleep(grace).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    let result = tokio::select! {
+        r = server => r.map_err(anyhow::Error::from),
+        _ = grace_over => {
+            tracing::warn!("shutdown grace period over; closing the connections left");
+            Ok(())
+        }
+    };
+    watchdog.abort();
+    sweeper.abort();
+    result
+}
+
+/// Builds the state from `config` and serves on `listener` until `shutdown`.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let state = build(config, Overrides::default()).await?;
+    serve(state, listener, shutdown).await
+}

@@ -1,0 +1,129 @@
+//! In-memory sessions (the default): sharded maps, each behind a std `Mutex` held only for
+//! map operations — never across an `.await`. Bounded in number; idle sessions expire.
+
+use super::sessions::{SessionRecord, SessionStore, SessionStoreError, TurnRecord};
+use crate::domain::SessionId;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::collections::hash_map::DefaultHasher;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Mutex;
+
+const SHARDS: usize = 16;
+
+/// Sessions held in this process.
+pub struct MemorySessions {
+    shards: Vec<Mutex<HashMap<SessionId, SessionRecord>>>,
+    per_shard: usize,
+}
+
+impl MemorySessions {
+    /// A store holding at most about `capacity` sessions; when full, the session idle the
+    /// longest is evicted to make room.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            per_shard: capacity.div_ceil(SHARDS).max(1),
+        }
+    }
+
+    fn shard(&self, id: &SessionId) -> &Mutex<HashMap<SessionId, SessionRecord>> {
+        let mut h = DefaultHasher::new();
+        id.hash(&mut h);
+        &self.shards[h.finish() as usize % SHARDS]
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemorySessions {
+    async fn create(&self, record: SessionRecord) -> Result<(), SessionStoreError> {
+        let mut map = self.shard(&record.id).lock().expect("session shard");
+        if map.len() >= self.per_shard {
+            let now = record.created_at;
+            map.retain(|_, r| r.expires_at > now);
+        }
+        if map.len() >= self.per_shard {
+            // Evict the session that would expire first: the one idle the longest.
+            if let Some(oldest) = map
+                .iter()
+                .min_by_key(|(_, r)| r.expires_at)
+                .map(|(k, _)| k.clone())
+            {
+                map.remove(&oldest);
+            }
+        }
+        map.insert(record.id.clone(), record);
+        Ok(())
+    }
+
+    async fn load(
+        &self,
+        id: &SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SessionRecord>, SessionStoreError> {
+        let mut map = self.shard(id).lock().expect("session shard");
+        match map.get(id) {
+            Some(r) if r.expires_at > now => Ok(Some(r.clone())),
+            Some(_) => {
+                map.remove(id);
+                Ok(None)
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn commit_turn(
+        &self,
+        id: &SessionId,
+        expected_turns: u64,
+        turn: TurnRecord,
+    ) -> Result<u64, SessionStoreError> {
+        let mut map = self.shard(id).lock().expect("session shard");
+        let r = map.get_mut(id).ok_or(SessionStoreError::NotFound)?;
+        if r.turns() != expected_turns {
+            return Err(SessionStoreError::Conflict);
+        }
+        r.messages.push(turn.user);
+        r.messages.push(turn.assistant);
+        r.state = turn.state;
+        r.expires_at = turn.expires_at;
+        Ok(r.turns())
+    }
+
+    async fn delete(&self, id: &SessionId) -> Result<bool, SessionStoreError> {
+        Ok(self
+            .shard(id)
+            .lock()
+            .expect("session shard")
+            .remove(id)
+            .is_some())
+    }
+
+    async fn count(&self) -> Result<u64, SessionStoreError> {
+        Ok(self
+            .shards
+            .iter()
+            .map(|s| s.lock().expect("session shard").len() as u64)
+            .sum())
+    }
+
+    async fn sweep(&self, now: DateTime<Utc>) -> Result<u64, SessionStoreError> {
+        let mut dropped = 0;
+        for s in &self.shards {
+            let mut map = s.lock().expect("session shard");
+            let before = map.len();
+            map.retain(|_, r| r.expires_at > now);
+            dropped += (before - map.len()) as u64;
+        }
+        Ok(dropped)
+    }
+
+    async fn ping(&self) -> Result<(), SessionStoreError> {
+        Ok(())
+    }
+
+    fn name(&self) -> &'static str {
+        "memory"
+    }
+}

@@ -1,0 +1,9 @@
+//! Persistence behind small traits; each backend is one file.
+
+pub mod bookings;
+pub mod memory;
+pub mod sessions;
+pub mod sql;
+
+pub use bookings::{BookingStore, NewBooking, StoreError};
+pub use sessions::{SessionRecord, SessionStore};

@@ -1,0 +1,136 @@
+//! The session store: chat history and the assistant's dialogue state per session.
+//!
+//! A turn is committed with a version check (`expected_turns`): the store appends the two
+//! messages only if the session still has exactly the turns the caller loaded. Inside one
+//! process the engine's per-session queue already orders turns; across instances (Redis)
+//! the same check makes a lost or interleaved turn impossible even if a lease expires.
+
+use crate::domain::{Owner, SessionId};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The person.
+    User,
+    /// The assistant.
+    Assistant,
+}
+
+/// One message of the history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    /// Who wrote it.
+    pub role: Role,
+    /// What was said (Markdown for the assistant).
+    pub content: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// A whole session as loaded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// Its id.
+    pub id: SessionId,
+    /// Who it belongs to.
+    pub owner: Owner,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it expires unless renewed by a turn.
+    pub expires_at: DateTime<Utc>,
+    /// Two messages per completed turn, in order.
+    pub messages: Vec<Message>,
+    /// The assistant's dialogue state (pending booking, last model asked about, ...).
+    pub state: serde_json::Value,
+}
+
+impl SessionRecord {
+    /// A new, empty session.
+    pub fn new(
+        id: SessionId,
+        owner: Owner,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id,
+            owner,
+            created_at: now,
+            expires_at,
+            messages: Vec::new(),
+            state: serde_json::Value::Null,
+        }
+    }
+
+    /// Completed turns.
+    pub fn turns(&self) -> u64 {
+        (self.messages.len() / 2) as u64
+    }
+}
+
+/// A completed turn, ready to append.
+#[derive(Debug, Clone)]
+pub struct TurnRecord {
+    /// The person's message.
+    pub user: Message,
+    /// The reply.
+    pub assistant: Message,
+    /// The dialogue state after the turn.
+    pub state: serde_json::Value,
+    /// The new expiry (idle time renewed).
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What a session store can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionStoreError {
+    /// Unknown or expired.
+    #[error("session not found")]
+    NotFound,
+    /// Another turn was committed since this one loaded the session.
+    #[error("the session changed while this turn ran")]
+    Conflict,
+    /// The store is full and nothing could be evicted.
+    #[error("the session store is full")]
+    Full,
+    /// Timed out.
+    #[error("the session store did not answer in time")]
+    Timeout,
+    /// Backend failure.
+    #[error("session store error: {0}")]
+    Backend(String),
+}
+
+/// Where sessions live: memory (default) or Redis.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Stores a new session.
+    async fn create(&self, record: SessionRecord) -> Result<(), SessionStoreError>;
+    /// Loads a live session (`None` if unknown or expired at `now`).
+    async fn load(
+        &self,
+        id: &SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SessionRecord>, SessionStoreError>;
+    /// Appends a turn if the session still has `expected_turns` turns; returns the new count.
+    async fn commit_turn(
+        &self,
+        id: &SessionId,
+        expected_turns: u64,
+        turn: TurnRecord,
+    ) -> Result<u64, SessionStoreError>;
+    /// Deletes a session; `false` if there was none.
+    async fn delete(&self, id: &SessionId) -> Result<bool, SessionStoreError>;
+    /// How many sessions are held (expired ones may count until swept).
+    async fn count(&self) -> Result<u64, SessionStoreError>;
+    /// Drops expired sessions; returns how many.
+    async fn sweep(&self, now: DateTime<Utc>) -> Result<u64, SessionStoreError>;
+    /// A round trip, for readiness.
+    async fn ping(&self) -> Result<(), SessionStoreError>;
+    /// The backend's name, for health output.
+    fn name(&self) -> &'static str;
+}

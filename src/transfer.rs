@@ -1,0 +1,115 @@
+//! The import/export files: `gpu_inventory.json` and `bookings.json` (schemas in README).
+
+use crate::domain::booking::BookingStatus;
+use crate::domain::gpu::InventoryFile;
+use crate::domain::{Booking, BookingId, Cents, Device, Interval, Inventory, Owner};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A booking as written in `bookings.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BookingRecord {
+    /// 32 hex digits.
+    pub id: String,
+    /// `session:<id>` or `user:<name>`.
+    pub owner: String,
+    /// Model name, as in the inventory.
+    pub model: String,
+    /// Must equal the number of `gpus`.
+    pub count: u32,
+    /// RFC 3339.
+    pub start: DateTime<Utc>,
+    /// RFC 3339, after start.
+    pub end: DateTime<Utc>,
+    /// `node:index` devices.
+    pub gpus: Vec<String>,
+    /// Decimal amount.
+    pub price_total: f64,
+    /// `confirmed` or `cancelled`.
+    pub status: String,
+    /// RFC 3339.
+    pub created_at: DateTime<Utc>,
+}
+
+/// The file form of `bookings.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BookingsFile {
+    /// Every booking.
+    pub bookings: Vec<BookingRecord>,
+}
+
+/// Parses and checks `gpu_inventory.json`; errors name the line/column or the field.
+pub fn parse_inventory(text: &str) -> Result<Inventory, String> {
+    let file: InventoryFile = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    Inventory::from_file(file)
+}
+
+/// Parses `bookings.json` into bookings; errors name the line/column or the record.
+pub fn parse_bookings(text: &str) -> Result<Vec<Booking>, String> {
+    let file: BookingsFile = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    file.bookings
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let at = |field: &str, e: String| format!("bookings[{i}].{field}: {e}");
+            let gpus = r
+                .gpus
+                .iter()
+                .map(|g| Device::parse(g))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| at("gpus", e))?;
+            if gpus.len() != r.count as usize {
+                return Err(at("count", format!("{} does not match the {} gpus listed", r.count, gpus.len())));
+            }
+            Ok(Booking {
+                id: BookingId::parse(&r.id).map_err(|e| at("id", e.to_string()))?,
+                owner: Owner::from_stored(r.owner),
+                model: r.model,
+                gpus,
+                interval: Interval::new(r.start, r.end).map_err(|e| at("end", e))?,
+                price_total: Cents::from_decimal(r.price_total),
+                status: BookingStatus::parse(&r.status)
+                    .ok_or_else(|| at("status", format!("`{}` must be confirmed or cancelled", r.status)))?,
+                created_at: r.created_at,
+            })
+        })
+        .collect()
+}
+
+/// The file form of bookings.
+pub fn bookings_file(bookings: &[Booking]) -> BookingsFile {
+    BookingsFile {
+        bookings: bookings
+            .iter()
+            .map(|b| BookingRecord {
+                id: b.id.to_string(),
+                owner: b.owner.as_str().to_string(),
+                model: b.model.clone(),
+                count: b.count(),
+                start: b.interval.start(),
+                end: b.interval.end(),
+                gpus: b.gpus.iter().map(|d| d.to_string()).collect(),
+                price_total: b.price_total.as_decimal(),
+                status: b.status.as_str().to_string(),
+                created_at: b.created_at,
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_the_line_and_field() {
+        let e = parse_inventory("{\n \"models\": [\n  {\"model\": \"X\", \"memory_gb\": 8}\n ]\n}").unwrap_err();
+        assert!(e.contains("missing field") && e.contains("line 3"), "{e}");
+        let text = r#"{"bookings": [{"id": "zz", "owner": "o", "model": "A100-80GB", "count": 1,
+            "start": "2026-12-01T09:00:00Z", "end": "2026-12-01T10:00:00Z", "gpus": ["ampere-01:0"],
+            "price_total": 1.0, "status": "confirmed", "created_at": "2026-11-01T00:00:00Z"}]}"#;
+        assert!(parse_bookings(text).unwrap_err().starts_with("bookings[0].id"));
+    }
+}

@@ -1,0 +1,154 @@
+//! `spawn_app()`: the real server on 127.0.0.1:0 with a fresh database.
+
+use chrono::{DateTime, Duration, Utc};
+use hpcbot::config::Config;
+use hpcbot::server::{self, Overrides};
+use serde_json::Value;
+use std::net::SocketAddr;
+use tokio::sync::oneshot;
+
+/// Where the tests find PostgreSQL (`.ci/run` makes sure it runs).
+pub fn postgres_base() -> String {
+    std::env::var("HPCBOT_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// A fresh PostgreSQL database, dropped when this value is dropped.
+pub struct PgDb {
+    pub url: String,
+    name: String,
+}
+
+impl PgDb {
+    pub async fn new() -> Self {
+        use sqlx::Connection;
+        let name = format!("hpcbot_t_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = sqlx::PgConnection::connect(&format!("{}/postgres", postgres_base()))
+            .await
+            .expect("PostgreSQL must run for these tests (see .ci/run)");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        Self { url: format!("{}/{name}", postgres_base()), name }
+    }
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        let base = postgres_base();
+        let name = self.name.clone();
+        // Drop is synchronous: a helper thread with its own runtime.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                use sqlx::Connection;
+                if let Ok(mut c) = sqlx::PgConnection::connect(&format!("{base}/postgres")).await {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                        .execute(&mut c)
+                        .await;
+                }
+            })
+        })
+        .join();
+    }
+}
+
+/// A running server.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub state: server::AppState,
+    _dir: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    pub handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client.post(self.url(path)).json(body).send().await.unwrap()
+    }
+
+    pub async fn delete(&self, path: &str) -> reqwest::Response {
+        self.client.delete(self.url(path)).send().await.unwrap()
+    }
+
+    /// Starts graceful shutdown.
+    pub fn stop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Options for [`spawn_with`].
+#[derive(Default)]
+pub struct Spawn {
+    pub database_url: Option<String>,
+    pub settings: Vec<(&'static str, String)>,
+    pub overrides: Overrides,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_with(Spawn::default()).await
+}
+
+pub async fn spawn_with(opts: Spawn) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().display().to_string();
+    let mut settings: Vec<(&str, String)> = vec![("listen", "127.0.0.1:0".into()), ("data_dir", data_dir)];
+    if let Some(url) = &opts.database_url {
+        settings.push(("database_url", url.clone()));
+    }
+    settings.extend(opts.settings);
+    let pairs: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let config = Config::defaults_with(&pairs).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = server::build(config, opts.overrides).await.unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    let handle = tokio::spawn(server::serve(state.clone(), listener, async move {
+        let _ = rx.await;
+    }));
+    TestApp {
+        addr,
+        client: reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap(),
+        state,
+        _dir: dir,
+        stop: Some(tx),
+        handle: Some(handle),
+    }
+}
+
+/// Tomorrow at `hour`:00 UTC.
+pub fn tomorrow(hour: u32) -> DateTime<Utc> {
+    (Utc::now() + Duration::days(1))
+        .date_naive()
+        .and_hms_opt(hour, 0, 0)
+        .unwrap()
+        .and_utc()
+}
+
+/// Asserts API.md's error shape and code; returns the message.
+pub async fn expect_error(res: reqwest::Response, status: u16, code: &str) -> String {
+    assert_eq!(res.status().as_u16(), status, "status");
+    assert!(res.headers().contains_key("x-request-id"), "x-request-id on errors too");
+    let body: Value = res.json().await.expect("JSON error body");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    let msg = body["error"]["message"].as_str().expect("message").to_string();
+    assert!(!msg.is_empty());
+    msg
+}

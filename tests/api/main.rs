@@ -1,0 +1,5 @@
+//! The integration tests: one binary, each test against the real server on port 0.
+
+mod bookings;
+mod helpers;
+mod storm;
