@@ -2,4 +2,5 @@
 
 mod bookings;
 mod helpers;
+mod props;
 mod storm;
