@@ -60,7 +60,7 @@ pub struct TestApp {
     pub state: server::AppState,
     _dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
-    pub handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    pub handle: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 impl TestApp {
@@ -129,7 +129,7 @@ pub async fn spawn_with(opts: Spawn) -> TestApp {
         state,
         _dir: dir,
         stop: Some(tx),
-        handle: Some(handle),
+        handle,
     }
 }
 

@@ -1,6 +1,8 @@
 //! The integration tests: one binary, each test against the real server on port 0.
 
+mod assistants;
 mod bookings;
 mod helpers;
 mod props;
+mod sessions;
 mod storm;
