@@ -383,6 +383,23 @@ impl Tools {
         Ok(None)
     }
 
+    /// The devices a booking would get now (`None` if too few are free): a preview for the
+    /// confirmation question; the booking itself allocates again inside its transaction.
+    pub async fn preview(
+        &self,
+        model: &str,
+        count: u32,
+        interval: &Interval,
+    ) -> Result<Option<Vec<crate::domain::Device>>, ToolError> {
+        let inv = self.inventory().await?;
+        let m = inv
+            .find(model)
+            .ok_or_else(|| ToolError::UnknownModel(model.to_string()))?;
+        let busy = self.store.busy(&m.name, interval).await?;
+        let taken: HashSet<crate::domain::Device> = busy_devices(&busy).into_iter().cloned().collect();
+        Ok(crate::domain::booking::allocate(m, &taken, count))
+    }
+
     /// Confirmed bookings of `model` overlapping `window` (for timelines).
     pub async fn busy(&self, model: &str, window: &Interval) -> Result<Vec<Busy>, ToolError> {
         Ok(self.store.busy(model, window).await?)

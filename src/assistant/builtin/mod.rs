@@ -1,4 +1,11 @@
-//! The built-in assistant: offline understanding of how people ask for GPUs.
+//! The built-in assistant: offline understanding of how people ask for GPUs — no model
+//! files, no network. Also the stand-in when an LLM is down.
+
+pub mod dialogue;
+pub mod format;
+pub mod nlu;
+pub mod when;
+pub mod words;
 
 use super::tools::Tools;
 use super::{Assistant, AssistantError, Backend, Conversation, Reply, TurnInput};
@@ -12,13 +19,50 @@ use std::sync::Arc;
 pub struct Builtin {
     tools: Tools,
     centre: String,
+    currency: String,
     tz: chrono_tz::Tz,
 }
 
 impl Builtin {
     /// A built-in assistant over `tools`.
     pub fn new(tools: Tools, config: &Config) -> Self {
-        Self { tools, centre: config.centre_name.clone(), tz: config.timezone }
+        Self { tools, centre: config.centre_name.clone(), currency: config.currency.clone(), tz: config.timezone }
+    }
+
+    /// Answers one message given the dialogue state; returns the reply and the new state.
+    pub async fn answer(&self, input: &TurnInput<'_>, backend: Backend) -> Result<Reply, AssistantError> {
+        let inventory = self.tools.inventory().await.map_err(|e| AssistantError::Unavailable(e.to_string()))?;
+        let today = self.tools.clock().now().with_timezone(&self.tz).date_naive();
+        let parsed = nlu::parse(input.message, &inventory, today);
+        let mut state: dialogue::State = serde_json::from_value(input.state.clone()).unwrap_or_default();
+        let ctx = dialogue::Ctx {
+            tools: &self.tools,
+            caller: input.caller,
+            tz: self.tz,
+            centre: &self.centre,
+            currency: &self.currency,
+            can_act: input.can_act,
+        };
+        let out = dialogue::respond(&ctx, &parsed, &mut state).await;
+        if let Some(d) = input.deltas {
+            // The reply in pieces of a few words, as a streamed reply would come.
+            let mut piece = String::new();
+            for (i, w) in out.text.split_inclusive(' ').enumerate() {
+                piece.push_str(w);
+                if i % 4 == 3 {
+                    let _ = d.send(std::mem::take(&mut piece));
+                }
+            }
+            if !piece.is_empty() {
+                let _ = d.send(piece);
+            }
+        }
+        Ok(Reply {
+            text: out.text,
+            actions: out.actions,
+            backend,
+            state: serde_json::to_value(&state).unwrap_or_default(),
+        })
     }
 }
 
@@ -32,11 +76,6 @@ impl Assistant for Builtin {
 #[async_trait]
 impl Conversation for Builtin {
     async fn reply(&self, input: TurnInput<'_>) -> Result<Reply, AssistantError> {
-        let _ = (&self.tools, self.tz);
-        let text = format!("Hello from {}. You said: {}", self.centre, input.message);
-        if let Some(d) = input.deltas {
-            let _ = d.send(text.clone());
-        }
-        Ok(Reply { text, actions: vec![], backend: Backend::Builtin, state: input.state })
+        self.answer(&input, Backend::Builtin).await
     }
 }

@@ -1,0 +1,142 @@
+//! Tokens and the small vocabularies the built-in assistant understands.
+
+/// Splits a message into lowercase tokens. Sentence punctuation separates tokens; `:`, `-`,
+/// `.` and `/` stay inside a token (times, ranges, dates, decimals) but not at its ends.
+pub fn tokens(text: &str) -> Vec<String> {
+    let mut cleaned = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        let c = match c {
+            '\u{2019}' | '\u{2018}' => '\'',
+            '\u{2013}' | '\u{2014}' => '-',
+            c => c,
+        };
+        if c.is_alphanumeric() || ":-./'$@".contains(c) {
+            cleaned.extend(c.to_lowercase());
+        } else {
+            cleaned.push(' ');
+        }
+    }
+    cleaned
+        .split_whitespace()
+        .map(|t| t.trim_matches(|c: char| ".:/'-@".contains(c)).to_string())
+        .filter(|t| !t.is_empty())
+        .flat_map(split_contractions)
+        .flat_map(|t| {
+            // "free-now" → "free", "now"; "9-17", "a100-80gb" and "2026-12-03" stay whole.
+            if t.contains('-') && !t.chars().any(|c| c.is_ascii_digit()) {
+                t.split('-').filter(|p| !p.is_empty()).map(str::to_string).collect()
+            } else {
+                vec![t]
+            }
+        })
+        .collect()
+}
+
+/// "i'd" → "i", "d"; "what's" → "what", "s"; "4090's" → "4090".
+fn split_contractions(t: String) -> Vec<String> {
+    match t.split_once('\'') {
+        Some((a, "s")) if a.chars().any(|c| c.is_ascii_digit()) => vec![a.to_string()],
+        Some((a, b)) if !a.is_empty() && !b.is_empty() => vec![a.to_string(), b.to_string()],
+        _ => vec![t.replace('\'', "")],
+    }
+}
+
+/// The value of a number word or digits ("two" → 2, "12" → 12, "a"/"an" → 1).
+pub fn number(t: &str) -> Option<u32> {
+    if !t.is_empty() && t.len() <= 4 && t.bytes().all(|b| b.is_ascii_digit()) {
+        return t.parse().ok();
+    }
+    Some(match t {
+        "a" | "an" | "one" | "single" | "1x" | "x1" => 1,
+        "two" | "couple" | "pair" | "both" | "2x" | "x2" => 2,
+        "three" | "few" | "3x" | "x3" => 3,
+        "four" | "4x" | "x4" => 4,
+        "five" => 5,
+        "six" => 6,
+        "seven" => 7,
+        "eight" | "8x" | "x8" => 8,
+        "nine" => 9,
+        "ten" => 10,
+        "eleven" => 11,
+        "twelve" | "dozen" => 12,
+        "thirteen" => 13,
+        "fourteen" => 14,
+        "fifteen" => 15,
+        "sixteen" | "16x" | "x16" => 16,
+        "seventeen" => 17,
+        "eighteen" => 18,
+        "nineteen" => 19,
+        "twenty" => 20,
+        "thirty" => 30,
+        "forty" => 40,
+        "fifty" => 50,
+        "sixty" => 60,
+        _ => return None,
+    })
+}
+
+/// A decimal like "1.5" or a number word.
+pub fn decimal(t: &str) -> Option<f64> {
+    if t == "half" {
+        return Some(0.5);
+    }
+    if let Some(n) = number(t) {
+        return Some(n as f64);
+    }
+    if t.contains('.') && t.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return t.parse().ok();
+    }
+    None
+}
+
+/// Nouns for a GPU in general.
+pub fn is_gpu_noun(t: &str) -> bool {
+    matches!(t, "gpu" | "gpus" | "card" | "cards" | "device" | "devices" | "accelerator" | "accelerators" | "unit" | "units" | "x" | "of" | "nvidia")
+}
+
+/// Whether any of `words` is among `toks`.
+pub fn any(toks: &[String], words: &[&str]) -> bool {
+    toks.iter().any(|t| words.contains(&t.as_str()))
+}
+
+/// Whether the phrase (space-separated words) occurs in `toks`.
+pub fn phrase(toks: &[String], p: &str) -> bool {
+    let words: Vec<&str> = p.split(' ').collect();
+    toks.windows(words.len()).any(|w| w.iter().zip(&words).all(|(a, b)| a == b))
+}
+
+/// Damerau–Levenshtein distance (with adjacent transpositions), for typo tolerance.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for j in 0..=b.len() {
+        d[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokenises_as_people_type() {
+        assert_eq!(tokens("Book 2 A100s, tomorrow 9am-5pm!"), ["book", "2", "a100s", "tomorrow", "9am-5pm"]);
+        assert_eq!(tokens("I'd like an H100's slot at 14:00."), ["i", "d", "like", "an", "h100", "slot", "at", "14:00"]);
+        assert_eq!(tokens("what’s free—now?"), ["what", "s", "free", "now"]);
+        assert_eq!(edit_distance("a100", "a10o"), 1);
+        assert_eq!(edit_distance("h100", "1h00"), 1);
+    }
+}
