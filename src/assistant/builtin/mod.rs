@@ -7,6 +7,9 @@ pub mod nlu;
 pub mod when;
 pub mod words;
 
+#[cfg(test)]
+mod tests;
+
 use super::tools::Tools;
 use super::{Assistant, AssistantError, Backend, Conversation, Reply, TurnInput};
 use crate::config::Config;

@@ -52,7 +52,7 @@ const PRICE: &[&str] = &["price", "prices", "pricing", "priced", "cost", "costs"
 const INVENTORY: &[&str] = &["gpus", "gpu", "hardware", "cards", "card", "inventory", "models", "model", "offer", "fleet", "catalog", "catalogue", "machines", "nodes", "specs", "types", "kinds", "options", "accelerators", "selection", "stock", "lineup", "range", "resources"];
 const BOOKING_NOUN: &[&str] = &["booking", "bookings", "reservation", "reservations", "booked", "reserved", "reserve", "order", "orders", "slot", "slots", "rental", "rentals"];
 const CANCEL: &[&str] = &["cancel", "cancellation", "drop", "delete", "remove", "release", "unbook", "unreserve", "revoke", "terminate", "scrap", "kill", "undo"];
-const GREET: &[&str] = &["hi", "hello", "hey", "hiya", "howdy", "greetings", "yo", "sup", "hallo", "hola", "ahoj", "morning", "evening", "afternoon", "servus"];
+const GREET: &[&str] = &["hi", "hello", "hey", "hiya", "howdy", "greetings", "yo", "sup", "hallo", "hola", "ahoj", "servus", "hei", "heya"];
 const HELP: &[&str] = &["help", "capabilities", "commands", "usage", "instructions", "manual", "guide", "howto"];
 const THANKS: &[&str] = &["thanks", "thank", "thx", "ty", "cheers", "appreciated", "ta"];
 const YES: &[&str] = &["yes", "y", "yep", "yeah", "yea", "ya", "yup", "sure", "ok", "okay", "k", "kk", "confirm", "confirmed", "affirmative", "absolutely", "definitely", "certainly", "correct", "right", "fine", "great", "perfect", "good", "go", "ahead", "proceed", "please", "do", "it", "that", "works", "alright", "sounds", "book", "yess", "yas", "aye", "👍", "lets", "let", "s", "of", "course", "indeed", "agreed", "deal", "done", "excellent", "sweet", "cool", "exactly", "true", "just", "then", "thanks", "thank", "you"];
@@ -109,15 +109,23 @@ pub fn models(toks: &[String], inv: &Inventory, used: &mut [bool]) -> Vec<String
             return None;
         }
         // One typo, in keys with digits of 4+ characters; 'o' for '0' is forgiven.
+        if cand.len() < 3 || !cand.chars().any(|c| c.is_ascii_digit()) {
+            return None;
+        }
         let fixed = cand.replace('o', "0");
-        let near: Vec<&String> = keys
-            .iter()
-            .filter(|(_, k)| k.iter().any(|x| x.len() >= 4 && x.chars().any(|c| c.is_ascii_digit()) && (edit_distance(x, &fixed) <= 1 || edit_distance(x, cand.trim_end_matches('s')) <= 1)))
-            .map(|(n, _)| n)
-            .collect();
-        let mut near = near;
-        near.dedup();
-        (near.len() == 1 && cand.chars().any(|c| c.is_ascii_digit()) && cand.len() >= 3).then(|| near[0].clone())
+        let dist = |k: &Vec<String>| {
+            k.iter()
+                .filter(|x| x.len() >= 4 && x.chars().any(|c| c.is_ascii_digit()))
+                .map(|x| edit_distance(x, &fixed).min(edit_distance(x, cand.trim_end_matches('s'))))
+                .min()
+                .unwrap_or(usize::MAX)
+        };
+        let mut scored: Vec<(usize, &String)> = keys.iter().map(|(n, k)| (dist(k), n)).filter(|(d, _)| *d <= 1).collect();
+        scored.sort();
+        match scored.as_slice() {
+            [(d, n), rest @ ..] if rest.first().is_none_or(|(d2, _)| d2 > d) => Some((*n).clone()),
+            _ => None,
+        }
     };
     let mut found = Vec::new();
     let mut i = 0;
@@ -232,7 +240,8 @@ fn detect_intent(toks: &[String], p: &Parsed, raw: &str) -> Intent {
         return Intent::Book;
     }
     let list_words = has(&["my", "mine", "show", "list", "what", "which", "view", "see", "upcoming", "current", "existing", "active", "all", "have", "any", "check", "display"]);
-    if booking_noun && (list_words || mine) && !(book_verb && has(&["book", "reserve"]) && !p.models.is_empty()) && !(has(AVAIL) && !p.models.is_empty()) {
+    let only_nouns = !meaningful.is_empty() && meaningful.iter().all(|t| BOOKING_NOUN.contains(&t.as_str()) || matches!(t.as_str(), "show" | "list" | "all"));
+    if booking_noun && (list_words || mine || only_nouns) && !(book_verb && has(&["book", "reserve"]) && !p.models.is_empty()) && !(has(AVAIL) && !p.models.is_empty()) {
         return Intent::MyBookings;
     }
     let price = has(PRICE) && (has(&["much"]) && (has(&["how"]) || phrase(toks, "how much")) || has(&["price", "prices", "pricing", "priced", "cost", "costs", "costing", "rate", "rates", "quote", "expensive", "cheap", "cheaper", "cheapest", "charge", "charges", "fee", "fees", "tariff", "$", "usd", "eur", "budget", "spend"]));
@@ -261,7 +270,7 @@ fn detect_intent(toks: &[String], p: &Parsed, raw: &str) -> Intent {
     if has(THANKS) {
         return Intent::Thanks;
     }
-    if has(GREET) || phrase(toks, "good morning") || phrase(toks, "good day") {
+    if has(GREET) || ["good morning", "good afternoon", "good evening", "good day"].iter().any(|g| phrase(toks, g)) {
         return Intent::Greeting;
     }
     if !p.models.is_empty() || !p.when.is_empty() || p.count.is_some() || p.bare_number.is_some() || p.booking_ref.is_some() {

@@ -12,7 +12,7 @@
 //! - a date without a time starts at 09:00 for a booking (or now, if it is today and later);
 //!   for an availability question it means the whole day.
 
-use super::words::{decimal, number, phrase};
+use super::words::{decimal, number, starts_with};
 use chrono::{Datelike, Duration, NaiveDate, NaiveTime, Weekday};
 
 /// A time of day as typed, with whether am/pm (or a 24-hour form) fixed it.
@@ -20,7 +20,10 @@ use chrono::{Datelike, Duration, NaiveDate, NaiveTime, Weekday};
 struct Typed {
     h: u32,
     m: u32,
+    /// am/pm or the hour itself settles morning vs afternoon.
     fixed: bool,
+    /// Written as a time (colon, am/pm, noon): not just a number.
+    marked: bool,
 }
 
 /// What a message says about when.
@@ -94,16 +97,14 @@ fn day_of_month(t: &str) -> Option<u32> {
 /// Parses "9", "9am", "9:30", "14:00", "9.30pm", "noon", "midnight", "17h".
 fn time(t: &str) -> Option<Typed> {
     match t {
-        "noon" | "midday" => return Some(Typed { h: 12, m: 0, fixed: true }),
-        "midnight" => return Some(Typed { h: 0, m: 0, fixed: true }),
+        "noon" | "midday" => return Some(Typed { h: 12, m: 0, fixed: true, marked: true }),
+        "midnight" => return Some(Typed { h: 0, m: 0, fixed: true, marked: true }),
         _ => {}
     }
     let (body, meridiem) = if let Some(b) = t.strip_suffix("am").or_else(|| t.strip_suffix("a.m")) {
         (b, Some(false))
     } else if let Some(b) = t.strip_suffix("pm").or_else(|| t.strip_suffix("p.m")) {
         (b, Some(true))
-    } else if let Some(b) = t.strip_suffix('h') {
-        (b, None)
     } else {
         (t, None)
     };
@@ -127,9 +128,9 @@ fn time(t: &str) -> Option<Typed> {
                 (true, h) => h + 12,
                 (false, h) => h,
             };
-            Some(Typed { h, m, fixed: true })
+            Some(Typed { h, m, fixed: true, marked: true })
         }
-        None if h <= 24 => Some(Typed { h, m, fixed: colon || h > 12 || h == 0 || t.ends_with('h') }),
+        None if h <= 24 => Some(Typed { h, m, fixed: colon || h > 12 || h == 0, marked: colon }),
         None => None,
     }
 }
@@ -209,7 +210,7 @@ pub fn parse(toks: &[String], today: NaiveDate, used: &mut [bool]) -> When {
         let prev = if i > 0 { toks[i - 1].as_str() } else { "" };
 
         // Dates.
-        if phrase(&toks[i..], "day after tomorrow") {
+        if starts_with(&toks[i..], "day after tomorrow") {
             w.date = Some(today + Duration::days(2));
             mark(used, i, 3);
             i += 3;
@@ -219,8 +220,8 @@ pub fn parse(toks: &[String], today: NaiveDate, used: &mut [bool]) -> When {
             "today" | "tonight" => {
                 w.date = Some(today);
                 if t == "tonight" {
-                    w.start = Some(naive(Typed { h: 17, m: 0, fixed: true }));
-                    w.end = Some(naive(Typed { h: 21, m: 0, fixed: true }));
+                    w.start = Some(naive(Typed { h: 17, m: 0, fixed: true, marked: true }));
+                    w.end = Some(naive(Typed { h: 21, m: 0, fixed: true, marked: true }));
                 }
                 mark(used, i, 1);
                 i += 1;
@@ -323,13 +324,13 @@ pub fn parse(toks: &[String], today: NaiveDate, used: &mut [bool]) -> When {
         }
 
         // Parts of the day.
-        if let Some((a, b, n)) = part_of_day(toks, i) {
-            w.start = Some(naive(Typed { h: a, m: 0, fixed: true }));
+        if let Some((a, b, n)) = part_of_day(toks, i).filter(|_| prev != "good") {
+            w.start = Some(naive(Typed { h: a, m: 0, fixed: true, marked: true }));
             if b == 24 {
                 w.end = Some(NaiveTime::MIN);
                 w.end_of_day = true;
             } else {
-                w.end = Some(naive(Typed { h: b, m: 0, fixed: true }));
+                w.end = Some(naive(Typed { h: b, m: 0, fixed: true, marked: true }));
             }
             mark(used, i, n);
             i += n;
@@ -346,7 +347,7 @@ pub fn parse(toks: &[String], today: NaiveDate, used: &mut [bool]) -> When {
         // "from 2pm to 6pm", "between 10 and 12", "10 to 4", "9 - 5", "9am until noon"
         let joiner = |s: Option<&str>| matches!(s, Some("to" | "until" | "till" | "til" | "-" | "and" | "through"));
         if let Some(a) = time(t) {
-            let numeric_ok = a.fixed || matches!(prev, "from" | "between" | "at" | "@") || (joiner(next) && next != Some("and"));
+            let numeric_ok = a.marked || matches!(prev, "from" | "between" | "at" | "@") || (joiner(next) && next != Some("and"));
             if numeric_ok && joiner(next) {
                 if let Some(b) = next2.and_then(time) {
                     // "2 to 4 gpus" is a count, not a time.
@@ -360,7 +361,7 @@ pub fn parse(toks: &[String], today: NaiveDate, used: &mut [bool]) -> When {
                     }
                 }
             }
-            let after_until = matches!(prev, "until" | "till" | "til" | "to" | "by") && (a.fixed || w.start.is_some());
+            let after_until = matches!(prev, "until" | "till" | "til" | "to" | "by") && (a.marked || w.start.is_some());
             if after_until && !unit_follows(next) {
                 let end = if w.start.is_none() { a } else { settle_range(start_typed(&w), a).1 };
                 w.end = Some(naive(end));
@@ -370,7 +371,7 @@ pub fn parse(toks: &[String], today: NaiveDate, used: &mut [bool]) -> When {
                 continue;
             }
             let start_word = matches!(prev, "at" | "from" | "@" | "starting" | "start" | "begin" | "beginning" | "after");
-            if (a.fixed || start_word) && !unit_follows(next) && !(t.len() == 4 && !t.contains(':')) {
+            if (a.marked || start_word) && !unit_follows(next) {
                 w.start = Some(naive(if a.fixed { a } else { settle_start(a) }));
                 if start_word {
                     used[i - 1] = true;
@@ -407,7 +408,7 @@ fn unit_follows(next: Option<&str>) -> bool {
 fn start_typed(w: &When) -> Typed {
     use chrono::Timelike;
     let s = w.start.unwrap_or(NaiveTime::MIN);
-    Typed { h: s.hour(), m: s.minute(), fixed: true }
+    Typed { h: s.hour(), m: s.minute(), fixed: true, marked: true }
 }
 
 fn set_range(w: &mut When, a: Typed, b: Typed) {
@@ -436,7 +437,7 @@ fn duration_at(toks: &[String], i: usize) -> Option<(Duration, usize)> {
     let unit = unit_minutes(toks.get(i + skip)?)?;
     let mut minutes = (n * unit as f64).round() as i64;
     let mut used = skip + 1;
-    if phrase(&toks[i + used..], "and a half") {
+    if starts_with(&toks[i + used..], "and a half") {
         minutes += unit / 2;
         used += 3;
     }

@@ -10,7 +10,9 @@ pub fn tokens(text: &str) -> Vec<String> {
             '\u{2013}' | '\u{2014}' => '-',
             c => c,
         };
-        if c.is_alphanumeric() || ":-./'$@".contains(c) {
+        if c == '👍' {
+            cleaned.push_str(" 👍 ");
+        } else if c.is_alphanumeric() || ":-./'$@".contains(c) {
             cleaned.extend(c.to_lowercase());
         } else {
             cleaned.push(' ');
@@ -21,6 +23,16 @@ pub fn tokens(text: &str) -> Vec<String> {
         .map(|t| t.trim_matches(|c: char| ".:/'-@".contains(c)).to_string())
         .filter(|t| !t.is_empty())
         .flat_map(split_contractions)
+        .fold(Vec::new(), |mut acc: Vec<String>, t| {
+            // "9 am" → "9am".
+            let meridiem = matches!(t.as_str(), "am" | "pm" | "a.m" | "p.m");
+            match acc.last_mut() {
+                Some(last) if meridiem && !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit() || b == b':') => last.push_str(&t),
+                _ => acc.push(t),
+            }
+            acc
+        })
+        .into_iter()
         .flat_map(|t| {
             // "free-now" → "free", "now"; "9-17", "a100-80gb" and "2026-12-03" stay whole.
             if t.contains('-') && !t.chars().any(|c| c.is_ascii_digit()) {
@@ -103,6 +115,12 @@ pub fn any(toks: &[String], words: &[&str]) -> bool {
 pub fn phrase(toks: &[String], p: &str) -> bool {
     let words: Vec<&str> = p.split(' ').collect();
     toks.windows(words.len()).any(|w| w.iter().zip(&words).all(|(a, b)| a == b))
+}
+
+/// Whether `toks` begins with the phrase.
+pub fn starts_with(toks: &[String], p: &str) -> bool {
+    let words: Vec<&str> = p.split(' ').collect();
+    toks.len() >= words.len() && toks.iter().zip(&words).all(|(a, b)| a == b)
 }
 
 /// Damerau–Levenshtein distance (with adjacent transpositions), for typo tolerance.
