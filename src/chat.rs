@@ -166,7 +166,11 @@ impl Engine {
     }
 
     /// Loads a live session that `owner` may see (`None` owner: any).
-    pub async fn session(&self, id: &SessionId, owner: Option<&Owner>) -> Result<SessionRecord, ChatError> {
+    pub async fn session(
+        &self,
+        id: &SessionId,
+        owner: Option<&Owner>,
+    ) -> Result<SessionRecord, ChatError> {
         ops::set_stage("store");
         let rec = self
             .bounded(self.store.load(id, self.clock.now()))
@@ -179,7 +183,11 @@ impl Engine {
     }
 
     /// Deletes a session `owner` may see.
-    pub async fn delete_session(&self, id: &SessionId, owner: Option<&Owner>) -> Result<(), ChatError> {
+    pub async fn delete_session(
+        &self,
+        id: &SessionId,
+        owner: Option<&Owner>,
+    ) -> Result<(), ChatError> {
         self.session(id, owner).await?;
         self.bounded(self.store.delete(id)).await?;
         self.conversations.invalidate(id).await;
@@ -188,7 +196,11 @@ impl Engine {
 
     /// Resolves how a request names its session into a live session, creating one when
     /// needed. `owner` is the authenticated user (`None` with auth = none).
-    pub async fn resolve(&self, r: SessionRef, owner: Option<&Owner>) -> Result<SessionRecord, ChatError> {
+    pub async fn resolve(
+        &self,
+        r: SessionRef,
+        owner: Option<&Owner>,
+    ) -> Result<SessionRecord, ChatError> {
         match r {
             SessionRef::Explicit(id) => self.session(&id, owner).await,
             SessionRef::Cookie(id) => match self.session(&id, owner).await {
@@ -252,8 +264,9 @@ impl Engine {
         let session = id.clone();
         let conversation = timeout_at(
             deadline,
-            self.conversations
-                .try_get_with(id.clone(), async move { assistant.open(Some(&session)).await }),
+            self.conversations.try_get_with(id.clone(), async move {
+                assistant.open(Some(&session)).await
+            }),
         )
         .await
         .map_err(|_| ChatError::DeadlineExceeded)?
@@ -278,8 +291,16 @@ impl Engine {
         ops::set_stage("store");
         let now = self.clock.now();
         let turn = TurnRecord {
-            user: Message { role: Role::User, content: message.to_string(), at: user_at },
-            assistant: Message { role: Role::Assistant, content: reply.text.clone(), at: now },
+            user: Message {
+                role: Role::User,
+                content: message.to_string(),
+                at: user_at,
+            },
+            assistant: Message {
+                role: Role::Assistant,
+                content: reply.text.clone(),
+                at: now,
+            },
             state: reply.state,
             expires_at: self.expiry(now),
         };
@@ -301,7 +322,11 @@ impl Engine {
     }
 
     /// A stateless question: no session, no history, never changes a booking.
-    pub async fn direct(&self, message: &str, deadline: Instant) -> Result<(String, Backend), ChatError> {
+    pub async fn direct(
+        &self,
+        message: &str,
+        deadline: Instant,
+    ) -> Result<(String, Backend), ChatError> {
         let message = Self::check_message(message)?;
         ops::set_stage("assistant");
         let anonymous = Owner::from_stored("direct:".into());

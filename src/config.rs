@@ -21,27 +21,112 @@ pub struct Setting {
 
 /// Every setting.
 pub const SETTINGS: &[Setting] = &[
-    Setting { key: "listen", default: "127.0.0.1:8080", help: "address to serve on" },
-    Setting { key: "data_dir", default: "./data", help: "where the SQLite file and other local state live" },
-    Setting { key: "database_url", default: "", help: "sqlite://... or postgres://... (default: SQLite file in data_dir)" },
-    Setting { key: "database_max_connections", default: "8", help: "database connection pool size" },
-    Setting { key: "store_timeout", default: "5s", help: "bound on each database / session-store operation" },
-    Setting { key: "sessions", default: "memory", help: "session store: memory or redis://..." },
-    Setting { key: "max_sessions", default: "100000", help: "in-memory sessions kept at most (the longest idle is evicted)" },
-    Setting { key: "session_ttl", default: "24h", help: "idle time after which a session expires (each turn renews it)" },
-    Setting { key: "timezone", default: "UTC", help: "IANA time zone in which dates and times people type are read" },
-    Setting { key: "auth", default: "none", help: "none (the chat session is the caller) or token (Bearer tokens name users)" },
-    Setting { key: "centre_name", default: "SK HPC Services", help: "the centre's name, as the assistant says it" },
-    Setting { key: "currency", default: "USD", help: "currency of prices" },
-    Setting { key: "request_timeout", default: "30s", help: "the request deadline" },
-    Setting { key: "body_limit", default: "65536", help: "largest request body in bytes" },
-    Setting { key: "max_in_flight", default: "512", help: "requests handled at once; more are shed with 503 overloaded" },
-    Setting { key: "slow_request", default: "5s", help: "requests slower than this are logged as warnings" },
-    Setting { key: "shutdown_grace", default: "20s", help: "how long in-flight requests may finish after SIGTERM/Ctrl-C" },
-    Setting { key: "log_format", default: "human", help: "human or json" },
-    Setting { key: "llm.base_url", default: "", help: "OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (unset: built-in assistant)" },
-    Setting { key: "llm.api_key", default: "", help: "the LLM's key (default: OPENAI_API_KEY)" },
-    Setting { key: "llm.model", default: "gpt-4o-mini", help: "the LLM's model name" },
+    Setting {
+        key: "listen",
+        default: "127.0.0.1:8080",
+        help: "address to serve on",
+    },
+    Setting {
+        key: "data_dir",
+        default: "./data",
+        help: "where the SQLite file and other local state live",
+    },
+    Setting {
+        key: "database_url",
+        default: "",
+        help: "sqlite://... or postgres://... (default: SQLite file in data_dir)",
+    },
+    Setting {
+        key: "database_max_connections",
+        default: "8",
+        help: "database connection pool size",
+    },
+    Setting {
+        key: "store_timeout",
+        default: "5s",
+        help: "bound on each database / session-store operation",
+    },
+    Setting {
+        key: "sessions",
+        default: "memory",
+        help: "session store: memory or redis://...",
+    },
+    Setting {
+        key: "max_sessions",
+        default: "100000",
+        help: "in-memory sessions kept at most (the longest idle is evicted)",
+    },
+    Setting {
+        key: "session_ttl",
+        default: "24h",
+        help: "idle time after which a session expires (each turn renews it)",
+    },
+    Setting {
+        key: "timezone",
+        default: "UTC",
+        help: "IANA time zone in which dates and times people type are read",
+    },
+    Setting {
+        key: "auth",
+        default: "none",
+        help: "none (the chat session is the caller) or token (Bearer tokens name users)",
+    },
+    Setting {
+        key: "centre_name",
+        default: "SK HPC Services",
+        help: "the centre's name, as the assistant says it",
+    },
+    Setting {
+        key: "currency",
+        default: "USD",
+        help: "currency of prices",
+    },
+    Setting {
+        key: "request_timeout",
+        default: "30s",
+        help: "the request deadline",
+    },
+    Setting {
+        key: "body_limit",
+        default: "65536",
+        help: "largest request body in bytes",
+    },
+    Setting {
+        key: "max_in_flight",
+        default: "512",
+        help: "requests handled at once; more are shed with 503 overloaded",
+    },
+    Setting {
+        key: "slow_request",
+        default: "5s",
+        help: "requests slower than this are logged as warnings",
+    },
+    Setting {
+        key: "shutdown_grace",
+        default: "20s",
+        help: "how long in-flight requests may finish after SIGTERM/Ctrl-C",
+    },
+    Setting {
+        key: "log_format",
+        default: "human",
+        help: "human or json",
+    },
+    Setting {
+        key: "llm.base_url",
+        default: "",
+        help:
+            "OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (unset: built-in assistant)",
+    },
+    Setting {
+        key: "llm.api_key",
+        default: "",
+        help: "the LLM's key (default: OPENAI_API_KEY)",
+    },
+    Setting {
+        key: "llm.model",
+        default: "gpt-4o-mini",
+        help: "the LLM's model name",
+    },
 ];
 
 /// How callers are identified.
@@ -113,7 +198,11 @@ pub fn settings_help() -> String {
         "Settings (defaults < hpcbot.toml < environment < --set KEY=VALUE and flags):\n",
     );
     for st in SETTINGS {
-        let default = if st.default.is_empty() { "unset" } else { st.default };
+        let default = if st.default.is_empty() {
+            "unset"
+        } else {
+            st.default
+        };
         s.push_str(&format!(
             "  {:<26} {:<34} {}\n  {:<26} {:<34} default: {}\n",
             st.key,
@@ -127,9 +216,17 @@ pub fn settings_help() -> String {
     s
 }
 
-fn flatten(prefix: &str, table: &toml::Table, out: &mut BTreeMap<String, String>) -> Result<(), ConfigError> {
+fn flatten(
+    prefix: &str,
+    table: &toml::Table,
+    out: &mut BTreeMap<String, String>,
+) -> Result<(), ConfigError> {
     for (k, v) in table {
-        let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
         match v {
             toml::Value::Table(t) => flatten(&key, t, out)?,
             toml::Value::String(s) => {
@@ -144,7 +241,11 @@ fn flatten(prefix: &str, table: &toml::Table, out: &mut BTreeMap<String, String>
             toml::Value::Boolean(b) => {
                 out.insert(key, b.to_string());
             }
-            _ => return Err(ConfigError(format!("setting `{key}` in the config file must be a string or a number"))),
+            _ => {
+                return Err(ConfigError(format!(
+                    "setting `{key}` in the config file must be a string or a number"
+                )))
+            }
         }
     }
     Ok(())
@@ -167,8 +268,9 @@ impl Config {
             p.exists().then_some(p)
         });
         if let Some(path) = path {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                ConfigError(format!("cannot read config file {}: {e}", path.display()))
+            })?;
             let table: toml::Table = text
                 .parse()
                 .map_err(|e| ConfigError(format!("config file {}: {e}", path.display())))?;
@@ -194,7 +296,9 @@ impl Config {
         }
         for (k, v) in overrides {
             if !values.contains_key(k) {
-                return Err(ConfigError(format!("unknown setting `{k}` (see `hpcbot serve --help`)")));
+                return Err(ConfigError(format!(
+                    "unknown setting `{k}` (see `hpcbot serve --help`)"
+                )));
             }
             values.insert(k.clone(), v.clone());
         }
@@ -207,8 +311,12 @@ impl Config {
             ConfigError(format!("invalid setting `{k}` ({}): {why}", env_name(k)))
         };
         let duration = |k: &str| -> Result<Duration, ConfigError> {
-            let d = humantime::parse_duration(&get(k))
-                .map_err(|e| bad(k, format!("`{}` is not a duration like 30s or 5m ({e})", get(k))))?;
+            let d = humantime::parse_duration(&get(k)).map_err(|e| {
+                bad(
+                    k,
+                    format!("`{}` is not a duration like 30s or 5m ({e})", get(k)),
+                )
+            })?;
             if d.is_zero() {
                 return Err(bad(k, "must be more than zero".into()));
             }
@@ -228,18 +336,41 @@ impl Config {
 
         let data_dir = PathBuf::from(get("data_dir"));
         let database_url = match optional("database_url") {
-            Some(url) if url.starts_with("sqlite:") || url.starts_with("postgres:") || url.starts_with("postgresql:") => url,
-            Some(url) => return Err(bad("database_url", format!("`{}` must start with sqlite:// or postgres://", url.split(':').next().unwrap_or("")))),
+            Some(url)
+                if url.starts_with("sqlite:")
+                    || url.starts_with("postgres:")
+                    || url.starts_with("postgresql:") =>
+            {
+                url
+            }
+            Some(url) => {
+                return Err(bad(
+                    "database_url",
+                    format!(
+                        "`{}` must start with sqlite:// or postgres://",
+                        url.split(':').next().unwrap_or("")
+                    ),
+                ))
+            }
             None => format!("sqlite://{}?mode=rwc", data_dir.join("hpcbot.db").display()),
         };
         let sessions = get("sessions");
-        if sessions != "memory" && !sessions.starts_with("redis://") && !sessions.starts_with("rediss://") {
-            return Err(bad("sessions", format!("`{sessions}` must be `memory` or a redis:// URL")));
+        if sessions != "memory"
+            && !sessions.starts_with("redis://")
+            && !sessions.starts_with("rediss://")
+        {
+            return Err(bad(
+                "sessions",
+                format!("`{sessions}` must be `memory` or a redis:// URL"),
+            ));
         }
         let llm_base = optional("llm.base_url");
         if let Some(u) = &llm_base {
             if !(u.starts_with("http://") || u.starts_with("https://")) {
-                return Err(bad("llm.base_url", format!("`{u}` must be an http:// or https:// URL")));
+                return Err(bad(
+                    "llm.base_url",
+                    format!("`{u}` must be an http:// or https:// URL"),
+                ));
             }
         }
         let body_limit = number("body_limit")?;
@@ -247,9 +378,12 @@ impl Config {
             return Err(bad("body_limit", "must be at least 1024 bytes".into()));
         }
         Ok(Self {
-            listen: get("listen")
-                .parse()
-                .map_err(|_| bad("listen", format!("`{}` is not an address like 127.0.0.1:8080", get("listen"))))?,
+            listen: get("listen").parse().map_err(|_| {
+                bad(
+                    "listen",
+                    format!("`{}` is not an address like 127.0.0.1:8080", get("listen")),
+                )
+            })?,
             data_dir,
             database_url,
             database_max_connections: number("database_max_connections")?.min(1000) as u32,
@@ -257,16 +391,24 @@ impl Config {
             sessions,
             max_sessions: number("max_sessions")? as usize,
             session_ttl: duration("session_ttl")?,
-            timezone: get("timezone")
-                .parse()
-                .map_err(|_| bad("timezone", format!("`{}` is not an IANA time zone like UTC or Europe/Bratislava", get("timezone"))))?,
+            timezone: get("timezone").parse().map_err(|_| {
+                bad(
+                    "timezone",
+                    format!(
+                        "`{}` is not an IANA time zone like UTC or Europe/Bratislava",
+                        get("timezone")
+                    ),
+                )
+            })?,
             auth: match get("auth").as_str() {
                 "none" => AuthMode::None,
                 "token" => AuthMode::Token,
                 other => return Err(bad("auth", format!("`{other}` must be none or token"))),
             },
-            centre_name: optional("centre_name").ok_or_else(|| bad("centre_name", "must not be empty".into()))?,
-            currency: optional("currency").ok_or_else(|| bad("currency", "must not be empty".into()))?,
+            centre_name: optional("centre_name")
+                .ok_or_else(|| bad("centre_name", "must not be empty".into()))?,
+            currency: optional("currency")
+                .ok_or_else(|| bad("currency", "must not be empty".into()))?,
             request_timeout: duration("request_timeout")?,
             body_limit: body_limit as usize,
             max_in_flight: number("max_in_flight")? as usize,
@@ -275,7 +417,12 @@ impl Config {
             log_format: match get("log_format").as_str() {
                 "human" => LogFormat::Human,
                 "json" => LogFormat::Json,
-                other => return Err(bad("log_format", format!("`{other}` must be human or json"))),
+                other => {
+                    return Err(bad(
+                        "log_format",
+                        format!("`{other}` must be human or json"),
+                    ))
+                }
             },
             llm: LlmConfig {
                 base_url: llm_base,
@@ -303,7 +450,12 @@ mod tests {
     use super::*;
 
     fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
     }
 
     #[test]
@@ -330,10 +482,18 @@ mod tests {
 
     #[test]
     fn flags_beat_env_and_bad_values_name_the_setting() {
-        let c = Config::load(None, &[("listen".into(), "127.0.0.1:1".into())], env_of(&[("HPCBOT_LISTEN", "127.0.0.1:2")])).unwrap();
+        let c = Config::load(
+            None,
+            &[("listen".into(), "127.0.0.1:1".into())],
+            env_of(&[("HPCBOT_LISTEN", "127.0.0.1:2")]),
+        )
+        .unwrap();
         assert_eq!(c.listen.port(), 1);
         let e = Config::load(None, &[], env_of(&[("HPCBOT_TIMEZONE", "Mars/Base")])).unwrap_err();
-        assert!(e.0.contains("`timezone`") && e.0.contains("HPCBOT_TIMEZONE"), "{e}");
+        assert!(
+            e.0.contains("`timezone`") && e.0.contains("HPCBOT_TIMEZONE"),
+            "{e}"
+        );
         let e = Config::load(None, &[("nope".into(), "1".into())], env_of(&[])).unwrap_err();
         assert!(e.0.contains("unknown setting `nope`"));
     }
@@ -347,6 +507,9 @@ mod tests {
         assert_eq!(c.centre_name, "X Centre");
         assert_eq!(c.llm.model, "env");
         std::fs::write(&p, "[llm]\nmodle = \"x\"\n").unwrap();
-        assert!(Config::load(Some(&p), &[], env_of(&[])).unwrap_err().0.contains("llm.modle"));
+        assert!(Config::load(Some(&p), &[], env_of(&[]))
+            .unwrap_err()
+            .0
+            .contains("llm.modle"));
     }
 }

@@ -6,7 +6,11 @@ use hpcbot::config::{settings_help, Config, LogFormat};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "hpcbot", version, about = "Chat assistant and GPU booking service of an HPC centre")]
+#[command(
+    name = "hpcbot",
+    version,
+    about = "Chat assistant and GPU booking service of an HPC centre"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -63,23 +67,34 @@ struct ConfigArgs {
 impl ConfigArgs {
     fn load(&self) -> anyhow::Result<Config> {
         let mut overrides = Vec::new();
-        for (k, v) in [("listen", &self.listen), ("data_dir", &self.data_dir), ("database_url", &self.database_url), ("sessions", &self.sessions)] {
+        for (k, v) in [
+            ("listen", &self.listen),
+            ("data_dir", &self.data_dir),
+            ("database_url", &self.database_url),
+            ("sessions", &self.sessions),
+        ] {
             if let Some(v) = v {
                 overrides.push((k.to_string(), v.clone()));
             }
         }
         for kv in &self.set {
-            let (k, v) = kv.split_once('=').with_context(|| format!("--set `{kv}` must be KEY=VALUE"))?;
+            let (k, v) = kv
+                .split_once('=')
+                .with_context(|| format!("--set `{kv}` must be KEY=VALUE"))?;
             overrides.push((k.trim().to_string(), v.to_string()));
         }
-        Ok(Config::load(self.config.as_deref(), &overrides, |k| std::env::var(k).ok())?)
+        Ok(Config::load(self.config.as_deref(), &overrides, |k| {
+            std::env::var(k).ok()
+        })?)
     }
 }
 
 fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("HPCBOT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Human => builder.init(),
@@ -127,30 +142,53 @@ async fn main_inner() -> anyhow::Result<()> {
             init_logs(config.log_format);
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
-                .with_context(|| format!("cannot listen on {} (setting `listen`)", config.listen))?;
+                .with_context(|| {
+                    format!("cannot listen on {} (setting `listen`)", config.listen)
+                })?;
             tracing::info!(address = %listener.local_addr()?, database = %hpcbot::server::redact(&config.database_url),
                 sessions = %hpcbot::server::redact(&config.sessions), assistant = if config.llm.base_url.is_some() { "llm" } else { "builtin" },
                 "hpcbot serving");
             hpcbot::run(config, listener, shutdown_signal()).await
         }
-        Command::Import { config, inventory, bookings } => {
+        Command::Import {
+            config,
+            inventory,
+            bookings,
+        } => {
             let config = config.load()?;
             if inventory.is_none() && bookings.is_none() {
                 anyhow::bail!("nothing to import: give --inventory FILE and/or --bookings FILE");
             }
-            let read = |p: &PathBuf| std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()));
+            let read = |p: &PathBuf| {
+                std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))
+            };
             let inv = match &inventory {
-                Some(p) => Some(hpcbot::transfer::parse_inventory(&read(p)?).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?),
+                Some(p) => Some(
+                    hpcbot::transfer::parse_inventory(&read(p)?)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
+                ),
                 None => None,
             };
             let list = match &bookings {
-                Some(p) => Some(hpcbot::transfer::parse_bookings(&read(p)?).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?),
+                Some(p) => Some(
+                    hpcbot::transfer::parse_bookings(&read(p)?)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
+                ),
                 None => None,
             };
-            let (models, n) = (inv.as_ref().map(|i| i.models().len()), list.as_ref().map(Vec::len));
+            let (models, n) = (
+                inv.as_ref().map(|i| i.models().len()),
+                list.as_ref().map(Vec::len),
+            );
             let store = open_store(&config).await?;
-            hpcbot::store::BookingStore::import(&store, inv, list).await.map_err(|e| anyhow::anyhow!("import refused, nothing changed: {e}"))?;
-            println!("imported: {} models, {} bookings", models.map_or("no".into(), |m| m.to_string()), n.map_or("no".into(), |m| m.to_string()));
+            hpcbot::store::BookingStore::import(&store, inv, list)
+                .await
+                .map_err(|e| anyhow::anyhow!("import refused, nothing changed: {e}"))?;
+            println!(
+                "imported: {} models, {} bookings",
+                models.map_or("no".into(), |m| m.to_string()),
+                n.map_or("no".into(), |m| m.to_string())
+            );
             Ok(())
         }
         Command::Export { config, out } => {
@@ -162,9 +200,20 @@ async fn main_inner() -> anyhow::Result<()> {
             std::fs::create_dir_all(&out)?;
             let inv_path = out.join("gpu_inventory.json");
             let b_path = out.join("bookings.json");
-            std::fs::write(&inv_path, serde_json::to_string_pretty(&inv.to_file())? + "\n")?;
-            std::fs::write(&b_path, serde_json::to_string_pretty(&hpcbot::transfer::bookings_file(&all))? + "\n")?;
-            println!("wrote {} and {} ({} bookings)", inv_path.display(), b_path.display(), all.len());
+            std::fs::write(
+                &inv_path,
+                serde_json::to_string_pretty(&inv.to_file())? + "\n",
+            )?;
+            std::fs::write(
+                &b_path,
+                serde_json::to_string_pretty(&hpcbot::transfer::bookings_file(&all))? + "\n",
+            )?;
+            println!(
+                "wrote {} and {} ({} bookings)",
+                inv_path.display(),
+                b_path.display(),
+                all.len()
+            );
             Ok(())
         }
     }

@@ -86,7 +86,11 @@ impl Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        self.registry.map.lock().expect("inflight").remove(&self.key);
+        self.registry
+            .map
+            .lock()
+            .expect("inflight")
+            .remove(&self.key);
     }
 }
 
@@ -103,7 +107,10 @@ impl Inflight {
                 ..Default::default()
             }),
         });
-        self.map.lock().expect("inflight").insert(key, entry.clone());
+        self.map
+            .lock()
+            .expect("inflight")
+            .insert(key, entry.clone());
         Registration {
             registry: self.clone(),
             key,
@@ -123,7 +130,13 @@ impl Inflight {
 
     /// A snapshot, oldest first.
     pub fn snapshot(&self) -> Vec<Arc<Entry>> {
-        let mut v: Vec<Arc<Entry>> = self.map.lock().expect("inflight").values().cloned().collect();
+        let mut v: Vec<Arc<Entry>> = self
+            .map
+            .lock()
+            .expect("inflight")
+            .values()
+            .cloned()
+            .collect();
         v.sort_by_key(|e| e.started);
         v
     }

@@ -61,7 +61,10 @@ pub fn parse_bookings(text: &str) -> Result<Vec<Booking>, String> {
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| at("gpus", e))?;
             if gpus.len() != r.count as usize {
-                return Err(at("count", format!("{} does not match the {} gpus listed", r.count, gpus.len())));
+                return Err(at(
+                    "count",
+                    format!("{} does not match the {} gpus listed", r.count, gpus.len()),
+                ));
             }
             Ok(Booking {
                 id: BookingId::parse(&r.id).map_err(|e| at("id", e.to_string()))?,
@@ -70,8 +73,12 @@ pub fn parse_bookings(text: &str) -> Result<Vec<Booking>, String> {
                 gpus,
                 interval: Interval::new(r.start, r.end).map_err(|e| at("end", e))?,
                 price_total: Cents::from_decimal(r.price_total),
-                status: BookingStatus::parse(&r.status)
-                    .ok_or_else(|| at("status", format!("`{}` must be confirmed or cancelled", r.status)))?,
+                status: BookingStatus::parse(&r.status).ok_or_else(|| {
+                    at(
+                        "status",
+                        format!("`{}` must be confirmed or cancelled", r.status),
+                    )
+                })?,
                 created_at: r.created_at,
             })
         })
@@ -105,11 +112,14 @@ mod tests {
 
     #[test]
     fn errors_name_the_line_and_field() {
-        let e = parse_inventory("{\n \"models\": [\n  {\"model\": \"X\", \"memory_gb\": 8}\n ]\n}").unwrap_err();
+        let e = parse_inventory("{\n \"models\": [\n  {\"model\": \"X\", \"memory_gb\": 8}\n ]\n}")
+            .unwrap_err();
         assert!(e.contains("missing field") && e.contains("line 3"), "{e}");
         let text = r#"{"bookings": [{"id": "zz", "owner": "o", "model": "A100-80GB", "count": 1,
             "start": "2026-12-01T09:00:00Z", "end": "2026-12-01T10:00:00Z", "gpus": ["ampere-01:0"],
             "price_total": 1.0, "status": "confirmed", "created_at": "2026-11-01T00:00:00Z"}]}"#;
-        assert!(parse_bookings(text).unwrap_err().starts_with("bookings[0].id"));
+        assert!(parse_bookings(text)
+            .unwrap_err()
+            .starts_with("bookings[0].id"));
     }
 }

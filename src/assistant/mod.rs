@@ -85,7 +85,10 @@ pub enum AssistantError {
 #[async_trait]
 pub trait Assistant: Send + Sync {
     /// Prepares a conversation (for `None`, a stateless one-off question).
-    async fn open(&self, session: Option<&SessionId>) -> Result<Arc<dyn Conversation>, AssistantError>;
+    async fn open(
+        &self,
+        session: Option<&SessionId>,
+    ) -> Result<Arc<dyn Conversation>, AssistantError>;
 }
 
 /// One session's conversation with a backend.

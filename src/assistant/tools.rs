@@ -57,7 +57,9 @@ impl From<StoreError> for ToolError {
                 Self::InsufficientCapacity { model, free, total }
             }
             StoreError::BookingNotFound => Self::BookingNotFound(String::new()),
-            StoreError::Timeout(s) => Self::Unavailable(format!("the {s} store did not answer in time")),
+            StoreError::Timeout(s) => {
+                Self::Unavailable(format!("the {s} store did not answer in time"))
+            }
             other => Self::Internal(other.to_string()),
         }
     }
@@ -295,8 +297,13 @@ impl Tools {
         let (model, count) = self.check(model, count, &interval).await?;
         // Stored at whole seconds (times) and milliseconds (creation): show what is stored.
         let whole = |t: DateTime<Utc>| DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t);
-        let interval = Interval::new(whole(interval.start()), whole(interval.end()))
-            .map_err(|message| ToolError::Invalid { code: "invalid_interval", message })?;
+        let interval =
+            Interval::new(whole(interval.start()), whole(interval.end())).map_err(|message| {
+                ToolError::Invalid {
+                    code: "invalid_interval",
+                    message,
+                }
+            })?;
         let now = self.clock.now();
         let now = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
         Ok(self
@@ -326,8 +333,10 @@ impl Tools {
                     return Err(ToolError::BookingNotFound(id));
                 }
                 let mine = self.store.list(caller).await?;
-                let hits: Vec<&Booking> =
-                    mine.iter().filter(|b| b.id.as_str().starts_with(&id)).collect();
+                let hits: Vec<&Booking> = mine
+                    .iter()
+                    .filter(|b| b.id.as_str().starts_with(&id))
+                    .collect();
                 match hits.as_slice() {
                     [one] => one.id.clone(),
                     [] => return Err(ToolError::BookingNotFound(id)),
@@ -396,7 +405,8 @@ impl Tools {
             .find(model)
             .ok_or_else(|| ToolError::UnknownModel(model.to_string()))?;
         let busy = self.store.busy(&m.name, interval).await?;
-        let taken: HashSet<crate::domain::Device> = busy_devices(&busy).into_iter().cloned().collect();
+        let taken: HashSet<crate::domain::Device> =
+            busy_devices(&busy).into_iter().cloned().collect();
         Ok(crate::domain::booking::allocate(m, &taken, count))
     }
 

@@ -226,7 +226,12 @@ impl Inventory {
                     2.29,
                     &[("ampere-01", 4), ("ampere-02", 4), ("ampere-03", 4)],
                 ),
-                spec("L40S-48GB", 48, 1.19, &[("lovelace-01", 4), ("lovelace-02", 4)]),
+                spec(
+                    "L40S-48GB",
+                    48,
+                    1.19,
+                    &[("lovelace-01", 4), ("lovelace-02", 4)],
+                ),
                 spec("V100-32GB", 32, 0.79, &[("volta-01", 4), ("volta-02", 4)]),
                 spec(
                     "RTX-4090-24GB",

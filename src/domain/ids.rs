@@ -17,7 +17,9 @@ fn random_hex(n: usize) -> String {
 pub struct InvalidId(pub String);
 
 /// A chat session id: 128 random bits as 32 lowercase hex digits, issued by the server only.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct SessionId(String);
 

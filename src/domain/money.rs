@@ -27,7 +27,7 @@ impl fmt::Display for Cents {
         // Thousands separators: 12345.00 → 12,345.00.
         let mut grouped = String::new();
         for (i, ch) in whole.chars().enumerate() {
-            if i > 0 && (whole.len() - i) % 3 == 0 {
+            if i > 0 && (whole.len() - i).is_multiple_of(3) {
                 grouped.push(',');
             }
             grouped.push(ch);

@@ -37,7 +37,9 @@ pub async fn list(
         Some(owner) => s.tools.bookings(&owner).await?,
         None => Vec::new(),
     };
-    Ok(Json(BookingList { bookings: bookings.iter().map(BookingView::from).collect() }))
+    Ok(Json(BookingList {
+        bookings: bookings.iter().map(BookingView::from).collect(),
+    }))
 }
 
 /// A booking request.
@@ -70,11 +72,20 @@ pub async fn create(
     let user = caller::user(&s, &headers)?;
     let session = s
         .engine
-        .resolve(caller::session_ref(req.session_id.as_deref(), &headers)?, user.as_ref())
+        .resolve(
+            caller::session_ref(req.session_id.as_deref(), &headers)?,
+            user.as_ref(),
+        )
         .await?;
-    let booking = s.tools.book(&session.owner, &req.model, req.count, interval).await?;
+    let booking = s
+        .tools
+        .book(&session.owner, &req.model, req.count, interval)
+        .await?;
     let mut res = (StatusCode::CREATED, Json(BookingView::from(&booking))).into_response();
-    res.headers_mut().insert(header::SET_COOKIE, caller::set_cookie(&session.id, s.config.session_ttl.as_secs()));
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        caller::set_cookie(&session.id, s.config.session_ttl.as_secs()),
+    );
     Ok(res)
 }
 
@@ -89,7 +100,11 @@ pub async fn cancel(
 ) -> Result<Json<BookingView>, ApiError> {
     let owner = reading_owner(&s, q.session_id.as_deref(), &headers)
         .await?
-        .ok_or_else(|| ApiError::from(crate::assistant::tools::ToolError::BookingNotFound(id.clone())))?;
+        .ok_or_else(|| {
+            ApiError::from(crate::assistant::tools::ToolError::BookingNotFound(
+                id.clone(),
+            ))
+        })?;
     let booking = s.tools.cancel(&owner, &id).await?;
     Ok(Json(BookingView::from(&booking)))
 }

@@ -42,8 +42,12 @@ pub fn user(_state: &AppState, _headers: &HeaderMap) -> Result<Option<Owner>, Ap
 /// How the request names its session: an explicit id (body or query) wins over the cookie.
 pub fn session_ref(explicit: Option<&str>, headers: &HeaderMap) -> Result<SessionRef, ApiError> {
     match explicit.map(str::trim).filter(|s| !s.is_empty()) {
-        Some(s) => SessionId::parse(s).map(SessionRef::Explicit).map_err(|_| session_not_found()),
-        None => Ok(cookie_session(headers).map(SessionRef::Cookie).unwrap_or(SessionRef::New)),
+        Some(s) => SessionId::parse(s)
+            .map(SessionRef::Explicit)
+            .map_err(|_| session_not_found()),
+        None => Ok(cookie_session(headers)
+            .map(SessionRef::Cookie)
+            .unwrap_or(SessionRef::New)),
     }
 }
 
@@ -67,4 +71,3 @@ pub async fn reading_owner(
         SessionRef::New => Ok(None),
     }
 }
-

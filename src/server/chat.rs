@@ -37,7 +37,10 @@ async fn open_session(
     let user = caller::user(s, headers)?;
     let session = s
         .engine
-        .resolve(caller::session_ref(req.session_id.as_deref(), headers)?, user.as_ref())
+        .resolve(
+            caller::session_ref(req.session_id.as_deref(), headers)?,
+            user.as_ref(),
+        )
         .await?;
     Ok((session.id, user))
 }
@@ -52,14 +55,23 @@ pub async fn chat(
     ApiJson(req): ApiJson<ChatRequest>,
 ) -> Result<Response, ApiError> {
     let (id, user) = open_session(&s, &headers, &req).await?;
-    let reply = s.engine.turn(&id, user.as_ref(), &req.message, deadline, None).await?;
+    let reply = s
+        .engine
+        .turn(&id, user.as_ref(), &req.message, deadline, None)
+        .await?;
     let mut res = Json(reply).into_response();
-    res.headers_mut().insert(header::SET_COOKIE, caller::set_cookie(&id, s.config.session_ttl.as_secs()));
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        caller::set_cookie(&id, s.config.session_ttl.as_secs()),
+    );
     Ok(res)
 }
 
 fn event<T: Serialize>(name: &str, data: &T) -> Event {
-    Event::default().event(name).json_data(data).expect("serialisable event")
+    Event::default()
+        .event(name)
+        .json_data(data)
+        .expect("serialisable event")
 }
 
 /// The same turn as `/api/chat`, answered as server-sent events: `delta` pieces, `action`s,
@@ -92,7 +104,9 @@ pub async fn stream(
             }
         };
         while let Ok(text) = drx.try_recv() {
-            let _ = tx.send(event("delta", &serde_json::json!({"text": text}))).await;
+            let _ = tx
+                .send(event("delta", &serde_json::json!({"text": text})))
+                .await;
         }
         ops::set_stage("streaming");
         match result {
@@ -104,7 +118,12 @@ pub async fn stream(
             }
             Err(e) => {
                 let e = ApiError::from(e);
-                let _ = tx.send(event("error", &serde_json::json!({"error": {"code": e.code, "message": e.message}}))).await;
+                let _ = tx
+                    .send(event(
+                        "error",
+                        &serde_json::json!({"error": {"code": e.code, "message": e.message}}),
+                    ))
+                    .await;
             }
         }
     };
@@ -125,7 +144,10 @@ pub async fn stream(
     let body = tokio_stream::wrappers::ReceiverStream::new(rx);
     let body = futures::StreamExt::map(body, Ok::<_, Infallible>);
     let mut res = Sse::new(body).into_response();
-    res.headers_mut().insert(header::SET_COOKIE, caller::set_cookie(&id, s.config.session_ttl.as_secs()));
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        caller::set_cookie(&id, s.config.session_ttl.as_secs()),
+    );
     Ok(res)
 }
 

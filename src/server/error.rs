@@ -23,7 +23,12 @@ pub struct ApiError {
 impl ApiError {
     /// An error with the given parts.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), retry_after: None }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
     }
 
     /// `400` with `code`.
@@ -33,7 +38,11 @@ impl ApiError {
 
     /// `404 not_found` for an unknown route.
     pub fn no_route() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", "no such route; see /api/openapi.json")
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such route; see /api/openapi.json",
+        )
     }
 
     /// Adds `Retry-After`.
@@ -45,7 +54,11 @@ impl ApiError {
     /// `500`, logged with its cause and answered without internals.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "something went wrong on our side; please try again")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "something went wrong on our side; please try again",
+        )
     }
 }
 
@@ -54,7 +67,8 @@ impl IntoResponse for ApiError {
         let body = json!({"error": {"code": self.code, "message": self.message}});
         let mut res = (self.status, axum::Json(body)).into_response();
         if let Some(s) = self.retry_after {
-            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(s));
         }
         res
     }
@@ -65,11 +79,23 @@ impl From<ToolError> for ApiError {
         let msg = e.to_string();
         match e {
             ToolError::Invalid { code, message } => Self::bad_request(code, message),
-            ToolError::UnknownModel(_) => Self::new(StatusCode::NOT_FOUND, "unknown_model", format!("{msg}; see GET /api/gpus for the models")),
-            ToolError::InsufficientCapacity { .. } => Self::new(StatusCode::CONFLICT, "insufficient_capacity", msg),
-            ToolError::BookingNotFound(_) => Self::new(StatusCode::NOT_FOUND, "booking_not_found", "no booking of yours has that id"),
+            ToolError::UnknownModel(_) => Self::new(
+                StatusCode::NOT_FOUND,
+                "unknown_model",
+                format!("{msg}; see GET /api/gpus for the models"),
+            ),
+            ToolError::InsufficientCapacity { .. } => {
+                Self::new(StatusCode::CONFLICT, "insufficient_capacity", msg)
+            }
+            ToolError::BookingNotFound(_) => Self::new(
+                StatusCode::NOT_FOUND,
+                "booking_not_found",
+                "no booking of yours has that id",
+            ),
             ToolError::Ambiguous(_) => Self::bad_request("ambiguous_booking_id", msg),
-            ToolError::Unavailable(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", msg).retry_after(2),
+            ToolError::Unavailable(_) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", msg).retry_after(2)
+            }
             ToolError::Internal(m) => Self::internal(m),
         }
     }
@@ -80,13 +106,41 @@ impl From<ChatError> for ApiError {
         let msg = e.to_string();
         match e {
             ChatError::InvalidMessage(m) => Self::bad_request("invalid_message", m),
-            ChatError::SessionNotFound => Self::new(StatusCode::NOT_FOUND, "session_not_found", "no such session (it may have expired); start a new one without session_id"),
-            ChatError::SessionBusy => Self::new(StatusCode::SERVICE_UNAVAILABLE, "session_busy", msg).retry_after(1),
-            ChatError::DeadlineExceeded => Self::new(StatusCode::GATEWAY_TIMEOUT, "deadline_exceeded", "the reply took too long and was abandoned; nothing was saved, please try again"),
-            ChatError::Assistant(m) => Self::new(StatusCode::BAD_GATEWAY, "assistant_unavailable", format!("the assistant could not answer: {m}")),
-            ChatError::Store(crate::store::sessions::SessionStoreError::NotFound) => Self::new(StatusCode::NOT_FOUND, "session_not_found", "no such session (it may have expired)"),
-            ChatError::Store(crate::store::sessions::SessionStoreError::Conflict) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "session_busy", "another message of this session was saved first; try again").retry_after(1),
-            ChatError::Store(crate::store::sessions::SessionStoreError::Timeout) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", "the session store did not answer in time").retry_after(2),
+            ChatError::SessionNotFound => Self::new(
+                StatusCode::NOT_FOUND,
+                "session_not_found",
+                "no such session (it may have expired); start a new one without session_id",
+            ),
+            ChatError::SessionBusy => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "session_busy", msg).retry_after(1)
+            }
+            ChatError::DeadlineExceeded => Self::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "deadline_exceeded",
+                "the reply took too long and was abandoned; nothing was saved, please try again",
+            ),
+            ChatError::Assistant(m) => Self::new(
+                StatusCode::BAD_GATEWAY,
+                "assistant_unavailable",
+                format!("the assistant could not answer: {m}"),
+            ),
+            ChatError::Store(crate::store::sessions::SessionStoreError::NotFound) => Self::new(
+                StatusCode::NOT_FOUND,
+                "session_not_found",
+                "no such session (it may have expired)",
+            ),
+            ChatError::Store(crate::store::sessions::SessionStoreError::Conflict) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "session_busy",
+                "another message of this session was saved first; try again",
+            )
+            .retry_after(1),
+            ChatError::Store(crate::store::sessions::SessionStoreError::Timeout) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                "the session store did not answer in time",
+            )
+            .retry_after(2),
             ChatError::Store(other) => Self::internal(other),
         }
     }

@@ -17,16 +17,31 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = Bytes::from_request(req, state).await.map_err(|e| match e {
-            BytesRejection::FailedToBufferBody(_) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is larger than the server accepts")
+            BytesRejection::FailedToBufferBody(_)
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+            {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "the request body is larger than the server accepts",
+                )
             }
-            other => ApiError::bad_request("invalid_body", format!("could not read the request body: {other}")),
+            other => ApiError::bad_request(
+                "invalid_body",
+                format!("could not read the request body: {other}"),
+            ),
         })?;
         if bytes.is_empty() {
-            return Err(ApiError::bad_request("invalid_json", "the request body is empty; send a JSON object"));
+            return Err(ApiError::bad_request(
+                "invalid_json",
+                "the request body is empty; send a JSON object",
+            ));
         }
         if std::str::from_utf8(&bytes).is_err() {
-            return Err(ApiError::bad_request("invalid_json", "the request body is not valid UTF-8"));
+            return Err(ApiError::bad_request(
+                "invalid_json",
+                "the request body is not valid UTF-8",
+            ));
         }
         serde_json::from_slice(&bytes).map(ApiJson).map_err(|e| {
             use serde_json::error::Category;
@@ -52,7 +67,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 }
 
 fn serde_urlencoded_from<T: DeserializeOwned>(q: &str) -> Result<T, ApiError> {
-    axum::extract::Query::<T>::try_from_uri(&format!("/?{q}").parse().map_err(|_| ApiError::bad_request("invalid_query", "the query string is malformed"))?)
-        .map(|axum::extract::Query(v)| v)
-        .map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))
+    axum::extract::Query::<T>::try_from_uri(
+        &format!("/?{q}")
+            .parse()
+            .map_err(|_| ApiError::bad_request("invalid_query", "the query string is malformed"))?,
+    )
+    .map(|axum::extract::Query(v)| v)
+    .map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))
 }

@@ -20,7 +20,9 @@ pub struct GpuList {
 /// Every GPU model with its size, price and what is free now.
 #[utoipa::path(get, path = "/api/gpus", responses((status = 200, body = GpuList)))]
 pub async fn list(State(s): State<AppState>) -> Result<Json<GpuList>, ApiError> {
-    Ok(Json(GpuList { gpus: s.tools.gpus().await? }))
+    Ok(Json(GpuList {
+        gpus: s.tools.gpus().await?,
+    }))
 }
 
 /// Query of `/api/availability`.

@@ -26,7 +26,11 @@ pub async fn ready(State(s): State<AppState>) -> Response {
     let sessions_ok = matches!(sessions, Ok(Ok(())));
     let checks = json!({"database": if db_ok {"ok"} else {"failing"}, "sessions": if sessions_ok {"ok"} else {"failing"}});
     if db_ok && sessions_ok {
-        (StatusCode::OK, Json(json!({"status": "ready", "checks": checks}))).into_response()
+        (
+            StatusCode::OK,
+            Json(json!({"status": "ready", "checks": checks})),
+        )
+            .into_response()
     } else {
         let failing = if !db_ok { "database" } else { "sessions" };
         (StatusCode::SERVICE_UNAVAILABLE, Json(json!({
@@ -41,7 +45,12 @@ pub async fn ready(State(s): State<AppState>) -> Response {
 fn os_threads() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("Threads:").map(|v| v.trim().parse().unwrap_or(0))))
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("Threads:")
+                    .map(|v| v.trim().parse().unwrap_or(0))
+            })
+        })
         .unwrap_or(0)
 }
 
@@ -49,7 +58,12 @@ fn os_threads() -> u64 {
 #[utoipa::path(get, path = "/health/threads", responses((status = 200)))]
 pub async fn threads(State(s): State<AppState>) -> Json<serde_json::Value> {
     let rt = tokio::runtime::Handle::current().metrics();
-    let oldest = s.inflight.snapshot().first().map(|e| e.started.elapsed().as_millis() as u64).unwrap_or(0);
+    let oldest = s
+        .inflight
+        .snapshot()
+        .first()
+        .map(|e| e.started.elapsed().as_millis() as u64)
+        .unwrap_or(0);
     let sessions = s.engine.store().count().await.unwrap_or(0);
     Json(json!({
         "active_threads": os_threads(),
@@ -71,13 +85,15 @@ pub async fn requests(State(s): State<AppState>) -> Json<serde_json::Value> {
         .inflight
         .snapshot()
         .iter()
-        .map(|e| json!({
-            "request_id": e.request_id,
-            "route": e.route,
-            "session": e.session(),
-            "stage": e.stage(),
-            "age_ms": e.started.elapsed().as_millis() as u64,
-        }))
+        .map(|e| {
+            json!({
+                "request_id": e.request_id,
+                "route": e.route,
+                "session": e.session(),
+                "stage": e.stage(),
+                "age_ms": e.started.elapsed().as_millis() as u64,
+            })
+        })
         .collect();
     Json(json!({"requests": list}))
 }

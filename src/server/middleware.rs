@@ -27,7 +27,9 @@ pub fn route_label(path: &str) -> String {
         }
     }
     let label = parts.join("/");
-    const KNOWN: &[&str] = &["/api/", "/health", "/metrics", "/debug/", "/v1/", "/assets/"];
+    const KNOWN: &[&str] = &[
+        "/api/", "/health", "/metrics", "/debug/", "/v1/", "/assets/",
+    ];
     if label == "/" || KNOWN.iter().any(|k| label.starts_with(k)) {
         label
     } else {
@@ -55,24 +57,37 @@ pub async fn track(State(s): State<AppState>, mut req: Request, next: Next) -> R
             Err(_) => {
                 metrics::counter!("hpcbot_requests_shed_total").increment(1);
                 tracing::warn!(%request_id, %route, "shed: in-flight limit reached");
-                return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "the server is at its limit of requests in flight; retry in a moment")
-                    .retry_after(1)
-                    .into_response();
+                return ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "overloaded",
+                    "the server is at its limit of requests in flight; retry in a moment",
+                )
+                .retry_after(1)
+                .into_response();
             }
         }
     };
     let started = Instant::now();
     let deadline = started + s.config.request_timeout;
     req.extensions_mut().insert(Deadline(deadline));
-    let reg = s.inflight.clone().register(request_id.clone(), format!("{method} {path}"));
+    let reg = s
+        .inflight
+        .clone()
+        .register(request_id.clone(), format!("{method} {path}"));
     let res = match tokio::time::timeout_at(deadline + BACKSTOP, reg.scope(next.run(req))).await {
         Ok(r) => r,
-        Err(_) => ApiError::new(StatusCode::GATEWAY_TIMEOUT, "deadline_exceeded", "the request took longer than the deadline and was abandoned").into_response(),
+        Err(_) => ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "deadline_exceeded",
+            "the request took longer than the deadline and was abandoned",
+        )
+        .into_response(),
     };
     let elapsed = started.elapsed();
     let status = res.status().as_u16();
     metrics::counter!("hpcbot_http_requests_total", "route" => route.clone(), "method" => method.to_string(), "status" => status.to_string()).increment(1);
-    metrics::histogram!("hpcbot_http_request_duration_seconds", "route" => route.clone()).record(elapsed.as_secs_f64());
+    metrics::histogram!("hpcbot_http_request_duration_seconds", "route" => route.clone())
+        .record(elapsed.as_secs_f64());
     let session = reg.entry().session();
     if elapsed >= s.config.slow_request {
         tracing::warn!(%request_id, %method, %route, status, latency_ms = elapsed.as_millis() as u64, session = session.as_deref().unwrap_or("-"), "slow request finished");

@@ -96,11 +96,17 @@ pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<AppSt
     let sessions: Arc<dyn SessionStore> = if config.sessions == "memory" {
         Arc::new(MemorySessions::new(config.max_sessions))
     } else {
-        anyhow::bail!("sessions = {}: the Redis session store is not built yet; use memory", redact(&config.sessions));
+        anyhow::bail!(
+            "sessions = {}: the Redis session store is not built yet; use memory",
+            redact(&config.sessions)
+        );
     };
     let assistant = match overrides.assistant {
         Some(a) => a,
-        None => Arc::new(crate::assistant::builtin::Builtin::new(tools.clone(), &config)),
+        None => Arc::new(crate::assistant::builtin::Builtin::new(
+            tools.clone(),
+            &config,
+        )),
     };
     let engine = Arc::new(Engine::new(
         sessions,
@@ -139,13 +145,25 @@ pub fn redact(url: &str) -> String {
 /// The OpenAPI document, generated from the handlers and types.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "hpcbot", description = "Chat assistant and GPU booking service of an HPC centre"),
+    info(
+        title = "hpcbot",
+        description = "Chat assistant and GPU booking service of an HPC centre"
+    ),
     paths(
-        chat::chat, chat::stream, chat::direct,
-        sessions::create, sessions::get, sessions::delete,
-        gpus::list, gpus::availability,
-        bookings::list, bookings::create, bookings::cancel,
-        health::health, health::ready, health::threads,
+        chat::chat,
+        chat::stream,
+        chat::direct,
+        sessions::create,
+        sessions::get,
+        sessions::delete,
+        gpus::list,
+        gpus::availability,
+        bookings::list,
+        bookings::create,
+        bookings::cancel,
+        health::health,
+        health::ready,
+        health::threads,
     ),
     components(schemas(crate::assistant::Action))
 )]
@@ -163,7 +181,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/chat/stream", post(chat::stream))
         .route("/api/direct/chat", post(chat::direct))
         .route("/api/sessions", post(sessions::create))
-        .route("/api/sessions/{id}", get(sessions::get).delete(sessions::delete))
+        .route(
+            "/api/sessions/{id}",
+            get(sessions::get).delete(sessions::delete),
+        )
         .route("/api/gpus", get(gpus::list))
         .route("/api/availability", get(gpus::availability))
         .route("/api/bookings", get(bookings::list).post(bookings::create))
@@ -176,10 +197,17 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(health::metrics))
         .fallback(|| async { ApiError::no_route() })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method; see /api/openapi.json")
+            ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take that method; see /api/openapi.json",
+            )
         })
         .layer(DefaultBodyLimit::max(state.config.body_limit))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::track))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::track,
+        ))
         .layer(CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(ApiError::internal("a handler panicked"))
         }))

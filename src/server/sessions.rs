@@ -39,7 +39,11 @@ pub struct SessionView {
 
 impl From<&SessionRecord> for SessionInfo {
     fn from(r: &SessionRecord) -> Self {
-        Self { session_id: r.id.to_string(), created_at: r.created_at, expires_at: r.expires_at }
+        Self {
+            session_id: r.id.to_string(),
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+        }
     }
 }
 
@@ -49,7 +53,10 @@ pub async fn create(State(s): State<AppState>, headers: HeaderMap) -> Result<Res
     let user = caller::user(&s, &headers)?;
     let rec = s.engine.create_session(user.as_ref()).await?;
     let mut res = (StatusCode::CREATED, Json(SessionInfo::from(&rec))).into_response();
-    res.headers_mut().insert(header::SET_COOKIE, caller::set_cookie(&rec.id, s.config.session_ttl.as_secs()));
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        caller::set_cookie(&rec.id, s.config.session_ttl.as_secs()),
+    );
     Ok(res)
 }
 
@@ -60,7 +67,11 @@ fn parse(id: &str) -> Result<SessionId, ApiError> {
 /// A session and its whole history.
 #[utoipa::path(get, path = "/api/sessions/{id}", params(("id" = String, Path)),
     responses((status = 200, body = SessionView), (status = 404)))]
-pub async fn get(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<Json<SessionView>, ApiError> {
+pub async fn get(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<SessionView>, ApiError> {
     let user = caller::user(&s, &headers)?;
     let r = s.engine.session(&parse(&id)?, user.as_ref()).await?;
     Ok(Json(SessionView {
@@ -74,7 +85,11 @@ pub async fn get(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<S
 /// Deletes a session (its bookings stay).
 #[utoipa::path(delete, path = "/api/sessions/{id}", params(("id" = String, Path)),
     responses((status = 204), (status = 404)))]
-pub async fn delete(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let user = caller::user(&s, &headers)?;
     s.engine.delete_session(&parse(&id)?, user.as_ref()).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -50,12 +50,7 @@ pub struct SessionRecord {
 
 impl SessionRecord {
     /// A new, empty session.
-    pub fn new(
-        id: SessionId,
-        owner: Owner,
-        now: DateTime<Utc>,
-        expires_at: DateTime<Utc>,
-    ) -> Self {
+    pub fn new(id: SessionId, owner: Owner, now: DateTime<Utc>, expires_at: DateTime<Utc>) -> Self {
         Self {
             id,
             owner,

@@ -222,12 +222,14 @@ async fn insert_booking(
     .execute(&mut **tx)
     .await?;
     for (pos, d) in b.gpus.iter().enumerate() {
-        sqlx::query("INSERT INTO booking_devices (booking_id, device, position) VALUES ($1, $2, $3)")
-            .bind(b.id.to_string())
-            .bind(d.to_string())
-            .bind(pos as i64)
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO booking_devices (booking_id, device, position) VALUES ($1, $2, $3)",
+        )
+        .bind(b.id.to_string())
+        .bind(d.to_string())
+        .bind(pos as i64)
+        .execute(&mut **tx)
+        .await?;
     }
     Ok(())
 }
@@ -243,7 +245,8 @@ fn rows_to_bookings(rows: Vec<AnyRow>) -> Result<Vec<Booking>, StoreError> {
     let mut out: Vec<Booking> = Vec::new();
     for r in rows {
         let id: String = r.try_get("id")?;
-        let device = Device::parse(&r.try_get::<String, _>("device")?).map_err(StoreError::Invalid)?;
+        let device =
+            Device::parse(&r.try_get::<String, _>("device")?).map_err(StoreError::Invalid)?;
         if let Some(last) = out.last_mut().filter(|b| b.id.as_str() == id) {
             last.gpus.push(device);
             continue;
@@ -349,7 +352,9 @@ impl BookingStore for SqlStore {
                 .bind(owner.as_str().to_string())
                 .execute(&self.pool)
                 .await?;
-            let found = self.bookings_where("WHERE b.id = $1", Some(id.as_str())).await?;
+            let found = self
+                .bookings_where("WHERE b.id = $1", Some(id.as_str()))
+                .await?;
             found
                 .into_iter()
                 .find(|b| &b.owner == owner)
@@ -442,8 +447,12 @@ impl BookingStore for SqlStore {
             insert_inventory(&mut tx, inv).await?;
         }
         if let Some(list) = &bookings {
-            sqlx::query("DELETE FROM booking_devices").execute(&mut *tx).await?;
-            sqlx::query("DELETE FROM bookings").execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM booking_devices")
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM bookings")
+                .execute(&mut *tx)
+                .await?;
             for b in list {
                 insert_booking(&mut tx, b).await?;
             }

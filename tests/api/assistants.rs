@@ -25,9 +25,17 @@ impl Echo {
 
 #[async_trait]
 impl Assistant for Echo {
-    async fn open(&self, session: Option<&SessionId>) -> Result<Arc<dyn Conversation>, AssistantError> {
+    async fn open(
+        &self,
+        session: Option<&SessionId>,
+    ) -> Result<Arc<dyn Conversation>, AssistantError> {
         if let Some(id) = session {
-            *self.opens.lock().unwrap().entry(id.to_string()).or_default() += 1;
+            *self
+                .opens
+                .lock()
+                .unwrap()
+                .entry(id.to_string())
+                .or_default() += 1;
             let blocked = self.block_open.lock().unwrap().contains(id.as_str());
             if blocked {
                 self.release.notified().await;
@@ -51,6 +59,11 @@ impl Conversation for EchoConversation {
                 let _ = d.send(piece.to_string());
             }
         }
-        Ok(Reply { text, actions: vec![], backend: Backend::Builtin, state: input.state })
+        Ok(Reply {
+            text,
+            actions: vec![],
+            backend: Backend::Builtin,
+            state: input.state,
+        })
     }
 }

@@ -9,7 +9,8 @@ use tokio::sync::oneshot;
 
 /// Where the tests find PostgreSQL (`.ci/run` makes sure it runs).
 pub fn postgres_base() -> String {
-    std::env::var("HPCBOT_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+    std::env::var("HPCBOT_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
 
 /// A fresh PostgreSQL database, dropped when this value is dropped.
@@ -29,7 +30,10 @@ impl PgDb {
             .execute(&mut conn)
             .await
             .unwrap();
-        Self { url: format!("{}/{name}", postgres_base()), name }
+        Self {
+            url: format!("{}/{name}", postgres_base()),
+            name,
+        }
     }
 }
 
@@ -39,13 +43,18 @@ impl Drop for PgDb {
         let name = self.name.clone();
         // Drop is synchronous: a helper thread with its own runtime.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async {
                 use sqlx::Connection;
                 if let Ok(mut c) = sqlx::PgConnection::connect(&format!("{base}/postgres")).await {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                        .execute(&mut c)
-                        .await;
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut c)
+                    .await;
                 }
             })
         })
@@ -73,7 +82,12 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
-        self.client.post(self.url(path)).json(body).send().await.unwrap()
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn delete(&self, path: &str) -> reqwest::Response {
@@ -109,7 +123,8 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_with(opts: Spawn) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().display().to_string();
-    let mut settings: Vec<(&str, String)> = vec![("listen", "127.0.0.1:0".into()), ("data_dir", data_dir)];
+    let mut settings: Vec<(&str, String)> =
+        vec![("listen", "127.0.0.1:0".into()), ("data_dir", data_dir)];
     if let Some(url) = &opts.database_url {
         settings.push(("database_url", url.clone()));
     }
@@ -125,7 +140,10 @@ pub async fn spawn_with(opts: Spawn) -> TestApp {
     }));
     TestApp {
         addr,
-        client: reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap(),
+        client: reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .build()
+            .unwrap(),
         state,
         _dir: dir,
         stop: Some(tx),
@@ -145,10 +163,16 @@ pub fn tomorrow(hour: u32) -> DateTime<Utc> {
 /// Asserts API.md's error shape and code; returns the message.
 pub async fn expect_error(res: reqwest::Response, status: u16, code: &str) -> String {
     assert_eq!(res.status().as_u16(), status, "status");
-    assert!(res.headers().contains_key("x-request-id"), "x-request-id on errors too");
+    assert!(
+        res.headers().contains_key("x-request-id"),
+        "x-request-id on errors too"
+    );
     let body: Value = res.json().await.expect("JSON error body");
     assert_eq!(body["error"]["code"], code, "{body}");
-    let msg = body["error"]["message"].as_str().expect("message").to_string();
+    let msg = body["error"]["message"]
+        .as_str()
+        .expect("message")
+        .to_string();
     assert!(!msg.is_empty());
     msg
 }

@@ -2,6 +2,8 @@
 
 mod assistants;
 mod bookings;
+mod conversation;
+mod fuzz;
 mod helpers;
 mod props;
 mod sessions;

@@ -12,9 +12,18 @@ use std::sync::Arc;
 
 #[derive(Debug, Clone)]
 enum Op {
-    Book { model: usize, count: u32, start: i64, hours: i64 },
+    Book {
+        model: usize,
+        count: u32,
+        start: i64,
+        hours: i64,
+    },
     Cancel(usize),
-    Ask { model: usize, start: i64, hours: i64 },
+    Ask {
+        model: usize,
+        start: i64,
+        hours: i64,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -35,7 +44,11 @@ fn base() -> DateTime<Utc> {
 }
 
 fn iv(start: i64, hours: i64) -> Interval {
-    Interval::new(base() + Duration::hours(start), base() + Duration::hours(start + hours)).unwrap()
+    Interval::new(
+        base() + Duration::hours(start),
+        base() + Duration::hours(start + hours),
+    )
+    .unwrap()
 }
 
 /// Devices of `model` booked at hour `h`, from the store's own list.
@@ -51,26 +64,56 @@ fn used_at(list: &[hpcbot::domain::Booking], model: &str, h: i64) -> u32 {
 async fn run(ops: Vec<Op>) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("p.db").display());
-    let store = SqlStore::connect(&SqlOptions { url, max_connections: 2, timeout: std::time::Duration::from_secs(5) }).await.unwrap();
-    store.import(Some(hpcbot::transfer::parse_inventory(INVENTORY).unwrap()), Some(vec![])).await.unwrap();
+    let store = SqlStore::connect(&SqlOptions {
+        url,
+        max_connections: 2,
+        timeout: std::time::Duration::from_secs(5),
+    })
+    .await
+    .unwrap();
+    store
+        .import(
+            Some(hpcbot::transfer::parse_inventory(INVENTORY).unwrap()),
+            Some(vec![]),
+        )
+        .await
+        .unwrap();
     let store: Arc<dyn BookingStore> = Arc::new(store);
-    let tools = Tools::new(store.clone(), Clock::fixed(base()), BookingLimits::default());
+    let tools = Tools::new(
+        store.clone(),
+        Clock::fixed(base()),
+        BookingLimits::default(),
+    );
     let inv = store.inventory().await.unwrap();
     let owner = Owner::user("prop");
     let mut made = Vec::new();
     for op in ops {
         match op {
-            Op::Book { model, count, start, hours } => {
+            Op::Book {
+                model,
+                count,
+                start,
+                hours,
+            } => {
                 let m = &inv.models()[model];
                 let interval = iv(start, hours);
-                let r = store.create(NewBooking { owner: owner.clone(), model: m.name.clone(), count, interval, now: base() }).await;
+                let r = store
+                    .create(NewBooking {
+                        owner: owner.clone(),
+                        model: m.name.clone(),
+                        count,
+                        interval,
+                        now: base(),
+                    })
+                    .await;
                 match r {
                     Ok(b) => made.push(b.id),
                     Err(StoreError::InsufficientCapacity { free, total, .. }) => {
                         assert!(free < count, "refused although {free} >= {count} were free");
                         assert_eq!(total, m.total());
                         let busy = store.busy(&m.name, &interval).await.unwrap();
-                        let devices: std::collections::HashSet<_> = busy.iter().flat_map(|b| b.gpus.iter()).collect();
+                        let devices: std::collections::HashSet<_> =
+                            busy.iter().flat_map(|b| b.gpus.iter()).collect();
                         assert_eq!(free, m.total() - devices.len() as u32);
                     }
                     Err(e) => panic!("{e}"),
@@ -82,12 +125,23 @@ async fn run(ops: Vec<Op>) {
                 assert_eq!(b.status, BookingStatus::Cancelled);
             }
             Op::Cancel(_) => {}
-            Op::Ask { model, start, hours } => {
+            Op::Ask {
+                model,
+                start,
+                hours,
+            } => {
                 let m = &inv.models()[model];
                 let a = tools.availability(&m.name, iv(start, hours)).await.unwrap();
                 let list = store.all().await.unwrap();
-                let peak = (start..start + hours).map(|h| used_at(&list, &m.name, h)).max().unwrap();
-                assert_eq!(a.free, m.total() - peak, "availability = capacity - overlapping bookings");
+                let peak = (start..start + hours)
+                    .map(|h| used_at(&list, &m.name, h))
+                    .max()
+                    .unwrap();
+                assert_eq!(
+                    a.free,
+                    m.total() - peak,
+                    "availability = capacity - overlapping bookings"
+                );
             }
         }
         // Invariants after every step.

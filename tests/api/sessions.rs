@@ -11,14 +11,22 @@ use std::sync::Arc;
 async fn echo_app(echo: &Echo, settings: Vec<(&'static str, String)>) -> TestApp {
     spawn_with(Spawn {
         settings,
-        overrides: Overrides { assistant: Some(Arc::new(echo.clone())), ..Default::default() },
+        overrides: Overrides {
+            assistant: Some(Arc::new(echo.clone())),
+            ..Default::default()
+        },
         ..Default::default()
     })
     .await
 }
 
 async fn new_session(app: &TestApp) -> String {
-    let res = app.client.post(app.url("/api/sessions")).send().await.unwrap();
+    let res = app
+        .client
+        .post(app.url("/api/sessions"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 201);
     let v: Value = res.json().await.unwrap();
     assert!(v["created_at"].is_string() && v["expires_at"].is_string());
@@ -39,7 +47,12 @@ async fn concurrent_turns(app: &TestApp, sid: &str, msgs: Vec<String>) -> Vec<Va
         .map(|m| {
             let (c, url, sid) = (app.client.clone(), app.url("/api/chat"), sid.to_string());
             tokio::spawn(async move {
-                let res = c.post(url).json(&json!({"message": m, "session_id": sid})).send().await.unwrap();
+                let res = c
+                    .post(url)
+                    .json(&json!({"message": m, "session_id": sid}))
+                    .send()
+                    .await
+                    .unwrap();
                 (res.status().as_u16(), res.json::<Value>().await.unwrap())
             })
         })
@@ -58,7 +71,10 @@ async fn concurrent_turns(app: &TestApp, sid: &str, msgs: Vec<String>) -> Vec<Va
 /// The history holds exactly the replied turns, in turn order, each seeing all before it.
 fn check_history(hist: &[Value], replies: &[Value]) {
     assert_eq!(hist.len(), 2 * replies.len(), "two entries per reply");
-    let turns: HashSet<u64> = replies.iter().map(|r| r["turn"].as_u64().unwrap()).collect();
+    let turns: HashSet<u64> = replies
+        .iter()
+        .map(|r| r["turn"].as_u64().unwrap())
+        .collect();
     assert_eq!(turns.len(), replies.len(), "turn numbers are distinct");
     for r in replies {
         let n = r["turn"].as_u64().unwrap() as usize;
@@ -68,8 +84,18 @@ fn check_history(hist: &[Value], replies: &[Value]) {
         assert_eq!(assistant["role"], "assistant");
         assert_eq!(assistant["content"], r["response"]);
         // It saw every earlier turn.
-        assert!(r["response"].as_str().unwrap().ends_with(&format!("|seen:{}", 2 * (n - 1))));
-        assert_eq!(format!("echo:{}|seen:{}", user["content"].as_str().unwrap(), 2 * (n - 1)), r["response"]);
+        assert!(r["response"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("|seen:{}", 2 * (n - 1))));
+        assert_eq!(
+            format!(
+                "echo:{}|seen:{}",
+                user["content"].as_str().unwrap(),
+                2 * (n - 1)
+            ),
+            r["response"]
+        );
     }
 }
 
@@ -97,7 +123,11 @@ async fn racing_first_turns_create_each_assistant_once() {
         .map(|sid| {
             let (app_url, c, sid) = (app.url("/api/chat"), app.client.clone(), sid.clone());
             tokio::spawn(async move {
-                let send = |m: &str| c.post(&app_url).json(&json!({"message": m, "session_id": sid})).send();
+                let send = |m: &str| {
+                    c.post(&app_url)
+                        .json(&json!({"message": m, "session_id": sid}))
+                        .send()
+                };
                 let (a, b) = tokio::join!(send("first"), send("second"));
                 let a: Value = a.unwrap().json().await.unwrap();
                 let b: Value = b.unwrap().json().await.unwrap();
@@ -120,7 +150,13 @@ async fn a_session_whose_creation_blocks_delays_no_other_session() {
     echo.block_open.lock().unwrap().insert(stuck.clone());
     let stuck_turn = {
         let (c, url, sid) = (app.client.clone(), app.url("/api/chat"), stuck.clone());
-        tokio::spawn(async move { c.post(url).json(&json!({"message": "hello", "session_id": sid})).send().await.unwrap() })
+        tokio::spawn(async move {
+            c.post(url)
+                .json(&json!({"message": "hello", "session_id": sid}))
+                .send()
+                .await
+                .unwrap()
+        })
     };
     // Wait until its creation has started (an event, not a sleep).
     while echo.opens_of(&stuck) == 0 {
@@ -129,15 +165,29 @@ async fn a_session_whose_creation_blocks_delays_no_other_session() {
     let others: Vec<_> = (0..50)
         .map(|i| {
             let (c, url) = (app.client.clone(), app.url("/api/chat"));
-            tokio::spawn(async move { c.post(url).json(&json!({"message": format!("other {i}")})).send().await.unwrap().status() })
+            tokio::spawn(async move {
+                c.post(url)
+                    .json(&json!({"message": format!("other {i}")}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            })
         })
         .collect();
     for o in others {
         assert_eq!(o.await.unwrap(), 200);
     }
-    assert!(!stuck_turn.is_finished(), "the blocked session is still blocked while the 50 others completed");
+    assert!(
+        !stuck_turn.is_finished(),
+        "the blocked session is still blocked while the 50 others completed"
+    );
     let threads: Value = app.get("/debug/requests").await.json().await.unwrap();
-    let listed = threads["requests"].as_array().unwrap().iter().any(|r| r["session"] == stuck.as_str() && r["stage"] == "assistant");
+    let listed = threads["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["session"] == stuck.as_str() && r["stage"] == "assistant");
     assert!(listed, "the stuck turn shows with its stage: {threads}");
     echo.release.notify_waiters();
     assert_eq!(stuck_turn.await.unwrap().status(), 200);
@@ -149,7 +199,12 @@ async fn a_turn_past_the_deadline_ends_504_and_leaves_no_half_turn() {
     let app = echo_app(&echo, vec![("request_timeout", "1s".into())]).await;
     let sid = new_session(&app).await;
     let ok = concurrent_turns(&app, &sid, vec!["before".into()]).await;
-    let res = app.post("/api/chat", &json!({"message": "please hang", "session_id": sid})).await;
+    let res = app
+        .post(
+            "/api/chat",
+            &json!({"message": "please hang", "session_id": sid}),
+        )
+        .await;
     expect_error(res, 504, "deadline_exceeded").await;
     let after = concurrent_turns(&app, &sid, vec!["after".into()]).await;
     let hist = history(&app, &sid).await;
@@ -167,23 +222,45 @@ async fn a_turn_queued_behind_a_stuck_one_runs_once_the_stuck_one_times_out() {
     let sid = new_session(&app).await;
     let stuck = {
         let (c, url, sid) = (app.client.clone(), app.url("/api/chat"), sid.clone());
-        tokio::spawn(async move { c.post(url).json(&json!({"message": "hang", "session_id": sid})).send().await.unwrap() })
+        tokio::spawn(async move {
+            c.post(url)
+                .json(&json!({"message": "hang", "session_id": sid}))
+                .send()
+                .await
+                .unwrap()
+        })
     };
     // Queue the second turn only once the first holds the session.
     loop {
         let r: Value = app.get("/debug/requests").await.json().await.unwrap();
-        if r["requests"].as_array().unwrap().iter().any(|e| e["stage"] == "assistant") {
+        if r["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["stage"] == "assistant")
+        {
             break;
         }
         tokio::task::yield_now().await;
     }
     let next = {
         let (c, url, sid) = (app.client.clone(), app.url("/api/chat"), sid.clone());
-        tokio::spawn(async move { c.post(url).json(&json!({"message": "next", "session_id": sid})).send().await.unwrap() })
+        tokio::spawn(async move {
+            c.post(url)
+                .json(&json!({"message": "next", "session_id": sid}))
+                .send()
+                .await
+                .unwrap()
+        })
     };
     loop {
         let r: Value = app.get("/debug/requests").await.json().await.unwrap();
-        if r["requests"].as_array().unwrap().iter().any(|e| e["stage"] == "queued for session") {
+        if r["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["stage"] == "queued for session")
+        {
             break;
         }
         tokio::task::yield_now().await;
@@ -209,7 +286,12 @@ async fn two_hundred_sessions_times_five_turns_lose_nothing() {
             tokio::spawn(async move {
                 let mut out = Vec::new();
                 for i in 0..5 {
-                    let r = c.post(&url).json(&json!({"message": format!("t{i}"), "session_id": sid})).send().await.unwrap();
+                    let r = c
+                        .post(&url)
+                        .json(&json!({"message": format!("t{i}"), "session_id": sid}))
+                        .send()
+                        .await
+                        .unwrap();
                     assert_eq!(r.status(), 200);
                     out.push(r.json::<Value>().await.unwrap());
                 }
@@ -229,18 +311,41 @@ async fn sessions_expire_when_idle_and_turns_renew_them() {
     let echo = Echo::default();
     let app = spawn_with(Spawn {
         settings: vec![("session_ttl", "1h".into())],
-        overrides: Overrides { assistant: Some(Arc::new(echo.clone())), clock: Some(clock.clone()) },
+        overrides: Overrides {
+            assistant: Some(Arc::new(echo.clone())),
+            clock: Some(clock.clone()),
+        },
         ..Default::default()
     })
     .await;
     let sid = new_session(&app).await;
     clock.advance(chrono::Duration::minutes(50));
-    assert_eq!(app.post("/api/chat", &json!({"message": "hi", "session_id": sid})).await.status(), 200);
+    assert_eq!(
+        app.post("/api/chat", &json!({"message": "hi", "session_id": sid}))
+            .await
+            .status(),
+        200
+    );
     clock.advance(chrono::Duration::minutes(50));
-    assert_eq!(app.get(&format!("/api/sessions/{sid}")).await.status(), 200, "the turn renewed it");
+    assert_eq!(
+        app.get(&format!("/api/sessions/{sid}")).await.status(),
+        200,
+        "the turn renewed it"
+    );
     clock.advance(chrono::Duration::minutes(61));
-    expect_error(app.get(&format!("/api/sessions/{sid}")).await, 404, "session_not_found").await;
-    expect_error(app.post("/api/chat", &json!({"message": "hi", "session_id": sid})).await, 404, "session_not_found").await;
+    expect_error(
+        app.get(&format!("/api/sessions/{sid}")).await,
+        404,
+        "session_not_found",
+    )
+    .await;
+    expect_error(
+        app.post("/api/chat", &json!({"message": "hi", "session_id": sid}))
+            .await,
+        404,
+        "session_not_found",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -253,32 +358,136 @@ async fn the_session_store_is_bounded() {
     }
     let n = app.state.engine.store().count().await.unwrap();
     assert!(n <= 32, "{n} sessions held");
-    assert_eq!(app.get(&format!("/api/sessions/{last}")).await.status(), 200, "the newest is kept");
+    assert_eq!(
+        app.get(&format!("/api/sessions/{last}")).await.status(),
+        200,
+        "the newest is kept"
+    );
 }
 
 #[tokio::test]
 async fn chat_and_session_errors_have_the_contract_body() {
     let app = echo_app(&Echo::default(), vec![]).await;
-    expect_error(app.post("/api/chat", &json!({"message": ""})).await, 400, "invalid_message").await;
-    expect_error(app.post("/api/chat", &json!({"message": "   \n\t "})).await, 400, "invalid_message").await;
-    expect_error(app.post("/api/chat", &json!({"message": "x".repeat(4001)})).await, 400, "invalid_message").await;
-    assert_eq!(app.post("/api/chat", &json!({"message": format!("  {}  ", "é".repeat(4000))})).await.status(), 200);
-    expect_error(app.post("/api/chat", &json!({"message": 5})).await, 400, "invalid_json").await;
+    expect_error(
+        app.post("/api/chat", &json!({"message": ""})).await,
+        400,
+        "invalid_message",
+    )
+    .await;
+    expect_error(
+        app.post("/api/chat", &json!({"message": "   \n\t "})).await,
+        400,
+        "invalid_message",
+    )
+    .await;
+    expect_error(
+        app.post("/api/chat", &json!({"message": "x".repeat(4001)}))
+            .await,
+        400,
+        "invalid_message",
+    )
+    .await;
+    assert_eq!(
+        app.post(
+            "/api/chat",
+            &json!({"message": format!("  {}  ", "é".repeat(4000))})
+        )
+        .await
+        .status(),
+        200
+    );
+    expect_error(
+        app.post("/api/chat", &json!({"message": 5})).await,
+        400,
+        "invalid_json",
+    )
+    .await;
     expect_error(app.post("/api/chat", &json!({})).await, 400, "invalid_json").await;
-    expect_error(app.post("/api/chat", &json!({"message": "hi", "extra": 1})).await, 400, "invalid_json").await;
-    let raw = app.client.post(app.url("/api/chat")).body("{\"message\": \"hi\"").send().await.unwrap();
+    expect_error(
+        app.post("/api/chat", &json!({"message": "hi", "extra": 1}))
+            .await,
+        400,
+        "invalid_json",
+    )
+    .await;
+    let raw = app
+        .client
+        .post(app.url("/api/chat"))
+        .body("{\"message\": \"hi\"")
+        .send()
+        .await
+        .unwrap();
     expect_error(raw, 400, "invalid_json").await;
     let unknown = "0123456789abcdef0123456789abcdef";
-    expect_error(app.post("/api/chat", &json!({"message": "hi", "session_id": unknown})).await, 404, "session_not_found").await;
-    expect_error(app.post("/api/chat", &json!({"message": "hi", "session_id": "not-an-id"})).await, 404, "session_not_found").await;
-    expect_error(app.post("/api/chat/stream", &json!({"message": "hi", "session_id": unknown})).await, 404, "session_not_found").await;
-    expect_error(app.get(&format!("/api/sessions/{unknown}")).await, 404, "session_not_found").await;
-    expect_error(app.delete(&format!("/api/sessions/{unknown}")).await, 404, "session_not_found").await;
-    expect_error(app.post("/api/direct/chat", &json!({"message": ""})).await, 400, "invalid_message").await;
-    expect_error(app.post("/api/direct/chat", &json!({"message": "hi", "session_id": unknown})).await, 400, "invalid_json").await;
+    expect_error(
+        app.post(
+            "/api/chat",
+            &json!({"message": "hi", "session_id": unknown}),
+        )
+        .await,
+        404,
+        "session_not_found",
+    )
+    .await;
+    expect_error(
+        app.post(
+            "/api/chat",
+            &json!({"message": "hi", "session_id": "not-an-id"}),
+        )
+        .await,
+        404,
+        "session_not_found",
+    )
+    .await;
+    expect_error(
+        app.post(
+            "/api/chat/stream",
+            &json!({"message": "hi", "session_id": unknown}),
+        )
+        .await,
+        404,
+        "session_not_found",
+    )
+    .await;
+    expect_error(
+        app.get(&format!("/api/sessions/{unknown}")).await,
+        404,
+        "session_not_found",
+    )
+    .await;
+    expect_error(
+        app.delete(&format!("/api/sessions/{unknown}")).await,
+        404,
+        "session_not_found",
+    )
+    .await;
+    expect_error(
+        app.post("/api/direct/chat", &json!({"message": ""})).await,
+        400,
+        "invalid_message",
+    )
+    .await;
+    expect_error(
+        app.post(
+            "/api/direct/chat",
+            &json!({"message": "hi", "session_id": unknown}),
+        )
+        .await,
+        400,
+        "invalid_json",
+    )
+    .await;
     let sid = new_session(&app).await;
-    assert_eq!(app.delete(&format!("/api/sessions/{sid}")).await.status(), 204);
-    expect_error(app.get(&format!("/api/sessions/{sid}")).await, 404, "session_not_found").await;
+    assert_eq!(
+        app.delete(&format!("/api/sessions/{sid}")).await.status(),
+        204
+    );
+    expect_error(
+        app.get(&format!("/api/sessions/{sid}")).await,
+        404,
+        "session_not_found",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -286,7 +495,9 @@ async fn a_new_chat_sets_the_cookie_and_the_cookie_continues_it() {
     let app = echo_app(&Echo::default(), vec![]).await;
     let res = app.post("/api/chat", &json!({"message": "one"})).await;
     let cookie = res.headers()["set-cookie"].to_str().unwrap().to_string();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"));
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/")
+    );
     let first: Value = res.json().await.unwrap();
     assert_eq!(first["turn"], 1);
     assert_eq!(first["backend"], "builtin");
@@ -294,33 +505,66 @@ async fn a_new_chat_sets_the_cookie_and_the_cookie_continues_it() {
     let sid = first["session_id"].as_str().unwrap();
     assert_eq!(sid.len(), 32);
     let pair = cookie.split(';').next().unwrap().to_string();
-    let second: Value = app.client.post(app.url("/api/chat")).header("cookie", pair).json(&json!({"message": "two"})).send().await.unwrap().json().await.unwrap();
+    let second: Value = app
+        .client
+        .post(app.url("/api/chat"))
+        .header("cookie", pair)
+        .json(&json!({"message": "two"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(second["session_id"], sid);
     assert_eq!(second["turn"], 2);
     // A stale cookie starts afresh instead of failing.
-    let stale: Value = app.client.post(app.url("/api/chat")).header("cookie", "hpcbot_sid=0123456789abcdef0123456789abcdef").json(&json!({"message": "x"})).send().await.unwrap().json().await.unwrap();
+    let stale: Value = app
+        .client
+        .post(app.url("/api/chat"))
+        .header("cookie", "hpcbot_sid=0123456789abcdef0123456789abcdef")
+        .json(&json!({"message": "x"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(stale["turn"], 1);
 }
 
 #[tokio::test]
 async fn the_stream_sends_deltas_then_done() {
     let app = echo_app(&Echo::default(), vec![]).await;
-    let res = app.post("/api/chat/stream", &json!({"message": "streamed"})).await;
+    let res = app
+        .post("/api/chat/stream", &json!({"message": "streamed"}))
+        .await;
     assert_eq!(res.status(), 200);
-    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
     let text = res.text().await.unwrap();
     let events: Vec<(String, Value)> = text
         .split("\n\n")
         .filter(|b| !b.trim().is_empty())
         .map(|b| {
-            let ev = b.lines().find_map(|l| l.strip_prefix("event: ")).unwrap().to_string();
+            let ev = b
+                .lines()
+                .find_map(|l| l.strip_prefix("event: "))
+                .unwrap()
+                .to_string();
             let data = b.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
             (ev, serde_json::from_str(data).unwrap())
         })
         .collect();
     let (last, done) = events.last().unwrap();
     assert_eq!(last, "done");
-    let deltas: String = events.iter().filter(|(e, _)| e == "delta").map(|(_, d)| d["text"].as_str().unwrap()).collect();
+    let deltas: String = events
+        .iter()
+        .filter(|(e, _)| e == "delta")
+        .map(|(_, d)| d["text"].as_str().unwrap())
+        .collect();
     assert_eq!(deltas, done["response"].as_str().unwrap());
     assert!(events.len() >= 3, "several deltas: {text}");
     assert_eq!(events.iter().filter(|(e, _)| e == "done").count(), 1);
@@ -332,7 +576,9 @@ async fn the_stream_sends_deltas_then_done() {
 async fn direct_chat_is_stateless() {
     let echo = Echo::default();
     let app = echo_app(&echo, vec![]).await;
-    let res = app.post("/api/direct/chat", &json!({"message": "hello"})).await;
+    let res = app
+        .post("/api/direct/chat", &json!({"message": "hello"}))
+        .await;
     assert_eq!(res.status(), 200);
     assert!(res.headers().get("set-cookie").is_none());
     let v: Value = res.json().await.unwrap();
@@ -349,7 +595,13 @@ async fn graceful_shutdown_lets_the_turn_in_flight_finish() {
     echo.block_open.lock().unwrap().insert(sid.clone());
     let turn = {
         let (c, url, sid) = (app.client.clone(), app.url("/api/chat"), sid.clone());
-        tokio::spawn(async move { c.post(url).json(&json!({"message": "hi", "session_id": sid})).send().await.unwrap() })
+        tokio::spawn(async move {
+            c.post(url)
+                .json(&json!({"message": "hi", "session_id": sid}))
+                .send()
+                .await
+                .unwrap()
+        })
     };
     while echo.opens_of(&sid) == 0 {
         tokio::task::yield_now().await;

@@ -37,7 +37,11 @@ async fn storm(apps: &[&TestApp], n: usize) -> (Vec<Value>, usize) {
 }
 
 fn assert_no_device_twice(ok: &[Value], capacity: usize) {
-    let devices: Vec<&str> = ok.iter().flat_map(|b| b["gpus"].as_array().unwrap()).map(|d| d.as_str().unwrap()).collect();
+    let devices: Vec<&str> = ok
+        .iter()
+        .flat_map(|b| b["gpus"].as_array().unwrap())
+        .map(|d| d.as_str().unwrap())
+        .collect();
     let unique: HashSet<_> = devices.iter().collect();
     assert_eq!(unique.len(), devices.len(), "a device was booked twice");
     // Every request asked for one GPU: exactly the capacity can succeed.
@@ -55,7 +59,11 @@ async fn storm_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn storm_on_postgres() {
     let db = PgDb::new().await;
-    let app = spawn_with(Spawn { database_url: Some(db.url.clone()), ..Default::default() }).await;
+    let app = spawn_with(Spawn {
+        database_url: Some(db.url.clone()),
+        ..Default::default()
+    })
+    .await;
     let (ok, conflicts) = storm(&[&app], 200).await;
     assert_no_device_twice(&ok, 12);
     assert_eq!(conflicts, 188);
@@ -64,13 +72,26 @@ async fn storm_on_postgres() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn storm_on_two_instances_sharing_postgres() {
     let db = PgDb::new().await;
-    let a = spawn_with(Spawn { database_url: Some(db.url.clone()), ..Default::default() }).await;
-    let b = spawn_with(Spawn { database_url: Some(db.url.clone()), ..Default::default() }).await;
+    let a = spawn_with(Spawn {
+        database_url: Some(db.url.clone()),
+        ..Default::default()
+    })
+    .await;
+    let b = spawn_with(Spawn {
+        database_url: Some(db.url.clone()),
+        ..Default::default()
+    })
+    .await;
     let (ok, conflicts) = storm(&[&a, &b], 200).await;
     assert_no_device_twice(&ok, 12);
     assert_eq!(conflicts, 188);
     // Both instances see the same bookings.
-    let q = format!("/api/availability?model=A100&start={}&end={}", tomorrow(10).to_rfc3339(), tomorrow(14).to_rfc3339()).replace('+', "%2B");
+    let q = format!(
+        "/api/availability?model=A100&start={}&end={}",
+        tomorrow(10).to_rfc3339(),
+        tomorrow(14).to_rfc3339()
+    )
+    .replace('+', "%2B");
     for app in [&a, &b] {
         let v: Value = app.get(&q).await.json().await.unwrap();
         assert_eq!(v["free"], 0);

@@ -63,7 +63,10 @@ pub struct Out {
 }
 
 fn say(text: impl Into<String>) -> Out {
-    Out { text: text.into(), actions: Vec::new() }
+    Out {
+        text: text.into(),
+        actions: Vec::new(),
+    }
 }
 
 impl Ctx<'_> {
@@ -76,7 +79,11 @@ impl Ctx<'_> {
         self.tz
             .from_local_datetime(&naive)
             .earliest()
-            .or_else(|| self.tz.from_local_datetime(&(naive + Duration::hours(1))).earliest())
+            .or_else(|| {
+                self.tz
+                    .from_local_datetime(&(naive + Duration::hours(1)))
+                    .earliest()
+            })
             .map(|d| d.with_timezone(&Utc))
             .unwrap_or_else(|| naive.and_utc())
     }
@@ -91,13 +98,21 @@ impl Ctx<'_> {
 
     /// Turns what was said about time into a start / end, given the rules in `when.rs`.
     /// `whole_day`: a bare date means the whole day (availability) rather than 09:00.
-    fn times(&self, w: &When, whole_day: bool) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>, Option<i64>) {
+    fn times(
+        &self,
+        w: &When,
+        whole_day: bool,
+    ) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>, Option<i64>) {
         let now = self.now();
         let soon = ceil_minute(now);
         let dur = w.duration.map(|d| d.num_minutes());
         let end_on = |date: chrono::NaiveDate, start: DateTime<Utc>| -> Option<DateTime<Utc>> {
             let e = w.end?;
-            let mut end = if w.end_of_day { self.local(date + Duration::days(1), NaiveTime::MIN) } else { self.local(date, e) };
+            let mut end = if w.end_of_day {
+                self.local(date + Duration::days(1), NaiveTime::MIN)
+            } else {
+                self.local(date, e)
+            };
             while end <= start {
                 end += Duration::days(1);
             }
@@ -106,14 +121,20 @@ impl Ctx<'_> {
         if let Some(rel) = w.from_now {
             let start = ceil_minute(now + rel);
             let local_date = start.with_timezone(&self.tz).date_naive();
-            let end = dur.map(|m| start + Duration::minutes(m)).or_else(|| end_on(local_date, start));
+            let end = dur
+                .map(|m| start + Duration::minutes(m))
+                .or_else(|| end_on(local_date, start));
             return (Some(start), end, dur);
         }
         if let Some(st) = w.start {
             let explicit = w.date.is_some();
             let mut date = w.date.unwrap_or_else(|| self.today());
             let mut start = self.local(date, st);
-            let passed = if w.end.is_some() && !w.end_of_day { self.local(date, w.end.unwrap_or(st)) <= now } else { start < now - Duration::minutes(5) };
+            let passed = if w.end.is_some() && !w.end_of_day {
+                self.local(date, w.end.unwrap_or(st)) <= now
+            } else {
+                start < now - Duration::minutes(5)
+            };
             if !explicit && passed {
                 date += Duration::days(1);
                 start = self.local(date, st);
@@ -128,8 +149,14 @@ impl Ctx<'_> {
                 return (Some(day_start.max(soon)), Some(day_end), None);
             }
             let nine = self.local(date, NaiveTime::from_hms_opt(9, 0, 0).expect("09:00"));
-            let start = if date == self.today() { nine.max(soon) } else { nine };
-            let end = dur.map(|m| start + Duration::minutes(m)).or_else(|| end_on(date, start));
+            let start = if date == self.today() {
+                nine.max(soon)
+            } else {
+                nine
+            };
+            let end = dur
+                .map(|m| start + Duration::minutes(m))
+                .or_else(|| end_on(date, start));
             return (Some(start), end, dur);
         }
         if w.end.is_some() {
@@ -143,7 +170,9 @@ impl Ctx<'_> {
     fn window(&self, p: &Parsed, ctx: &Draft) -> Interval {
         let (s, e, d) = self.times(&p.when, true);
         let now = ceil_minute(self.now());
-        let start = s.or(if p.when.is_empty() { ctx.start } else { None }).unwrap_or(now);
+        let start = s
+            .or(if p.when.is_empty() { ctx.start } else { None })
+            .unwrap_or(now);
         let end = e
             .or_else(|| d.map(|m| start + Duration::minutes(m)))
             .or(if p.when.is_empty() { ctx.end } else { None })
@@ -155,13 +184,20 @@ impl Ctx<'_> {
 
 fn ceil_minute(t: DateTime<Utc>) -> DateTime<Utc> {
     let secs = t.timestamp();
-    let up = if secs % 60 == 0 && t.timestamp_subsec_nanos() == 0 { secs } else { secs - secs.rem_euclid(60) + 60 };
+    let up = if secs % 60 == 0 && t.timestamp_subsec_nanos() == 0 {
+        secs
+    } else {
+        secs - secs.rem_euclid(60) + 60
+    };
     DateTime::from_timestamp(up, 0).unwrap_or(t)
 }
 
 fn tool_error(e: &ToolError) -> String {
     match e {
-        ToolError::Unavailable(_) | ToolError::Internal(_) => "Sorry — I couldn't reach the booking system just now. Please try again in a moment.".into(),
+        ToolError::Unavailable(_) | ToolError::Internal(_) => {
+            "Sorry — I couldn't reach the booking system just now. Please try again in a moment."
+                .into()
+        }
         other => format!("{}.", capitalise(&other.to_string())),
     }
 }
@@ -205,7 +241,10 @@ pub async fn respond(ctx: &Ctx<'_>, p: &Parsed, state: &mut State) -> Out {
             }
         }
     };
-    if !matches!(p.intent, Intent::Yes | Intent::No | Intent::Thanks | Intent::Unknown | Intent::Slots) {
+    if !matches!(
+        p.intent,
+        Intent::Yes | Intent::No | Intent::Thanks | Intent::Unknown | Intent::Slots
+    ) {
         state.topic = Some(p.intent);
     }
     out
@@ -222,15 +261,26 @@ async fn inventory(ctx: &Ctx<'_>, _state: &mut State) -> Out {
 }
 
 async fn price(ctx: &Ctx<'_>, p: &Parsed, state: &mut State) -> Out {
-    let models = if p.models.is_empty() { state.context.model.clone().into_iter().collect() } else { p.models.clone() };
+    let models = if p.models.is_empty() {
+        state.context.model.clone().into_iter().collect()
+    } else {
+        p.models.clone()
+    };
     let gpus = match ctx.tools.gpus().await {
         Ok(g) => g,
         Err(e) => return say(tool_error(&e)),
     };
     if models.is_empty() {
-        let mut s = String::from("Prices per GPU-hour:\n\n| Model | Memory | Price / GPU-hour |\n|---|---:|---:|\n");
+        let mut s = String::from(
+            "Prices per GPU-hour:\n\n| Model | Memory | Price / GPU-hour |\n|---|---:|---:|\n",
+        );
         for g in &gpus {
-            s.push_str(&format!("| {} | {} GB | {} |\n", g.model, g.memory_gb, ctx.money(g.price_per_hour)));
+            s.push_str(&format!(
+                "| {} | {} GB | {} |\n",
+                g.model,
+                g.memory_gb,
+                ctx.money(g.price_per_hour)
+            ));
         }
         s.push_str("\nA booking costs count × hours × the hourly price, pro rata to the minute.");
         return say(s);
@@ -239,7 +289,9 @@ async fn price(ctx: &Ctx<'_>, p: &Parsed, state: &mut State) -> Out {
     let count = p.count.or(p.bare_number).unwrap_or(1);
     let mut lines = Vec::new();
     for m in &models {
-        let Some(g) = gpus.iter().find(|g| &g.model == m) else { continue };
+        let Some(g) = gpus.iter().find(|g| &g.model == m) else {
+            continue;
+        };
         let span_len = match (start, end, dur) {
             (Some(s), Some(e), _) => Interval::new(s, e).ok(),
             (_, _, Some(d)) => {
@@ -251,12 +303,36 @@ async fn price(ctx: &Ctx<'_>, p: &Parsed, state: &mut State) -> Out {
         match span_len {
             Some(iv) => {
                 let q = crate::domain::booking::price(g.price_per_hour, count, &iv);
-                lines.push(format!("**{count} × {}** for {} = **{}** ({} per GPU-hour).", g.model, duration(&iv), ctx.money(q), ctx.money(g.price_per_hour)));
-                state.context = Draft { model: Some(g.model.clone()), count: Some(count), start: start.or(Some(iv.start())).filter(|_| start.is_some()), end: end.filter(|_| start.is_some()), minutes: Some(iv.duration().num_minutes()) };
+                lines.push(format!(
+                    "**{count} × {}** for {} = **{}** ({} per GPU-hour).",
+                    g.model,
+                    duration(&iv),
+                    ctx.money(q),
+                    ctx.money(g.price_per_hour)
+                ));
+                state.context = Draft {
+                    model: Some(g.model.clone()),
+                    count: Some(count),
+                    start: start.or(Some(iv.start())).filter(|_| start.is_some()),
+                    end: end.filter(|_| start.is_some()),
+                    minutes: Some(iv.duration().num_minutes()),
+                };
             }
             None => {
-                let per = if count > 1 { format!(" — {} per hour for {count}", ctx.money(crate::domain::Cents(g.price_per_hour.0 * count as i64))) } else { String::new() };
-                lines.push(format!("**{}** ({} GB) costs **{}** per GPU-hour{per}.", g.model, g.memory_gb, ctx.money(g.price_per_hour)));
+                let per = if count > 1 {
+                    format!(
+                        " — {} per hour for {count}",
+                        ctx.money(crate::domain::Cents(g.price_per_hour.0 * count as i64))
+                    )
+                } else {
+                    String::new()
+                };
+                lines.push(format!(
+                    "**{}** ({} GB) costs **{}** per GPU-hour{per}.",
+                    g.model,
+                    g.memory_gb,
+                    ctx.money(g.price_per_hour)
+                ));
                 state.context.model = Some(g.model.clone());
                 state.context.count = p.count.or(state.context.count);
             }
@@ -266,9 +342,23 @@ async fn price(ctx: &Ctx<'_>, p: &Parsed, state: &mut State) -> Out {
 }
 
 async fn availability(ctx: &Ctx<'_>, p: &Parsed, state: &mut State) -> Out {
-    let models: Vec<String> = if p.models.is_empty() { state.context.model.clone().filter(|_| !p.when.is_empty() || p.count.is_some()).into_iter().collect() } else { p.models.clone() };
+    let models: Vec<String> = if p.models.is_empty() {
+        state
+            .context
+            .model
+            .clone()
+            .filter(|_| !p.when.is_empty() || p.count.is_some())
+            .into_iter()
+            .collect()
+    } else {
+        p.models.clone()
+    };
     let window = ctx.window(p, &state.context);
-    let when = if p.when.is_empty() && state.context.start.is_none() || p.when.from_now == Some(Duration::zero()) && p.when.duration.is_none() && p.when.end.is_none() {
+    let when = if p.when.is_empty() && state.context.start.is_none()
+        || p.when.from_now == Some(Duration::zero())
+            && p.when.duration.is_none()
+            && p.when.end.is_none()
+    {
         "right now".to_string()
     } else {
         span(&window, ctx.tz)
@@ -286,16 +376,28 @@ async fn availability(ctx: &Ctx<'_>, p: &Parsed, state: &mut State) -> Out {
             }
         }
         s.push_str("\nTell me a model and a time to book, e.g. *book 2 L40S for that slot*.");
-        state.context = Draft { model: None, count: p.count, start: Some(window.start()), end: Some(window.end()), minutes: None };
+        state.context = Draft {
+            model: None,
+            count: p.count,
+            start: Some(window.start()),
+            end: Some(window.end()),
+            minutes: None,
+        };
         return say(s);
     }
+    // "what about L40S?" keeps the count asked about before.
+    let count = if p.intent == Intent::Slots {
+        p.count.or(state.context.count)
+    } else {
+        p.count
+    };
     let mut lines = Vec::new();
     for m in &models {
         let a = match ctx.tools.availability(m, window).await {
             Ok(a) => a,
             Err(e) => return say(tool_error(&e)),
         };
-        match p.count.or(state.context.count.filter(|_| p.models.is_empty())) {
+        match count {
             Some(c) if a.bookable >= c => lines.push(format!("Yes — **{} of {}** {} GPUs are free {when}, so {c} can be booked. Say *book it* to reserve {}.", a.free, a.total, a.model, if c == 1 { "one".to_string() } else { c.to_string() })),
             Some(c) => {
                 let offer = ctx.tools.next_free(&a.model, c, window.duration(), window.start(), Duration::days(OFFER_HORIZON_DAYS)).await.ok().flatten();
@@ -309,10 +411,19 @@ async fn availability(ctx: &Ctx<'_>, p: &Parsed, state: &mut State) -> Out {
             None => lines.push(format!("**{} of {}** {} GPUs are free {when}.", a.free, a.total, a.model)),
         }
         if a.free != a.bookable && a.bookable < a.free {
-            lines.push(format!("(Bookings start and end inside that window: {} can be booked for all of it.)", a.bookable));
+            lines.push(format!(
+                "(Bookings start and end inside that window: {} can be booked for all of it.)",
+                a.bookable
+            ));
         }
     }
-    state.context = Draft { model: models.first().cloned(), count: p.count.or(state.context.count.filter(|_| p.models.is_empty())), start: Some(window.start()), end: Some(window.end()), minutes: None };
+    state.context = Draft {
+        model: models.first().cloned(),
+        count,
+        start: Some(window.start()),
+        end: Some(window.end()),
+        minutes: None,
+    };
     say(lines.join("\n\n"))
 }
 
@@ -321,7 +432,13 @@ fn merge(ctx: &Ctx<'_>, p: &Parsed, d: &mut Draft, awaiting_count: bool) {
     if let Some(m) = p.models.first() {
         d.model = Some(m.clone());
     }
-    if let Some(c) = p.count.or(if awaiting_count || d.model.is_some() && p.models.is_empty() && p.when.is_empty() { p.bare_number } else { None }) {
+    if let Some(c) = p.count.or(
+        if awaiting_count || d.model.is_some() && p.models.is_empty() && p.when.is_empty() {
+            p.bare_number
+        } else {
+            None
+        },
+    ) {
         d.count = Some(c);
     }
     if !p.when.is_empty() {
@@ -350,7 +467,9 @@ async fn book(ctx: &Ctx<'_>, p: &Parsed, state: &mut State) -> Out {
     let mut d = match (&state.confirm, &state.draft) {
         (Some(c), _) if p.models.is_empty() || p.models.first() == c.model.as_ref() => c.clone(),
         (_, Some(d)) if p.models.is_empty() || p.models.first() == d.model.as_ref() => d.clone(),
-        _ if matches!(state.topic, Some(Intent::Availability | Intent::Price)) => state.context.clone(),
+        _ if matches!(state.topic, Some(Intent::Availability | Intent::Price)) => {
+            state.context.clone()
+        }
         _ => Draft::default(),
     };
     if p.all {
@@ -369,11 +488,24 @@ async fn book(ctx: &Ctx<'_>, p: &Parsed, state: &mut State) -> Out {
 async fn advance(ctx: &Ctx<'_>, d: Draft, state: &mut State) -> Out {
     let Some(model) = d.model.clone() else {
         let names = match ctx.tools.gpus().await {
-            Ok(g) => g.iter().map(|x| format!("**{}** ({} free now, {}/h)", x.model, x.available_now, ctx.money(x.price_per_hour))).collect::<Vec<_>>().join(", "),
+            Ok(g) => g
+                .iter()
+                .map(|x| {
+                    format!(
+                        "**{}** ({} free now, {}/h)",
+                        x.model,
+                        x.available_now,
+                        ctx.money(x.price_per_hour)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
             Err(e) => return say(tool_error(&e)),
         };
         state.draft = Some(d);
-        return say(format!("Sure — which GPU model would you like? We have {names}."));
+        return say(format!(
+            "Sure — which GPU model would you like? We have {names}."
+        ));
     };
     let Some(count) = d.count else {
         state.draft = Some(d);
@@ -385,21 +517,45 @@ async fn advance(ctx: &Ctx<'_>, d: Draft, state: &mut State) -> Out {
     };
     let Some(interval) = d.interval() else {
         state.draft = Some(d);
-        return say(format!("For how long, starting {}? For example *for 3 hours*, *until 18:00* or *for 2 days*.", moment(start, ctx.tz)));
+        return say(format!(
+            "For how long, starting {}? For example *for 3 hours*, *until 18:00* or *for 2 days*.",
+            moment(start, ctx.tz)
+        ));
     };
     if let Err(e) = ctx.tools.check(&model, count as i64, &interval).await {
         let mut d = d;
         let msg = tool_error(&e);
-        if matches!(e, ToolError::Invalid { code: "start_in_past", .. }) {
+        if matches!(
+            e,
+            ToolError::Invalid {
+                code: "start_in_past",
+                ..
+            }
+        ) {
             d.start = None;
             d.end = None;
             state.draft = Some(d);
-            return say(format!("That time ({}) has already passed — when should it start instead?", span(&interval, ctx.tz)));
+            return say(format!(
+                "That time ({}) has already passed — when should it start instead?",
+                span(&interval, ctx.tz)
+            ));
         }
-        if matches!(e, ToolError::Invalid { code: "invalid_count", .. }) {
+        if matches!(
+            e,
+            ToolError::Invalid {
+                code: "invalid_count",
+                ..
+            }
+        ) {
             d.count = None;
         }
-        if matches!(e, ToolError::Invalid { code: "booking_too_long", .. }) {
+        if matches!(
+            e,
+            ToolError::Invalid {
+                code: "booking_too_long",
+                ..
+            }
+        ) {
             d.end = None;
             d.minutes = None;
         }
@@ -419,7 +575,11 @@ async fn advance(ctx: &Ctx<'_>, d: Draft, state: &mut State) -> Out {
     match preview {
         Some(devs) => {
             state.confirm = Some(d);
-            let act = if ctx.can_act { "\n\n**Shall I book it?** (yes / no)" } else { "\n\nThis is a quote only: to book, ask me in a chat session." };
+            let act = if ctx.can_act {
+                "\n\n**Shall I book it?** (yes / no)"
+            } else {
+                "\n\nThis is a quote only: to book, ask me in a chat session."
+            };
             say(format!(
                 "Here is the booking:\n\n| | |\n|---|---|\n| Model | {model} |\n| GPUs | {count} |\n| Nodes | {} |\n| When | {} ({}) |\n| Price | **{}** ({} × {} per GPU-hour) |{act}",
                 devices(&devs), span(&interval, ctx.tz), duration(&interval), ctx.money(quote.price_total), count, ctx.money(quote.price_per_hour)
@@ -440,19 +600,56 @@ async fn conflict(ctx: &Ctx<'_>, d: Draft, interval: &Interval, state: &mut Stat
         state.draft = Some(Draft { count: None, ..d });
         return say(format!("We have only **{}** {} GPUs in total, so {} can't be booked at once. How many would you like instead?", a.total, model, count));
     }
-    let offer = ctx.tools.next_free(&model, count, interval.duration(), interval.start(), Duration::days(OFFER_HORIZON_DAYS)).await;
-    let head = format!("Only **{} of {}** {} GPUs are free for {}, not {}.", a.bookable, a.total, model, span(interval, ctx.tz), count);
+    let offer = ctx
+        .tools
+        .next_free(
+            &model,
+            count,
+            interval.duration(),
+            interval.start(),
+            Duration::days(OFFER_HORIZON_DAYS),
+        )
+        .await;
+    let head = format!(
+        "Only **{} of {}** {} GPUs are free for {}, not {}.",
+        a.bookable,
+        a.total,
+        model,
+        span(interval, ctx.tz),
+        count
+    );
     match offer {
         Ok(Some(o)) => {
-            let alt = Draft { start: Some(o.start()), end: Some(o.end()), ..d };
-            let q = ctx.tools.quote(&model, count, &o).await.map(|q| ctx.money(q.price_total)).unwrap_or_default();
+            let alt = Draft {
+                start: Some(o.start()),
+                end: Some(o.end()),
+                ..d
+            };
+            let q = ctx
+                .tools
+                .quote(&model, count, &o)
+                .await
+                .map(|q| ctx.money(q.price_total))
+                .unwrap_or_default();
             state.confirm = ctx.can_act.then(|| alt.clone());
             state.context = alt;
-            let ask = if ctx.can_act { " **Shall I book that instead?** (yes / no)" } else { "" };
-            say(format!("{head} The nearest slot with {count} free is **{}** ({}).{ask}", span(&o, ctx.tz), q))
+            let ask = if ctx.can_act {
+                " **Shall I book that instead?** (yes / no)"
+            } else {
+                ""
+            };
+            say(format!(
+                "{head} The nearest slot with {count} free is **{}** ({}).{ask}",
+                span(&o, ctx.tz),
+                q
+            ))
         }
         Ok(None) => {
-            state.draft = Some(Draft { start: None, end: None, ..d });
+            state.draft = Some(Draft {
+                start: None,
+                end: None,
+                ..d
+            });
             say(format!("{head} I found no slot with {count} free in the next {OFFER_HORIZON_DAYS} days — try fewer GPUs or another model."))
         }
         Err(e) => say(tool_error(&e)),
@@ -464,9 +661,19 @@ async fn yes(ctx: &Ctx<'_>, state: &mut State) -> Out {
         if let Some(d) = state.draft.clone() {
             return advance(ctx, d, state).await;
         }
-        if state.context.model.is_some() && matches!(state.topic, Some(Intent::Availability | Intent::Price)) {
+        if state.context.model.is_some()
+            && matches!(state.topic, Some(Intent::Availability | Intent::Price))
+        {
             // "Say *book it*": a yes to the question just answered.
-            let empty = Parsed { intent: Intent::Book, models: vec![], count: None, all: false, when: When::default(), booking_ref: None, bare_number: None };
+            let empty = Parsed {
+                intent: Intent::Book,
+                models: vec![],
+                count: None,
+                all: false,
+                when: When::default(),
+                booking_ref: None,
+                bare_number: None,
+            };
             return Box::pin(book(ctx, &empty, state)).await;
         }
         return say("There's nothing waiting for a yes right now. What would you like to do — check availability or book GPUs?");
@@ -474,10 +681,15 @@ async fn yes(ctx: &Ctx<'_>, state: &mut State) -> Out {
     if !ctx.can_act {
         return say("I can't book from here (this channel only answers questions). Please use a chat session to book.");
     }
-    let (Some(model), Some(count), Some(interval)) = (d.model.clone(), d.count, d.interval()) else {
+    let (Some(model), Some(count), Some(interval)) = (d.model.clone(), d.count, d.interval())
+    else {
         return advance(ctx, d, state).await;
     };
-    match ctx.tools.book(ctx.caller, &model, count as i64, interval).await {
+    match ctx
+        .tools
+        .book(ctx.caller, &model, count as i64, interval)
+        .await
+    {
         Ok(b) => {
             state.context = Draft::default();
             Out {
@@ -490,7 +702,11 @@ async fn yes(ctx: &Ctx<'_>, state: &mut State) -> Out {
         }
         Err(ToolError::InsufficientCapacity { .. }) => conflict(ctx, d, &interval, state).await,
         Err(e @ ToolError::Invalid { .. }) => {
-            state.draft = Some(Draft { start: None, end: None, ..d });
+            state.draft = Some(Draft {
+                start: None,
+                end: None,
+                ..d
+            });
             say(format!("{} When should it be instead?", tool_error(&e)))
         }
         Err(e) => {
@@ -502,11 +718,22 @@ async fn yes(ctx: &Ctx<'_>, state: &mut State) -> Out {
 
 async fn my_bookings(ctx: &Ctx<'_>, _state: &mut State) -> Out {
     match ctx.tools.bookings(ctx.caller).await {
-        Ok(list) if list.is_empty() => say("You have no bookings yet. Say e.g. *book an H100 tomorrow 9-12* to make one."),
+        Ok(list) if list.is_empty() => {
+            say("You have no bookings yet. Say e.g. *book an H100 tomorrow 9-12* to make one.")
+        }
         Ok(list) => {
             let now = ctx.now();
-            let active = list.iter().filter(|b| b.status == BookingStatus::Confirmed && b.interval.end() > now).count();
-            say(format!("You have {} booking{} ({} active):\n\n{}", list.len(), if list.len() == 1 { "" } else { "s" }, active, booking_table(&list, ctx.tz, ctx.currency)))
+            let active = list
+                .iter()
+                .filter(|b| b.status == BookingStatus::Confirmed && b.interval.end() > now)
+                .count();
+            say(format!(
+                "You have {} booking{} ({} active):\n\n{}",
+                list.len(),
+                if list.len() == 1 { "" } else { "s" },
+                active,
+                booking_table(&list, ctx.tz, ctx.currency)
+            ))
         }
         Err(e) => say(tool_error(&e)),
     }
@@ -517,20 +744,34 @@ async fn cancel(ctx: &Ctx<'_>, p: &Parsed, state: &mut State) -> Out {
         return say("I can't cancel bookings from here (this channel only answers questions). Please use a chat session.");
     }
     // "cancel that" while a booking waits for confirmation: drop it.
-    if p.booking_ref.is_none() && p.models.is_empty() && (state.confirm.is_some() || state.draft.is_some()) {
+    if p.booking_ref.is_none()
+        && p.models.is_empty()
+        && (state.confirm.is_some() || state.draft.is_some())
+    {
         state.confirm = None;
         state.draft = None;
         return say("OK — I haven't booked anything.");
     }
     let done = |b: &crate::domain::Booking| Out {
-        text: format!("Cancelled booking `{}`: {} × {} for {}. The GPUs are free again.", b.id.short(), b.count(), b.model, span(&b.interval, ctx.tz)),
-        actions: vec![Action::BookingCancelled { booking: BookingView::from(b) }],
+        text: format!(
+            "Cancelled booking `{}`: {} × {} for {}. The GPUs are free again.",
+            b.id.short(),
+            b.count(),
+            b.model,
+            span(&b.interval, ctx.tz)
+        ),
+        actions: vec![Action::BookingCancelled {
+            booking: BookingView::from(b),
+        }],
     };
     if let Some(r) = &p.booking_ref {
         state.choosing_cancel = false;
         return match ctx.tools.cancel(ctx.caller, r).await {
             Ok(b) => done(&b),
-            Err(e) => say(format!("{} Say *my bookings* to see their ids.", tool_error(&e))),
+            Err(e) => say(format!(
+                "{} Say *my bookings* to see their ids.",
+                tool_error(&e)
+            )),
         };
     }
     let list = match ctx.tools.bookings(ctx.caller).await {
@@ -543,7 +784,11 @@ async fn cancel(ctx: &Ctx<'_>, p: &Parsed, state: &mut State) -> Out {
         .filter(|b| b.status == BookingStatus::Confirmed && b.interval.end() > now)
         .filter(|b| p.models.is_empty() || p.models.contains(&b.model))
         .collect();
-    let of = p.models.first().map(|m| format!(" of {m}")).unwrap_or_default();
+    let of = p
+        .models
+        .first()
+        .map(|m| format!(" of {m}"))
+        .unwrap_or_default();
     match active.as_slice() {
         [] => say(format!("You have no active bookings{of} to cancel.")),
         [one] => match ctx.tools.cancel(ctx.caller, one.id.as_str()).await {
@@ -551,13 +796,21 @@ async fn cancel(ctx: &Ctx<'_>, p: &Parsed, state: &mut State) -> Out {
             Err(e) => say(tool_error(&e)),
         },
         many if p.all => {
-            let mut out = Out { text: String::new(), actions: Vec::new() };
+            let mut out = Out {
+                text: String::new(),
+                actions: Vec::new(),
+            };
             for b in many {
                 if let Ok(c) = ctx.tools.cancel(ctx.caller, b.id.as_str()).await {
-                    out.actions.push(Action::BookingCancelled { booking: BookingView::from(&c) });
+                    out.actions.push(Action::BookingCancelled {
+                        booking: BookingView::from(&c),
+                    });
                 }
             }
-            out.text = format!("Cancelled all {} of your active bookings{of}.", out.actions.len());
+            out.text = format!(
+                "Cancelled all {} of your active bookings{of}.",
+                out.actions.len()
+            );
             out
         }
         many => {

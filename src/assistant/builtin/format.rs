@@ -10,11 +10,27 @@ pub fn span(i: &Interval, tz: Tz) -> String {
     let (s, e) = (i.start().with_timezone(&tz), i.end().with_timezone(&tz));
     let zone = s.format("%Z");
     if s.date_naive() == e.date_naive() {
-        format!("{} {}–{} {}", s.format("%a %-d %b"), s.format("%H:%M"), e.format("%H:%M"), zone)
-    } else if e.time() == chrono::NaiveTime::MIN && s.time() == chrono::NaiveTime::MIN && (e.date_naive() - s.date_naive()).num_days() == 1 {
+        format!(
+            "{} {}–{} {}",
+            s.format("%a %-d %b"),
+            s.format("%H:%M"),
+            e.format("%H:%M"),
+            zone
+        )
+    } else if e.time() == chrono::NaiveTime::MIN
+        && s.time() == chrono::NaiveTime::MIN
+        && (e.date_naive() - s.date_naive()).num_days() == 1
+    {
         format!("{} (all day, {})", s.format("%a %-d %b"), zone)
     } else {
-        format!("{} {} → {} {} {}", s.format("%a %-d %b"), s.format("%H:%M"), e.format("%a %-d %b"), e.format("%H:%M"), zone)
+        format!(
+            "{} {} → {} {} {}",
+            s.format("%a %-d %b"),
+            s.format("%H:%M"),
+            e.format("%a %-d %b"),
+            e.format("%H:%M"),
+            zone
+        )
     }
 }
 
@@ -52,9 +68,18 @@ pub fn money(c: Cents, currency: &str) -> String {
 
 /// The inventory as a table.
 pub fn gpu_table(gpus: &[GpuSummary], currency: &str) -> String {
-    let mut s = String::from("| Model | Memory | GPUs | Free now | Price / GPU-hour |\n|---|---:|---:|---:|---:|\n");
+    let mut s = String::from(
+        "| Model | Memory | GPUs | Free now | Price / GPU-hour |\n|---|---:|---:|---:|---:|\n",
+    );
     for g in gpus {
-        s.push_str(&format!("| {} | {} GB | {} | {} | {} |\n", g.model, g.memory_gb, g.total, g.available_now, money(g.price_per_hour, currency)));
+        s.push_str(&format!(
+            "| {} | {} GB | {} | {} | {} |\n",
+            g.model,
+            g.memory_gb,
+            g.total,
+            g.available_now,
+            money(g.price_per_hour, currency)
+        ));
     }
     s
 }
@@ -92,7 +117,10 @@ pub fn devices(gpus: &[crate::domain::Device]) -> String {
             if v.len() > 2 && contiguous {
                 format!("{n}:{}-{}", v[0], v[v.len() - 1])
             } else {
-                format!("{n}:{}", v.iter().map(u32::to_string).collect::<Vec<_>>().join(","))
+                format!(
+                    "{n}:{}",
+                    v.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
+                )
             }
         })
         .collect::<Vec<_>>()

@@ -29,15 +29,34 @@ pub struct Builtin {
 impl Builtin {
     /// A built-in assistant over `tools`.
     pub fn new(tools: Tools, config: &Config) -> Self {
-        Self { tools, centre: config.centre_name.clone(), currency: config.currency.clone(), tz: config.timezone }
+        Self {
+            tools,
+            centre: config.centre_name.clone(),
+            currency: config.currency.clone(),
+            tz: config.timezone,
+        }
     }
 
     /// Answers one message given the dialogue state; returns the reply and the new state.
-    pub async fn answer(&self, input: &TurnInput<'_>, backend: Backend) -> Result<Reply, AssistantError> {
-        let inventory = self.tools.inventory().await.map_err(|e| AssistantError::Unavailable(e.to_string()))?;
-        let today = self.tools.clock().now().with_timezone(&self.tz).date_naive();
+    pub async fn answer(
+        &self,
+        input: &TurnInput<'_>,
+        backend: Backend,
+    ) -> Result<Reply, AssistantError> {
+        let inventory = self
+            .tools
+            .inventory()
+            .await
+            .map_err(|e| AssistantError::Unavailable(e.to_string()))?;
+        let today = self
+            .tools
+            .clock()
+            .now()
+            .with_timezone(&self.tz)
+            .date_naive();
         let parsed = nlu::parse(input.message, &inventory, today);
-        let mut state: dialogue::State = serde_json::from_value(input.state.clone()).unwrap_or_default();
+        let mut state: dialogue::State =
+            serde_json::from_value(input.state.clone()).unwrap_or_default();
         let ctx = dialogue::Ctx {
             tools: &self.tools,
             caller: input.caller,
@@ -71,7 +90,10 @@ impl Builtin {
 
 #[async_trait]
 impl Assistant for Builtin {
-    async fn open(&self, _session: Option<&SessionId>) -> Result<Arc<dyn Conversation>, AssistantError> {
+    async fn open(
+        &self,
+        _session: Option<&SessionId>,
+    ) -> Result<Arc<dyn Conversation>, AssistantError> {
         Ok(Arc::new(self.clone()))
     }
 }

@@ -46,20 +46,252 @@ pub struct Parsed {
     pub bare_number: Option<u32>,
 }
 
-const BOOK: &[&str] = &["book", "reserve", "rent", "grab", "schedule", "allocate", "hold", "need", "want", "get", "give", "take", "lease", "order", "buy", "secure", "claim", "borrow", "use"];
-const AVAIL: &[&str] = &["free", "available", "availability", "availabilities", "vacant", "open", "idle", "unused", "unbooked", "capacity", "left", "spare", "avail"];
-const PRICE: &[&str] = &["price", "prices", "pricing", "priced", "cost", "costs", "costing", "rate", "rates", "quote", "expensive", "cheap", "cheaper", "cheapest", "charge", "charges", "fee", "fees", "tariff", "$", "usd", "eur", "budget", "pay", "spend", "much"];
-const INVENTORY: &[&str] = &["gpus", "gpu", "hardware", "cards", "card", "inventory", "models", "model", "offer", "fleet", "catalog", "catalogue", "machines", "nodes", "specs", "types", "kinds", "options", "accelerators", "selection", "stock", "lineup", "range", "resources"];
-const BOOKING_NOUN: &[&str] = &["booking", "bookings", "reservation", "reservations", "booked", "reserved", "reserve", "order", "orders", "slot", "slots", "rental", "rentals"];
-const CANCEL: &[&str] = &["cancel", "cancellation", "drop", "delete", "remove", "release", "unbook", "unreserve", "revoke", "terminate", "scrap", "kill", "undo"];
-const GREET: &[&str] = &["hi", "hello", "hey", "hiya", "howdy", "greetings", "yo", "sup", "hallo", "hola", "ahoj", "servus", "hei", "heya"];
-const HELP: &[&str] = &["help", "capabilities", "commands", "usage", "instructions", "manual", "guide", "howto"];
-const THANKS: &[&str] = &["thanks", "thank", "thx", "ty", "cheers", "appreciated", "ta"];
-const YES: &[&str] = &["yes", "y", "yep", "yeah", "yea", "ya", "yup", "sure", "ok", "okay", "k", "kk", "confirm", "confirmed", "affirmative", "absolutely", "definitely", "certainly", "correct", "right", "fine", "great", "perfect", "good", "go", "ahead", "proceed", "please", "do", "it", "that", "works", "alright", "sounds", "book", "yess", "yas", "aye", "👍", "lets", "let", "s", "of", "course", "indeed", "agreed", "deal", "done", "excellent", "sweet", "cool", "exactly", "true", "just", "then", "thanks", "thank", "you"];
-const NO: &[&str] = &["no", "n", "nope", "nah", "not", "don", "t", "dont", "cancel", "that", "it", "never", "mind", "nevermind", "forget", "stop", "abort", "negative", "actually", "wait", "hold", "on", "changed", "my", "i", "ve", "have", "thanks", "thank", "you", "please", "do", "leave", "skip", "pass", "now", "rather", "wrong", "incorrect"];
+const BOOK: &[&str] = &[
+    "book", "reserve", "rent", "grab", "schedule", "allocate", "hold", "need", "want", "get",
+    "give", "take", "lease", "order", "buy", "secure", "claim", "borrow", "use",
+];
+const AVAIL: &[&str] = &[
+    "free",
+    "available",
+    "availability",
+    "availabilities",
+    "vacant",
+    "open",
+    "idle",
+    "unused",
+    "unbooked",
+    "capacity",
+    "left",
+    "spare",
+    "avail",
+];
+const PRICE: &[&str] = &[
+    "price",
+    "prices",
+    "pricing",
+    "priced",
+    "cost",
+    "costs",
+    "costing",
+    "rate",
+    "rates",
+    "quote",
+    "expensive",
+    "cheap",
+    "cheaper",
+    "cheapest",
+    "charge",
+    "charges",
+    "fee",
+    "fees",
+    "tariff",
+    "$",
+    "usd",
+    "eur",
+    "budget",
+    "pay",
+    "spend",
+    "much",
+];
+const INVENTORY: &[&str] = &[
+    "gpus",
+    "gpu",
+    "hardware",
+    "cards",
+    "card",
+    "inventory",
+    "models",
+    "model",
+    "offer",
+    "fleet",
+    "catalog",
+    "catalogue",
+    "machines",
+    "nodes",
+    "specs",
+    "types",
+    "kinds",
+    "options",
+    "accelerators",
+    "selection",
+    "stock",
+    "lineup",
+    "range",
+    "resources",
+];
+const BOOKING_NOUN: &[&str] = &[
+    "booking",
+    "bookings",
+    "reservation",
+    "reservations",
+    "booked",
+    "reserved",
+    "reserve",
+    "order",
+    "orders",
+    "slot",
+    "slots",
+    "rental",
+    "rentals",
+];
+const CANCEL: &[&str] = &[
+    "cancel",
+    "cancellation",
+    "drop",
+    "delete",
+    "remove",
+    "release",
+    "unbook",
+    "unreserve",
+    "revoke",
+    "terminate",
+    "scrap",
+    "kill",
+    "undo",
+];
+const GREET: &[&str] = &[
+    "hi",
+    "hello",
+    "hey",
+    "hiya",
+    "howdy",
+    "greetings",
+    "yo",
+    "sup",
+    "hallo",
+    "hola",
+    "ahoj",
+    "servus",
+    "hei",
+    "heya",
+];
+const HELP: &[&str] = &[
+    "help",
+    "capabilities",
+    "commands",
+    "usage",
+    "instructions",
+    "manual",
+    "guide",
+    "howto",
+];
+const THANKS: &[&str] = &[
+    "thanks",
+    "thank",
+    "thx",
+    "ty",
+    "cheers",
+    "appreciated",
+    "ta",
+];
+const YES: &[&str] = &[
+    "yes",
+    "y",
+    "yep",
+    "yeah",
+    "yea",
+    "ya",
+    "yup",
+    "sure",
+    "ok",
+    "okay",
+    "k",
+    "kk",
+    "confirm",
+    "confirmed",
+    "affirmative",
+    "absolutely",
+    "definitely",
+    "certainly",
+    "correct",
+    "right",
+    "fine",
+    "great",
+    "perfect",
+    "good",
+    "go",
+    "ahead",
+    "proceed",
+    "please",
+    "do",
+    "it",
+    "that",
+    "works",
+    "alright",
+    "sounds",
+    "book",
+    "yess",
+    "yas",
+    "aye",
+    "👍",
+    "lets",
+    "let",
+    "s",
+    "of",
+    "course",
+    "indeed",
+    "agreed",
+    "deal",
+    "done",
+    "excellent",
+    "sweet",
+    "cool",
+    "exactly",
+    "true",
+    "just",
+    "then",
+    "thanks",
+    "thank",
+    "you",
+];
+const NO: &[&str] = &[
+    "no",
+    "n",
+    "nope",
+    "nah",
+    "not",
+    "don",
+    "t",
+    "dont",
+    "cancel",
+    "that",
+    "it",
+    "never",
+    "mind",
+    "nevermind",
+    "forget",
+    "stop",
+    "abort",
+    "negative",
+    "actually",
+    "wait",
+    "hold",
+    "on",
+    "changed",
+    "my",
+    "i",
+    "ve",
+    "have",
+    "thanks",
+    "thank",
+    "you",
+    "please",
+    "do",
+    "leave",
+    "skip",
+    "pass",
+    "now",
+    "rather",
+    "wrong",
+    "incorrect",
+];
 
 fn hex_ref(t: &str) -> bool {
-    t.len() >= 6 && t.len() <= 32 && t.bytes().all(|b| b.is_ascii_hexdigit()) && t.bytes().any(|b| b.is_ascii_alphabetic()) || (t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+    t.len() >= 6
+        && t.len() <= 32
+        && t.bytes().all(|b| b.is_ascii_hexdigit())
+        && t.bytes().any(|b| b.is_ascii_alphabetic())
+        || (t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// Finds the models a message names, marking the tokens used. Tolerant of case, plurals,
@@ -71,9 +303,17 @@ pub fn models(toks: &[String], inv: &Inventory, used: &mut [bool]) -> Vec<String
         .models()
         .iter()
         .map(|m| {
-            let parts: Vec<String> = m.name.split(|c: char| c == '-' || c.is_whitespace()).map(normalize).filter(|p| !p.is_empty()).collect();
+            let parts: Vec<String> = m
+                .name
+                .split(|c: char| c == '-' || c.is_whitespace())
+                .map(normalize)
+                .filter(|p| !p.is_empty())
+                .collect();
             let mut k = vec![normalize(&m.name)];
-            if let Some(pos) = parts.iter().position(|p| p.chars().any(|c| c.is_ascii_digit())) {
+            if let Some(pos) = parts
+                .iter()
+                .position(|p| p.chars().any(|c| c.is_ascii_digit()))
+            {
                 k.push(parts[pos].clone());
                 k.push(parts[..=pos].concat());
                 if pos + 1 < parts.len() {
@@ -90,7 +330,12 @@ pub fn models(toks: &[String], inv: &Inventory, used: &mut [bool]) -> Vec<String
             (m.name.clone(), k)
         })
         .collect();
-    let unique_word = |w: &str| keys.iter().filter(|(_, k)| k.iter().any(|x| x == w)).count() == 1;
+    let unique_word = |w: &str| {
+        keys.iter()
+            .filter(|(_, k)| k.iter().any(|x| x == w))
+            .count()
+            == 1
+    };
     let lookup = |cand: &str, typos: bool| -> Option<String> {
         let mut forms = vec![cand.to_string()];
         if let Some(s) = cand.strip_suffix("s") {
@@ -100,7 +345,11 @@ pub fn models(toks: &[String], inv: &Inventory, used: &mut [bool]) -> Vec<String
             forms.push(s.to_string());
         }
         for f in &forms {
-            let hits: Vec<&String> = keys.iter().filter(|(_, k)| k.contains(f)).map(|(n, _)| n).collect();
+            let hits: Vec<&String> = keys
+                .iter()
+                .filter(|(_, k)| k.contains(f))
+                .map(|(n, _)| n)
+                .collect();
             if hits.len() == 1 && (f.chars().any(|c| c.is_ascii_digit()) || unique_word(f)) {
                 return Some(hits[0].clone());
             }
@@ -120,7 +369,11 @@ pub fn models(toks: &[String], inv: &Inventory, used: &mut [bool]) -> Vec<String
                 .min()
                 .unwrap_or(usize::MAX)
         };
-        let mut scored: Vec<(usize, &String)> = keys.iter().map(|(n, k)| (dist(k), n)).filter(|(d, _)| *d <= 1).collect();
+        let mut scored: Vec<(usize, &String)> = keys
+            .iter()
+            .map(|(n, k)| (dist(k), n))
+            .filter(|(d, _)| *d <= 1)
+            .collect();
         scored.sort();
         match scored.as_slice() {
             [(d, n), rest @ ..] if rest.first().is_none_or(|(d2, _)| d2 > d) => Some((*n).clone()),
@@ -178,12 +431,22 @@ fn count(toks: &[String], used: &[bool], model_at: &[bool]) -> (Option<u32>, boo
             continue;
         }
         let t = toks[i].as_str();
-        if t == "all" && toks[i + 1..].iter().zip(&model_at[i + 1..]).take(3).any(|(w, m)| *m || is_gpu_noun(w) && w != "of" && w != "x") {
+        if t == "all"
+            && toks[i + 1..]
+                .iter()
+                .zip(&model_at[i + 1..])
+                .take(3)
+                .any(|(w, m)| *m || is_gpu_noun(w) && w != "of" && w != "x")
+        {
             return (None, true);
         }
         if model_at[i] {
             // "A100 x 2", "a100 x2"
-            if let Some(n) = toks.get(i + 1).and_then(|x| x.strip_prefix('x')).and_then(|x| x.parse::<u32>().ok()) {
+            if let Some(n) = toks
+                .get(i + 1)
+                .and_then(|x| x.strip_prefix('x'))
+                .and_then(|x| x.parse::<u32>().ok())
+            {
                 return (Some(n), false);
             }
             if toks.get(i + 1).map(String::as_str) == Some("x") {
@@ -196,10 +459,30 @@ fn count(toks: &[String], used: &[bool], model_at: &[bool]) -> (Option<u32>, boo
         let Some(n) = number(t) else { continue };
         // What follows: skipping "of", "more", adjectives like "nvidia".
         let mut j = i + 1;
-        while j < toks.len() && matches!(toks[j].as_str(), "of" | "couple" | "pair" | "few" | "more" | "nvidia" | "extra" | "additional" | "big" | "fast" | "new" | "the" | "those" | "these" | "them") && !model_at[j] {
+        while j < toks.len()
+            && matches!(
+                toks[j].as_str(),
+                "of" | "couple"
+                    | "pair"
+                    | "few"
+                    | "more"
+                    | "nvidia"
+                    | "extra"
+                    | "additional"
+                    | "big"
+                    | "fast"
+                    | "new"
+                    | "the"
+                    | "those"
+                    | "these"
+                    | "them"
+            )
+            && !model_at[j]
+        {
             j += 1;
         }
-        let before_model = j < toks.len() && (model_at[j] || (is_gpu_noun(&toks[j]) && toks[j] != "of" && toks[j] != "x"));
+        let before_model = j < toks.len()
+            && (model_at[j] || (is_gpu_noun(&toks[j]) && toks[j] != "of" && toks[j] != "x"));
         let of_them = j > i + 1 && matches!(toks[j - 1].as_str(), "them" | "those" | "these");
         if before_model || of_them {
             let n = match (t, toks.get(i + 1).map(String::as_str)) {
@@ -215,44 +498,206 @@ fn count(toks: &[String], used: &[bool], model_at: &[bool]) -> (Option<u32>, boo
 fn detect_intent(toks: &[String], p: &Parsed, raw: &str) -> Intent {
     let has = |w: &[&str]| any(toks, w);
     let first = toks.first().map(String::as_str).unwrap_or("");
-    let question = raw.trim_end().ends_with('?') || matches!(first, "is" | "are" | "any" | "how" | "what" | "which" | "when" | "do" | "does" | "can" | "could" | "will" | "would" | "whats" | "where");
-    let meaningful: Vec<&String> = toks.iter().filter(|t| !matches!(t.as_str(), "please" | "pls" | "plz" | "the" | "a" | "an" | "just" | "then" | "so" | "well" | "oh")).collect();
+    let question = raw.trim_end().ends_with('?')
+        || matches!(
+            first,
+            "is" | "are"
+                | "any"
+                | "how"
+                | "what"
+                | "which"
+                | "when"
+                | "do"
+                | "does"
+                | "can"
+                | "could"
+                | "will"
+                | "would"
+                | "whats"
+                | "where"
+        );
+    let meaningful: Vec<&String> = toks
+        .iter()
+        .filter(|t| {
+            !matches!(
+                t.as_str(),
+                "please"
+                    | "pls"
+                    | "plz"
+                    | "the"
+                    | "a"
+                    | "an"
+                    | "just"
+                    | "then"
+                    | "so"
+                    | "well"
+                    | "oh"
+            )
+        })
+        .collect();
 
     // Short answers first.
-    if !meaningful.is_empty() && meaningful.len() <= 6 && p.models.is_empty() && p.when.is_empty() && p.booking_ref.is_none() {
-        let yes_core = has(&["yes", "y", "yep", "yeah", "yea", "ya", "yup", "sure", "ok", "okay", "k", "kk", "confirm", "confirmed", "affirmative", "absolutely", "definitely", "certainly", "correct", "proceed", "perfect", "alright", "aye", "yess", "yas", "👍", "deal", "agreed"]) || phrase(toks, "go ahead") || phrase(toks, "do it") || phrase(toks, "book it") || phrase(toks, "sounds good") || phrase(toks, "that works") || phrase(toks, "please do") || phrase(toks, "of course");
-        let no_core = has(&["no", "n", "nope", "nah", "nevermind", "abort", "negative", "dont"]) || phrase(toks, "never mind") || phrase(toks, "forget it") || phrase(toks, "cancel that") || phrase(toks, "cancel it") || phrase(toks, "don t") || phrase(toks, "do not") || phrase(toks, "changed my mind") || phrase(toks, "not now") || phrase(toks, "stop");
-        if no_core && meaningful.iter().all(|t| NO.contains(&t.as_str()) || YES.contains(&t.as_str())) {
+    if !meaningful.is_empty()
+        && meaningful.len() <= 6
+        && p.models.is_empty()
+        && p.when.is_empty()
+        && p.booking_ref.is_none()
+    {
+        let yes_core = has(&[
+            "yes",
+            "y",
+            "yep",
+            "yeah",
+            "yea",
+            "ya",
+            "yup",
+            "sure",
+            "ok",
+            "okay",
+            "k",
+            "kk",
+            "confirm",
+            "confirmed",
+            "affirmative",
+            "absolutely",
+            "definitely",
+            "certainly",
+            "correct",
+            "proceed",
+            "perfect",
+            "alright",
+            "aye",
+            "yess",
+            "yas",
+            "👍",
+            "deal",
+            "agreed",
+        ]) || phrase(toks, "go ahead")
+            || phrase(toks, "do it")
+            || phrase(toks, "book it")
+            || phrase(toks, "sounds good")
+            || phrase(toks, "that works")
+            || phrase(toks, "please do")
+            || phrase(toks, "of course");
+        let no_core = has(&[
+            "no",
+            "n",
+            "nope",
+            "nah",
+            "nevermind",
+            "abort",
+            "negative",
+            "dont",
+        ]) || phrase(toks, "never mind")
+            || phrase(toks, "forget it")
+            || phrase(toks, "cancel that")
+            || phrase(toks, "cancel it")
+            || phrase(toks, "don t")
+            || phrase(toks, "do not")
+            || phrase(toks, "changed my mind")
+            || phrase(toks, "not now")
+            || phrase(toks, "stop");
+        if no_core
+            && meaningful
+                .iter()
+                .all(|t| NO.contains(&t.as_str()) || YES.contains(&t.as_str()))
+        {
             return Intent::No;
         }
         if yes_core && meaningful.iter().all(|t| YES.contains(&t.as_str())) {
             return Intent::Yes;
         }
     }
-    let book_verb = has(BOOK) || phrase(toks, "i d like") || phrase(toks, "would like") || phrase(toks, "sign me up") || phrase(toks, "set me up") || phrase(toks, "set up");
-    let booking_noun = has(BOOKING_NOUN) && !has(&["book"]) || has(&["booked", "bookings", "reservations", "booking", "reservation"]);
+    let book_verb = has(BOOK)
+        || phrase(toks, "i d like")
+        || phrase(toks, "would like")
+        || phrase(toks, "sign me up")
+        || phrase(toks, "set me up")
+        || phrase(toks, "set up");
+    let booking_noun = has(BOOKING_NOUN) && !has(&["book"])
+        || has(&[
+            "booked",
+            "bookings",
+            "reservations",
+            "booking",
+            "reservation",
+        ]);
     let mine = has(&["my", "mine", "i", "me", "our", "we", "ive"]);
 
-    if has(CANCEL) && (booking_noun || p.booking_ref.is_some() || mine || !p.models.is_empty() || has(&["it", "that", "this", "one", "all"])) {
+    if has(CANCEL)
+        && (booking_noun
+            || p.booking_ref.is_some()
+            || mine
+            || !p.models.is_empty()
+            || has(&["it", "that", "this", "one", "all"]))
+    {
         return Intent::Cancel;
     }
     if booking_noun && !p.models.is_empty() && p.count.is_some() && book_verb {
         return Intent::Book;
     }
-    let list_words = has(&["my", "mine", "show", "list", "what", "which", "view", "see", "upcoming", "current", "existing", "active", "all", "have", "any", "check", "display"]);
-    let only_nouns = !meaningful.is_empty() && meaningful.iter().all(|t| BOOKING_NOUN.contains(&t.as_str()) || matches!(t.as_str(), "show" | "list" | "all"));
-    if booking_noun && (list_words || mine || only_nouns) && !(book_verb && has(&["book", "reserve"]) && !p.models.is_empty()) && !(has(AVAIL) && !p.models.is_empty()) {
+    let list_words = has(&[
+        "my", "mine", "show", "list", "what", "which", "view", "see", "upcoming", "current",
+        "existing", "active", "all", "have", "any", "check", "display",
+    ]);
+    let only_nouns = !meaningful.is_empty()
+        && meaningful.iter().all(|t| {
+            BOOKING_NOUN.contains(&t.as_str()) || matches!(t.as_str(), "show" | "list" | "all")
+        });
+    if booking_noun
+        && (list_words || mine || only_nouns)
+        && !(book_verb && has(&["book", "reserve"]) && !p.models.is_empty())
+        && (!has(AVAIL) || p.models.is_empty())
+    {
         return Intent::MyBookings;
     }
-    let price = has(PRICE) && (has(&["much"]) && (has(&["how"]) || phrase(toks, "how much")) || has(&["price", "prices", "pricing", "priced", "cost", "costs", "costing", "rate", "rates", "quote", "expensive", "cheap", "cheaper", "cheapest", "charge", "charges", "fee", "fees", "tariff", "$", "usd", "eur", "budget", "spend"]));
+    let price = has(PRICE)
+        && (has(&["much"]) && (has(&["how"]) || phrase(toks, "how much"))
+            || has(&[
+                "price",
+                "prices",
+                "pricing",
+                "priced",
+                "cost",
+                "costs",
+                "costing",
+                "rate",
+                "rates",
+                "quote",
+                "expensive",
+                "cheap",
+                "cheaper",
+                "cheapest",
+                "charge",
+                "charges",
+                "fee",
+                "fees",
+                "tariff",
+                "$",
+                "usd",
+                "eur",
+                "budget",
+                "spend",
+            ]));
     if price {
         return Intent::Price;
     }
-    let avail = has(AVAIL) || phrase(toks, "how many") && !p.models.is_empty() || phrase(toks, "in use") || phrase(toks, "booked up");
+    let avail = has(AVAIL)
+        || phrase(toks, "how many") && !p.models.is_empty()
+        || phrase(toks, "in use")
+        || phrase(toks, "booked up");
     if avail && (!book_verb || question) {
         return Intent::Availability;
     }
-    if book_verb && (!p.models.is_empty() || p.count.is_some() || !p.when.is_empty() || has(&["gpu", "gpus", "some", "card", "cards", "book", "reserve", "rent", "machine", "node"])) {
+    if book_verb
+        && (!p.models.is_empty()
+            || p.count.is_some()
+            || !p.when.is_empty()
+            || has(&[
+                "gpu", "gpus", "some", "card", "cards", "book", "reserve", "rent", "machine",
+                "node",
+            ]))
+    {
         return Intent::Book;
     }
     if has(&["book", "reserve", "rent"]) {
@@ -261,7 +706,15 @@ fn detect_intent(toks: &[String], p: &Parsed, raw: &str) -> Intent {
     if avail {
         return Intent::Availability;
     }
-    if has(HELP) || phrase(toks, "what can you do") || phrase(toks, "how does this work") || phrase(toks, "what do you do") || phrase(toks, "who are you") || phrase(toks, "how do i") || phrase(toks, "what are you") || phrase(toks, "how does it work") {
+    if has(HELP)
+        || phrase(toks, "what can you do")
+        || phrase(toks, "how does this work")
+        || phrase(toks, "what do you do")
+        || phrase(toks, "who are you")
+        || phrase(toks, "how do i")
+        || phrase(toks, "what are you")
+        || phrase(toks, "how does it work")
+    {
         return Intent::Help;
     }
     if has(INVENTORY) || phrase(toks, "what do you have") || phrase(toks, "what have you got") {
@@ -270,10 +723,19 @@ fn detect_intent(toks: &[String], p: &Parsed, raw: &str) -> Intent {
     if has(THANKS) {
         return Intent::Thanks;
     }
-    if has(GREET) || ["good morning", "good afternoon", "good evening", "good day"].iter().any(|g| phrase(toks, g)) {
+    if has(GREET)
+        || ["good morning", "good afternoon", "good evening", "good day"]
+            .iter()
+            .any(|g| phrase(toks, g))
+    {
         return Intent::Greeting;
     }
-    if !p.models.is_empty() || !p.when.is_empty() || p.count.is_some() || p.bare_number.is_some() || p.booking_ref.is_some() {
+    if !p.models.is_empty()
+        || !p.when.is_empty()
+        || p.count.is_some()
+        || p.bare_number.is_some()
+        || p.booking_ref.is_some()
+    {
         return Intent::Slots;
     }
     Intent::Unknown
@@ -292,15 +754,55 @@ pub fn parse(text: &str, inv: &Inventory, today: NaiveDate) -> Parsed {
     let free_numbers: Vec<u32> = toks
         .iter()
         .zip(&used)
-        .filter(|(t, u)| !**u && !matches!(t.as_str(), "a" | "an" | "couple" | "pair" | "few" | "both" | "single"))
+        .filter(|(t, u)| {
+            !**u && !matches!(
+                t.as_str(),
+                "a" | "an" | "couple" | "pair" | "few" | "both" | "single"
+            )
+        })
         .filter_map(|(t, _)| number(t))
         .collect();
-    let content = toks.iter().zip(&used).filter(|(t, u)| !**u && !matches!(t.as_str(), "please" | "pls" | "make" | "it" | "gpus" | "gpu" | "of" | "them" | "just" | "instead" | "actually" | "ok" | "okay" | "then" | "let" | "s" | "say" | "how" | "about")).count();
+    let content = toks
+        .iter()
+        .zip(&used)
+        .filter(|(t, u)| {
+            !**u && !matches!(
+                t.as_str(),
+                "please"
+                    | "pls"
+                    | "make"
+                    | "it"
+                    | "gpus"
+                    | "gpu"
+                    | "of"
+                    | "them"
+                    | "just"
+                    | "instead"
+                    | "actually"
+                    | "ok"
+                    | "okay"
+                    | "then"
+                    | "let"
+                    | "s"
+                    | "say"
+                    | "how"
+                    | "about"
+            )
+        })
+        .count();
     let bare_number = match (count, free_numbers.as_slice()) {
         (None, [n]) if content <= 1 => Some(*n),
         _ => None,
     };
-    let mut p = Parsed { intent: Intent::Unknown, models, count, all, when, booking_ref, bare_number };
+    let mut p = Parsed {
+        intent: Intent::Unknown,
+        models,
+        count,
+        all,
+        when,
+        booking_ref,
+        bare_number,
+    };
     p.intent = detect_intent(&toks, &p, text);
     p
 }

@@ -79,7 +79,20 @@ fn month(t: &str) -> Option<u32> {
         "dec" => 12,
         _ => return None,
     };
-    const FULL: [&str; 12] = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"];
+    const FULL: [&str; 12] = [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ];
     let full = FULL[m as usize - 1];
     (full.starts_with(t) || t == "sept").then_some(m)
 }
@@ -97,8 +110,22 @@ fn day_of_month(t: &str) -> Option<u32> {
 /// Parses "9", "9am", "9:30", "14:00", "9.30pm", "noon", "midnight", "17h".
 fn time(t: &str) -> Option<Typed> {
     match t {
-        "noon" | "midday" => return Some(Typed { h: 12, m: 0, fixed: true, marked: true }),
-        "midnight" => return Some(Typed { h: 0, m: 0, fixed: true, marked: true }),
+        "noon" | "midday" => {
+            return Some(Typed {
+                h: 12,
+                m: 0,
+                fixed: true,
+                marked: true,
+            })
+        }
+        "midnight" => {
+            return Some(Typed {
+                h: 0,
+                m: 0,
+                fixed: true,
+                marked: true,
+            })
+        }
         _ => {}
     }
     let (body, meridiem) = if let Some(b) = t.strip_suffix("am").or_else(|| t.strip_suffix("a.m")) {
@@ -128,9 +155,19 @@ fn time(t: &str) -> Option<Typed> {
                 (true, h) => h + 12,
                 (false, h) => h,
             };
-            Some(Typed { h, m, fixed: true, marked: true })
+            Some(Typed {
+                h,
+                m,
+                fixed: true,
+                marked: true,
+            })
         }
-        None if h <= 24 => Some(Typed { h, m, fixed: colon || h > 12 || h == 0, marked: colon }),
+        None if h <= 24 => Some(Typed {
+            h,
+            m,
+            fixed: colon || h > 12 || h == 0,
+            marked: colon,
+        }),
         None => None,
     }
 }
@@ -146,7 +183,11 @@ fn settle_start(t: Typed) -> Typed {
 
 /// Settles a range: a bare start 1–6 is afternoon; an end not after the start gets +12h.
 fn settle_range(a: Typed, b: Typed) -> (Typed, Typed) {
-    let a = if !a.fixed && (1..=6).contains(&a.h) && (b.h <= 12) { Typed { h: a.h + 12, ..a } } else { a };
+    let a = if !a.fixed && (1..=6).contains(&a.h) && (b.h <= 12) {
+        Typed { h: a.h + 12, ..a }
+    } else {
+        a
+    };
     let mut b = b;
     if !b.fixed && b.h < 12 && b.h * 60 + b.m <= a.h * 60 + a.m {
         b.h += 12;
@@ -179,14 +220,18 @@ fn compact_duration(t: &str) -> Option<Duration> {
         return None;
     }
     let n: f64 = n.parse().ok()?;
-    Some(Duration::minutes((n * unit_minutes(u)? as f64).round() as i64))
+    Some(Duration::minutes(
+        (n * unit_minutes(u)? as f64).round() as i64
+    ))
 }
 
 fn part_of_day(toks: &[String], i: usize) -> Option<(u32, u32, usize)> {
     let t = toks[i].as_str();
     let two = toks.get(i + 1).map(|n| format!("{t} {n}"));
     match two.as_deref() {
-        Some("business hours" | "working hours" | "office hours" | "work hours") => return Some((9, 17, 2)),
+        Some("business hours" | "working hours" | "office hours" | "work hours") => {
+            return Some((9, 17, 2))
+        }
         Some("all day" | "whole day" | "full day" | "entire day") => return Some((0, 24, 2)),
         _ => {}
     }
@@ -202,7 +247,9 @@ fn part_of_day(toks: &[String], i: usize) -> Option<(u32, u32, usize)> {
 pub fn parse(toks: &[String], today: NaiveDate, used: &mut [bool]) -> When {
     let mut w = When::default();
     let mut i = 0;
-    let mark = |used: &mut [bool], from: usize, n: usize| used.iter_mut().skip(from).take(n).for_each(|u| *u = true);
+    let mark = |used: &mut [bool], from: usize, n: usize| {
+        used.iter_mut().skip(from).take(n).for_each(|u| *u = true)
+    };
     while i < toks.len() {
         let t = toks[i].as_str();
         let next = toks.get(i + 1).map(String::as_str);
@@ -220,20 +267,33 @@ pub fn parse(toks: &[String], today: NaiveDate, used: &mut [bool]) -> When {
             "today" | "tonight" => {
                 w.date = Some(today);
                 if t == "tonight" {
-                    w.start = Some(naive(Typed { h: 17, m: 0, fixed: true, marked: true }));
-                    w.end = Some(naive(Typed { h: 21, m: 0, fixed: true, marked: true }));
+                    w.start = Some(naive(Typed {
+                        h: 17,
+                        m: 0,
+                        fixed: true,
+                        marked: true,
+                    }));
+                    w.end = Some(naive(Typed {
+                        h: 21,
+                        m: 0,
+                        fixed: true,
+                        marked: true,
+                    }));
                 }
                 mark(used, i, 1);
                 i += 1;
                 continue;
             }
-            "tomorrow" | "tmrw" | "tmr" | "tmrow" | "tomorow" | "tommorow" | "tommorrow" | "tomorrows" | "2moro" => {
+            "tomorrow" | "tmrw" | "tmr" | "tmrow" | "tomorow" | "tommorow" | "tommorrow"
+            | "tomorrows" | "2moro" => {
                 w.date = Some(today + Duration::days(1));
                 mark(used, i, 1);
                 i += 1;
                 continue;
             }
-            "now" | "asap" | "immediately" | "straight" if !(t == "straight" && next != Some("away")) => {
+            "now" | "asap" | "immediately" | "straight"
+                if !(t == "straight" && next != Some("away")) =>
+            {
                 if !(prev == "from" && w.from_now.is_some()) {
                     w.from_now = Some(Duration::zero());
                 }
@@ -243,7 +303,11 @@ pub fn parse(toks: &[String], today: NaiveDate, used: &mut [bool]) -> When {
             }
             "next" | "this" | "coming" if next.is_some_and(|n| weekday(n).is_some()) => {
                 let wd = weekday(next.unwrap_or_default()).expect("checked");
-                w.date = Some(if t == "next" { next_week(today, wd) } else { nearest(today, wd) });
+                w.date = Some(if t == "next" {
+                    next_week(today, wd)
+                } else {
+                    nearest(today, wd)
+                });
                 mark(used, i, 2);
                 i += 2;
                 continue;
@@ -276,7 +340,9 @@ pub fn parse(toks: &[String], today: NaiveDate, used: &mut [bool]) -> When {
         }
         // "dec 3", "december 3rd 2026"
         if let (Some(m), Some(d)) = (month(t), next.and_then(day_of_month)) {
-            let year = next2.and_then(|y| y.parse::<i32>().ok()).filter(|y| (2000..2100).contains(y));
+            let year = next2
+                .and_then(|y| y.parse::<i32>().ok())
+                .filter(|y| (2000..2100).contains(y));
             w.date = month_day(today, m, d, year);
             let n = if year.is_some() { 3 } else { 2 };
             mark(used, i, n);
@@ -285,9 +351,16 @@ pub fn parse(toks: &[String], today: NaiveDate, used: &mut [bool]) -> When {
         }
         // "3 december", "3rd of dec 2026"
         if let Some(d) = day_of_month(t) {
-            let (of, mi) = if next == Some("of") { (1, next2) } else { (0, next) };
+            let (of, mi) = if next == Some("of") {
+                (1, next2)
+            } else {
+                (0, next)
+            };
             if let Some(m) = mi.and_then(month) {
-                let yi = toks.get(i + 2 + of).and_then(|y| y.parse::<i32>().ok()).filter(|y| (2000..2100).contains(y));
+                let yi = toks
+                    .get(i + 2 + of)
+                    .and_then(|y| y.parse::<i32>().ok())
+                    .filter(|y| (2000..2100).contains(y));
                 w.date = month_day(today, m, d, yi);
                 let n = 2 + of + usize::from(yi.is_some());
                 mark(used, i, n);
@@ -297,7 +370,12 @@ pub fn parse(toks: &[String], today: NaiveDate, used: &mut [bool]) -> When {
         }
         // "on the 5th"
         if t == "the" && prev == "on" {
-            if let Some(d) = next.filter(|n| n.ends_with("st") || n.ends_with("nd") || n.ends_with("rd") || n.ends_with("th")).and_then(day_of_month) {
+            if let Some(d) = next
+                .filter(|n| {
+                    n.ends_with("st") || n.ends_with("nd") || n.ends_with("rd") || n.ends_with("th")
+                })
+                .and_then(day_of_month)
+            {
                 let this = NaiveDate::from_ymd_opt(today.year(), today.month(), d);
                 w.date = match this {
                     Some(x) if x >= today => Some(x),
@@ -325,12 +403,22 @@ pub fn parse(toks: &[String], today: NaiveDate, used: &mut [bool]) -> When {
 
         // Parts of the day.
         if let Some((a, b, n)) = part_of_day(toks, i).filter(|_| prev != "good") {
-            w.start = Some(naive(Typed { h: a, m: 0, fixed: true, marked: true }));
+            w.start = Some(naive(Typed {
+                h: a,
+                m: 0,
+                fixed: true,
+                marked: true,
+            }));
             if b == 24 {
                 w.end = Some(NaiveTime::MIN);
                 w.end_of_day = true;
             } else {
-                w.end = Some(naive(Typed { h: b, m: 0, fixed: true, marked: true }));
+                w.end = Some(naive(Typed {
+                    h: b,
+                    m: 0,
+                    fixed: true,
+                    marked: true,
+                }));
             }
             mark(used, i, n);
             i += n;
@@ -338,39 +426,61 @@ pub fn parse(toks: &[String], today: NaiveDate, used: &mut [bool]) -> When {
         }
 
         // Ranges in one token: "9-17", "9am-5pm", "10:00-12:00".
-        if let Some((a, b)) = t.split_once('-').and_then(|(a, b)| Some((time(a)?, time(b)?))) {
+        if let Some((a, b)) = t
+            .split_once('-')
+            .and_then(|(a, b)| Some((time(a)?, time(b)?)))
+        {
             set_range(&mut w, a, b);
             mark(used, i, 1);
             i += 1;
             continue;
         }
         // "from 2pm to 6pm", "between 10 and 12", "10 to 4", "9 - 5", "9am until noon"
-        let joiner = |s: Option<&str>| matches!(s, Some("to" | "until" | "till" | "til" | "-" | "and" | "through"));
+        let joiner = |s: Option<&str>| {
+            matches!(
+                s,
+                Some("to" | "until" | "till" | "til" | "-" | "and" | "through")
+            )
+        };
         if let Some(a) = time(t) {
-            let numeric_ok = a.marked || matches!(prev, "from" | "between" | "at" | "@") || (joiner(next) && next != Some("and"));
+            let numeric_ok = a.marked
+                || matches!(prev, "from" | "between" | "at" | "@")
+                || (joiner(next) && next != Some("and"));
             if numeric_ok && joiner(next) {
                 if let Some(b) = next2.and_then(time) {
                     // "2 to 4 gpus" is a count, not a time.
                     let after = toks.get(i + 3).map(String::as_str);
                     if !after.is_some_and(|x| super::words::is_gpu_noun(x) && x != "of") {
                         set_range(&mut w, a, b);
-                        let from = if matches!(prev, "from" | "between") { i - 1 } else { i };
+                        let from = if matches!(prev, "from" | "between") {
+                            i - 1
+                        } else {
+                            i
+                        };
                         mark(used, from, i + 3 - from);
                         i += 3;
                         continue;
                     }
                 }
             }
-            let after_until = matches!(prev, "until" | "till" | "til" | "to" | "by") && (a.marked || w.start.is_some());
+            let after_until = matches!(prev, "until" | "till" | "til" | "to" | "by")
+                && (a.marked || w.start.is_some());
             if after_until && !unit_follows(next) {
-                let end = if w.start.is_none() { a } else { settle_range(start_typed(&w), a).1 };
+                let end = if w.start.is_none() {
+                    a
+                } else {
+                    settle_range(start_typed(&w), a).1
+                };
                 w.end = Some(naive(end));
                 w.end_of_day = end.h == 24;
                 mark(used, i - 1, 2);
                 i += 1;
                 continue;
             }
-            let start_word = matches!(prev, "at" | "from" | "@" | "starting" | "start" | "begin" | "beginning" | "after");
+            let start_word = matches!(
+                prev,
+                "at" | "from" | "@" | "starting" | "start" | "begin" | "beginning" | "after"
+            );
             if (a.marked || start_word) && !unit_follows(next) {
                 w.start = Some(naive(if a.fixed { a } else { settle_start(a) }));
                 if start_word {
@@ -385,7 +495,9 @@ pub fn parse(toks: &[String], today: NaiveDate, used: &mut [bool]) -> When {
         // Durations: "for 3 hours", "90 minutes", "a week", "3h".
         if let Some((d, n)) = duration_at(toks, i) {
             let from = if prev == "for" { i - 1 } else { i };
-            if toks.get(i + n).map(String::as_str) == Some("from") && toks.get(i + n + 1).map(String::as_str) == Some("now") {
+            if toks.get(i + n).map(String::as_str) == Some("from")
+                && toks.get(i + n + 1).map(String::as_str) == Some("now")
+            {
                 w.from_now = Some(d);
                 mark(used, from, i + n + 2 - from);
                 i += n + 2;
@@ -408,7 +520,12 @@ fn unit_follows(next: Option<&str>) -> bool {
 fn start_typed(w: &When) -> Typed {
     use chrono::Timelike;
     let s = w.start.unwrap_or(NaiveTime::MIN);
-    Typed { h: s.hour(), m: s.minute(), fixed: true, marked: true }
+    Typed {
+        h: s.hour(),
+        m: s.minute(),
+        fixed: true,
+        marked: true,
+    }
 }
 
 fn set_range(w: &mut When, a: Typed, b: Typed) {
@@ -425,11 +542,18 @@ fn duration_at(toks: &[String], i: usize) -> Option<(Duration, usize)> {
     if let Some(d) = compact_duration(t) {
         return Some((d, 1));
     }
-    if t == "half" && toks.get(i + 1).map(String::as_str) == Some("an") && toks.get(i + 2).map(String::as_str) == Some("hour") {
+    if t == "half"
+        && toks.get(i + 1).map(String::as_str) == Some("an")
+        && toks.get(i + 2).map(String::as_str) == Some("hour")
+    {
         return Some((Duration::minutes(30), 3));
     }
     // "a couple of hours", "a few days"
-    let (n, skip) = match (t, toks.get(i + 1).map(String::as_str), toks.get(i + 2).map(String::as_str)) {
+    let (n, skip) = match (
+        t,
+        toks.get(i + 1).map(String::as_str),
+        toks.get(i + 2).map(String::as_str),
+    ) {
         ("a", Some(w @ ("couple" | "few" | "pair")), Some("of")) => (number(w)? as f64, 3),
         ("a", Some(w @ ("couple" | "few")), _) => (number(w)? as f64, 2),
         _ => (decimal(t)?, 1),
@@ -452,7 +576,8 @@ fn nearest(today: NaiveDate, wd: Weekday) -> NaiveDate {
 
 /// `wd` in the calendar week after this one.
 fn next_week(today: NaiveDate, wd: Weekday) -> NaiveDate {
-    let monday = today - Duration::days(today.weekday().num_days_from_monday() as i64) + Duration::days(7);
+    let monday =
+        today - Duration::days(today.weekday().num_days_from_monday() as i64) + Duration::days(7);
     monday + Duration::days(wd.num_days_from_monday() as i64)
 }
 
@@ -467,6 +592,10 @@ fn month_day(today: NaiveDate, m: u32, d: u32, year: Option<i32>) -> Option<Naiv
 }
 
 fn add_month(today: NaiveDate, d: u32) -> Option<NaiveDate> {
-    let (y, m) = if today.month() == 12 { (today.year() + 1, 1) } else { (today.year(), today.month() + 1) };
+    let (y, m) = if today.month() == 12 {
+        (today.year() + 1, 1)
+    } else {
+        (today.year(), today.month() + 1)
+    };
     NaiveDate::from_ymd_opt(y, m, d)
 }

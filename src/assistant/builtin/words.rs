@@ -27,7 +27,13 @@ pub fn tokens(text: &str) -> Vec<String> {
             // "9 am" → "9am".
             let meridiem = matches!(t.as_str(), "am" | "pm" | "a.m" | "p.m");
             match acc.last_mut() {
-                Some(last) if meridiem && !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit() || b == b':') => last.push_str(&t),
+                Some(last)
+                    if meridiem
+                        && !last.is_empty()
+                        && last.bytes().all(|b| b.is_ascii_digit() || b == b':') =>
+                {
+                    last.push_str(&t)
+                }
                 _ => acc.push(t),
             }
             acc
@@ -36,7 +42,10 @@ pub fn tokens(text: &str) -> Vec<String> {
         .flat_map(|t| {
             // "free-now" → "free", "now"; "9-17", "a100-80gb" and "2026-12-03" stay whole.
             if t.contains('-') && !t.chars().any(|c| c.is_ascii_digit()) {
-                t.split('-').filter(|p| !p.is_empty()).map(str::to_string).collect()
+                t.split('-')
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_string)
+                    .collect()
             } else {
                 vec![t]
             }
@@ -103,7 +112,22 @@ pub fn decimal(t: &str) -> Option<f64> {
 
 /// Nouns for a GPU in general.
 pub fn is_gpu_noun(t: &str) -> bool {
-    matches!(t, "gpu" | "gpus" | "card" | "cards" | "device" | "devices" | "accelerator" | "accelerators" | "unit" | "units" | "x" | "of" | "nvidia")
+    matches!(
+        t,
+        "gpu"
+            | "gpus"
+            | "card"
+            | "cards"
+            | "device"
+            | "devices"
+            | "accelerator"
+            | "accelerators"
+            | "unit"
+            | "units"
+            | "x"
+            | "of"
+            | "nvidia"
+    )
 }
 
 /// Whether any of `words` is among `toks`.
@@ -114,7 +138,8 @@ pub fn any(toks: &[String], words: &[&str]) -> bool {
 /// Whether the phrase (space-separated words) occurs in `toks`.
 pub fn phrase(toks: &[String], p: &str) -> bool {
     let words: Vec<&str> = p.split(' ').collect();
-    toks.windows(words.len()).any(|w| w.iter().zip(&words).all(|(a, b)| a == b))
+    toks.windows(words.len())
+        .any(|w| w.iter().zip(&words).all(|(a, b)| a == b))
 }
 
 /// Whether `toks` begins with the phrase.
@@ -130,13 +155,15 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            d[i][j] = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
             }
@@ -151,8 +178,14 @@ mod tests {
 
     #[test]
     fn tokenises_as_people_type() {
-        assert_eq!(tokens("Book 2 A100s, tomorrow 9am-5pm!"), ["book", "2", "a100s", "tomorrow", "9am-5pm"]);
-        assert_eq!(tokens("I'd like an H100's slot at 14:00."), ["i", "d", "like", "an", "h100", "slot", "at", "14:00"]);
+        assert_eq!(
+            tokens("Book 2 A100s, tomorrow 9am-5pm!"),
+            ["book", "2", "a100s", "tomorrow", "9am-5pm"]
+        );
+        assert_eq!(
+            tokens("I'd like an H100's slot at 14:00."),
+            ["i", "d", "like", "an", "h100", "slot", "at", "14:00"]
+        );
         assert_eq!(tokens("what’s free—now?"), ["what", "s", "free", "now"]);
         assert_eq!(edit_distance("a100", "a10o"), 1);
         assert_eq!(edit_distance("h100", "1h00"), 1);
