@@ -9,9 +9,11 @@ pub mod assistant;
 pub mod chat;
 pub mod config;
 pub mod domain;
+pub mod loadtest;
 pub mod ops;
 pub mod server;
 pub mod store;
+pub mod terminal;
 pub mod transfer;
 
 pub use server::run;

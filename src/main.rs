@@ -31,6 +31,45 @@ enum Command {
         #[arg(long)]
         bookings: Option<PathBuf>,
     },
+    /// Chat with a running server in the terminal.
+    Chat {
+        /// The server's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080", env = "HPCBOT_URL")]
+        url: String,
+        /// Resume this session (default: the last one used here).
+        #[arg(long)]
+        session: Option<String>,
+        /// Start a new session instead of resuming.
+        #[arg(long)]
+        new: bool,
+    },
+    /// Load-test a running server (this machine only, unless --allow-remote).
+    Loadtest {
+        /// The server's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// Concurrent users.
+        #[arg(long, default_value_t = 32)]
+        users: usize,
+        /// How long, e.g. 30s or 2m.
+        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+        duration: std::time::Duration,
+        /// Turns per session before a user starts a new session.
+        #[arg(long)]
+        turns: Option<usize>,
+        /// session, direct or echo.
+        #[arg(long, value_enum, default_value = "session")]
+        mode: hpcbot::loadtest::Mode,
+        /// Check each session's history for lost turns at the end.
+        #[arg(long)]
+        verify: bool,
+        /// Allow a target that is not this machine.
+        #[arg(long)]
+        allow_remote: bool,
+        /// A message to send (repeatable; default: questions that change nothing).
+        #[arg(long = "message")]
+        messages: Vec<String>,
+    },
     /// Export the inventory and bookings to gpu_inventory.json and bookings.json.
     Export {
         #[command(flatten)]
@@ -189,6 +228,48 @@ async fn main_inner() -> anyhow::Result<()> {
                 models.map_or("no".into(), |m| m.to_string()),
                 n.map_or("no".into(), |m| m.to_string())
             );
+            Ok(())
+        }
+        Command::Chat { url, session, new } => hpcbot::terminal::run(url, session, new).await,
+        Command::Loadtest {
+            url,
+            users,
+            duration,
+            turns,
+            mode,
+            verify,
+            allow_remote,
+            messages,
+        } => {
+            let messages = if messages.is_empty() {
+                [
+                    "what gpus do you have",
+                    "is an a100 free tomorrow 9-12?",
+                    "how much is an h100 for 3 hours",
+                    "my bookings",
+                ]
+                .map(String::from)
+                .to_vec()
+            } else {
+                messages
+            };
+            let report = hpcbot::loadtest::run(hpcbot::loadtest::LoadOptions {
+                url,
+                users,
+                duration,
+                turns,
+                mode,
+                verify,
+                allow_remote,
+                progress: true,
+                messages,
+            })
+            .await?;
+            print!("{}", report.text());
+            println!("{}", serde_json::to_string(&report)?);
+            if report.sessions_with_lost_turns.unwrap_or(0) > 0 {
+                std::process::exit(1);
+            }
             Ok(())
         }
         Command::Export { config, out } => {

@@ -110,3 +110,8 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
     )
         .into_response()
 }
+
+/// A trivial JSON echo: the baseline that load benchmarks compare turns against.
+pub async fn echo(body: axum::body::Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}

@@ -194,6 +194,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health/ready", get(health::ready))
         .route("/health/threads", get(health::threads))
         .route("/debug/requests", get(health::requests))
+        .route("/debug/echo", post(health::echo))
         .route("/metrics", get(health::metrics))
         .fallback(|| async { ApiError::no_route() })
         .method_not_allowed_fallback(|| async {

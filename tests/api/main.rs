@@ -2,6 +2,7 @@
 
 mod assistants;
 mod bookings;
+mod cli;
 mod conversation;
 mod fuzz;
 mod helpers;

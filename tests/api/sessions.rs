@@ -218,7 +218,7 @@ async fn a_turn_past_the_deadline_ends_504_and_leaves_no_half_turn() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_turn_queued_behind_a_stuck_one_runs_once_the_stuck_one_times_out() {
     let echo = Echo::default();
-    let app = echo_app(&echo, vec![("request_timeout", "1s".into())]).await;
+    let app = echo_app(&echo, vec![("request_timeout", "2s".into())]).await;
     let sid = new_session(&app).await;
     let stuck = {
         let (c, url, sid) = (app.client.clone(), app.url("/api/chat"), sid.clone());
