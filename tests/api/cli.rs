@@ -129,7 +129,7 @@ async fn import_is_all_or_nothing_and_export_round_trips() {
     assert!(ok, "{err}");
     assert!(out.contains("1 models, 1 bookings"), "{out}");
     // A booking that overlaps on a device: refused, and nothing changes.
-    std::fs::write(d.join("bad.json"), bookings.replace("]}", "]}").replace(r#"{"bookings": ["#, r#"{"bookings": [{"id": "1123456789abcdef0123456789abcdef", "owner": "user:bob", "model": "B200-192GB", "count": 1, "start": "2030-01-01T09:30:00Z", "end": "2030-01-01T11:00:00Z", "gpus": ["bw-01:1"], "price_total": 1.0, "status": "confirmed", "created_at": "2029-12-01T00:00:00Z"}, "#)).unwrap();
+    std::fs::write(d.join("bad.json"), bookings.replace(r#"{"bookings": ["#, r#"{"bookings": [{"id": "1123456789abcdef0123456789abcdef", "owner": "user:bob", "model": "B200-192GB", "count": 1, "start": "2030-01-01T09:30:00Z", "end": "2030-01-01T11:00:00Z", "gpus": ["bw-01:1"], "price_total": 1.0, "status": "confirmed", "created_at": "2029-12-01T00:00:00Z"}, "#)).unwrap();
     let (ok, _, err) = run_with_stdin(with_data(&["import", "--bookings", "bad.json"]), "").await;
     assert!(!ok);
     assert!(
