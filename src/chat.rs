@@ -322,23 +322,31 @@ impl Engine {
     }
 
     /// A stateless question: no session, no history, never changes a booking.
-    pub async fn direct(
+    pub async fn direct(&self, message: &str, deadline: Instant) -> Result<(String, Backend), ChatError> {
+        self.oneshot(&[], message, deadline, None).await
+    }
+
+    /// A one-off answer to `message` after the client-held `history` (the OpenAI-compatible
+    /// route): no session, and it never changes a booking.
+    pub async fn oneshot(
         &self,
+        history: &[Message],
         message: &str,
         deadline: Instant,
+        deltas: Option<&UnboundedSender<String>>,
     ) -> Result<(String, Backend), ChatError> {
         let message = Self::check_message(message)?;
         ops::set_stage("assistant");
-        let anonymous = Owner::from_stored("direct:".into());
+        let anonymous = Owner::from_stored("anonymous:".into());
         let run = async {
             let conv = self.assistant.open(None).await?;
             conv.reply(TurnInput {
                 caller: &anonymous,
                 message,
-                history: &[],
+                history,
                 state: serde_json::Value::Null,
                 can_act: false,
-                deltas: None,
+                deltas,
             })
             .await
         };

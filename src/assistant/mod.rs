@@ -2,6 +2,7 @@
 //! through [`tools::Tools`].
 
 pub mod builtin;
+pub mod llm;
 pub mod tools;
 
 use crate::domain::{Owner, SessionId};

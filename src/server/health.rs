@@ -75,6 +75,7 @@ pub async fn threads(State(s): State<AppState>) -> Json<serde_json::Value> {
         "sessions_with_turns_running": s.engine.active_sessions(),
         "oldest_request_ms": oldest,
         "session_store": s.engine.store().name(),
+        "llm_breaker": s.llm_breaker.as_ref().map(|b| b.state()),
         "timestamp": s.tools.clock().now(),
     }))
 }
@@ -101,6 +102,9 @@ pub async fn requests(State(s): State<AppState>) -> Json<serde_json::Value> {
 /// Prometheus text format.
 pub async fn metrics(State(s): State<AppState>) -> Response {
     metrics::gauge!("hpcbot_in_flight_requests").set(s.inflight.len() as f64);
+    if let Some(b) = &s.llm_breaker {
+        metrics::gauge!("hpcbot_llm_breaker_state").set(b.state().gauge());
+    }
     if let Ok(n) = s.engine.store().count().await {
         metrics::gauge!("hpcbot_sessions").set(n as f64);
     }

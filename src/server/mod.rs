@@ -9,6 +9,7 @@ pub mod extract;
 pub mod gpus;
 pub mod health;
 pub mod middleware;
+pub mod openai;
 pub mod sessions;
 
 use crate::assistant::tools::Tools;
@@ -50,6 +51,8 @@ pub struct AppState {
     pub admission: Arc<Semaphore>,
     /// The Prometheus recorder's handle.
     pub metrics: PrometheusHandle,
+    /// The LLM upstream's circuit breaker, when an LLM is configured.
+    pub llm_breaker: Option<Arc<crate::assistant::llm::breaker::Breaker>>,
 }
 
 /// What a caller (main or a test) may put in instead of the defaults.
@@ -101,12 +104,35 @@ pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<AppSt
             redact(&config.sessions)
         );
     };
-    let assistant = match overrides.assistant {
-        Some(a) => a,
-        None => Arc::new(crate::assistant::builtin::Builtin::new(
-            tools.clone(),
-            &config,
-        )),
+    let builtin = crate::assistant::builtin::Builtin::new(tools.clone(), &config);
+    let mut llm_breaker = None;
+    let assistant: Arc<dyn Assistant> = match (overrides.assistant, &config.llm.base_url) {
+        (Some(a), _) => a,
+        (None, Some(base_url)) => {
+            use crate::assistant::llm::{breaker, client, Llm};
+            let llm = &config.llm;
+            // One HTTP client for the process, made here, never per session.
+            let client = Arc::new(client::LlmClient::new(client::ClientOptions {
+                base_url: base_url.clone(),
+                api_key: llm.api_key.clone(),
+                model: llm.model.clone(),
+                connect_timeout: llm.connect_timeout,
+                first_byte_timeout: llm.first_byte_timeout,
+                call_timeout: llm.timeout,
+                max_retries: llm.max_retries,
+            })?);
+            let b = Arc::new(breaker::Breaker::new(
+                breaker::BreakerOptions {
+                    failures: llm.breaker_failures,
+                    window: chrono::Duration::from_std(llm.breaker_window)?,
+                    open_for: chrono::Duration::from_std(llm.breaker_open_for)?,
+                },
+                clock.clone(),
+            ));
+            llm_breaker = Some(b.clone());
+            Arc::new(Llm::new(client, b, tools.clone(), builtin, config.centre_name.clone(), config.timezone))
+        }
+        (None, None) => Arc::new(builtin),
     };
     let engine = Arc::new(Engine::new(
         sessions,
@@ -125,6 +151,7 @@ pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<AppSt
         engine,
         inflight: Arc::new(Inflight::default()),
         metrics: metrics_handle(),
+        llm_breaker,
     })
 }
 
@@ -190,6 +217,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/bookings", get(bookings::list).post(bookings::create))
         .route("/api/bookings/{id}", delete(bookings::cancel))
         .route("/api/openapi.json", get(openapi))
+        .route("/v1/models", get(openai::models))
+        .route("/v1/chat/completions", post(openai::completions))
         .route("/health", get(health::health))
         .route("/health/ready", get(health::ready))
         .route("/health/threads", get(health::threads))

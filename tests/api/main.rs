@@ -6,6 +6,7 @@ mod cli;
 mod conversation;
 mod fuzz;
 mod helpers;
+mod llm;
 mod props;
 mod sessions;
 mod storm;

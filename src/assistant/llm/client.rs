@@ -1,0 +1,234 @@
+//! The OpenAI-compatible client: one shared HTTP client made at start, separate bounds
+//! for connecting, the first byte and the whole call, jittered retries only where safe
+//! (connect errors, 429 with Retry-After, 502/503/504) and never once output has been
+//! passed on, and streaming with tool-call deltas.
+
+use futures::StreamExt;
+use rand::Rng;
+use serde_json::{json, Value};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Client settings.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// e.g. `http://127.0.0.1:8000/v1`.
+    pub base_url: String,
+    /// Bearer key, if the upstream wants one.
+    pub api_key: Option<String>,
+    /// Model name.
+    pub model: String,
+    /// Bound on connecting.
+    pub connect_timeout: Duration,
+    /// Bound on the response headers (time to first byte).
+    pub first_byte_timeout: Duration,
+    /// Bound on the whole call.
+    pub call_timeout: Duration,
+    /// Retries after the first try.
+    pub max_retries: u32,
+}
+
+/// A tool call the model asked for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ToolCall {
+    /// The call's id, echoed in the tool result.
+    pub id: String,
+    /// Function name.
+    pub name: String,
+    /// JSON arguments, as text.
+    pub arguments: String,
+}
+
+/// One completed model call.
+#[derive(Debug, Clone, Default)]
+pub struct Completion {
+    /// Text content.
+    pub content: String,
+    /// Tool calls, in order.
+    pub tool_calls: Vec<ToolCall>,
+}
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LlmError {
+    /// Could not connect / send.
+    #[error("cannot reach the LLM: {0}")]
+    Connect(String),
+    /// An error status.
+    #[error("the LLM answered {0}")]
+    Status(u16, Option<Duration>),
+    /// A bound passed.
+    #[error("the LLM did not answer in time ({0})")]
+    Timeout(&'static str),
+    /// The answer was not what the wire format promises.
+    #[error("the LLM's answer was malformed: {0}")]
+    Protocol(String),
+    /// The stream ended before `[DONE]` / a finish reason.
+    #[error("the LLM's stream was cut: {0}")]
+    Cut(String),
+}
+
+impl LlmError {
+    /// Whether trying again is safe and may help.
+    fn retryable(&self) -> Option<Option<Duration>> {
+        match self {
+            LlmError::Connect(_) => Some(None),
+            LlmError::Status(429, after) => Some(*after),
+            LlmError::Status(502..=504, _) => Some(None),
+            _ => None,
+        }
+    }
+}
+
+/// The client. Cheap to share behind an `Arc`.
+pub struct LlmClient {
+    http: reqwest::Client,
+    opts: ClientOptions,
+}
+
+impl LlmClient {
+    /// Makes the one HTTP client (connection pool) for this upstream.
+    pub fn new(opts: ClientOptions) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder().connect_timeout(opts.connect_timeout).pool_idle_timeout(Duration::from_secs(60)).build()?;
+        Ok(Self { http, opts })
+    }
+
+    /// The model name used upstream.
+    pub fn model(&self) -> &str {
+        &self.opts.model
+    }
+
+    /// One completion with retries. `on_delta` gets text pieces as they stream in; once it
+    /// has been called no retry happens.
+    pub async fn complete(&self, messages: &[Value], tools: &Value, on_delta: &mut (dyn FnMut(&str) + Send)) -> Result<Completion, LlmError> {
+        let give_up = Instant::now() + self.opts.call_timeout;
+        let mut attempt = 0;
+        loop {
+            let mut streamed = false;
+            let result = {
+                let mut relay = |d: &str| {
+                    streamed = true;
+                    on_delta(d)
+                };
+                self.attempt(messages, tools, give_up, &mut relay).await
+            };
+            let err = match result {
+                Ok(c) => return Ok(c),
+                Err(e) => e,
+            };
+            let Some(after) = err.retryable() else { return Err(err) };
+            if streamed || attempt >= self.opts.max_retries {
+                return Err(err);
+            }
+            attempt += 1;
+            let backoff = Duration::from_millis(100 * (1 << attempt)).mul_f64(rand::rng().random_range(0.5..1.5));
+            let wait = after.unwrap_or(backoff);
+            if Instant::now() + wait >= give_up {
+                return Err(err);
+            }
+            tracing::warn!(attempt, error = %err, wait_ms = wait.as_millis() as u64, "LLM call failed; retrying");
+            metrics::counter!("hpcbot_llm_retries_total").increment(1);
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn attempt(&self, messages: &[Value], tools: &Value, give_up: Instant, on_delta: &mut (dyn FnMut(&str) + Send)) -> Result<Completion, LlmError> {
+        let url = format!("{}/chat/completions", self.opts.base_url.trim_end_matches('/'));
+        let mut body = json!({"model": self.opts.model, "messages": messages, "stream": true});
+        if tools.as_array().is_some_and(|t| !t.is_empty()) {
+            body["tools"] = tools.clone();
+        }
+        let mut req = self.http.post(url).json(&body);
+        if let Some(k) = &self.opts.api_key {
+            req = req.bearer_auth(k);
+        }
+        let first = (Instant::now() + self.opts.first_byte_timeout).min(give_up);
+        let res = tokio::time::timeout_at(first, req.send())
+            .await
+            .map_err(|_| LlmError::Timeout("first byte"))?
+            .map_err(|e| LlmError::Connect(e.to_string()))?;
+        let status = res.status().as_u16();
+        if status != 200 {
+            let after = res.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|s| s.parse::<u64>().ok()).map(Duration::from_secs);
+            return Err(LlmError::Status(status, after));
+        }
+        let is_sse = res.headers().get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|c| c.starts_with("text/event-stream"));
+        if !is_sse {
+            // An upstream that ignores `stream: true` answers with one JSON object.
+            let v: Value = tokio::time::timeout_at(give_up, res.json())
+                .await
+                .map_err(|_| LlmError::Timeout("call"))?
+                .map_err(|e| LlmError::Protocol(e.to_string()))?;
+            let msg = v["choices"].get(0).map(|c| c["message"].clone()).ok_or_else(|| LlmError::Protocol("no choices".into()))?;
+            let content = msg["content"].as_str().unwrap_or_default().to_string();
+            if !content.is_empty() {
+                on_delta(&content);
+            }
+            let tool_calls = msg["tool_calls"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|t| ToolCall { id: t["id"].as_str().unwrap_or_default().into(), name: t["function"]["name"].as_str().unwrap_or_default().into(), arguments: t["function"]["arguments"].as_str().unwrap_or("{}").into() })
+                .collect();
+            return Ok(Completion { content, tool_calls });
+        }
+        let mut stream = res.bytes_stream();
+        let mut buf = String::new();
+        let mut out = Completion::default();
+        let (mut finished, mut any_choice) = (false, false);
+        loop {
+            let chunk = match tokio::time::timeout_at(give_up, stream.next()).await {
+                Err(_) => return Err(LlmError::Timeout("call")),
+                Ok(None) => break,
+                Ok(Some(Err(e))) => return Err(LlmError::Cut(e.to_string())),
+                Ok(Some(Ok(b))) => b,
+            };
+            buf.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(nl) = buf.find('\n') {
+                let line: String = buf.drain(..=nl).collect();
+                let Some(data) = line.trim().strip_prefix("data:").map(str::trim) else { continue };
+                if data == "[DONE]" {
+                    finished = true;
+                    continue;
+                }
+                let v: Value = serde_json::from_str(data).map_err(|e| LlmError::Protocol(format!("bad chunk: {e}")))?;
+                if let Some(err) = v.get("error") {
+                    return Err(LlmError::Protocol(format!("upstream error: {err}")));
+                }
+                let Some(choice) = v["choices"].get(0) else { continue };
+                any_choice = true;
+                let delta = &choice["delta"];
+                if let Some(text) = delta["content"].as_str().filter(|t| !t.is_empty()) {
+                    out.content.push_str(text);
+                    on_delta(text);
+                }
+                for tc in delta["tool_calls"].as_array().into_iter().flatten() {
+                    let idx = tc["index"].as_u64().unwrap_or(out.tool_calls.len() as u64) as usize;
+                    while out.tool_calls.len() <= idx {
+                        out.tool_calls.push(ToolCall::default());
+                    }
+                    let slot = &mut out.tool_calls[idx];
+                    if let Some(id) = tc["id"].as_str() {
+                        slot.id = id.to_string();
+                    }
+                    if let Some(n) = tc["function"]["name"].as_str() {
+                        slot.name.push_str(n);
+                    }
+                    if let Some(a) = tc["function"]["arguments"].as_str() {
+                        slot.arguments.push_str(a);
+                    }
+                }
+                if choice["finish_reason"].as_str().is_some() {
+                    finished = true;
+                }
+            }
+        }
+        if !any_choice {
+            return Err(LlmError::Protocol("the answer had no choices".into()));
+        }
+        if !finished {
+            return Err(LlmError::Cut("ended before [DONE]".into()));
+        }
+        Ok(out)
+    }
+}

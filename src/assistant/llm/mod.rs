@@ -1,0 +1,308 @@
+//! The LLM backend: an OpenAI-compatible model that acts only through [`Tools`], as the
+//! caller, with at most [`MAX_TOOL_ROUNDS`] tool rounds a turn. A booking needs the
+//! confirmation turn: the model can only *propose* one; `confirm_booking` books only what
+//! was proposed in an earlier turn, and only when the person's message is a yes.
+//! While the upstream's breaker is open, or when a call fails before any output was
+//! streamed, the built-in assistant answers (`backend: "fallback"`).
+
+pub mod breaker;
+pub mod client;
+pub mod mock;
+
+use super::builtin::dialogue::{Draft, State};
+use super::builtin::format::{devices, span};
+use super::builtin::{nlu, Builtin};
+use super::tools::{BookingView, ToolError, Tools};
+use super::{Action, Assistant, AssistantError, Backend, Conversation, Reply, TurnInput};
+use crate::domain::{Interval, SessionId};
+use crate::store::sessions::Role;
+use async_trait::async_trait;
+use breaker::{Admission, Breaker};
+use chrono::{DateTime, Utc};
+use client::{LlmClient, ToolCall};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Most tool rounds in one turn.
+pub const MAX_TOOL_ROUNDS: usize = 5;
+
+/// The notice put before a fallback reply.
+pub const FALLBACK_NOTICE: &str = "_The AI assistant is unavailable right now, so the built-in assistant answered._\n\n";
+
+/// The LLM backend (cheap to clone: shared client and breaker).
+#[derive(Clone)]
+pub struct Llm {
+    client: Arc<LlmClient>,
+    breaker: Arc<Breaker>,
+    tools: Tools,
+    builtin: Builtin,
+    centre: String,
+    tz: chrono_tz::Tz,
+}
+
+/// Resets a half-open breaker if its probe is cancelled before it resolves.
+struct ProbeGuard<'a> {
+    breaker: &'a Breaker,
+    armed: bool,
+}
+
+impl Drop for ProbeGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.breaker.abandon_probe();
+        }
+    }
+}
+
+fn schema(name: &str, description: &str, params: Value) -> Value {
+    json!({"type": "function", "function": {"name": name, "description": description, "parameters": params}})
+}
+
+/// The tools offered to the model, with JSON schemas.
+pub fn tool_schemas() -> Value {
+    let window = json!({"type": "object", "properties": {
+        "model": {"type": "string", "description": "GPU model, e.g. A100-80GB"},
+        "start": {"type": "string", "description": "RFC 3339 time with offset"},
+        "end": {"type": "string", "description": "RFC 3339 time with offset"}}, "required": ["model", "start", "end"]});
+    let booking = json!({"type": "object", "properties": {
+        "model": {"type": "string"}, "count": {"type": "integer", "minimum": 1, "maximum": 64},
+        "start": {"type": "string", "description": "RFC 3339"}, "end": {"type": "string", "description": "RFC 3339"}},
+        "required": ["model", "count", "start", "end"]});
+    json!([
+        schema("list_gpus", "The GPU models with memory, total devices, devices free now and hourly price.", json!({"type": "object", "properties": {}})),
+        schema("check_availability", "How many GPUs of a model are free over a time window.", window),
+        schema("quote", "The price of count GPUs of a model over a window.", booking.clone()),
+        schema("propose_booking", "Check a booking and hold it for the user's confirmation. Show the returned details and ask the user to confirm; do not claim it is booked.", booking),
+        schema("confirm_booking", "Book the booking proposed earlier, after the user has said yes in their latest message.", json!({"type": "object", "properties": {}})),
+        schema("list_my_bookings", "The user's bookings, newest first.", json!({"type": "object", "properties": {}})),
+        schema("cancel_booking", "Cancel one of the user's bookings by id (or a unique prefix of 4+ characters).", json!({"type": "object", "properties": {"booking_id": {"type": "string"}}, "required": ["booking_id"]})),
+    ])
+}
+
+fn time_arg(args: &Value, key: &str) -> Result<DateTime<Utc>, String> {
+    let s = args[key].as_str().ok_or_else(|| format!("`{key}` is missing"))?;
+    DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).map_err(|_| format!("`{key}` must be RFC 3339 with an offset, got `{s}`"))
+}
+
+fn window_arg(args: &Value) -> Result<Interval, String> {
+    Interval::new(time_arg(args, "start")?, time_arg(args, "end")?)
+}
+
+fn tool_err(e: ToolError) -> Value {
+    json!({"error": e.to_string()})
+}
+
+impl Llm {
+    /// An LLM backend over a shared client and breaker, falling back to `builtin`.
+    pub fn new(client: Arc<LlmClient>, breaker: Arc<Breaker>, tools: Tools, builtin: Builtin, centre: String, tz: chrono_tz::Tz) -> Self {
+        Self { client, breaker, tools, builtin, centre, tz }
+    }
+
+    async fn system_prompt(&self) -> String {
+        let inventory = match self.tools.gpus().await {
+            Ok(g) => g.iter().map(|m| format!("- {}: {} GB, {} devices, {} per GPU-hour", m.model, m.memory_gb, m.total, m.price_per_hour)).collect::<Vec<_>>().join("\n"),
+            Err(_) => "(unavailable: call list_gpus)".into(),
+        };
+        let now = self.tools.clock().now().with_timezone(&self.tz);
+        format!(
+            "You are the GPU booking assistant of {centre}. Now is {now} (time zone {tz}); read the times people type in that zone and pass tool times as RFC 3339 with an offset.\n\
+             Inventory:\n{inventory}\n\
+             Use the tools for every fact about availability, prices and bookings. To book: call propose_booking, state the model, count, nodes, times and price, and ask the user to confirm. Only when the user confirms in their next message, call confirm_booking. Never claim a booking exists unless confirm_booking returned it. Answer briefly in Markdown.",
+            centre = self.centre,
+            now = now.to_rfc3339(),
+            tz = self.tz,
+        )
+    }
+
+    /// Runs one tool call as the caller.
+    async fn run_tool(&self, call: &ToolCall, input: &TurnInput<'_>, state: &mut State, proposed_before: &Option<Draft>, user_said_yes: bool, actions: &mut Vec<Action>) -> Value {
+        let args: Value = serde_json::from_str(if call.arguments.trim().is_empty() { "{}" } else { &call.arguments }).unwrap_or(Value::Null);
+        if !args.is_object() {
+            return json!({"error": "arguments must be a JSON object"});
+        }
+        let t = &self.tools;
+        match call.name.as_str() {
+            "list_gpus" => t.gpus().await.map(|g| json!(g)).unwrap_or_else(tool_err),
+            "check_availability" => match window_arg(&args) {
+                Ok(w) => t.availability(args["model"].as_str().unwrap_or_default(), w).await.map(|a| json!(a)).unwrap_or_else(tool_err),
+                Err(e) => json!({"error": e}),
+            },
+            "quote" => match window_arg(&args) {
+                Ok(w) => {
+                    let count = args["count"].as_u64().unwrap_or(1) as u32;
+                    t.quote(args["model"].as_str().unwrap_or_default(), count, &w)
+                        .await
+                        .map(|q| json!({"model": q.model, "count": q.count, "price_per_hour": q.price_per_hour, "price_total": q.price_total}))
+                        .unwrap_or_else(tool_err)
+                }
+                Err(e) => json!({"error": e}),
+            },
+            "propose_booking" => {
+                let w = match window_arg(&args) {
+                    Ok(w) => w,
+                    Err(e) => return json!({"error": e}),
+                };
+                let count = args["count"].as_i64().unwrap_or(0);
+                let (model, count) = match t.check(args["model"].as_str().unwrap_or_default(), count, &w).await {
+                    Ok(x) => x,
+                    Err(e) => return tool_err(e),
+                };
+                let quote = match t.quote(&model, count, &w).await {
+                    Ok(q) => q,
+                    Err(e) => return tool_err(e),
+                };
+                match t.preview(&model, count, &w).await {
+                    Ok(Some(devs)) => {
+                        state.confirm = Some(Draft { model: Some(model.clone()), count: Some(count), start: Some(w.start()), end: Some(w.end()), minutes: None });
+                        json!({"status": "awaiting_confirmation", "model": model, "count": count, "nodes": devices(&devs), "when": span(&w, self.tz),
+                               "start": w.start(), "end": w.end(), "price_total": quote.price_total,
+                               "next": "Show these details and ask the user to confirm. Book only after they say yes, with confirm_booking."})
+                    }
+                    Ok(None) => {
+                        let free = t.availability(&model, w).await.map(|a| a.bookable).unwrap_or(0);
+                        let offer = t.next_free(&model, count, w.duration(), w.start(), chrono::Duration::days(14)).await.ok().flatten();
+                        json!({"error": format!("only {free} {model} GPUs are free for that whole period"),
+                               "nearest_free_slot": offer.map(|o| json!({"start": o.start(), "end": o.end()}))})
+                    }
+                    Err(e) => tool_err(e),
+                }
+            }
+            "confirm_booking" => {
+                if !input.can_act {
+                    return json!({"error": "bookings cannot be made in this channel; the user must use a chat session"});
+                }
+                let Some(d) = proposed_before.clone().filter(|_| user_said_yes) else {
+                    return json!({"error": "the user has not confirmed a proposed booking in this message: call propose_booking, show the details, and ask them to confirm first"});
+                };
+                let (Some(model), Some(count), Some(start), Some(end)) = (d.model, d.count, d.start, d.end) else {
+                    return json!({"error": "no complete booking was proposed"});
+                };
+                let Ok(w) = Interval::new(start, end) else { return json!({"error": "bad proposed window"}) };
+                match t.book(input.caller, &model, count as i64, w).await {
+                    Ok(b) => {
+                        state.confirm = None;
+                        let view = BookingView::from(&b);
+                        actions.push(Action::BookingCreated { booking: view.clone() });
+                        json!({"status": "booked", "booking": view})
+                    }
+                    Err(e) => tool_err(e),
+                }
+            }
+            "list_my_bookings" => t.bookings(input.caller).await.map(|l| json!(l.iter().map(BookingView::from).collect::<Vec<_>>())).unwrap_or_else(tool_err),
+            "cancel_booking" => {
+                if !input.can_act {
+                    return json!({"error": "bookings cannot be cancelled in this channel"});
+                }
+                match t.cancel(input.caller, args["booking_id"].as_str().unwrap_or_default()).await {
+                    Ok(b) => {
+                        let view = BookingView::from(&b);
+                        actions.push(Action::BookingCancelled { booking: view.clone() });
+                        json!({"status": "cancelled", "booking": view})
+                    }
+                    Err(e) => tool_err(e),
+                }
+            }
+            other => json!({"error": format!("there is no tool called `{other}`")}),
+        }
+    }
+
+    async fn fallback(&self, input: &TurnInput<'_>, why: &str) -> Result<Reply, AssistantError> {
+        tracing::warn!(reason = why, "LLM unavailable; the built-in assistant answers");
+        metrics::counter!("hpcbot_llm_fallbacks_total").increment(1);
+        if let Some(d) = input.deltas {
+            let _ = d.send(FALLBACK_NOTICE.to_string());
+        }
+        let mut r = self.builtin.answer(input, Backend::Fallback).await?;
+        r.text = format!("{FALLBACK_NOTICE}{}", r.text);
+        Ok(r)
+    }
+
+    async fn answer(&self, input: TurnInput<'_>) -> Result<Reply, AssistantError> {
+        let admission = self.breaker.admit();
+        if admission == Admission::Refused {
+            return self.fallback(&input, "circuit breaker open").await;
+        }
+        let mut guard = ProbeGuard { breaker: &self.breaker, armed: admission == Admission::Probe };
+        let mut state: State = serde_json::from_value(input.state.clone()).unwrap_or_default();
+        let proposed_before = state.confirm.clone();
+        let inventory = self.tools.inventory().await.map_err(|e| AssistantError::Unavailable(e.to_string()))?;
+        let today = self.tools.clock().now().with_timezone(&self.tz).date_naive();
+        let user_said_yes = nlu::parse(input.message, &inventory, today).intent == nlu::Intent::Yes;
+
+        let mut messages = vec![json!({"role": "system", "content": self.system_prompt().await})];
+        for m in input.history {
+            messages.push(json!({"role": if m.role == Role::User { "user" } else { "assistant" }, "content": m.content}));
+        }
+        messages.push(json!({"role": "user", "content": input.message}));
+        let tools = tool_schemas();
+        let (mut text, mut actions) = (String::new(), Vec::new());
+        for round in 0..=MAX_TOOL_ROUNDS {
+            // The last round offers no tools, so the model has to answer in words.
+            let offered = if round == MAX_TOOL_ROUNDS { json!([]) } else { tools.clone() };
+            let started = Instant::now();
+            // Output counts as given to the user only when it was streamed to them.
+            let mut streamed = input.deltas.is_some() && !text.is_empty();
+            let result = {
+                let mut relay = |d: &str| {
+                    text.push_str(d);
+                    if let Some(tx) = input.deltas {
+                        streamed = true;
+                        let _ = tx.send(d.to_string());
+                    }
+                };
+                self.client.complete(&messages, &offered, &mut relay).await
+            };
+            metrics::histogram!("hpcbot_llm_call_seconds").record(started.elapsed().as_secs_f64());
+            metrics::counter!("hpcbot_llm_calls_total").increment(1);
+            let completion = match result {
+                Ok(c) => {
+                    self.breaker.success();
+                    guard.armed = false;
+                    c
+                }
+                Err(e) => {
+                    metrics::counter!("hpcbot_llm_errors_total").increment(1);
+                    self.breaker.failure();
+                    guard.armed = false;
+                    if streamed || !actions.is_empty() {
+                        // Part of the answer is out (or a booking was made): say so rather
+                        // than have a second backend answer over it.
+                        return Err(AssistantError::Unavailable(format!("{e} (after part of the reply was sent)")));
+                    }
+                    return self.fallback(&input, &e.to_string()).await;
+                }
+            };
+            if completion.tool_calls.is_empty() {
+                break;
+            }
+            messages.push(json!({"role": "assistant", "content": if completion.content.is_empty() { Value::Null } else { json!(completion.content) },
+                "tool_calls": completion.tool_calls.iter().map(|c| json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}})).collect::<Vec<_>>()}));
+            for call in &completion.tool_calls {
+                let result = self.run_tool(call, &input, &mut state, &proposed_before, user_said_yes, &mut actions).await;
+                messages.push(json!({"role": "tool", "tool_call_id": call.id, "content": result.to_string()}));
+            }
+        }
+        if text.trim().is_empty() {
+            text = "Sorry — I couldn't put an answer together. Could you rephrase that?".into();
+            if let Some(tx) = input.deltas {
+                let _ = tx.send(text.clone());
+            }
+        }
+        Ok(Reply { text, actions, backend: Backend::Llm, state: serde_json::to_value(&state).unwrap_or_default() })
+    }
+}
+
+#[async_trait]
+impl Assistant for Llm {
+    async fn open(&self, _session: Option<&SessionId>) -> Result<Arc<dyn Conversation>, AssistantError> {
+        Ok(Arc::new(self.clone()))
+    }
+}
+
+#[async_trait]
+impl Conversation for Llm {
+    async fn reply(&self, input: TurnInput<'_>) -> Result<Reply, AssistantError> {
+        self.answer(input).await
+    }
+}
