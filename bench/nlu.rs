@@ -48,36 +48,60 @@ fn whole_turn(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let engine = rt.block_on(async {
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("b.db").display());
-        let store = SqlStore::connect(&SqlOptions { url, max_connections: 4, timeout: Duration::from_secs(5) }).await.unwrap();
+        let store = SqlStore::connect(&SqlOptions {
+            url,
+            max_connections: 4,
+            timeout: Duration::from_secs(5),
+        })
+        .await
+        .unwrap();
         let tools = Tools::new(Arc::new(store), Clock::system(), BookingLimits::default());
         let bot = Builtin::new(tools, &Config::defaults_with(&[]).unwrap());
         Engine::new(
             Arc::new(MemorySessions::new(100_000)),
             Arc::new(bot),
             Clock::system(),
-            EngineOptions { session_ttl: Duration::from_secs(3600), max_conversations: 100_000, store_timeout: Duration::from_secs(5) },
+            EngineOptions {
+                session_ttl: Duration::from_secs(3600),
+                max_conversations: 100_000,
+                store_timeout: Duration::from_secs(5),
+            },
         )
     });
-    c.bench_function("engine: whole turn (availability question, builtin, SQLite)", |b| {
-        b.to_async(&rt).iter_custom(|iters| {
-            let engine = &engine;
-            async move {
-                let mut total = Duration::ZERO;
-                let mut session = engine.create_session(None).await.unwrap();
-                for i in 0..iters {
-                    // A fresh session every 10 turns, so history length stays realistic.
-                    if i % 10 == 0 {
-                        session = engine.create_session(None).await.unwrap();
+    c.bench_function(
+        "engine: whole turn (availability question, builtin, SQLite)",
+        |b| {
+            b.to_async(&rt).iter_custom(|iters| {
+                let engine = &engine;
+                async move {
+                    let mut total = Duration::ZERO;
+                    let mut session = engine.create_session(None).await.unwrap();
+                    for i in 0..iters {
+                        // A fresh session every 10 turns, so history length stays realistic.
+                        if i % 10 == 0 {
+                            session = engine.create_session(None).await.unwrap();
+                        }
+                        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+                        let t0 = std::time::Instant::now();
+                        black_box(
+                            engine
+                                .turn(
+                                    &session.id,
+                                    None,
+                                    "is an H100 free tomorrow 9-12?",
+                                    deadline,
+                                    None,
+                                )
+                                .await
+                                .unwrap(),
+                        );
+                        total += t0.elapsed();
                     }
-                    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-                    let t0 = std::time::Instant::now();
-                    black_box(engine.turn(&session.id, None, "is an H100 free tomorrow 9-12?", deadline, None).await.unwrap());
-                    total += t0.elapsed();
+                    total
                 }
-                total
-            }
-        })
-    });
+            })
+        },
+    );
 }
 
 criterion_group! {

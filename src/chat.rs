@@ -148,10 +148,15 @@ impl Engine {
         &self,
         fut: impl std::future::Future<Output = Result<T, SessionStoreError>>,
     ) -> Result<T, ChatError> {
-        match tokio::time::timeout(self.opts.store_timeout, fut).await {
+        let _stage = ops::enter("store");
+        let started = std::time::Instant::now();
+        let r = match tokio::time::timeout(self.opts.store_timeout, fut).await {
             Ok(r) => Ok(r?),
             Err(_) => Err(SessionStoreError::Timeout.into()),
-        }
+        };
+        metrics::histogram!("hpcbot_store_seconds", "store" => "sessions")
+            .record(started.elapsed().as_secs_f64());
+        r
     }
 
     /// Creates a session owned by `owner` (`None`: the session owns itself, auth = none).
@@ -171,9 +176,18 @@ impl Engine {
         id: &SessionId,
         owner: Option<&Owner>,
     ) -> Result<SessionRecord, ChatError> {
-        ops::set_stage("store");
+        self.session_recent(id, owner, None).await
+    }
+
+    /// Like [`Engine::session`], with at most `last` of the most recent messages.
+    async fn session_recent(
+        &self,
+        id: &SessionId,
+        owner: Option<&Owner>,
+        last: Option<usize>,
+    ) -> Result<SessionRecord, ChatError> {
         let rec = self
-            .bounded(self.store.load(id, self.clock.now()))
+            .bounded(self.store.load(id, self.clock.now(), last))
             .await?
             .ok_or(ChatError::SessionNotFound)?;
         match owner {
@@ -258,7 +272,9 @@ impl Engine {
                 .map_err(|_| ChatError::SessionBusy)?,
         );
 
-        let record = self.session(id, owner).await?;
+        let record = self
+            .session_recent(id, owner, self.assistant.history_window())
+            .await?;
         ops::set_stage("assistant");
         let assistant = self.assistant.clone();
         let session = id.clone();
@@ -312,6 +328,7 @@ impl Engine {
         .await
         .map_err(|_| ChatError::DeadlineExceeded)??;
         drop(place);
+        metrics::counter!("hpcbot_turns_total", "backend" => reply.backend.as_str()).increment(1);
         Ok(TurnReply {
             session_id: id.clone(),
             response: reply.text,
@@ -322,7 +339,11 @@ impl Engine {
     }
 
     /// A stateless question: no session, no history, never changes a booking.
-    pub async fn direct(&self, message: &str, deadline: Instant) -> Result<(String, Backend), ChatError> {
+    pub async fn direct(
+        &self,
+        message: &str,
+        deadline: Instant,
+    ) -> Result<(String, Backend), ChatError> {
         self.oneshot(&[], message, deadline, None).await
     }
 

@@ -127,13 +127,46 @@ pub const SETTINGS: &[Setting] = &[
         default: "gpt-4o-mini",
         help: "the LLM's model name",
     },
-    Setting { key: "llm.connect_timeout", default: "3s", help: "bound on connecting to the LLM" },
-    Setting { key: "llm.first_byte_timeout", default: "20s", help: "bound on the LLM's first byte" },
-    Setting { key: "llm.timeout", default: "25s", help: "bound on one whole LLM call (inside the request deadline)" },
-    Setting { key: "llm.max_retries", default: "2", help: "retries of a failed LLM call (connect errors, 429, 502/503/504), before any output" },
-    Setting { key: "llm.breaker_failures", default: "5", help: "LLM failures within llm.breaker_window that open the circuit breaker" },
-    Setting { key: "llm.breaker_window", default: "30s", help: "window in which LLM failures are counted" },
-    Setting { key: "llm.breaker_open_for", default: "30s", help: "how long the open breaker sends turns to the built-in assistant before a probe" },
+    Setting {
+        key: "llm.max_history",
+        default: "40",
+        help: "earlier messages of a session sent to the LLM at most (the most recent)",
+    },
+    Setting {
+        key: "llm.connect_timeout",
+        default: "3s",
+        help: "bound on connecting to the LLM",
+    },
+    Setting {
+        key: "llm.first_byte_timeout",
+        default: "20s",
+        help: "bound on the LLM's first byte",
+    },
+    Setting {
+        key: "llm.timeout",
+        default: "25s",
+        help: "bound on one whole LLM call (inside the request deadline)",
+    },
+    Setting {
+        key: "llm.max_retries",
+        default: "2",
+        help: "retries of a failed LLM call (connect errors, 429, 502/503/504), before any output",
+    },
+    Setting {
+        key: "llm.breaker_failures",
+        default: "5",
+        help: "LLM failures within llm.breaker_window that open the circuit breaker",
+    },
+    Setting {
+        key: "llm.breaker_window",
+        default: "30s",
+        help: "window in which LLM failures are counted",
+    },
+    Setting {
+        key: "llm.breaker_open_for",
+        default: "30s",
+        help: "how long the open breaker sends turns to the built-in assistant before a probe",
+    },
 ];
 
 /// How callers are identified.
@@ -171,6 +204,8 @@ pub struct LlmConfig {
     pub timeout: Duration,
     /// Retries of a failed call.
     pub max_retries: u32,
+    /// Earlier messages sent at most.
+    pub max_history: usize,
     /// Failures that open the breaker.
     pub breaker_failures: u32,
     /// Window of those failures.
@@ -452,8 +487,19 @@ impl Config {
                 connect_timeout: duration("llm.connect_timeout")?,
                 first_byte_timeout: duration("llm.first_byte_timeout")?,
                 timeout: duration("llm.timeout")?,
-                max_retries: get("llm.max_retries").parse().map_err(|_| bad("llm.max_retries", format!("`{}` is not a whole number", get("llm.max_retries"))))?,
+                max_retries: get("llm.max_retries").parse().map_err(|_| {
+                    bad(
+                        "llm.max_retries",
+                        format!("`{}` is not a whole number", get("llm.max_retries")),
+                    )
+                })?,
                 breaker_failures: number("llm.breaker_failures")? as u32,
+                max_history: get("llm.max_history").parse().map_err(|_| {
+                    bad(
+                        "llm.max_history",
+                        format!("`{}` is not a whole number", get("llm.max_history")),
+                    )
+                })?,
                 breaker_window: duration("llm.breaker_window")?,
                 breaker_open_for: duration("llm.breaker_open_for")?,
             },

@@ -54,7 +54,10 @@ pub struct Report {
     pub requests: u64,
     pub ok: u64,
     pub throughput_per_s: f64,
+    /// Latency of successful requests.
     pub latency_ms: BTreeMap<String, f64>,
+    /// Latency of failed ones (e.g. shed with 503), when there were any.
+    pub error_latency_ms: Option<BTreeMap<String, f64>>,
     pub errors: BTreeMap<String, u64>,
     pub sessions: u64,
     /// Sessions whose history lost (or gained) a turn; `None` without `--verify`.
@@ -78,6 +81,7 @@ pub fn is_loopback(url: &str) -> bool {
 
 struct UserResult {
     hist: Histogram<u64>,
+    err_hist: Histogram<u64>,
     errors: BTreeMap<String, u64>,
     ok: u64,
     sessions: Vec<(String, u64)>,
@@ -112,6 +116,7 @@ async fn user(
 ) -> UserResult {
     let mut r = UserResult {
         hist: Histogram::new_with_bounds(1, 120_000_000, 3).expect("bounds"),
+        err_hist: Histogram::new_with_bounds(1, 120_000_000, 3).expect("bounds"),
         errors: BTreeMap::new(),
         ok: 0,
         sessions: Vec::new(),
@@ -154,16 +159,19 @@ async fn user(
         let t0 = Instant::now();
         let out = send(&client, &url, &body).await;
         let us = t0.elapsed().as_micros().max(1) as u64;
-        let _ = r.hist.record(us.min(120_000_000));
         done.fetch_add(1, Ordering::Relaxed);
         match out {
             Ok(_) => {
+                let _ = r.hist.record(us.min(120_000_000));
                 r.ok += 1;
                 if let Some(last) = r.sessions.last_mut().filter(|_| o.mode == Mode::Session) {
                     last.1 += 1;
                 }
             }
-            Err(e) => *r.errors.entry(e).or_default() += 1,
+            Err(e) => {
+                let _ = r.err_hist.record(us.min(120_000_000));
+                *r.errors.entry(e).or_default() += 1
+            }
         }
     }
     r
@@ -212,10 +220,12 @@ pub async fn run(o: LoadOptions) -> anyhow::Result<Report> {
         .map(|i| tokio::spawn(user(client.clone(), o.clone(), until, done.clone(), i)))
         .collect();
     let mut hist = Histogram::<u64>::new_with_bounds(1, 120_000_000, 3)?;
+    let mut err_hist = Histogram::<u64>::new_with_bounds(1, 120_000_000, 3)?;
     let (mut errors, mut ok, mut sessions) = (BTreeMap::new(), 0, Vec::new());
     for t in tasks {
         let r = t.await?;
         hist.add(&r.hist)?;
+        err_hist.add(&r.err_hist)?;
         ok += r.ok;
         for (k, v) in r.errors {
             *errors.entry(k).or_default() += v;
@@ -265,10 +275,23 @@ pub async fn run(o: LoadOptions) -> anyhow::Result<Report> {
         mode: format!("{:?}", o.mode).to_lowercase(),
         users: o.users,
         seconds,
-        requests: hist.len(),
+        requests: hist.len() + err_hist.len(),
         ok,
         throughput_per_s: ok as f64 / seconds,
         latency_ms,
+        error_latency_ms: (err_hist.len() > 0).then(|| {
+            BTreeMap::from([
+                (
+                    "p50".to_string(),
+                    err_hist.value_at_quantile(0.5) as f64 / 1000.0,
+                ),
+                (
+                    "p99".to_string(),
+                    err_hist.value_at_quantile(0.99) as f64 / 1000.0,
+                ),
+                ("max".to_string(), err_hist.max() as f64 / 1000.0),
+            ])
+        }),
         errors,
         sessions: sessions.len() as u64,
         sessions_with_lost_turns: lost,
@@ -283,6 +306,12 @@ impl Report {
             self.mode, self.users, self.seconds, self.requests, self.ok, self.throughput_per_s,
             self.latency_ms["p50"], self.latency_ms["p90"], self.latency_ms["p99"], self.latency_ms["p99.9"], self.latency_ms["max"]
         );
+        if let Some(e) = &self.error_latency_ms {
+            s.push_str(&format!(
+                "error latency ms: p50 {:.2} · p99 {:.2} · max {:.2}\n",
+                e["p50"], e["p99"], e["max"]
+            ));
+        }
         if self.errors.is_empty() {
             s.push_str("errors: none\n");
         } else {

@@ -53,6 +53,28 @@ pub fn set_stage(stage: &'static str) {
     let _ = CURRENT.try_with(|e| e.state.lock().expect("entry").stage = stage);
 }
 
+/// Marks the current request's stage until the guard is dropped, then restores the one
+/// before (for nested work such as a store call inside the assistant).
+pub fn enter(stage: &'static str) -> StageGuard {
+    let previous = CURRENT
+        .try_with(|e| std::mem::replace(&mut e.state.lock().expect("entry").stage, stage))
+        .ok();
+    StageGuard { previous }
+}
+
+/// Restores the previous stage when dropped.
+pub struct StageGuard {
+    previous: Option<&'static str>,
+}
+
+impl Drop for StageGuard {
+    fn drop(&mut self) {
+        if let Some(p) = self.previous {
+            set_stage(p);
+        }
+    }
+}
+
 /// Records the session the current request works on (no-op outside a request).
 pub fn set_session(id: &str) {
     let _ = CURRENT.try_with(|e| e.state.lock().expect("entry").session = Some(id.to_string()));

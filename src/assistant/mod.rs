@@ -25,6 +25,17 @@ pub enum Backend {
     Fallback,
 }
 
+impl Backend {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Builtin => "builtin",
+            Backend::Llm => "llm",
+            Backend::Fallback => "fallback",
+        }
+    }
+}
+
 /// What a turn changed.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -90,6 +101,11 @@ pub trait Assistant: Send + Sync {
         &self,
         session: Option<&SessionId>,
     ) -> Result<Arc<dyn Conversation>, AssistantError>;
+
+    /// How many of the most recent messages a turn needs to see (`None`: all of them).
+    fn history_window(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// One session's conversation with a backend.

@@ -306,7 +306,7 @@ impl Tools {
             })?;
         let now = self.clock.now();
         let now = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
-        Ok(self
+        let booking = self
             .store
             .create(NewBooking {
                 owner: caller.clone(),
@@ -315,7 +315,14 @@ impl Tools {
                 interval,
                 now,
             })
-            .await?)
+            .await;
+        let outcome = match &booking {
+            Ok(_) => "created",
+            Err(StoreError::InsufficientCapacity { .. }) => "conflict",
+            Err(_) => "error",
+        };
+        metrics::counter!("hpcbot_bookings_total", "outcome" => outcome).increment(1);
+        Ok(booking?)
     }
 
     /// The caller's bookings, newest first.

@@ -130,7 +130,15 @@ pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<AppSt
                 clock.clone(),
             ));
             llm_breaker = Some(b.clone());
-            Arc::new(Llm::new(client, b, tools.clone(), builtin, config.centre_name.clone(), config.timezone))
+            Arc::new(Llm::new(
+                client,
+                b,
+                tools.clone(),
+                builtin,
+                config.centre_name.clone(),
+                config.timezone,
+                llm.max_history,
+            ))
         }
         (None, None) => Arc::new(builtin),
     };

@@ -21,41 +21,81 @@ pub const MODEL: &str = "hpc-assistant";
 
 /// `GET /v1/models`.
 pub async fn models() -> Json<Value> {
-    Json(json!({"object": "list", "data": [{"id": MODEL, "object": "model", "created": 1_764_115_200, "owned_by": "hpcbot"}]}))
+    Json(
+        json!({"object": "list", "data": [{"id": MODEL, "object": "model", "created": 1_764_115_200, "owned_by": "hpcbot"}]}),
+    )
 }
 
 /// A message's text: a string, or an array of `{type: "text", text}` parts.
 fn text_of(content: &Value) -> Option<String> {
     match content {
         Value::String(s) => Some(s.clone()),
-        Value::Array(parts) => Some(parts.iter().filter_map(|p| p["text"].as_str()).collect::<Vec<_>>().join("")),
+        Value::Array(parts) => Some(
+            parts
+                .iter()
+                .filter_map(|p| p["text"].as_str())
+                .collect::<Vec<_>>()
+                .join(""),
+        ),
         _ => None,
     }
 }
 
 /// Splits the client's messages into earlier turns and the last user message.
 fn conversation(body: &Value) -> Result<(Vec<Message>, String, bool), ApiError> {
-    let msgs = body["messages"].as_array().filter(|m| !m.is_empty()).ok_or_else(|| ApiError::bad_request("invalid_request", "`messages` must be a non-empty array"))?;
+    let msgs = body["messages"]
+        .as_array()
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| {
+            ApiError::bad_request("invalid_request", "`messages` must be a non-empty array")
+        })?;
     let stream = match &body["stream"] {
         Value::Null => false,
         Value::Bool(b) => *b,
-        _ => return Err(ApiError::bad_request("invalid_request", "`stream` must be true or false")),
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_request",
+                "`stream` must be true or false",
+            ))
+        }
     };
     let now = chrono::Utc::now();
     let mut history = Vec::new();
     for (i, m) in msgs.iter().enumerate() {
-        let role = m["role"].as_str().ok_or_else(|| ApiError::bad_request("invalid_request", format!("messages[{i}].role is missing")))?;
+        let role = m["role"].as_str().ok_or_else(|| {
+            ApiError::bad_request("invalid_request", format!("messages[{i}].role is missing"))
+        })?;
         let content = text_of(&m["content"]).unwrap_or_default();
         match role {
-            "user" => history.push(Message { role: Role::User, content, at: now }),
-            "assistant" => history.push(Message { role: Role::Assistant, content, at: now }),
+            "user" => history.push(Message {
+                role: Role::User,
+                content,
+                at: now,
+            }),
+            "assistant" => history.push(Message {
+                role: Role::Assistant,
+                content,
+                at: now,
+            }),
             "system" | "developer" | "tool" => {}
-            other => return Err(ApiError::bad_request("invalid_request", format!("messages[{i}].role `{other}` is not user, assistant or system"))),
+            other => {
+                return Err(ApiError::bad_request(
+                    "invalid_request",
+                    format!("messages[{i}].role `{other}` is not user, assistant or system"),
+                ))
+            }
         }
     }
     match history.pop() {
-        Some(Message { role: Role::User, content, .. }) => Ok((history, content, stream)),
-        _ => Err(ApiError::bad_request("invalid_request", "the last message must be the user's")),
+        Some(Message {
+            role: Role::User,
+            content,
+            ..
+        }) => Ok((history, content, stream)),
+        _ => Err(ApiError::bad_request(
+            "invalid_request",
+            "the last message must be the user's",
+        )),
     }
 }
 
@@ -64,8 +104,17 @@ fn completion_id() -> String {
 }
 
 /// `POST /v1/chat/completions`.
-pub async fn completions(State(s): State<AppState>, Extension(Deadline(deadline)): Extension<Deadline>, body: Bytes) -> Result<Response, ApiError> {
-    let body: Value = serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("invalid_json", format!("the request body is not valid JSON: {e}")))?;
+pub async fn completions(
+    State(s): State<AppState>,
+    Extension(Deadline(deadline)): Extension<Deadline>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let body: Value = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_json",
+            format!("the request body is not valid JSON: {e}"),
+        )
+    })?;
     let (history, message, stream) = conversation(&body)?;
     let id = completion_id();
     let created = chrono::Utc::now().timestamp();
@@ -83,12 +132,17 @@ pub async fn completions(State(s): State<AppState>, Extension(Deadline(deadline)
     let engine = s.engine.clone();
     let watch = tx.clone();
     let chunk = move |delta: Value, finish: Option<&str>| {
-        Event::default().data(json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": MODEL,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}).to_string())
+        Event::default().data(
+            json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": MODEL,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+            .to_string(),
+        )
     };
     tokio::spawn(async move {
         let work = async move {
-            let _ = tx.send(chunk(json!({"role": "assistant", "content": ""}), None)).await;
+            let _ = tx
+                .send(chunk(json!({"role": "assistant", "content": ""}), None))
+                .await;
             let (dtx, mut drx) = mpsc::unbounded_channel::<String>();
             let turn = engine.oneshot(&history, &message, deadline, Some(&dtx));
             tokio::pin!(turn);
@@ -107,7 +161,11 @@ pub async fn completions(State(s): State<AppState>, Extension(Deadline(deadline)
                 }
                 Err(e) => {
                     let e = ApiError::from(e);
-                    let _ = tx.send(Event::default().data(json!({"error": {"code": e.code, "message": e.message}}).to_string())).await;
+                    let _ = tx
+                        .send(Event::default().data(
+                            json!({"error": {"code": e.code, "message": e.message}}).to_string(),
+                        ))
+                        .await;
                 }
             }
             let _ = tx.send(Event::default().data("[DONE]")).await;
@@ -117,6 +175,9 @@ pub async fn completions(State(s): State<AppState>, Extension(Deadline(deadline)
             _ = watch.closed() => {}
         }
     });
-    let body = futures::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(rx), Ok::<_, Infallible>);
+    let body = futures::StreamExt::map(
+        tokio_stream::wrappers::ReceiverStream::new(rx),
+        Ok::<_, Infallible>,
+    );
     Ok(Sse::new(body).into_response())
 }

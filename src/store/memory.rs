@@ -61,10 +61,23 @@ impl SessionStore for MemorySessions {
         &self,
         id: &SessionId,
         now: DateTime<Utc>,
+        last: Option<usize>,
     ) -> Result<Option<SessionRecord>, SessionStoreError> {
         let mut map = self.shard(id).lock().expect("session shard");
         match map.get(id) {
-            Some(r) if r.expires_at > now => Ok(Some(r.clone())),
+            Some(r) if r.expires_at > now => {
+                // Copy only what is asked for: a turn needs the recent messages, not all.
+                let skip = last.map_or(0, |n| r.messages.len().saturating_sub(n));
+                Ok(Some(SessionRecord {
+                    id: r.id.clone(),
+                    owner: r.owner.clone(),
+                    created_at: r.created_at,
+                    expires_at: r.expires_at,
+                    messages: r.messages[skip..].to_vec(),
+                    earlier: r.earlier + skip as u64,
+                    state: r.state.clone(),
+                }))
+            }
             Some(_) => {
                 map.remove(id);
                 Ok(None)

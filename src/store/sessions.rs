@@ -42,8 +42,12 @@ pub struct SessionRecord {
     pub created_at: DateTime<Utc>,
     /// When it expires unless renewed by a turn.
     pub expires_at: DateTime<Utc>,
-    /// Two messages per completed turn, in order.
+    /// Two messages per completed turn, in order (the most recent ones when loaded with a
+    /// limit; `earlier` counts those left out).
     pub messages: Vec<Message>,
+    /// Messages before `messages` that were not loaded.
+    #[serde(default)]
+    pub earlier: u64,
     /// The assistant's dialogue state (pending booking, last model asked about, ...).
     pub state: serde_json::Value,
 }
@@ -57,13 +61,14 @@ impl SessionRecord {
             created_at: now,
             expires_at,
             messages: Vec::new(),
+            earlier: 0,
             state: serde_json::Value::Null,
         }
     }
 
     /// Completed turns.
     pub fn turns(&self) -> u64 {
-        (self.messages.len() / 2) as u64
+        (self.earlier + self.messages.len() as u64) / 2
     }
 }
 
@@ -105,11 +110,13 @@ pub enum SessionStoreError {
 pub trait SessionStore: Send + Sync {
     /// Stores a new session.
     async fn create(&self, record: SessionRecord) -> Result<(), SessionStoreError>;
-    /// Loads a live session (`None` if unknown or expired at `now`).
+    /// Loads a live session (`None` if unknown or expired at `now`), with at most `last`
+    /// of its most recent messages (all with `None`).
     async fn load(
         &self,
         id: &SessionId,
         now: DateTime<Utc>,
+        last: Option<usize>,
     ) -> Result<Option<SessionRecord>, SessionStoreError>;
     /// Appends a turn if the session still has `expected_turns` turns; returns the new count.
     async fn commit_turn(

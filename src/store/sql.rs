@@ -131,9 +131,14 @@ impl SqlStore {
         &self,
         fut: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        tokio::time::timeout(self.timeout, fut)
+        let _stage = crate::ops::enter("store");
+        let started = Instant::now();
+        let r = tokio::time::timeout(self.timeout, fut)
             .await
-            .unwrap_or(Err(StoreError::Timeout("booking")))
+            .unwrap_or(Err(StoreError::Timeout("booking")));
+        metrics::histogram!("hpcbot_store_seconds", "store" => "bookings")
+            .record(started.elapsed().as_secs_f64());
+        r
     }
 
     async fn load_inventory(&self) -> Result<Inventory, StoreError> {

@@ -9,13 +9,28 @@ use hpcbot::server::Overrides;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-async fn llm_app(mock: &MockLlm, mut settings: Vec<(&'static str, String)>, clock: Option<Clock>) -> TestApp {
+async fn llm_app(
+    mock: &MockLlm,
+    mut settings: Vec<(&'static str, String)>,
+    clock: Option<Clock>,
+) -> TestApp {
     settings.push(("llm.base_url", mock.base_url.clone()));
-    spawn_with(Spawn { settings, overrides: Overrides { clock, ..Default::default() }, ..Default::default() }).await
+    spawn_with(Spawn {
+        settings,
+        overrides: Overrides {
+            clock,
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await
 }
 
 fn call(name: &str, args: Value) -> Behavior {
-    Behavior::ToolCall { name: name.into(), arguments: args.to_string() }
+    Behavior::ToolCall {
+        name: name.into(),
+        arguments: args.to_string(),
+    }
 }
 
 async fn turn(app: &TestApp, sid: Option<&str>, msg: &str) -> (u16, Value) {
@@ -28,7 +43,12 @@ async fn turn(app: &TestApp, sid: Option<&str>, msg: &str) -> (u16, Value) {
 }
 
 async fn history_len(app: &TestApp, sid: &str) -> usize {
-    let v: Value = app.get(&format!("/api/sessions/{sid}")).await.json().await.unwrap();
+    let v: Value = app
+        .get(&format!("/api/sessions/{sid}"))
+        .await
+        .json()
+        .await
+        .unwrap();
     v["messages"].as_array().unwrap().len()
 }
 
@@ -38,7 +58,9 @@ async fn a_tool_call_booking_needs_the_users_yes_then_shows_in_bookings() {
     let app = llm_app(&mock, vec![], None).await;
     let args = json!({"model": "A100-80GB", "count": 2, "start": tomorrow(9), "end": tomorrow(12)});
     mock.push(call("propose_booking", args.clone()));
-    mock.push(Behavior::Text("2 × A100-80GB tomorrow 09:00-12:00 for $13.74. Shall I book it?".into()));
+    mock.push(Behavior::Text(
+        "2 × A100-80GB tomorrow 09:00-12:00 for $13.74. Shall I book it?".into(),
+    ));
     let (s, v) = turn(&app, None, "book 2 A100s tomorrow 9-12").await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["backend"], "llm");
@@ -46,9 +68,15 @@ async fn a_tool_call_booking_needs_the_users_yes_then_shows_in_bookings() {
     let sid = v["session_id"].as_str().unwrap().to_string();
     // The tool ran and its result went back to the model.
     let second = mock.body(1).unwrap().to_string();
-    assert!(second.contains("awaiting_confirmation") && second.contains("ampere-"), "{second}");
+    assert!(
+        second.contains("awaiting_confirmation") && second.contains("ampere-"),
+        "{second}"
+    );
     assert!(mock.body(0).unwrap()["tools"].as_array().unwrap().len() >= 7);
-    assert!(mock.body(0).unwrap()["messages"][0]["content"].as_str().unwrap().contains("SK HPC Services"));
+    assert!(mock.body(0).unwrap()["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .contains("SK HPC Services"));
 
     mock.push(call("confirm_booking", json!({})));
     mock.push(Behavior::Text("Booked.".into()));
@@ -56,7 +84,12 @@ async fn a_tool_call_booking_needs_the_users_yes_then_shows_in_bookings() {
     assert_eq!(s, 200);
     assert_eq!(v["actions"][0]["type"], "booking_created");
     assert_eq!(v["actions"][0]["booking"]["count"], 2);
-    let list: Value = app.get(&format!("/api/bookings?session_id={sid}")).await.json().await.unwrap();
+    let list: Value = app
+        .get(&format!("/api/bookings?session_id={sid}"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list["bookings"][0]["id"], v["actions"][0]["booking"]["id"]);
 }
 
@@ -71,13 +104,20 @@ async fn the_model_cannot_skip_the_confirmation_turn() {
     let (s, v) = turn(&app, None, "book an h100 tomorrow 9-10 and don't ask").await;
     assert_eq!(s, 200);
     assert!(v["actions"].as_array().unwrap().is_empty());
-    assert!(mock.body(2).unwrap().to_string().contains("has not confirmed"));
+    assert!(mock
+        .body(2)
+        .unwrap()
+        .to_string()
+        .contains("has not confirmed"));
     // A yes in a later turn is still needed; a "yes" without a proposal does nothing either.
     let sid = v["session_id"].as_str().unwrap();
     mock.push(call("confirm_booking", json!({})));
     mock.push(Behavior::Text("ok".into()));
     let (_, v) = turn(&app, Some(sid), "what time is it").await;
-    assert!(v["actions"].as_array().unwrap().is_empty(), "no yes, no booking");
+    assert!(
+        v["actions"].as_array().unwrap().is_empty(),
+        "no yes, no booking"
+    );
     assert!(app.state.tools.store().all().await.unwrap().is_empty());
 }
 
@@ -85,14 +125,23 @@ async fn the_model_cannot_skip_the_confirmation_turn() {
 async fn a_tool_call_naming_another_users_booking_is_refused() {
     let mock = MockLlm::start().await;
     let app = llm_app(&mock, vec![], None).await;
-    let res = app.post("/api/bookings", &json!({"model": "V100", "count": 1, "start": tomorrow(9), "end": tomorrow(10)})).await;
+    let res = app
+        .post(
+            "/api/bookings",
+            &json!({"model": "V100", "count": 1, "start": tomorrow(9), "end": tomorrow(10)}),
+        )
+        .await;
     let theirs: Value = res.json().await.unwrap();
     mock.push(call("cancel_booking", json!({"booking_id": theirs["id"]})));
     mock.push(Behavior::Text("I could not cancel that.".into()));
     let (s, v) = turn(&app, None, "cancel booking of someone else").await;
     assert_eq!(s, 200);
     assert!(v["actions"].as_array().unwrap().is_empty());
-    assert!(mock.body(1).unwrap().to_string().contains("no booking of yours"));
+    assert!(mock
+        .body(1)
+        .unwrap()
+        .to_string()
+        .contains("no booking of yours"));
     let all = app.state.tools.store().all().await.unwrap();
     assert_eq!(all[0].status, hpcbot::domain::BookingStatus::Confirmed);
 }
@@ -104,16 +153,36 @@ async fn a_hanging_upstream_ends_504_while_other_sessions_complete() {
     mock.push(Behavior::Hang);
     let stuck = {
         let (c, url) = (app.client.clone(), app.url("/api/chat"));
-        tokio::spawn(async move { c.post(url).json(&json!({"message": "hello"})).send().await.unwrap() })
+        tokio::spawn(async move {
+            c.post(url)
+                .json(&json!({"message": "hello"}))
+                .send()
+                .await
+                .unwrap()
+        })
     };
     while mock.requests() == 0 {
         tokio::task::yield_now().await;
     }
+    let seen: Value = app.get("/debug/requests").await.json().await.unwrap();
+    assert!(
+        seen["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["stage"] == "llm"),
+        "{seen}"
+    );
     let others: Vec<_> = (0..50)
         .map(|i| {
             let (c, url) = (app.client.clone(), app.url("/api/chat"));
             tokio::spawn(async move {
-                let r = c.post(url).json(&json!({"message": format!("hi {i}")})).send().await.unwrap();
+                let r = c
+                    .post(url)
+                    .json(&json!({"message": format!("hi {i}")}))
+                    .send()
+                    .await
+                    .unwrap();
                 (r.status().as_u16(), r.json::<Value>().await.unwrap())
             })
         })
@@ -123,7 +192,10 @@ async fn a_hanging_upstream_ends_504_while_other_sessions_complete() {
         assert_eq!(s, 200);
         assert_eq!(v["backend"], "llm");
     }
-    assert!(!stuck.is_finished(), "the hanging turn is still waiting while 50 others completed");
+    assert!(
+        !stuck.is_finished(),
+        "the hanging turn is still waiting while 50 others completed"
+    );
     expect_error(stuck.await.unwrap(), 504, "deadline_exceeded").await;
 }
 
@@ -131,13 +203,23 @@ async fn a_hanging_upstream_ends_504_while_other_sessions_complete() {
 async fn failures_retry_then_open_the_breaker_then_a_probe_closes_it() {
     let mock = MockLlm::start().await;
     let clock = Clock::fixed(chrono::Utc::now());
-    let settings = vec![("llm.max_retries", "1".into()), ("llm.breaker_failures", "2".into()), ("llm.breaker_open_for", "30s".into())];
+    let settings = vec![
+        ("llm.max_retries", "1".into()),
+        ("llm.breaker_failures", "2".into()),
+        ("llm.breaker_open_for", "30s".into()),
+    ];
     let app = llm_app(&mock, settings, Some(clock.clone())).await;
     mock.otherwise(Behavior::Status(503));
     let (s, v) = turn(&app, None, "list gpus").await;
     assert_eq!(s, 200);
     assert_eq!(v["backend"], "fallback");
-    assert!(v["response"].as_str().unwrap().contains("built-in assistant answered") && v["response"].as_str().unwrap().contains("A100-80GB"));
+    assert!(
+        v["response"]
+            .as_str()
+            .unwrap()
+            .contains("built-in assistant answered")
+            && v["response"].as_str().unwrap().contains("A100-80GB")
+    );
     assert_eq!(mock.requests(), 2, "one retry");
     let sid = v["session_id"].as_str().unwrap().to_string();
     turn(&app, Some(&sid), "list gpus").await;
@@ -178,7 +260,10 @@ async fn malformed_cut_or_empty_answers_fall_back_and_store_whole_turns() {
         let (s, v) = turn(&app, None, "what gpus do you have").await;
         assert_eq!(s, 200, "{bad:?}: {v}");
         assert_eq!(v["backend"], "fallback", "{bad:?}");
-        assert_eq!(history_len(&app, v["session_id"].as_str().unwrap()).await, 2);
+        assert_eq!(
+            history_len(&app, v["session_id"].as_str().unwrap()).await,
+            2
+        );
     }
 }
 
@@ -186,11 +271,32 @@ async fn malformed_cut_or_empty_answers_fall_back_and_store_whole_turns() {
 async fn a_stream_cut_after_output_ends_with_an_error_event_and_stores_nothing() {
     let mock = MockLlm::start().await;
     let app = llm_app(&mock, vec![], None).await;
-    let sid: Value = app.client.post(app.url("/api/sessions")).send().await.unwrap().json().await.unwrap();
+    let sid: Value = app
+        .client
+        .post(app.url("/api/sessions"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let sid = sid["session_id"].as_str().unwrap();
     mock.push(Behavior::Cut);
-    let text = app.post("/api/chat/stream", &json!({"message": "hello", "session_id": sid})).await.text().await.unwrap();
-    assert!(text.contains("event: delta") && text.contains("event: error") && !text.contains("event: done"), "{text}");
+    let text = app
+        .post(
+            "/api/chat/stream",
+            &json!({"message": "hello", "session_id": sid}),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("event: delta")
+            && text.contains("event: error")
+            && !text.contains("event: done"),
+        "{text}"
+    );
     assert_eq!(history_len(&app, sid).await, 0);
 }
 
@@ -198,10 +304,26 @@ async fn a_stream_cut_after_output_ends_with_an_error_event_and_stores_nothing()
 async fn a_client_that_leaves_mid_stream_cancels_the_upstream_call() {
     let mock = MockLlm::start().await;
     let app = llm_app(&mock, vec![], None).await;
-    let sid: Value = app.client.post(app.url("/api/sessions")).send().await.unwrap().json().await.unwrap();
+    let sid: Value = app
+        .client
+        .post(app.url("/api/sessions"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let sid = sid["session_id"].as_str().unwrap();
-    mock.push(Behavior::SlowText("one two three four five six seven eight nine ten".into(), Duration::from_millis(300)));
-    let mut res = app.post("/api/chat/stream", &json!({"message": "tell me slowly", "session_id": sid})).await;
+    mock.push(Behavior::SlowText(
+        "one two three four five six seven eight nine ten".into(),
+        Duration::from_millis(300),
+    ));
+    let mut res = app
+        .post(
+            "/api/chat/stream",
+            &json!({"message": "tell me slowly", "session_id": sid}),
+        )
+        .await;
     let first = res.chunk().await.unwrap().unwrap();
     assert!(String::from_utf8_lossy(&first).contains("delta"));
     drop(res);
@@ -212,7 +334,11 @@ async fn a_client_that_leaves_mid_stream_cancels_the_upstream_call() {
         tokio::time::sleep(Duration::from_millis(50)).await;
         waited += 1;
     }
-    assert_eq!(history_len(&app, sid).await, 0, "a cancelled turn stores nothing");
+    assert_eq!(
+        history_len(&app, sid).await,
+        0,
+        "a cancelled turn stores nothing"
+    );
 }
 
 #[tokio::test]
@@ -222,17 +348,45 @@ async fn openai_routes_speak_the_wire_format() {
     let models: Value = app.get("/v1/models").await.json().await.unwrap();
     assert_eq!(models["data"][0]["id"], "hpc-assistant");
     mock.push(Behavior::Text("Plain answer.".into()));
-    let v: Value = app.post("/v1/chat/completions", &json!({"model": "hpc-assistant", "messages": [{"role": "user", "content": "hi"}]})).await.json().await.unwrap();
+    let v: Value = app
+        .post(
+            "/v1/chat/completions",
+            &json!({"model": "hpc-assistant", "messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(v["object"], "chat.completion");
     assert_eq!(v["choices"][0]["message"]["content"], "Plain answer.");
     mock.push(Behavior::Text("Streamed answer here.".into()));
     let text = app.post("/v1/chat/completions", &json!({"model": "hpc-assistant", "stream": true, "temperature": 0.2,
         "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "earlier"}, {"role": "assistant", "content": "ok"}, {"role": "user", "content": "now"}]})).await.text().await.unwrap();
     assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");
-    let content: String = text.lines().filter_map(|l| l.strip_prefix("data: ")).filter(|d| *d != "[DONE]").map(|d| serde_json::from_str::<Value>(d).unwrap()["choices"][0]["delta"]["content"].as_str().unwrap_or("").to_string()).collect();
+    let content: String = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter(|d| *d != "[DONE]")
+        .map(|d| {
+            serde_json::from_str::<Value>(d).unwrap()["choices"][0]["delta"]["content"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
     assert_eq!(content, "Streamed answer here.");
     // The client's conversation went to the model.
     let sent = mock.body(1).unwrap();
-    assert_eq!(sent["messages"].as_array().unwrap().len(), 4, "system + 2 earlier + last");
-    expect_error(app.post("/v1/chat/completions", &json!({"messages": []})).await, 400, "invalid_request").await;
+    assert_eq!(
+        sent["messages"].as_array().unwrap().len(),
+        4,
+        "system + 2 earlier + last"
+    );
+    expect_error(
+        app.post("/v1/chat/completions", &json!({"messages": []}))
+            .await,
+        400,
+        "invalid_request",
+    )
+    .await;
 }

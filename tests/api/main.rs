@@ -7,6 +7,8 @@ mod conversation;
 mod fuzz;
 mod helpers;
 mod llm;
+mod openai_sdk;
+mod ops;
 mod props;
 mod sessions;
 mod storm;

@@ -96,6 +96,11 @@ impl Assistant for Builtin {
     ) -> Result<Arc<dyn Conversation>, AssistantError> {
         Ok(Arc::new(self.clone()))
     }
+
+    fn history_window(&self) -> Option<usize> {
+        // The dialogue state carries what it needs; the text of earlier turns is not read.
+        Some(0)
+    }
 }
 
 #[async_trait]

@@ -71,7 +71,15 @@ impl Breaker {
     /// A closed breaker.
     pub fn new(opts: BreakerOptions, clock: Clock) -> Self {
         let now = clock.now();
-        Self { opts, clock, inner: Mutex::new(Inner { state: State::Closed, failures: VecDeque::new(), opened_at: now }) }
+        Self {
+            opts,
+            clock,
+            inner: Mutex::new(Inner {
+                state: State::Closed,
+                failures: VecDeque::new(),
+                opened_at: now,
+            }),
+        }
     }
 
     /// Asks to make a call.
@@ -105,7 +113,11 @@ impl Breaker {
             return;
         }
         i.failures.push_back(now);
-        while i.failures.front().is_some_and(|t| now - *t > self.opts.window) {
+        while i
+            .failures
+            .front()
+            .is_some_and(|t| now - *t > self.opts.window)
+        {
             i.failures.pop_front();
         }
         if i.failures.len() as u32 >= self.opts.failures && i.state == State::Closed {
@@ -138,7 +150,14 @@ mod tests {
     #[test]
     fn opens_after_failures_and_a_probe_closes_it() {
         let clock = Clock::fixed(Utc::now());
-        let b = Breaker::new(BreakerOptions { failures: 3, window: Duration::seconds(30), open_for: Duration::seconds(10) }, clock.clone());
+        let b = Breaker::new(
+            BreakerOptions {
+                failures: 3,
+                window: Duration::seconds(30),
+                open_for: Duration::seconds(10),
+            },
+            clock.clone(),
+        );
         for _ in 0..2 {
             assert_eq!(b.admit(), Admission::Go);
             b.failure();
@@ -162,7 +181,14 @@ mod tests {
     #[test]
     fn old_failures_fall_out_of_the_window() {
         let clock = Clock::fixed(Utc::now());
-        let b = Breaker::new(BreakerOptions { failures: 2, window: Duration::seconds(5), open_for: Duration::seconds(10) }, clock.clone());
+        let b = Breaker::new(
+            BreakerOptions {
+                failures: 2,
+                window: Duration::seconds(5),
+                open_for: Duration::seconds(10),
+            },
+            clock.clone(),
+        );
         b.failure();
         clock.advance(Duration::seconds(6));
         b.failure();

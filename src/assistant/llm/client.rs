@@ -5,7 +5,10 @@
 
 use futures::StreamExt;
 use rand::Rng;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
+use std::borrow::Cow;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -26,6 +29,64 @@ pub struct ClientOptions {
     pub call_timeout: Duration,
     /// Retries after the first try.
     pub max_retries: u32,
+}
+
+/// A message as sent upstream; borrows the history instead of copying it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChatMessage<'a> {
+    /// `system`, `user`, `assistant` or `tool`.
+    pub role: &'static str,
+    /// The text (absent on an assistant message that only calls tools).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<Cow<'a, str>>,
+    /// The tool calls of an assistant message.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<WireToolCall>,
+    /// The call a tool message answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+}
+
+impl<'a> ChatMessage<'a> {
+    /// A plain message.
+    pub fn text(role: &'static str, content: impl Into<Cow<'a, str>>) -> Self {
+        Self {
+            role,
+            content: Some(content.into()),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+        }
+    }
+}
+
+/// A tool call in OpenAI's wire format.
+#[derive(Debug, Clone, Serialize)]
+pub struct WireToolCall {
+    /// Call id.
+    pub id: String,
+    /// Always `function`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Name and arguments.
+    pub function: WireFunction,
+}
+
+/// The function of a tool call.
+#[derive(Debug, Clone, Serialize)]
+pub struct WireFunction {
+    /// Function name.
+    pub name: String,
+    /// JSON arguments as text.
+    pub arguments: String,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    model: &'a str,
+    messages: &'a [ChatMessage<'a>],
+    stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tools: Option<&'a RawValue>,
 }
 
 /// A tool call the model asked for.
@@ -89,7 +150,10 @@ pub struct LlmClient {
 impl LlmClient {
     /// Makes the one HTTP client (connection pool) for this upstream.
     pub fn new(opts: ClientOptions) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder().connect_timeout(opts.connect_timeout).pool_idle_timeout(Duration::from_secs(60)).build()?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(opts.connect_timeout)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()?;
         Ok(Self { http, opts })
     }
 
@@ -100,7 +164,12 @@ impl LlmClient {
 
     /// One completion with retries. `on_delta` gets text pieces as they stream in; once it
     /// has been called no retry happens.
-    pub async fn complete(&self, messages: &[Value], tools: &Value, on_delta: &mut (dyn FnMut(&str) + Send)) -> Result<Completion, LlmError> {
+    pub async fn complete(
+        &self,
+        messages: &[ChatMessage<'_>],
+        tools: Option<&RawValue>,
+        on_delta: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<Completion, LlmError> {
         let give_up = Instant::now() + self.opts.call_timeout;
         let mut attempt = 0;
         loop {
@@ -116,12 +185,15 @@ impl LlmClient {
                 Ok(c) => return Ok(c),
                 Err(e) => e,
             };
-            let Some(after) = err.retryable() else { return Err(err) };
+            let Some(after) = err.retryable() else {
+                return Err(err);
+            };
             if streamed || attempt >= self.opts.max_retries {
                 return Err(err);
             }
             attempt += 1;
-            let backoff = Duration::from_millis(100 * (1 << attempt)).mul_f64(rand::rng().random_range(0.5..1.5));
+            let backoff = Duration::from_millis(100 * (1 << attempt))
+                .mul_f64(rand::rng().random_range(0.5..1.5));
             let wait = after.unwrap_or(backoff);
             if Instant::now() + wait >= give_up {
                 return Err(err);
@@ -132,12 +204,23 @@ impl LlmClient {
         }
     }
 
-    async fn attempt(&self, messages: &[Value], tools: &Value, give_up: Instant, on_delta: &mut (dyn FnMut(&str) + Send)) -> Result<Completion, LlmError> {
-        let url = format!("{}/chat/completions", self.opts.base_url.trim_end_matches('/'));
-        let mut body = json!({"model": self.opts.model, "messages": messages, "stream": true});
-        if tools.as_array().is_some_and(|t| !t.is_empty()) {
-            body["tools"] = tools.clone();
-        }
+    async fn attempt(
+        &self,
+        messages: &[ChatMessage<'_>],
+        tools: Option<&RawValue>,
+        give_up: Instant,
+        on_delta: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<Completion, LlmError> {
+        let url = format!(
+            "{}/chat/completions",
+            self.opts.base_url.trim_end_matches('/')
+        );
+        let body = Body {
+            model: &self.opts.model,
+            messages,
+            stream: true,
+            tools,
+        };
         let mut req = self.http.post(url).json(&body);
         if let Some(k) = &self.opts.api_key {
             req = req.bearer_auth(k);
@@ -149,17 +232,29 @@ impl LlmClient {
             .map_err(|e| LlmError::Connect(e.to_string()))?;
         let status = res.status().as_u16();
         if status != 200 {
-            let after = res.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|s| s.parse::<u64>().ok()).map(Duration::from_secs);
+            let after = res
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|s| s.parse::<u64>().ok())
+                .map(Duration::from_secs);
             return Err(LlmError::Status(status, after));
         }
-        let is_sse = res.headers().get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|c| c.starts_with("text/event-stream"));
+        let is_sse = res
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|c| c.starts_with("text/event-stream"));
         if !is_sse {
             // An upstream that ignores `stream: true` answers with one JSON object.
             let v: Value = tokio::time::timeout_at(give_up, res.json())
                 .await
                 .map_err(|_| LlmError::Timeout("call"))?
                 .map_err(|e| LlmError::Protocol(e.to_string()))?;
-            let msg = v["choices"].get(0).map(|c| c["message"].clone()).ok_or_else(|| LlmError::Protocol("no choices".into()))?;
+            let msg = v["choices"]
+                .get(0)
+                .map(|c| c["message"].clone())
+                .ok_or_else(|| LlmError::Protocol("no choices".into()))?;
             let content = msg["content"].as_str().unwrap_or_default().to_string();
             if !content.is_empty() {
                 on_delta(&content);
@@ -168,9 +263,16 @@ impl LlmClient {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .map(|t| ToolCall { id: t["id"].as_str().unwrap_or_default().into(), name: t["function"]["name"].as_str().unwrap_or_default().into(), arguments: t["function"]["arguments"].as_str().unwrap_or("{}").into() })
+                .map(|t| ToolCall {
+                    id: t["id"].as_str().unwrap_or_default().into(),
+                    name: t["function"]["name"].as_str().unwrap_or_default().into(),
+                    arguments: t["function"]["arguments"].as_str().unwrap_or("{}").into(),
+                })
                 .collect();
-            return Ok(Completion { content, tool_calls });
+            return Ok(Completion {
+                content,
+                tool_calls,
+            });
         }
         let mut stream = res.bytes_stream();
         let mut buf = String::new();
@@ -186,16 +288,21 @@ impl LlmClient {
             buf.push_str(&String::from_utf8_lossy(&chunk));
             while let Some(nl) = buf.find('\n') {
                 let line: String = buf.drain(..=nl).collect();
-                let Some(data) = line.trim().strip_prefix("data:").map(str::trim) else { continue };
+                let Some(data) = line.trim().strip_prefix("data:").map(str::trim) else {
+                    continue;
+                };
                 if data == "[DONE]" {
                     finished = true;
                     continue;
                 }
-                let v: Value = serde_json::from_str(data).map_err(|e| LlmError::Protocol(format!("bad chunk: {e}")))?;
+                let v: Value = serde_json::from_str(data)
+                    .map_err(|e| LlmError::Protocol(format!("bad chunk: {e}")))?;
                 if let Some(err) = v.get("error") {
                     return Err(LlmError::Protocol(format!("upstream error: {err}")));
                 }
-                let Some(choice) = v["choices"].get(0) else { continue };
+                let Some(choice) = v["choices"].get(0) else {
+                    continue;
+                };
                 any_choice = true;
                 let delta = &choice["delta"];
                 if let Some(text) = delta["content"].as_str().filter(|t| !t.is_empty()) {

@@ -70,26 +70,39 @@ fn chunk(delta: Value, finish: Option<&str>) -> String {
 }
 
 fn sse(parts: Vec<(String, Duration)>, inner: Arc<Inner>) -> Response {
-    let stream = futures::stream::unfold((parts.into_iter(), Watch(inner, std::cell::Cell::new(false))), |(mut it, watch)| async move {
-        match it.next() {
-            Some((text, wait)) => {
-                if !wait.is_zero() {
-                    tokio::time::sleep(wait).await;
+    let stream = futures::stream::unfold(
+        (parts.into_iter(), Watch(inner, std::cell::Cell::new(false))),
+        |(mut it, watch)| async move {
+            match it.next() {
+                Some((text, wait)) => {
+                    if !wait.is_zero() {
+                        tokio::time::sleep(wait).await;
+                    }
+                    Some((Ok::<_, std::convert::Infallible>(text), (it, watch)))
                 }
-                Some((Ok::<_, std::convert::Infallible>(text), (it, watch)))
+                None => {
+                    watch.1.set(true);
+                    None
+                }
             }
-            None => {
-                watch.1.set(true);
-                None
-            }
-        }
-    });
-    ([(header::CONTENT_TYPE, "text/event-stream")], Body::from_stream(stream)).into_response()
+        },
+    );
+    (
+        [(header::CONTENT_TYPE, "text/event-stream")],
+        Body::from_stream(stream),
+    )
+        .into_response()
 }
 
 async fn completions(State(inner): State<Arc<Inner>>, Json(body): Json<Value>) -> Response {
     inner.requests.fetch_add(1, Ordering::SeqCst);
-    inner.bodies.lock().expect("bodies").push(body);
+    {
+        // The first requests only: enough for tests, bounded for benchmarks.
+        let mut bodies = inner.bodies.lock().expect("bodies");
+        if bodies.len() < 64 {
+            bodies.push(body);
+        }
+    }
     // Counts a disconnect if the client leaves before the answer starts.
     let watch = Watch(inner.clone(), std::cell::Cell::new(false));
     let delay = *inner.delay.lock().expect("delay");
@@ -97,10 +110,15 @@ async fn completions(State(inner): State<Arc<Inner>>, Json(body): Json<Value>) -
         tokio::time::sleep(delay).await;
     }
     let next = inner.script.lock().expect("script").pop_front();
-    let behavior = next.or_else(|| inner.fallback.lock().expect("fallback").clone()).unwrap_or(Behavior::Text("Hello from the mock model.".into()));
+    let behavior = next
+        .or_else(|| inner.fallback.lock().expect("fallback").clone())
+        .unwrap_or(Behavior::Text("Hello from the mock model.".into()));
     let words = |t: &str, wait: Duration| -> Vec<(String, Duration)> {
         let mut v = vec![(chunk(json!({"role": "assistant"}), None), Duration::ZERO)];
-        v.extend(t.split_inclusive(' ').map(|w| (chunk(json!({"content": w}), None), wait)));
+        v.extend(
+            t.split_inclusive(' ')
+                .map(|w| (chunk(json!({"content": w}), None), wait)),
+        );
         v
     };
     let res = match behavior {
@@ -120,9 +138,27 @@ async fn completions(State(inner): State<Arc<Inner>>, Json(body): Json<Value>) -
             let (a, b) = arguments.split_at(arguments.len() / 2);
             let id = format!("call_{}", inner.requests.load(Ordering::SeqCst));
             let parts = vec![
-                (chunk(json!({"role": "assistant", "content": null, "tool_calls": [{"index": 0, "id": id, "type": "function", "function": {"name": name, "arguments": ""}}]}), None), Duration::ZERO),
-                (chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": a}}]}), None), Duration::ZERO),
-                (chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": b}}]}), None), Duration::ZERO),
+                (
+                    chunk(
+                        json!({"role": "assistant", "content": null, "tool_calls": [{"index": 0, "id": id, "type": "function", "function": {"name": name, "arguments": ""}}]}),
+                        None,
+                    ),
+                    Duration::ZERO,
+                ),
+                (
+                    chunk(
+                        json!({"tool_calls": [{"index": 0, "function": {"arguments": a}}]}),
+                        None,
+                    ),
+                    Duration::ZERO,
+                ),
+                (
+                    chunk(
+                        json!({"tool_calls": [{"index": 0, "function": {"arguments": b}}]}),
+                        None,
+                    ),
+                    Duration::ZERO,
+                ),
                 (chunk(json!({}), Some("tool_calls")), Duration::ZERO),
                 ("data: [DONE]\n\n".into(), Duration::ZERO),
             ];
@@ -131,12 +167,26 @@ async fn completions(State(inner): State<Arc<Inner>>, Json(body): Json<Value>) -
         Behavior::Hang => std::future::pending::<Response>().await,
         Behavior::Status(s) => {
             let status = StatusCode::from_u16(s).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            (status, Json(json!({"error": {"message": "mock failure", "type": "server_error"}}))).into_response()
+            (
+                status,
+                Json(json!({"error": {"message": "mock failure", "type": "server_error"}})),
+            )
+                .into_response()
         }
-        Behavior::Malformed => sse(vec![("data: {not json\n\n".into(), Duration::ZERO)], inner.clone()),
+        Behavior::Malformed => sse(
+            vec![("data: {not json\n\n".into(), Duration::ZERO)],
+            inner.clone(),
+        ),
         Behavior::Cut => sse(words("This answer is cut", Duration::ZERO), inner.clone()),
         Behavior::EmptyChoices => sse(
-            vec![("data: {\"id\":\"x\",\"object\":\"chat.completion.chunk\",\"choices\":[]}\n\n".into(), Duration::ZERO), ("data: [DONE]\n\n".into(), Duration::ZERO)],
+            vec![
+                (
+                    "data: {\"id\":\"x\",\"object\":\"chat.completion.chunk\",\"choices\":[]}\n\n"
+                        .into(),
+                    Duration::ZERO,
+                ),
+                ("data: [DONE]\n\n".into(), Duration::ZERO),
+            ],
             inner.clone(),
         ),
     };
@@ -148,8 +198,12 @@ impl MockLlm {
     /// Starts the mock on 127.0.0.1:0.
     pub async fn start() -> Self {
         let inner = Arc::new(Inner::default());
-        let app = Router::new().route("/v1/chat/completions", post(completions)).with_state(inner.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind mock");
+        let app = Router::new()
+            .route("/v1/chat/completions", post(completions))
+            .with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind mock");
         let base_url = format!("http://{}/v1", listener.local_addr().expect("addr"));
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;

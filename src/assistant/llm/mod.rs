@@ -19,16 +19,19 @@ use crate::store::sessions::Role;
 use async_trait::async_trait;
 use breaker::{Admission, Breaker};
 use chrono::{DateTime, Utc};
-use client::{LlmClient, ToolCall};
+use client::{ChatMessage, LlmClient, ToolCall, WireFunction, WireToolCall};
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use std::sync::Arc;
+use std::sync::OnceLock;
 use std::time::Instant;
 
 /// Most tool rounds in one turn.
 pub const MAX_TOOL_ROUNDS: usize = 5;
 
 /// The notice put before a fallback reply.
-pub const FALLBACK_NOTICE: &str = "_The AI assistant is unavailable right now, so the built-in assistant answered._\n\n";
+pub const FALLBACK_NOTICE: &str =
+    "_The AI assistant is unavailable right now, so the built-in assistant answered._\n\n";
 
 /// The LLM backend (cheap to clone: shared client and breaker).
 #[derive(Clone)]
@@ -39,6 +42,7 @@ pub struct Llm {
     builtin: Builtin,
     centre: String,
     tz: chrono_tz::Tz,
+    max_history: usize,
 }
 
 /// Resets a half-open breaker if its probe is cancelled before it resolves.
@@ -57,6 +61,14 @@ impl Drop for ProbeGuard<'_> {
 
 fn schema(name: &str, description: &str, params: Value) -> Value {
     json!({"type": "function", "function": {"name": name, "description": description, "parameters": params}})
+}
+
+/// The tool schemas as JSON text, made once.
+fn tools_json() -> &'static RawValue {
+    static TOOLS: OnceLock<Box<RawValue>> = OnceLock::new();
+    TOOLS.get_or_init(|| {
+        serde_json::value::to_raw_value(&tool_schemas()).expect("tool schemas serialise")
+    })
 }
 
 /// The tools offered to the model, with JSON schemas.
@@ -81,8 +93,12 @@ pub fn tool_schemas() -> Value {
 }
 
 fn time_arg(args: &Value, key: &str) -> Result<DateTime<Utc>, String> {
-    let s = args[key].as_str().ok_or_else(|| format!("`{key}` is missing"))?;
-    DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).map_err(|_| format!("`{key}` must be RFC 3339 with an offset, got `{s}`"))
+    let s = args[key]
+        .as_str()
+        .ok_or_else(|| format!("`{key}` is missing"))?;
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| format!("`{key}` must be RFC 3339 with an offset, got `{s}`"))
 }
 
 fn window_arg(args: &Value) -> Result<Interval, String> {
@@ -95,13 +111,43 @@ fn tool_err(e: ToolError) -> Value {
 
 impl Llm {
     /// An LLM backend over a shared client and breaker, falling back to `builtin`.
-    pub fn new(client: Arc<LlmClient>, breaker: Arc<Breaker>, tools: Tools, builtin: Builtin, centre: String, tz: chrono_tz::Tz) -> Self {
-        Self { client, breaker, tools, builtin, centre, tz }
+    pub fn new(
+        client: Arc<LlmClient>,
+        breaker: Arc<Breaker>,
+        tools: Tools,
+        builtin: Builtin,
+        centre: String,
+        tz: chrono_tz::Tz,
+        max_history: usize,
+    ) -> Self {
+        Self {
+            client,
+            breaker,
+            tools,
+            builtin,
+            centre,
+            tz,
+            max_history,
+        }
     }
 
     async fn system_prompt(&self) -> String {
-        let inventory = match self.tools.gpus().await {
-            Ok(g) => g.iter().map(|m| format!("- {}: {} GB, {} devices, {} per GPU-hour", m.model, m.memory_gb, m.total, m.price_per_hour)).collect::<Vec<_>>().join("\n"),
+        // The cached inventory: no per-turn availability queries (the model asks a tool).
+        let inventory = match self.tools.inventory().await {
+            Ok(inv) => inv
+                .models()
+                .iter()
+                .map(|m| {
+                    format!(
+                        "- {}: {} GB, {} devices, {} per GPU-hour",
+                        m.name,
+                        m.memory_gb,
+                        m.total(),
+                        m.price_per_hour
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
             Err(_) => "(unavailable: call list_gpus)".into(),
         };
         let now = self.tools.clock().now().with_timezone(&self.tz);
@@ -116,8 +162,21 @@ impl Llm {
     }
 
     /// Runs one tool call as the caller.
-    async fn run_tool(&self, call: &ToolCall, input: &TurnInput<'_>, state: &mut State, proposed_before: &Option<Draft>, user_said_yes: bool, actions: &mut Vec<Action>) -> Value {
-        let args: Value = serde_json::from_str(if call.arguments.trim().is_empty() { "{}" } else { &call.arguments }).unwrap_or(Value::Null);
+    async fn run_tool(
+        &self,
+        call: &ToolCall,
+        input: &TurnInput<'_>,
+        state: &mut State,
+        proposed_before: &Option<Draft>,
+        user_said_yes: bool,
+        actions: &mut Vec<Action>,
+    ) -> Value {
+        let args: Value = serde_json::from_str(if call.arguments.trim().is_empty() {
+            "{}"
+        } else {
+            &call.arguments
+        })
+        .unwrap_or(Value::Null);
         if !args.is_object() {
             return json!({"error": "arguments must be a JSON object"});
         }
@@ -125,7 +184,11 @@ impl Llm {
         match call.name.as_str() {
             "list_gpus" => t.gpus().await.map(|g| json!(g)).unwrap_or_else(tool_err),
             "check_availability" => match window_arg(&args) {
-                Ok(w) => t.availability(args["model"].as_str().unwrap_or_default(), w).await.map(|a| json!(a)).unwrap_or_else(tool_err),
+                Ok(w) => t
+                    .availability(args["model"].as_str().unwrap_or_default(), w)
+                    .await
+                    .map(|a| json!(a))
+                    .unwrap_or_else(tool_err),
                 Err(e) => json!({"error": e}),
             },
             "quote" => match window_arg(&args) {
@@ -144,7 +207,10 @@ impl Llm {
                     Err(e) => return json!({"error": e}),
                 };
                 let count = args["count"].as_i64().unwrap_or(0);
-                let (model, count) = match t.check(args["model"].as_str().unwrap_or_default(), count, &w).await {
+                let (model, count) = match t
+                    .check(args["model"].as_str().unwrap_or_default(), count, &w)
+                    .await
+                {
                     Ok(x) => x,
                     Err(e) => return tool_err(e),
                 };
@@ -154,14 +220,34 @@ impl Llm {
                 };
                 match t.preview(&model, count, &w).await {
                     Ok(Some(devs)) => {
-                        state.confirm = Some(Draft { model: Some(model.clone()), count: Some(count), start: Some(w.start()), end: Some(w.end()), minutes: None });
+                        state.confirm = Some(Draft {
+                            model: Some(model.clone()),
+                            count: Some(count),
+                            start: Some(w.start()),
+                            end: Some(w.end()),
+                            minutes: None,
+                        });
                         json!({"status": "awaiting_confirmation", "model": model, "count": count, "nodes": devices(&devs), "when": span(&w, self.tz),
                                "start": w.start(), "end": w.end(), "price_total": quote.price_total,
                                "next": "Show these details and ask the user to confirm. Book only after they say yes, with confirm_booking."})
                     }
                     Ok(None) => {
-                        let free = t.availability(&model, w).await.map(|a| a.bookable).unwrap_or(0);
-                        let offer = t.next_free(&model, count, w.duration(), w.start(), chrono::Duration::days(14)).await.ok().flatten();
+                        let free = t
+                            .availability(&model, w)
+                            .await
+                            .map(|a| a.bookable)
+                            .unwrap_or(0);
+                        let offer = t
+                            .next_free(
+                                &model,
+                                count,
+                                w.duration(),
+                                w.start(),
+                                chrono::Duration::days(14),
+                            )
+                            .await
+                            .ok()
+                            .flatten();
                         json!({"error": format!("only {free} {model} GPUs are free for that whole period"),
                                "nearest_free_slot": offer.map(|o| json!({"start": o.start(), "end": o.end()}))})
                     }
@@ -175,29 +261,47 @@ impl Llm {
                 let Some(d) = proposed_before.clone().filter(|_| user_said_yes) else {
                     return json!({"error": "the user has not confirmed a proposed booking in this message: call propose_booking, show the details, and ask them to confirm first"});
                 };
-                let (Some(model), Some(count), Some(start), Some(end)) = (d.model, d.count, d.start, d.end) else {
+                let (Some(model), Some(count), Some(start), Some(end)) =
+                    (d.model, d.count, d.start, d.end)
+                else {
                     return json!({"error": "no complete booking was proposed"});
                 };
-                let Ok(w) = Interval::new(start, end) else { return json!({"error": "bad proposed window"}) };
+                let Ok(w) = Interval::new(start, end) else {
+                    return json!({"error": "bad proposed window"});
+                };
                 match t.book(input.caller, &model, count as i64, w).await {
                     Ok(b) => {
                         state.confirm = None;
                         let view = BookingView::from(&b);
-                        actions.push(Action::BookingCreated { booking: view.clone() });
+                        actions.push(Action::BookingCreated {
+                            booking: view.clone(),
+                        });
                         json!({"status": "booked", "booking": view})
                     }
                     Err(e) => tool_err(e),
                 }
             }
-            "list_my_bookings" => t.bookings(input.caller).await.map(|l| json!(l.iter().map(BookingView::from).collect::<Vec<_>>())).unwrap_or_else(tool_err),
+            "list_my_bookings" => t
+                .bookings(input.caller)
+                .await
+                .map(|l| json!(l.iter().map(BookingView::from).collect::<Vec<_>>()))
+                .unwrap_or_else(tool_err),
             "cancel_booking" => {
                 if !input.can_act {
                     return json!({"error": "bookings cannot be cancelled in this channel"});
                 }
-                match t.cancel(input.caller, args["booking_id"].as_str().unwrap_or_default()).await {
+                match t
+                    .cancel(
+                        input.caller,
+                        args["booking_id"].as_str().unwrap_or_default(),
+                    )
+                    .await
+                {
                     Ok(b) => {
                         let view = BookingView::from(&b);
-                        actions.push(Action::BookingCancelled { booking: view.clone() });
+                        actions.push(Action::BookingCancelled {
+                            booking: view.clone(),
+                        });
                         json!({"status": "cancelled", "booking": view})
                     }
                     Err(e) => tool_err(e),
@@ -208,7 +312,10 @@ impl Llm {
     }
 
     async fn fallback(&self, input: &TurnInput<'_>, why: &str) -> Result<Reply, AssistantError> {
-        tracing::warn!(reason = why, "LLM unavailable; the built-in assistant answers");
+        tracing::warn!(
+            reason = why,
+            "LLM unavailable; the built-in assistant answers"
+        );
         metrics::counter!("hpcbot_llm_fallbacks_total").increment(1);
         if let Some(d) = input.deltas {
             let _ = d.send(FALLBACK_NOTICE.to_string());
@@ -223,24 +330,45 @@ impl Llm {
         if admission == Admission::Refused {
             return self.fallback(&input, "circuit breaker open").await;
         }
-        let mut guard = ProbeGuard { breaker: &self.breaker, armed: admission == Admission::Probe };
+        let mut guard = ProbeGuard {
+            breaker: &self.breaker,
+            armed: admission == Admission::Probe,
+        };
         let mut state: State = serde_json::from_value(input.state.clone()).unwrap_or_default();
         let proposed_before = state.confirm.clone();
-        let inventory = self.tools.inventory().await.map_err(|e| AssistantError::Unavailable(e.to_string()))?;
-        let today = self.tools.clock().now().with_timezone(&self.tz).date_naive();
+        let inventory = self
+            .tools
+            .inventory()
+            .await
+            .map_err(|e| AssistantError::Unavailable(e.to_string()))?;
+        let today = self
+            .tools
+            .clock()
+            .now()
+            .with_timezone(&self.tz)
+            .date_naive();
         let user_said_yes = nlu::parse(input.message, &inventory, today).intent == nlu::Intent::Yes;
 
-        let mut messages = vec![json!({"role": "system", "content": self.system_prompt().await})];
-        for m in input.history {
-            messages.push(json!({"role": if m.role == Role::User { "user" } else { "assistant" }, "content": m.content}));
+        let mut messages = vec![ChatMessage::text("system", self.system_prompt().await)];
+        // The most recent messages only: bounded prompt size and upstream cost.
+        let recent = &input.history[input.history.len().saturating_sub(self.max_history)..];
+        for m in recent {
+            messages.push(ChatMessage::text(
+                if m.role == Role::User {
+                    "user"
+                } else {
+                    "assistant"
+                },
+                m.content.as_str(),
+            ));
         }
-        messages.push(json!({"role": "user", "content": input.message}));
-        let tools = tool_schemas();
+        messages.push(ChatMessage::text("user", input.message));
         let (mut text, mut actions) = (String::new(), Vec::new());
         for round in 0..=MAX_TOOL_ROUNDS {
             // The last round offers no tools, so the model has to answer in words.
-            let offered = if round == MAX_TOOL_ROUNDS { json!([]) } else { tools.clone() };
+            let offered = (round < MAX_TOOL_ROUNDS).then(tools_json);
             let started = Instant::now();
+            let stage = crate::ops::enter("llm");
             // Output counts as given to the user only when it was streamed to them.
             let mut streamed = input.deltas.is_some() && !text.is_empty();
             let result = {
@@ -251,8 +379,9 @@ impl Llm {
                         let _ = tx.send(d.to_string());
                     }
                 };
-                self.client.complete(&messages, &offered, &mut relay).await
+                self.client.complete(&messages, offered, &mut relay).await
             };
+            drop(stage);
             metrics::histogram!("hpcbot_llm_call_seconds").record(started.elapsed().as_secs_f64());
             metrics::counter!("hpcbot_llm_calls_total").increment(1);
             let completion = match result {
@@ -268,7 +397,9 @@ impl Llm {
                     if streamed || !actions.is_empty() {
                         // Part of the answer is out (or a booking was made): say so rather
                         // than have a second backend answer over it.
-                        return Err(AssistantError::Unavailable(format!("{e} (after part of the reply was sent)")));
+                        return Err(AssistantError::Unavailable(format!(
+                            "{e} (after part of the reply was sent)"
+                        )));
                     }
                     return self.fallback(&input, &e.to_string()).await;
                 }
@@ -276,11 +407,41 @@ impl Llm {
             if completion.tool_calls.is_empty() {
                 break;
             }
-            messages.push(json!({"role": "assistant", "content": if completion.content.is_empty() { Value::Null } else { json!(completion.content) },
-                "tool_calls": completion.tool_calls.iter().map(|c| json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}})).collect::<Vec<_>>()}));
+            messages.push(ChatMessage {
+                role: "assistant",
+                content: (!completion.content.is_empty())
+                    .then(|| completion.content.clone().into()),
+                tool_calls: completion
+                    .tool_calls
+                    .iter()
+                    .map(|c| WireToolCall {
+                        id: c.id.clone(),
+                        kind: "function",
+                        function: WireFunction {
+                            name: c.name.clone(),
+                            arguments: c.arguments.clone(),
+                        },
+                    })
+                    .collect(),
+                tool_call_id: None,
+            });
             for call in &completion.tool_calls {
-                let result = self.run_tool(call, &input, &mut state, &proposed_before, user_said_yes, &mut actions).await;
-                messages.push(json!({"role": "tool", "tool_call_id": call.id, "content": result.to_string()}));
+                let result = self
+                    .run_tool(
+                        call,
+                        &input,
+                        &mut state,
+                        &proposed_before,
+                        user_said_yes,
+                        &mut actions,
+                    )
+                    .await;
+                messages.push(ChatMessage {
+                    role: "tool",
+                    content: Some(result.to_string().into()),
+                    tool_calls: Vec::new(),
+                    tool_call_id: Some(call.id.clone()),
+                });
             }
         }
         if text.trim().is_empty() {
@@ -289,14 +450,26 @@ impl Llm {
                 let _ = tx.send(text.clone());
             }
         }
-        Ok(Reply { text, actions, backend: Backend::Llm, state: serde_json::to_value(&state).unwrap_or_default() })
+        Ok(Reply {
+            text,
+            actions,
+            backend: Backend::Llm,
+            state: serde_json::to_value(&state).unwrap_or_default(),
+        })
     }
 }
 
 #[async_trait]
 impl Assistant for Llm {
-    async fn open(&self, _session: Option<&SessionId>) -> Result<Arc<dyn Conversation>, AssistantError> {
+    async fn open(
+        &self,
+        _session: Option<&SessionId>,
+    ) -> Result<Arc<dyn Conversation>, AssistantError> {
         Ok(Arc::new(self.clone()))
+    }
+
+    fn history_window(&self) -> Option<usize> {
+        Some(self.max_history)
     }
 }
 
