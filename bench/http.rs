@@ -7,6 +7,11 @@
 //! `cargo bench --bench http -- llm` — 1,000 concurrent sessions whose turns go to a mock
 //!   LLM answering after 300 ms: turns/s against the ideal 1000 / 0.3 s, p99 − 300 ms, and
 //!   the server process's memory (the real `hpcbot serve` binary, in its own process).
+//! `cargo bench --bench http -- hol` — head-of-line: other sessions' p99 while one
+//!   session's upstream call hangs, beside the same load without the hang (goal <= 1.1).
+//! `cargo bench --bench http -- overload` — twice the in-flight limit: shed requests'
+//!   latency (goal < 10 ms) and the admitted ones' p99 beside a run at the limit.
+//! `cargo bench --bench http -- memory` — bytes per idle session (100k sessions x 10 turns).
 //! `cargo bench --bench http -- bookings` — bookings/s with 64 concurrent clients on
 //!   SQLite and on PostgreSQL (`HPCBOT_TEST_POSTGRES`, default postgres://postgres@127.0.0.1:5432).
 
@@ -77,6 +82,7 @@ async fn load(url: &str, users: usize, secs: u64, mode: Mode, turns: Option<usiz
         allow_remote: false,
         progress: false,
         messages: vec!["hello".into()],
+        honour_retry_after: true,
     })
     .await
     .unwrap()
@@ -222,7 +228,15 @@ fn rss_mib(pid: u32) -> f64 {
         / 1024.0
 }
 
-async fn llm() {
+/// The real `hpcbot serve` in its own process, with a mock LLM answering after 300 ms.
+async fn llm_server(
+    max_in_flight: &str,
+) -> (
+    hpcbot::assistant::llm::mock::MockLlm,
+    std::process::Child,
+    String,
+    tempfile::TempDir,
+) {
     let mock = hpcbot::assistant::llm::mock::MockLlm::start().await;
     mock.delay(Duration::from_millis(300));
     mock.otherwise(hpcbot::assistant::llm::mock::Behavior::Text(
@@ -234,12 +248,13 @@ async fn llm() {
         .unwrap()
         .port();
     let dir = tempfile::tempdir().unwrap();
-    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_hpcbot"))
+    let server = std::process::Command::new(env!("CARGO_BIN_EXE_hpcbot"))
         .arg("serve")
         .env("HPCBOT_LISTEN", format!("127.0.0.1:{port}"))
         .env("HPCBOT_DATA_DIR", dir.path())
         .env("HPCBOT_LLM_BASE_URL", &mock.base_url)
-        .env("HPCBOT_MAX_IN_FLIGHT", "4096")
+        .env("HPCBOT_MAX_IN_FLIGHT", max_in_flight)
+        .env("HPCBOT_REQUEST_TIMEOUT", "120s")
         .env("HPCBOT_LOG", "warn")
         .spawn()
         .expect("the hpcbot binary");
@@ -248,6 +263,109 @@ async fn llm() {
     while client.get(format!("{url}/health")).send().await.is_err() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    (mock, server, url, dir)
+}
+
+async fn hol() {
+    let (mock, mut server, url, _dir) = llm_server("4096").await;
+    load(&url, 100, 2, Mode::Session, None).await;
+    let base = load(&url, 200, 10, Mode::Session, None).await;
+    // One session's upstream call hangs for the whole run.
+    mock.push(hpcbot::assistant::llm::mock::Behavior::Hang);
+    let before = mock.requests();
+    let stuck = {
+        let url = url.clone();
+        tokio::spawn(async move {
+            reqwest::Client::new()
+                .post(format!("{url}/api/chat"))
+                .json(&json!({"message": "stuck"}))
+                .send()
+                .await
+        })
+    };
+    while mock.requests() == before {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let with = load(&url, 200, 10, Mode::Session, None).await;
+    assert!(
+        !stuck.is_finished(),
+        "the stuck turn was stuck for the whole run"
+    );
+    stuck.abort();
+    println!(
+        "RESULT head-of-line: other sessions' p99 {:.1} ms with one hung upstream call vs {:.1} ms without → ratio {:.3} (goal <= 1.1); turns/s {:.0} vs {:.0}",
+        with.latency_ms["p99"], base.latency_ms["p99"], with.latency_ms["p99"] / base.latency_ms["p99"], with.throughput_per_s, base.throughput_per_s
+    );
+    let _ = server.kill();
+}
+
+async fn overload() {
+    let (_mock, mut server, url, _dir) = llm_server("100").await;
+    load(&url, 50, 2, Mode::Session, None).await;
+    let at_limit = load(&url, 100, 10, Mode::Session, None).await;
+    let over = load(&url, 200, 10, Mode::Session, None).await;
+    let shed = over.errors.get("503 overloaded").copied().unwrap_or(0);
+    let e = over.error_latency_ms.clone().unwrap_or_default();
+    println!(
+        "RESULT overload (limit 100, 200 users honouring Retry-After): {shed} shed, shed latency p50 {:.2} ms p99 {:.2} ms max {:.2} ms (goal < 10); admitted p99 {:.1} ms vs {:.1} ms at the limit; admitted turns/s {:.0} vs {:.0}",
+        e.get("p50").copied().unwrap_or(0.0), e.get("p99").copied().unwrap_or(0.0), e.get("max").copied().unwrap_or(0.0),
+        over.latency_ms["p99"], at_limit.latency_ms["p99"], over.throughput_per_s, at_limit.throughput_per_s
+    );
+    let _ = server.kill();
+}
+
+/// Bytes per idle session in the in-memory store: 100k sessions with 10 turns each.
+async fn memory() {
+    use hpcbot::domain::{Owner, SessionId};
+    use hpcbot::store::memory::MemorySessions;
+    use hpcbot::store::sessions::{Message, Role, SessionRecord, SessionStore, TurnRecord};
+    let store = MemorySessions::new(200_000);
+    let now = chrono::Utc::now();
+    let user = "is an H100 free tomorrow 9-12?";
+    let reply = "Yes — **8 of 8** H100-80GB GPUs are free Fri 27 Nov 09:00–12:00 UTC, so 1 can be booked. Say *book it* to reserve one.";
+    let before = rss_mib(std::process::id());
+    for _ in 0..100_000 {
+        let id = SessionId::new();
+        store
+            .create(SessionRecord::new(
+                id.clone(),
+                Owner::session(&id),
+                now,
+                now + chrono::Duration::hours(24),
+            ))
+            .await
+            .unwrap();
+        for t in 0..10 {
+            let m = |role, content: &str| Message {
+                role,
+                content: content.to_string(),
+                at: now,
+            };
+            let state =
+                json!({"topic": "availability", "context": {"model": "H100-80GB", "count": 1}});
+            store
+                .commit_turn(
+                    &id,
+                    t,
+                    TurnRecord {
+                        user: m(Role::User, user),
+                        assistant: m(Role::Assistant, reply),
+                        state,
+                        expires_at: now + chrono::Duration::hours(24),
+                    },
+                )
+                .await
+                .unwrap();
+        }
+    }
+    let after = rss_mib(std::process::id());
+    let per = (after - before) * 1024.0 * 1024.0 / 100_000.0;
+    let payload = 10 * (user.len() + reply.len());
+    println!("RESULT memory per idle session: {per:.0} bytes (100k sessions x 10 turns; message text alone {payload} bytes; RSS {before:.1} → {after:.1} MiB)");
+}
+
+async fn llm() {
+    let (_mock, mut server, url, _dir) = llm_server("4096").await;
     let before = rss_mib(server.id());
     load(&url, 100, 2, Mode::Session, None).await;
     let (cpu0, me0) = (cpu_secs(server.id()), cpu_secs(std::process::id()));
@@ -292,6 +410,15 @@ fn main() {
     }
     if all || which.iter().any(|w| w == "llm") {
         rt.block_on(llm());
+    }
+    for (name, f) in [("hol", 0), ("overload", 1), ("memory", 2)] {
+        if all || which.iter().any(|w| w == name) {
+            match f {
+                0 => rt.block_on(hol()),
+                1 => rt.block_on(overload()),
+                _ => rt.block_on(memory()),
+            }
+        }
     }
     if all || which.iter().any(|w| w == "bookings") {
         rt.block_on(bookings());

@@ -43,6 +43,8 @@ pub struct LoadOptions {
     pub progress: bool,
     /// Messages sent in turn.
     pub messages: Vec<String>,
+    /// After a `503` with `Retry-After`, wait that long (at most 1 s) as a polite client does.
+    pub honour_retry_after: bool,
 }
 
 /// The outcome.
@@ -87,22 +89,28 @@ struct UserResult {
     sessions: Vec<(String, u64)>,
 }
 
-async fn send(client: &reqwest::Client, url: &str, body: &Value) -> Result<Value, String> {
+async fn send(
+    client: &reqwest::Client,
+    url: &str,
+    body: &Value,
+) -> Result<Value, (String, Option<u64>)> {
     let res = client.post(url).json(body).send().await.map_err(|e| {
-        if e.is_timeout() {
-            "timeout".to_string()
-        } else {
-            "connect".to_string()
-        }
+        let what = if e.is_timeout() { "timeout" } else { "connect" };
+        (what.to_string(), None)
     })?;
     let status = res.status().as_u16();
+    let retry = res
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
     let v: Value = res.json().await.unwrap_or(Value::Null);
     if status == 200 || status == 201 {
         Ok(v)
     } else {
-        Err(format!(
-            "{status} {}",
-            v["error"]["code"].as_str().unwrap_or("-")
+        Err((
+            format!("{status} {}", v["error"]["code"].as_str().unwrap_or("-")),
+            retry,
         ))
     }
 }
@@ -139,7 +147,7 @@ async fn user(
                         Ok(v) => r
                             .sessions
                             .push((v["session_id"].as_str().unwrap_or_default().to_string(), 0)),
-                        Err(e) => {
+                        Err((e, _)) => {
                             *r.errors.entry(format!("session create: {e}")).or_default() += 1;
                             continue;
                         }
@@ -168,9 +176,12 @@ async fn user(
                     last.1 += 1;
                 }
             }
-            Err(e) => {
+            Err((e, retry)) => {
                 let _ = r.err_hist.record(us.min(120_000_000));
-                *r.errors.entry(e).or_default() += 1
+                *r.errors.entry(e).or_default() += 1;
+                if let Some(secs) = retry.filter(|_| o.honour_retry_after) {
+                    tokio::time::sleep(Duration::from_secs(secs.min(1))).await;
+                }
             }
         }
     }
@@ -279,7 +290,7 @@ pub async fn run(o: LoadOptions) -> anyhow::Result<Report> {
         ok,
         throughput_per_s: ok as f64 / seconds,
         latency_ms,
-        error_latency_ms: (err_hist.len() > 0).then(|| {
+        error_latency_ms: (!err_hist.is_empty()).then(|| {
             BTreeMap::from([
                 (
                     "p50".to_string(),

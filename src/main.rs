@@ -69,6 +69,9 @@ enum Command {
         /// A message to send (repeatable; default: questions that change nothing).
         #[arg(long = "message")]
         messages: Vec<String>,
+        /// After 503 with Retry-After, wait (at most 1 s) before the next request.
+        #[arg(long)]
+        honour_retry_after: bool,
     },
     /// Export the inventory and bookings to gpu_inventory.json and bookings.json.
     Export {
@@ -240,6 +243,7 @@ async fn main_inner() -> anyhow::Result<()> {
             verify,
             allow_remote,
             messages,
+            honour_retry_after,
         } => {
             let messages = if messages.is_empty() {
                 [
@@ -263,6 +267,7 @@ async fn main_inner() -> anyhow::Result<()> {
                 allow_remote,
                 progress: true,
                 messages,
+                honour_retry_after,
             })
             .await?;
             print!("{}", report.text());

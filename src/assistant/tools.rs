@@ -426,3 +426,57 @@ impl Tools {
 fn busy_devices(busy: &[Busy]) -> HashSet<&crate::domain::Device> {
     busy.iter().flat_map(|b| b.gpus.iter()).collect()
 }
+
+/// Free devices of one model per time slot.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ModelTimeline {
+    /// Model name.
+    pub model: String,
+    /// Devices of the model.
+    pub total: u32,
+    /// The least number free in each slot.
+    pub free: Vec<u32>,
+}
+
+impl Tools {
+    /// Per model, the least number of devices free in each of `slots` slots of `step`
+    /// from `start` (one store query per model).
+    pub async fn timeline(
+        &self,
+        start: DateTime<Utc>,
+        step: Duration,
+        slots: usize,
+    ) -> Result<Vec<ModelTimeline>, ToolError> {
+        let inv = self.inventory().await?;
+        let window = Interval::new(start, start + step * slots as i32).map_err(|message| {
+            ToolError::Invalid {
+                code: "invalid_interval",
+                message,
+            }
+        })?;
+        let mut out = Vec::new();
+        for m in inv.models() {
+            let busy = self.store.busy(&m.name, &window).await?;
+            let booked: Vec<(Interval, u32)> = busy
+                .iter()
+                .map(|b| (b.interval, b.gpus.len() as u32))
+                .collect();
+            let free = (0..slots)
+                .map(|i| {
+                    let s = start + step * i as i32;
+                    min_free(
+                        m.total(),
+                        &booked,
+                        &Interval::new(s, s + step).expect("positive step"),
+                    )
+                })
+                .collect();
+            out.push(ModelTimeline {
+                model: m.name.clone(),
+                total: m.total(),
+                free,
+            });
+        }
+        Ok(out)
+    }
+}

@@ -62,3 +62,53 @@ pub async fn availability(
     let interval = parse_interval(&q.start, &q.end)?;
     Ok(Json(s.tools.availability(&q.model, interval).await?))
 }
+
+/// Query of `/api/timeline`.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct TimelineQuery {
+    /// Days ahead (1..=31, default 7).
+    pub days: Option<u32>,
+    /// Hours per slot (1..=24, default 3).
+    pub step_hours: Option<u32>,
+}
+
+/// The timeline: per model, the least number free in each slot from the current hour on.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Timeline {
+    /// Start of the first slot.
+    pub start: DateTime<Utc>,
+    /// Hours per slot.
+    pub step_hours: u32,
+    /// One entry per model.
+    pub models: Vec<crate::assistant::tools::ModelTimeline>,
+}
+
+/// Booked vs free devices per model over the coming days, in slots (for the web page's
+/// availability picture).
+#[utoipa::path(get, path = "/api/timeline", params(TimelineQuery), responses((status = 200, body = Timeline), (status = 400)))]
+pub async fn timeline(
+    State(s): State<AppState>,
+    ApiQuery(q): ApiQuery<TimelineQuery>,
+) -> Result<Json<Timeline>, ApiError> {
+    let days = q.days.unwrap_or(7);
+    let step_hours = q.step_hours.unwrap_or(3);
+    if !(1..=31).contains(&days) || !(1..=24).contains(&step_hours) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "days must be 1..=31 and step_hours 1..=24",
+        ));
+    }
+    let now = s.tools.clock().now();
+    let start = DateTime::from_timestamp(now.timestamp() - now.timestamp().rem_euclid(3600), 0)
+        .unwrap_or(now);
+    let slots = (days * 24 / step_hours) as usize;
+    let models = s
+        .tools
+        .timeline(start, chrono::Duration::hours(step_hours as i64), slots)
+        .await?;
+    Ok(Json(Timeline {
+        start,
+        step_hours,
+        models,
+    }))
+}

@@ -11,6 +11,7 @@ pub mod health;
 pub mod middleware;
 pub mod openai;
 pub mod sessions;
+pub mod ui;
 
 use crate::assistant::tools::Tools;
 use crate::assistant::Assistant;
@@ -222,6 +223,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/gpus", get(gpus::list))
         .route("/api/availability", get(gpus::availability))
+        .route("/api/timeline", get(gpus::timeline))
+        .route("/", get(ui::index))
+        .route("/assets/{file}", get(ui::asset))
         .route("/api/bookings", get(bookings::list).post(bookings::create))
         .route("/api/bookings/{id}", delete(bookings::cancel))
         .route("/api/openapi.json", get(openapi))

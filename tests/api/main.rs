@@ -2,6 +2,7 @@
 
 mod assistants;
 mod bookings;
+mod browser;
 mod cli;
 mod conversation;
 mod fuzz;

@@ -694,7 +694,7 @@ async fn yes(ctx: &Ctx<'_>, state: &mut State) -> Out {
             state.context = Draft::default();
             Out {
                 text: format!(
-                    "✅ Booked! **{} × {}** on {} for {} — total **{}**.\n\nBooking id: `{}` (say *cancel booking {}* to cancel it).",
+                    "**Booked!** **{} × {}** on {} for {} — total **{}**.\n\nBooking id: `{}` (say *cancel booking {}* to cancel it).",
                     b.count(), b.model, devices(&b.gpus), span(&b.interval, ctx.tz), ctx.money(b.price_total), b.id, b.id.short()
                 ),
                 actions: vec![Action::BookingCreated { booking: BookingView::from(&b) }],
