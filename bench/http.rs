@@ -7,6 +7,8 @@
 //! `cargo bench --bench http -- llm` — 1,000 concurrent sessions whose turns go to a mock
 //!   LLM answering after 300 ms: turns/s against the ideal 1000 / 0.3 s, p99 − 300 ms, and
 //!   the server process's memory (the real `hpcbot serve` binary, in its own process).
+//! `cargo bench --bench http -- builtin` — the built-in assistant: direct questions and
+//!   session turns (64 users), beside the echo route.
 //! `cargo bench --bench http -- hol` — head-of-line: other sessions' p99 while one
 //!   session's upstream call hangs, beside the same load without the hang (goal <= 1.1).
 //! `cargo bench --bench http -- overload` — twice the in-flight limit: shed requests'
@@ -364,6 +366,50 @@ async fn memory() {
     println!("RESULT memory per idle session: {per:.0} bytes (100k sessions x 10 turns; message text alone {payload} bytes; RSS {before:.1} → {after:.1} MiB)");
 }
 
+/// The built-in assistant answering real questions: session turns and direct questions.
+async fn builtin() {
+    let (url, _dir) = start(&[], None).await;
+    let msgs = [
+        "what gpus do you have",
+        "is an a100 free tomorrow 9-12?",
+        "how much is an h100 for 3 hours",
+        "my bookings",
+    ];
+    let run = |mode, turns| {
+        let url = url.clone();
+        async move {
+            loadtest::run(LoadOptions {
+                url,
+                users: 64,
+                duration: Duration::from_secs(10),
+                turns,
+                mode,
+                verify: mode == Mode::Session,
+                allow_remote: false,
+                progress: false,
+                messages: msgs.map(String::from).to_vec(),
+                honour_retry_after: true,
+            })
+            .await
+            .unwrap()
+        }
+    };
+    run(Mode::Direct, None).await;
+    let direct = run(Mode::Direct, None).await;
+    let session = run(Mode::Session, Some(10)).await;
+    let echo = load(&url, 64, 10, Mode::Echo, None).await;
+    for (name, r) in [("direct", &direct), ("session", &session), ("echo", &echo)] {
+        println!(
+            "RESULT builtin {name}: {:.0}/s p50 {:.2} ms p99 {:.2} ms errors {} lost turns {}",
+            r.throughput_per_s,
+            r.latency_ms["p50"],
+            r.latency_ms["p99"],
+            r.errors.values().sum::<u64>(),
+            r.sessions_with_lost_turns.unwrap_or(0)
+        );
+    }
+}
+
 async fn llm() {
     let (_mock, mut server, url, _dir) = llm_server("4096").await;
     let before = rss_mib(server.id());
@@ -411,11 +457,12 @@ fn main() {
     if all || which.iter().any(|w| w == "llm") {
         rt.block_on(llm());
     }
-    for (name, f) in [("hol", 0), ("overload", 1), ("memory", 2)] {
+    for (name, f) in [("builtin", 3), ("hol", 0), ("overload", 1), ("memory", 2)] {
         if all || which.iter().any(|w| w == name) {
             match f {
                 0 => rt.block_on(hol()),
                 1 => rt.block_on(overload()),
+                3 => rt.block_on(builtin()),
                 _ => rt.block_on(memory()),
             }
         }

@@ -113,7 +113,52 @@ impl Drop for QueuePlace<'_> {
     }
 }
 
+/// A session's cross-instance lease, released when dropped (also when the turn is
+/// cancelled); it expires by itself shortly after the turn's deadline in any case.
+struct Lease {
+    store: Arc<dyn SessionStore>,
+    id: SessionId,
+    token: String,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let (store, id, token) = (
+            self.store.clone(),
+            self.id.clone(),
+            std::mem::take(&mut self.token),
+        );
+        tokio::spawn(async move {
+            let _ = store.release_lease(&id, &token).await;
+        });
+    }
+}
+
 impl Engine {
+    /// Takes the session's lease in a store shared by several instances, waiting (polling
+    /// with jitter) at most until `deadline`; `None` for a store of this process only.
+    async fn lease(&self, id: &SessionId, deadline: Instant) -> Result<Option<Lease>, ChatError> {
+        if !self.store.shared() {
+            return Ok(None);
+        }
+        let token = SessionId::new().to_string();
+        loop {
+            let ttl = deadline.saturating_duration_since(Instant::now()) + Duration::from_secs(1);
+            if self.bounded(self.store.try_lease(id, &token, ttl)).await? {
+                return Ok(Some(Lease {
+                    store: self.store.clone(),
+                    id: id.clone(),
+                    token,
+                }));
+            }
+            let wait = Duration::from_millis(rand::random_range(5..25));
+            if Instant::now() + wait >= deadline {
+                return Err(ChatError::SessionBusy);
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+
     /// An engine over a session store and an assistant.
     pub fn new(
         store: Arc<dyn SessionStore>,
@@ -271,6 +316,7 @@ impl Engine {
                 .await
                 .map_err(|_| ChatError::SessionBusy)?,
         );
+        let _lease = self.lease(id, deadline).await?;
 
         let record = self
             .session_recent(id, owner, self.assistant.history_window())

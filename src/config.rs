@@ -52,6 +52,11 @@ pub const SETTINGS: &[Setting] = &[
         help: "session store: memory or redis://...",
     },
     Setting {
+        key: "redis_prefix",
+        default: "hpcbot",
+        help: "prefix of every Redis key (sessions = redis://...)",
+    },
+    Setting {
         key: "max_sessions",
         default: "100000",
         help: "in-memory sessions kept at most (the longest idle is evicted)",
@@ -223,6 +228,7 @@ pub struct Config {
     pub database_max_connections: u32,
     pub store_timeout: Duration,
     pub sessions: String,
+    pub redis_prefix: String,
     pub max_sessions: usize,
     pub session_ttl: Duration,
     pub timezone: Tz,
@@ -446,6 +452,8 @@ impl Config {
             store_timeout: duration("store_timeout")?,
             sessions,
             max_sessions: number("max_sessions")? as usize,
+            redis_prefix: optional("redis_prefix")
+                .ok_or_else(|| bad("redis_prefix", "must not be empty".into()))?,
             session_ttl: duration("session_ttl")?,
             timezone: get("timezone").parse().map_err(|_| {
                 bad(

@@ -100,10 +100,15 @@ pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<AppSt
     let sessions: Arc<dyn SessionStore> = if config.sessions == "memory" {
         Arc::new(MemorySessions::new(config.max_sessions))
     } else {
-        anyhow::bail!(
-            "sessions = {}: the Redis session store is not built yet; use memory",
-            redact(&config.sessions)
-        );
+        Arc::new(
+            crate::store::redis::RedisSessions::connect(
+                &config.sessions,
+                &config.redis_prefix,
+                config.store_timeout,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("sessions ({}): {e}", redact(&config.sessions)))?,
+        )
     };
     let builtin = crate::assistant::builtin::Builtin::new(tools.clone(), &config);
     let mut llm_breaker = None;

@@ -2,6 +2,7 @@
 
 pub mod bookings;
 pub mod memory;
+pub mod redis;
 pub mod sessions;
 pub mod sql;
 

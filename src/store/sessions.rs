@@ -135,4 +135,26 @@ pub trait SessionStore: Send + Sync {
     async fn ping(&self) -> Result<(), SessionStoreError>;
     /// The backend's name, for health output.
     fn name(&self) -> &'static str;
+
+    /// Whether turns must take a lease (the store is shared by several processes).
+    fn shared(&self) -> bool {
+        false
+    }
+
+    /// Tries to take the session's cross-instance lease with `token` for at most `ttl`;
+    /// `false` if another turn holds it. Stores used by one process need none: the
+    /// engine's per-session queue already orders turns there.
+    async fn try_lease(
+        &self,
+        _id: &SessionId,
+        _token: &str,
+        _ttl: std::time::Duration,
+    ) -> Result<bool, SessionStoreError> {
+        Ok(true)
+    }
+
+    /// Releases the lease if `token` still holds it.
+    async fn release_lease(&self, _id: &SessionId, _token: &str) -> Result<(), SessionStoreError> {
+        Ok(())
+    }
 }

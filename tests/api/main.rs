@@ -11,5 +11,6 @@ mod llm;
 mod openai_sdk;
 mod ops;
 mod props;
+mod redis;
 mod sessions;
 mod storm;

@@ -69,7 +69,7 @@ async fn concurrent_turns(app: &TestApp, sid: &str, msgs: Vec<String>) -> Vec<Va
 }
 
 /// The history holds exactly the replied turns, in turn order, each seeing all before it.
-fn check_history(hist: &[Value], replies: &[Value]) {
+pub fn check_history(hist: &[Value], replies: &[Value]) {
     assert_eq!(hist.len(), 2 * replies.len(), "two entries per reply");
     let turns: HashSet<u64> = replies
         .iter()
