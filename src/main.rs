@@ -73,6 +73,13 @@ enum Command {
         #[arg(long)]
         honour_retry_after: bool,
     },
+    /// Manage the users of `auth = token`.
+    User {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[command(subcommand)]
+        action: UserAction,
+    },
     /// Export the inventory and bookings to gpu_inventory.json and bookings.json.
     Export {
         #[command(flatten)]
@@ -83,26 +90,46 @@ enum Command {
     },
 }
 
+/// What to do with users.
+#[derive(Subcommand)]
+enum UserAction {
+    /// Add a user and print their token (shown once).
+    Add {
+        /// The user's name.
+        name: String,
+        /// Give the admin role.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// List the users.
+    List,
+    /// Remove a user (their token stops working within 30 s).
+    Remove {
+        /// The user's name.
+        name: String,
+    },
+}
+
 /// Flags shared by the commands that read settings.
 #[derive(Args)]
 struct ConfigArgs {
     /// A config file (default: ./hpcbot.toml if present).
-    #[arg(long, env = "HPCBOT_CONFIG")]
+    #[arg(long, env = "HPCBOT_CONFIG", global = true)]
     config: Option<PathBuf>,
     /// Address to serve on (setting `listen`).
-    #[arg(long)]
+    #[arg(long, global = true)]
     listen: Option<String>,
     /// Data directory (setting `data_dir`).
-    #[arg(long)]
+    #[arg(long, global = true)]
     data_dir: Option<String>,
     /// Database URL (setting `database_url`).
-    #[arg(long)]
+    #[arg(long, global = true)]
     database_url: Option<String>,
     /// Session store (setting `sessions`).
-    #[arg(long)]
+    #[arg(long, global = true)]
     sessions: Option<String>,
     /// Any setting, as KEY=VALUE (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
+    #[arg(long = "set", value_name = "KEY=VALUE", global = true)]
     set: Vec<String>,
 }
 
@@ -231,6 +258,35 @@ async fn main_inner() -> anyhow::Result<()> {
                 models.map_or("no".into(), |m| m.to_string()),
                 n.map_or("no".into(), |m| m.to_string())
             );
+            Ok(())
+        }
+        Command::User { config, action } => {
+            use hpcbot::store::users::{Role, UserStore};
+            let config = config.load()?;
+            let store = open_store(&config).await?;
+            match action {
+                UserAction::Add { name, admin } => {
+                    let role = if admin { Role::Admin } else { Role::User };
+                    let token = store
+                        .add_user(&name, role, chrono::Utc::now().timestamp_millis())
+                        .await?;
+                    println!(
+                        "added {name} ({}); their token, shown only now:\n{token}",
+                        role.as_str()
+                    );
+                }
+                UserAction::List => {
+                    for u in store.users().await? {
+                        println!("{}\t{}", u.name, u.role.as_str());
+                    }
+                }
+                UserAction::Remove { name } => {
+                    if !store.remove_user(&name).await? {
+                        anyhow::bail!("no user called `{name}`");
+                    }
+                    println!("removed {name}");
+                }
+            }
             Ok(())
         }
         Command::Chat { url, session, new } => hpcbot::terminal::run(url, session, new).await,

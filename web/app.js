@@ -6,6 +6,24 @@ const $ = (sel) => document.querySelector(sel);
 const TURN_TIMEOUT_MS = 40000;
 const state = { session: localStorage.getItem("hpcbot.session"), busy: false, controller: null, stopped: false, lastText: null };
 
+// ---- Requests: with `auth = token` the server answers 401; ask once for a token.
+async function api(url, opts = {}) {
+  const withToken = () => {
+    const token = localStorage.getItem("hpcbot.token");
+    const headers = Object.assign({}, opts.headers || {}, token ? { authorization: "Bearer " + token } : {});
+    return window.fetch(url, Object.assign({}, opts, { headers }));
+  };
+  let res = await withToken();
+  if (res.status === 401) {
+    const token = window.prompt("This server needs an access token (ask your operator):");
+    if (token) {
+      localStorage.setItem("hpcbot.token", token.trim());
+      res = await withToken();
+    }
+  }
+  return res;
+}
+
 // ---- Markdown, safely: everything is escaped first, then a small subset is formatted.
 function escapeHtml(s) {
   return s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
@@ -149,7 +167,7 @@ function renderSessions() {
   }
 }
 async function newSession() {
-  const res = await fetch("/api/sessions", { method: "POST" });
+  const res = await api("/api/sessions", { method: "POST" });
   if (!res.ok) throw { status: res.status };
   const s = await res.json();
   state.session = s.session_id;
@@ -157,7 +175,7 @@ async function newSession() {
   return s.session_id;
 }
 async function openSession(id) {
-  const res = await fetch(`/api/sessions/${encodeURIComponent(id)}`);
+  const res = await api(`/api/sessions/${encodeURIComponent(id)}`);
   $("#messages").innerHTML = "";
   if (res.status === 404) {
     localStorage.setItem("hpcbot.sessions", JSON.stringify(sessionsList().filter((s) => s.id !== id)));
@@ -188,14 +206,14 @@ async function send(text) {
   const timer = setTimeout(() => controller.abort(), TURN_TIMEOUT_MS);
   try {
     if (!state.session) await newSession();
-    let res = await fetch("/api/chat/stream", {
+    let res = await api("/api/chat/stream", {
       method: "POST", headers: { "content-type": "application/json" },
       body: JSON.stringify({ message: text, session_id: state.session }), signal: controller.signal,
     });
     if (res.status === 404) {
       // The session expired: start a fresh one and send again.
       await newSession();
-      res = await fetch("/api/chat/stream", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ message: text, session_id: state.session }), signal: controller.signal });
+      res = await api("/api/chat/stream", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ message: text, session_id: state.session }), signal: controller.signal });
     }
     if (!res.ok) {
       const e = await res.json().catch(() => null);
@@ -248,9 +266,9 @@ async function send(text) {
 async function refreshPanel() {
   try {
     const [gpus, timeline, bookings] = await Promise.all([
-      fetch("/api/gpus").then((r) => r.json()),
-      fetch("/api/timeline?days=7&step_hours=3").then((r) => r.json()),
-      state.session ? fetch(`/api/bookings?session_id=${encodeURIComponent(state.session)}`).then((r) => r.json()) : Promise.resolve({ bookings: [] }),
+      api("/api/gpus").then((r) => r.json()),
+      api("/api/timeline?days=7&step_hours=3").then((r) => r.json()),
+      state.session ? api(`/api/bookings?session_id=${encodeURIComponent(state.session)}`).then((r) => r.json()) : Promise.resolve({ bookings: [] }),
     ]);
     const tbody = $("#inventory tbody");
     tbody.innerHTML = "";
@@ -324,7 +342,7 @@ function renderTimeline(t) {
 }
 async function cancelBooking(b) {
   if (!confirm(`Cancel the booking of ${b.count} × ${b.model} (${fmtSpan(b.start, b.end)})?`)) return;
-  const res = await fetch(`/api/bookings/${b.id}?session_id=${encodeURIComponent(state.session || "")}`, { method: "DELETE" }).catch(() => null);
+  const res = await api(`/api/bookings/${b.id}?session_id=${encodeURIComponent(state.session || "")}`, { method: "DELETE" }).catch(() => null);
   if (!res || !res.ok) showStatus("Could not cancel the booking.", "error", () => cancelBooking(b));
   refreshPanel();
 }

@@ -30,10 +30,11 @@ pub struct SessionQuery {
 #[utoipa::path(get, path = "/api/bookings", params(SessionQuery), responses((status = 200, body = BookingList)))]
 pub async fn list(
     State(s): State<AppState>,
+    caller: caller::Caller,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<SessionQuery>,
 ) -> Result<Json<BookingList>, ApiError> {
-    let bookings = match reading_owner(&s, q.session_id.as_deref(), &headers).await? {
+    let bookings = match reading_owner(&s, &caller, q.session_id.as_deref(), &headers).await? {
         Some(owner) => s.tools.bookings(&owner).await?,
         None => Vec::new(),
     };
@@ -63,13 +64,14 @@ pub struct CreateBooking {
     responses((status = 201, body = BookingView), (status = 400), (status = 404), (status = 409), (status = 413)))]
 pub async fn create(
     State(s): State<AppState>,
+    caller: caller::Caller,
     headers: HeaderMap,
     ApiJson(req): ApiJson<CreateBooking>,
 ) -> Result<Response, ApiError> {
     let interval = parse_interval(&req.start, &req.end)?;
     // Check the request before a session is created for it.
     s.tools.check(&req.model, req.count, &interval).await?;
-    let user = caller::user(&s, &headers)?;
+    let user = caller.owner();
     let session = s
         .engine
         .resolve(
@@ -94,11 +96,12 @@ pub async fn create(
     responses((status = 200, body = BookingView), (status = 404)))]
 pub async fn cancel(
     State(s): State<AppState>,
+    caller: caller::Caller,
     headers: HeaderMap,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<SessionQuery>,
 ) -> Result<Json<BookingView>, ApiError> {
-    let owner = reading_owner(&s, q.session_id.as_deref(), &headers)
+    let owner = reading_owner(&s, &caller, q.session_id.as_deref(), &headers)
         .await?
         .ok_or_else(|| {
             ApiError::from(crate::assistant::tools::ToolError::BookingNotFound(
@@ -107,4 +110,19 @@ pub async fn cancel(
         })?;
     let booking = s.tools.cancel(&owner, &id).await?;
     Ok(Json(BookingView::from(&booking)))
+}
+
+/// Every booking of every caller, newest first (admin; open with `auth = none`).
+#[utoipa::path(get, path = "/api/admin/bookings", responses((status = 200, body = BookingList), (status = 401), (status = 403)))]
+pub async fn all(State(s): State<AppState>) -> Result<Json<BookingList>, ApiError> {
+    let mut list = s
+        .tools
+        .store()
+        .all()
+        .await
+        .map_err(crate::assistant::tools::ToolError::from)?;
+    list.reverse();
+    Ok(Json(BookingList {
+        bookings: list.iter().map(BookingView::from).collect(),
+    }))
 }

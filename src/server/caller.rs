@@ -34,9 +34,35 @@ pub fn session_not_found() -> ApiError {
     ChatError::SessionNotFound.into()
 }
 
-/// The authenticated user (auth = token), or `None` with auth = none.
-pub fn user(_state: &AppState, _headers: &HeaderMap) -> Result<Option<Owner>, ApiError> {
-    Ok(None)
+/// The user a bearer token named (put in the request by the auth middleware).
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    /// Bookings and sessions belong to this owner.
+    pub owner: Owner,
+    /// Whether the admin routes are open to them.
+    pub admin: bool,
+}
+
+/// The caller: the token's user with `auth = token`, `None` with `auth = none` (then the
+/// session itself is the caller).
+pub struct Caller(pub Option<AuthUser>);
+
+impl Caller {
+    /// The owner named by the token, if any.
+    pub fn owner(&self) -> Option<Owner> {
+        self.0.as_ref().map(|u| u.owner.clone())
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Caller(parts.extensions.get::<AuthUser>().cloned()))
+    }
 }
 
 /// How the request names its session: an explicit id (body or query) wins over the cookie.
@@ -55,10 +81,11 @@ pub fn session_ref(explicit: Option<&str>, headers: &HeaderMap) -> Result<Sessio
 /// when the request names no live session (a stale cookie): such a caller owns nothing.
 pub async fn reading_owner(
     state: &AppState,
+    caller: &Caller,
     explicit: Option<&str>,
     headers: &HeaderMap,
 ) -> Result<Option<Owner>, ApiError> {
-    if let Some(u) = user(state, headers)? {
+    if let Some(u) = caller.owner() {
         return Ok(Some(u));
     }
     match session_ref(explicit, headers)? {

@@ -30,11 +30,12 @@ pub struct ChatRequest {
 /// Resolves the session of a chat request (creating one if needed).
 async fn open_session(
     s: &AppState,
+    caller: &caller::Caller,
     headers: &HeaderMap,
     req: &ChatRequest,
 ) -> Result<(crate::domain::SessionId, Option<crate::domain::Owner>), ApiError> {
     Engine::check_message(&req.message)?;
-    let user = caller::user(s, headers)?;
+    let user = caller.owner();
     let session = s
         .engine
         .resolve(
@@ -51,10 +52,11 @@ async fn open_session(
 pub async fn chat(
     State(s): State<AppState>,
     Extension(Deadline(deadline)): Extension<Deadline>,
+    caller: caller::Caller,
     headers: HeaderMap,
     ApiJson(req): ApiJson<ChatRequest>,
 ) -> Result<Response, ApiError> {
-    let (id, user) = open_session(&s, &headers, &req).await?;
+    let (id, user) = open_session(&s, &caller, &headers, &req).await?;
     let reply = s
         .engine
         .turn(&id, user.as_ref(), &req.message, deadline, None)
@@ -82,10 +84,11 @@ fn event<T: Serialize>(name: &str, data: &T) -> Event {
 pub async fn stream(
     State(s): State<AppState>,
     Extension(Deadline(deadline)): Extension<Deadline>,
+    caller: caller::Caller,
     headers: HeaderMap,
     ApiJson(req): ApiJson<ChatRequest>,
 ) -> Result<Response, ApiError> {
-    let (id, user) = open_session(&s, &headers, &req).await?;
+    let (id, user) = open_session(&s, &caller, &headers, &req).await?;
     let (tx, rx) = mpsc::channel::<Event>(64);
     let entry = ops::current();
     let engine = s.engine.clone();

@@ -1,6 +1,7 @@
 //! The HTTP server (axum): one file per resource; routes parse, call one function, map
 //! the result.
 
+pub mod auth;
 pub mod bookings;
 pub mod caller;
 pub mod chat;
@@ -54,7 +55,15 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// The LLM upstream's circuit breaker, when an LLM is configured.
     pub llm_breaker: Option<Arc<crate::assistant::llm::breaker::Breaker>>,
+    /// Users (for `auth = token`).
+    pub users: Arc<dyn crate::store::users::UserStore>,
+    /// Token lookups, kept briefly so a request costs no query (revocation shows within
+    /// [`AUTH_CACHE_TTL`]).
+    pub auth_cache: moka::future::Cache<String, Option<crate::store::users::User>>,
 }
+
+/// How long a token lookup is trusted.
+pub const AUTH_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What a caller (main or a test) may put in instead of the defaults.
 #[derive(Default)]
@@ -87,7 +96,7 @@ pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<AppSt
             anyhow::anyhow!("cannot create data_dir {}: {e}", config.data_dir.display())
         })?;
     }
-    let store: Arc<dyn BookingStore> = Arc::new(
+    let sql = Arc::new(
         SqlStore::connect(&SqlOptions {
             url: config.database_url.clone(),
             max_connections: config.database_max_connections,
@@ -96,6 +105,7 @@ pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<AppSt
         .await
         .map_err(|e| anyhow::anyhow!("database ({}): {e}", redact(&config.database_url)))?,
     );
+    let store: Arc<dyn BookingStore> = sql.clone();
     let tools = Tools::new(store, clock.clone(), BookingLimits::default());
     let sessions: Arc<dyn SessionStore> = if config.sessions == "memory" {
         Arc::new(MemorySessions::new(config.max_sessions))
@@ -166,6 +176,11 @@ pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<AppSt
         inflight: Arc::new(Inflight::default()),
         metrics: metrics_handle(),
         llm_breaker,
+        users: sql,
+        auth_cache: moka::future::Cache::builder()
+            .max_capacity(10_000)
+            .time_to_live(AUTH_CACHE_TTL)
+            .build(),
     })
 }
 
@@ -233,6 +248,7 @@ pub fn router(state: AppState) -> Router {
         .route("/assets/{file}", get(ui::asset))
         .route("/api/bookings", get(bookings::list).post(bookings::create))
         .route("/api/bookings/{id}", delete(bookings::cancel))
+        .route("/api/admin/bookings", get(bookings::all))
         .route("/api/openapi.json", get(openapi))
         .route("/v1/models", get(openai::models))
         .route("/v1/chat/completions", post(openai::completions))
@@ -251,6 +267,10 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(state.config.body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::track,

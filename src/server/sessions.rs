@@ -6,7 +6,7 @@ use super::AppState;
 use crate::domain::SessionId;
 use crate::store::sessions::{Message, SessionRecord};
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
@@ -49,8 +49,11 @@ impl From<&SessionRecord> for SessionInfo {
 
 /// Creates a session (its assistant starts lazily on the first turn).
 #[utoipa::path(post, path = "/api/sessions", responses((status = 201, body = SessionInfo)))]
-pub async fn create(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let user = caller::user(&s, &headers)?;
+pub async fn create(
+    State(s): State<AppState>,
+    caller: caller::Caller,
+) -> Result<Response, ApiError> {
+    let user = caller.owner();
     let rec = s.engine.create_session(user.as_ref()).await?;
     let mut res = (StatusCode::CREATED, Json(SessionInfo::from(&rec))).into_response();
     res.headers_mut().insert(
@@ -69,10 +72,10 @@ fn parse(id: &str) -> Result<SessionId, ApiError> {
     responses((status = 200, body = SessionView), (status = 404)))]
 pub async fn get(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    caller: caller::Caller,
     Path(id): Path<String>,
 ) -> Result<Json<SessionView>, ApiError> {
-    let user = caller::user(&s, &headers)?;
+    let user = caller.owner();
     let r = s.engine.session(&parse(&id)?, user.as_ref()).await?;
     Ok(Json(SessionView {
         session_id: r.id.to_string(),
@@ -87,10 +90,10 @@ pub async fn get(
     responses((status = 204), (status = 404)))]
 pub async fn delete(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    caller: caller::Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let user = caller::user(&s, &headers)?;
+    let user = caller.owner();
     s.engine.delete_session(&parse(&id)?, user.as_ref()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -475,3 +475,94 @@ impl BookingStore for SqlStore {
         .await
     }
 }
+
+fn role_of(s: &str) -> crate::store::users::Role {
+    if s == "admin" {
+        crate::store::users::Role::Admin
+    } else {
+        crate::store::users::Role::User
+    }
+}
+
+#[async_trait]
+impl crate::store::users::UserStore for SqlStore {
+    async fn add_user(
+        &self,
+        name: &str,
+        role: crate::store::users::Role,
+        now_ms: i64,
+    ) -> Result<String, StoreError> {
+        crate::store::users::valid_name(name).map_err(StoreError::Invalid)?;
+        let token = crate::store::users::new_token();
+        self.bounded(async {
+            sqlx::query(
+                "INSERT INTO users (name, token_hash, role, created_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(name.to_string())
+            .bind(crate::store::users::token_hash(&token))
+            .bind(role.as_str())
+            .bind(now_ms)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| match e {
+                sqlx::Error::Database(d)
+                    if d.message().to_lowercase().contains("unique")
+                        || d.message().contains("duplicate") =>
+                {
+                    StoreError::Invalid(format!("user `{name}` exists already"))
+                }
+                other => other.into(),
+            })?;
+            Ok(token.clone())
+        })
+        .await
+    }
+
+    async fn user_by_token(
+        &self,
+        token: &str,
+    ) -> Result<Option<crate::store::users::User>, StoreError> {
+        self.bounded(async {
+            let row = sqlx::query("SELECT name, role FROM users WHERE token_hash = $1")
+                .bind(crate::store::users::token_hash(token))
+                .fetch_optional(&self.pool)
+                .await?;
+            Ok(match row {
+                Some(r) => Some(crate::store::users::User {
+                    name: r.try_get("name")?,
+                    role: role_of(&r.try_get::<String, _>("role")?),
+                }),
+                None => None,
+            })
+        })
+        .await
+    }
+
+    async fn users(&self) -> Result<Vec<crate::store::users::User>, StoreError> {
+        self.bounded(async {
+            let rows = sqlx::query("SELECT name, role FROM users ORDER BY name")
+                .fetch_all(&self.pool)
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(crate::store::users::User {
+                        name: r.try_get("name")?,
+                        role: role_of(&r.try_get::<String, _>("role")?),
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn remove_user(&self, name: &str) -> Result<bool, StoreError> {
+        self.bounded(async {
+            let n = sqlx::query("DELETE FROM users WHERE name = $1")
+                .bind(name.to_string())
+                .execute(&self.pool)
+                .await?;
+            Ok(n.rows_affected() > 0)
+        })
+        .await
+    }
+}

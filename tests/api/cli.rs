@@ -207,3 +207,28 @@ async fn loadtest_reports_and_verifies_and_refuses_remote_targets() {
     let (ok, _, err) = run_with_stdin(c, "").await;
     assert!(!ok && err.contains("--allow-remote"), "{err}");
 }
+
+#[tokio::test]
+async fn users_are_added_listed_and_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let mut c = hpcbot();
+        c.args(args)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .current_dir(dir.path());
+        c
+    };
+    let (ok, out, err) = run_with_stdin(run(&["user", "add", "ann", "--admin"]), "").await;
+    assert!(ok, "{err}");
+    let token = out.lines().last().unwrap().trim().to_string();
+    assert!(token.starts_with("hpc_") && token.len() > 30, "{out}");
+    let (ok, out, _) = run_with_stdin(run(&["user", "list"]), "").await;
+    assert!(ok && out.contains("ann\tadmin"), "{out}");
+    let (ok, _, err) = run_with_stdin(run(&["user", "add", "ann"]), "").await;
+    assert!(!ok && err.contains("exists"), "{err}");
+    let (ok, _, _) = run_with_stdin(run(&["user", "remove", "ann"]), "").await;
+    assert!(ok);
+    let (ok, _, err) = run_with_stdin(run(&["user", "remove", "ann"]), "").await;
+    assert!(!ok && err.contains("no user"), "{err}");
+}

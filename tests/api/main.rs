@@ -1,6 +1,7 @@
 //! The integration tests: one binary, each test against the real server on port 0.
 
 mod assistants;
+mod auth;
 mod bookings;
 mod browser;
 mod cli;
