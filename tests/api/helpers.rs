@@ -176,3 +176,41 @@ pub async fn expect_error(res: reqwest::Response, status: u16, code: &str) -> St
     assert!(!msg.is_empty());
     msg
 }
+
+/// A server whose assistant is the test assistant `echo`.
+pub async fn echo_app(
+    echo: &crate::assistants::Echo,
+    settings: Vec<(&'static str, String)>,
+) -> TestApp {
+    spawn_with(Spawn {
+        settings,
+        overrides: Overrides {
+            assistant: Some(std::sync::Arc::new(echo.clone())),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await
+}
+
+/// A new session's id (checks the 201 reply).
+pub async fn new_session(app: &TestApp) -> String {
+    let res = app
+        .client
+        .post(app.url("/api/sessions"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let v: Value = res.json().await.unwrap();
+    assert!(v["created_at"].is_string() && v["expires_at"].is_string());
+    v["session_id"].as_str().unwrap().to_string()
+}
+
+/// A session's messages.
+pub async fn history(app: &TestApp, sid: &str) -> Vec<Value> {
+    let res = app.get(&format!("/api/sessions/{sid}")).await;
+    assert_eq!(res.status(), 200);
+    let v: Value = res.json().await.unwrap();
+    v["messages"].as_array().unwrap().clone()
+}

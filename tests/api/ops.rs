@@ -3,21 +3,7 @@
 
 use crate::assistants::Echo;
 use crate::helpers::*;
-use hpcbot::server::Overrides;
 use serde_json::{json, Value};
-use std::sync::Arc;
-
-async fn echo_app(echo: &Echo, settings: Vec<(&'static str, String)>) -> TestApp {
-    spawn_with(Spawn {
-        settings,
-        overrides: Overrides {
-            assistant: Some(Arc::new(echo.clone())),
-            ..Default::default()
-        },
-        ..Default::default()
-    })
-    .await
-}
 
 async fn blocked_turn(
     app: &TestApp,

@@ -8,38 +8,6 @@ use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::sync::Arc;
 
-async fn echo_app(echo: &Echo, settings: Vec<(&'static str, String)>) -> TestApp {
-    spawn_with(Spawn {
-        settings,
-        overrides: Overrides {
-            assistant: Some(Arc::new(echo.clone())),
-            ..Default::default()
-        },
-        ..Default::default()
-    })
-    .await
-}
-
-async fn new_session(app: &TestApp) -> String {
-    let res = app
-        .client
-        .post(app.url("/api/sessions"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let v: Value = res.json().await.unwrap();
-    assert!(v["created_at"].is_string() && v["expires_at"].is_string());
-    v["session_id"].as_str().unwrap().to_string()
-}
-
-async fn history(app: &TestApp, sid: &str) -> Vec<Value> {
-    let res = app.get(&format!("/api/sessions/{sid}")).await;
-    assert_eq!(res.status(), 200);
-    let v: Value = res.json().await.unwrap();
-    v["messages"].as_array().unwrap().clone()
-}
-
 /// Sends `msgs` concurrently to one session; returns the 200 replies.
 async fn concurrent_turns(app: &TestApp, sid: &str, msgs: Vec<String>) -> Vec<Value> {
     let tasks: Vec<_> = msgs
@@ -218,7 +186,7 @@ async fn a_turn_past_the_deadline_ends_504_and_leaves_no_half_turn() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_turn_queued_behind_a_stuck_one_runs_once_the_stuck_one_times_out() {
     let echo = Echo::default();
-    let app = echo_app(&echo, vec![("request_timeout", "2s".into())]).await;
+    let app = echo_app(&echo, vec![("request_timeout", "4s".into())]).await;
     let sid = new_session(&app).await;
     let stuck = {
         let (c, url, sid) = (app.client.clone(), app.url("/api/chat"), sid.clone());
@@ -267,7 +235,7 @@ async fn a_turn_queued_behind_a_stuck_one_runs_once_the_stuck_one_times_out() {
     }
     expect_error(stuck.await.unwrap(), 504, "deadline_exceeded").await;
     let next: Value = next.await.unwrap().json().await.unwrap();
-    assert_eq!(next["turn"], 1);
+    assert_eq!(next["turn"], 1, "{next}");
     check_history(&history(&app, &sid).await, &[next]);
 }
 

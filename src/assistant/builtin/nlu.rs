@@ -91,7 +91,6 @@ const PRICE: &[&str] = &[
     "budget",
     "pay",
     "spend",
-    "much",
 ];
 const INVENTORY: &[&str] = &[
     "gpus",
@@ -651,34 +650,7 @@ fn detect_intent(toks: &[String], p: &Parsed, raw: &str) -> Intent {
     {
         return Intent::MyBookings;
     }
-    let price = has(PRICE)
-        && (has(&["much"]) && (has(&["how"]) || phrase(toks, "how much"))
-            || has(&[
-                "price",
-                "prices",
-                "pricing",
-                "priced",
-                "cost",
-                "costs",
-                "costing",
-                "rate",
-                "rates",
-                "quote",
-                "expensive",
-                "cheap",
-                "cheaper",
-                "cheapest",
-                "charge",
-                "charges",
-                "fee",
-                "fees",
-                "tariff",
-                "$",
-                "usd",
-                "eur",
-                "budget",
-                "spend",
-            ]));
+    let price = has(PRICE) || phrase(toks, "how much");
     if price {
         return Intent::Price;
     }
