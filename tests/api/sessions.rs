@@ -198,18 +198,19 @@ async fn a_turn_queued_behind_a_stuck_one_runs_once_the_stuck_one_times_out() {
                 .unwrap()
         })
     };
-    // Queue the second turn only once the first holds the session.
+    // Queue the second turn once the first has held the session for half its deadline, so
+    // the second's own deadline is 2 s after the first one's (a margin for a loaded CI box).
     loop {
         let r: Value = app.get("/debug/requests").await.json().await.unwrap();
-        if r["requests"]
+        let held = r["requests"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|e| e["stage"] == "assistant")
-        {
+            .any(|e| e["stage"] == "assistant" && e["age_ms"].as_u64().unwrap() >= 2000);
+        if held {
             break;
         }
-        tokio::task::yield_now().await;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let next = {
         let (c, url, sid) = (app.client.clone(), app.url("/api/chat"), sid.clone());
