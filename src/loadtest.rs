@@ -180,7 +180,10 @@ async fn user(
                 let _ = r.err_hist.record(us.min(120_000_000));
                 *r.errors.entry(e).or_default() += 1;
                 if let Some(secs) = retry.filter(|_| o.honour_retry_after) {
-                    tokio::time::sleep(Duration::from_secs(secs.min(1))).await;
+                    // With jitter, as polite clients do, so they do not return in one burst.
+                    let wait =
+                        Duration::from_secs(secs.min(1)).mul_f64(rand::random_range(0.5..1.5));
+                    tokio::time::sleep(wait).await;
                 }
             }
         }

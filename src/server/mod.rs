@@ -214,12 +214,16 @@ pub fn redact(url: &str) -> String {
         sessions::delete,
         gpus::list,
         gpus::availability,
+        gpus::timeline,
         bookings::list,
         bookings::create,
         bookings::cancel,
+        bookings::all,
         health::health,
         health::ready,
         health::threads,
+        openai::models,
+        openai::completions,
     ),
     components(schemas(crate::assistant::Action))
 )]

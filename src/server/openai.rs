@@ -19,7 +19,8 @@ use tokio::sync::mpsc;
 /// The one model name this server offers.
 pub const MODEL: &str = "hpc-assistant";
 
-/// `GET /v1/models`.
+/// `GET /v1/models` (OpenAI wire format): the one model, `hpc-assistant`.
+#[utoipa::path(get, path = "/v1/models", responses((status = 200, description = "OpenAI model list")))]
 pub async fn models() -> Json<Value> {
     Json(
         json!({"object": "list", "data": [{"id": MODEL, "object": "model", "created": 1_764_115_200, "owned_by": "hpcbot"}]}),
@@ -103,7 +104,10 @@ fn completion_id() -> String {
     format!("chatcmpl-{}", crate::domain::SessionId::new())
 }
 
-/// `POST /v1/chat/completions`.
+/// `POST /v1/chat/completions` (OpenAI wire format, `stream` true or false). The
+/// conversation is the `messages` sent; this route answers and quotes but never books.
+#[utoipa::path(post, path = "/v1/chat/completions", request_body(content = Object, description = "OpenAI chat completion request"),
+    responses((status = 200, description = "chat.completion, or text/event-stream of chat.completion.chunk then [DONE]"), (status = 400)))]
 pub async fn completions(
     State(s): State<AppState>,
     Extension(Deadline(deadline)): Extension<Deadline>,

@@ -373,3 +373,31 @@ async fn availability_accepts_offsets_even_unescaped() {
     assert_eq!(a["start"], "2030-01-01T09:00:00Z");
     assert_eq!(a["model"], "L40S-48GB");
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route() {
+    let app = spawn_app().await;
+    let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    for p in [
+        "/api/chat",
+        "/api/chat/stream",
+        "/api/direct/chat",
+        "/api/sessions",
+        "/api/sessions/{id}",
+        "/api/gpus",
+        "/api/availability",
+        "/api/timeline",
+        "/api/bookings",
+        "/api/bookings/{id}",
+        "/api/admin/bookings",
+        "/health",
+        "/health/ready",
+        "/health/threads",
+        "/v1/models",
+        "/v1/chat/completions",
+    ] {
+        assert!(paths.contains_key(p), "{p} documented");
+    }
+}
