@@ -45,6 +45,8 @@ pub struct LoadOptions {
     pub messages: Vec<String>,
     /// After a `503` with `Retry-After`, wait that long (at most 1 s) as a polite client does.
     pub honour_retry_after: bool,
+    /// Users start spread evenly over this time instead of all at once.
+    pub ramp_up: Duration,
 }
 
 /// The outcome.
@@ -131,6 +133,9 @@ async fn user(
     };
     let base = o.url.trim_end_matches('/').to_string();
     let mut n = idx;
+    if !o.ramp_up.is_zero() {
+        tokio::time::sleep(o.ramp_up.mul_f64(idx as f64 / o.users as f64)).await;
+    }
     while Instant::now() < until {
         let msg = &o.messages[n % o.messages.len()];
         n += 1;

@@ -72,6 +72,9 @@ enum Command {
         /// After 503 with Retry-After, wait (at most 1 s) before the next request.
         #[arg(long)]
         honour_retry_after: bool,
+        /// Start the users spread over this time, e.g. 1s (default: all at once).
+        #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+        ramp_up: std::time::Duration,
     },
     /// Manage the users of `auth = token`.
     User {
@@ -300,6 +303,7 @@ async fn main_inner() -> anyhow::Result<()> {
             allow_remote,
             messages,
             honour_retry_after,
+            ramp_up,
         } => {
             let messages = if messages.is_empty() {
                 [
@@ -324,6 +328,7 @@ async fn main_inner() -> anyhow::Result<()> {
                 progress: true,
                 messages,
                 honour_retry_after,
+                ramp_up,
             })
             .await?;
             print!("{}", report.text());

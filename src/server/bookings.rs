@@ -66,6 +66,7 @@ pub async fn create(
     State(s): State<AppState>,
     caller: caller::Caller,
     headers: HeaderMap,
+    ApiQuery(query): ApiQuery<SessionQuery>,
     ApiJson(req): ApiJson<CreateBooking>,
 ) -> Result<Response, ApiError> {
     let interval = parse_interval(&req.start, &req.end)?;
@@ -75,7 +76,10 @@ pub async fn create(
     let session = s
         .engine
         .resolve(
-            caller::session_ref(req.session_id.as_deref(), &headers)?,
+            caller::session_ref(
+                req.session_id.as_deref().or(query.session_id.as_deref()),
+                &headers,
+            )?,
             user.as_ref(),
         )
         .await?;

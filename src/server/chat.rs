@@ -1,8 +1,9 @@
 //! `POST /api/chat`, `POST /api/chat/stream`, `POST /api/direct/chat`.
 
+use super::bookings::SessionQuery;
 use super::caller;
 use super::error::ApiError;
-use super::extract::ApiJson;
+use super::extract::{ApiJson, ApiQuery};
 use super::middleware::Deadline;
 use super::AppState;
 use crate::assistant::Backend;
@@ -32,6 +33,7 @@ async fn open_session(
     s: &AppState,
     caller: &caller::Caller,
     headers: &HeaderMap,
+    query: &SessionQuery,
     req: &ChatRequest,
 ) -> Result<(crate::domain::SessionId, Option<crate::domain::Owner>), ApiError> {
     Engine::check_message(&req.message)?;
@@ -39,7 +41,10 @@ async fn open_session(
     let session = s
         .engine
         .resolve(
-            caller::session_ref(req.session_id.as_deref(), headers)?,
+            caller::session_ref(
+                req.session_id.as_deref().or(query.session_id.as_deref()),
+                headers,
+            )?,
             user.as_ref(),
         )
         .await?;
@@ -54,9 +59,10 @@ pub async fn chat(
     Extension(Deadline(deadline)): Extension<Deadline>,
     caller: caller::Caller,
     headers: HeaderMap,
+    ApiQuery(query): ApiQuery<SessionQuery>,
     ApiJson(req): ApiJson<ChatRequest>,
 ) -> Result<Response, ApiError> {
-    let (id, user) = open_session(&s, &caller, &headers, &req).await?;
+    let (id, user) = open_session(&s, &caller, &headers, &query, &req).await?;
     let reply = s
         .engine
         .turn(&id, user.as_ref(), &req.message, deadline, None)
@@ -86,9 +92,10 @@ pub async fn stream(
     Extension(Deadline(deadline)): Extension<Deadline>,
     caller: caller::Caller,
     headers: HeaderMap,
+    ApiQuery(query): ApiQuery<SessionQuery>,
     ApiJson(req): ApiJson<ChatRequest>,
 ) -> Result<Response, ApiError> {
-    let (id, user) = open_session(&s, &caller, &headers, &req).await?;
+    let (id, user) = open_session(&s, &caller, &headers, &query, &req).await?;
     let (tx, rx) = mpsc::channel::<Event>(64);
     let entry = ops::current();
     let engine = s.engine.clone();

@@ -133,12 +133,38 @@ async fn the_chat_page_books_and_cancels_in_a_real_browser() {
     wait_text(&c, "#bookings .card", "cancelled").await;
     wait_js(&c, &A100_BOOKED.replace(".length", ".length === 0")).await;
 
-    let png = c.screenshot().await.unwrap();
     let dir = std::env::var("CARGO_TARGET_DIR")
         .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target").into());
     std::fs::create_dir_all(&dir).unwrap();
     let path = format!("{dir}/hpcbot-chat-page.png");
-    std::fs::write(&path, png).unwrap();
+    std::fs::write(&path, c.screenshot().await.unwrap()).unwrap();
     println!("screenshot of the chat page: {path}");
+
+    // Phone width: one column, nothing wider than the screen.
+    c.set_window_size(390, 844).await.unwrap();
+    let fits = c
+        .execute(
+            "return document.documentElement.scrollWidth <= window.innerWidth + 1",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(fits, json!(true), "no horizontal scrolling at phone width");
+    let phone = format!("{dir}/hpcbot-chat-page-phone.png");
+    std::fs::write(&phone, c.screenshot().await.unwrap()).unwrap();
+    println!("screenshot at phone width: {phone}");
+
+    // "New chat" starts an empty conversation.
+    c.find(Locator::Id("new-chat"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_js(
+        &c,
+        "return document.querySelectorAll('#messages li').length === 0",
+    )
+    .await;
     c.close().await.unwrap();
 }

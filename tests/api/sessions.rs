@@ -589,3 +589,31 @@ async fn graceful_shutdown_lets_the_turn_in_flight_finish() {
     assert_eq!(turn.await.unwrap().status(), 200);
     (&mut app.handle).await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn the_session_can_be_named_in_the_query_string() {
+    let app = echo_app(&Echo::default(), vec![]).await;
+    let sid = new_session(&app).await;
+    let res = app
+        .post(
+            &format!("/api/chat?session_id={sid}"),
+            &json!({"message": "via query"}),
+        )
+        .await;
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["session_id"], sid.as_str());
+    let b = app
+        .post(
+            &format!("/api/bookings?session_id={sid}"),
+            &json!({"model": "V100", "count": 1, "start": tomorrow(9), "end": tomorrow(10)}),
+        )
+        .await;
+    assert_eq!(b.status(), 201);
+    let mine: Value = app
+        .get(&format!("/api/bookings?session_id={sid}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine["bookings"].as_array().unwrap().len(), 1);
+}
