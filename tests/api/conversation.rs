@@ -245,3 +245,37 @@ async fn the_centre_name_is_configurable() {
     let r = Chat::new(&app).text("hello").await;
     assert!(r.contains("Tatra GPU Cloud"), "{r}");
 }
+
+#[tokio::test]
+async fn superlatives_periods_weekends_and_cancel_everything() {
+    let app = spawn_app().await;
+    let mut c = Chat::new(&app);
+    let r = c.text("what's the cheapest gpu?").await;
+    assert!(
+        r.starts_with("The cheapest is **RTX-4090-24GB** at **$0.59**"),
+        "{r}"
+    );
+    let r = c.text("which gpu has the most memory").await;
+    assert!(
+        r.contains("80 GB") && r.contains("H100-80GB") && r.contains("A100-80GB"),
+        "{r}"
+    );
+    let r = c.text("what is the price for an L40S per day").await;
+    assert!(r.contains("$28.56") && r.contains("per day"), "{r}");
+    let r = c.text("I'd like to book a V100 for the weekend").await;
+    // Saturday 00:00 to Monday 00:00 (from now on when the weekend has begun).
+    assert!(
+        r.contains("→ Mon") && r.contains("00:00 UTC") && r.contains("Shall I book it?"),
+        "{r}"
+    );
+    c.say("yes").await;
+    c.say("book an h100 tomorrow 9-10").await;
+    c.say("yes").await;
+    let out = c.say("cancel everything").await;
+    assert_eq!(out["actions"].as_array().unwrap().len(), 2, "{out}");
+    assert!(c
+        .bookings()
+        .await
+        .iter()
+        .all(|b| b["status"] == "cancelled"));
+}

@@ -2,7 +2,7 @@
 //! booking, counter-offers on conflicts. The state lives in the session (JSON).
 
 use super::format::{booking_table, devices, duration, gpu_table, moment, money, span};
-use super::nlu::{Intent, Parsed};
+use super::nlu::{Intent, Parsed, Superlative};
 use super::when::When;
 use crate::assistant::tools::{BookingView, ToolError, Tools};
 use crate::assistant::Action;
@@ -140,6 +140,10 @@ impl Ctx<'_> {
                 start = self.local(date, st);
             }
             let end = end_on(date, start).or_else(|| dur.map(|m| start + Duration::minutes(m)));
+            // Already under way ("this weekend" on a Saturday, "today all day"): from now on.
+            if start < now && end.is_some_and(|e| e > soon) {
+                return (Some(soon), end, end.map(|e| (e - soon).num_minutes()));
+            }
             return (Some(start), end, dur);
         }
         if let Some(date) = w.date {
@@ -226,8 +230,8 @@ pub async fn respond(ctx: &Ctx<'_>, p: &Parsed, state: &mut State) -> Out {
         Intent::Greeting => say(format!("Hello! I'm the booking assistant of **{}**. I can show our GPUs, tell you what's free when and what it costs, and book or cancel GPUs for you. For example:\n{}", ctx.centre, examples())),
         Intent::Help => say(format!("I can help you rent GPUs at **{}**:\n\n- **See the hardware**: *list gpus*\n- **Check availability**: *is an H100 free tomorrow 9-12?*\n- **Get a price**: *what would 4 V100s for a week cost?*\n- **Book**: *book 2 A100s tomorrow from 9am to 5pm* — I'll confirm the details and price before booking\n- **Your bookings**: *my bookings*, *cancel booking 7f3a1c2e*\n\nTimes are read in {}.", ctx.centre, ctx.tz)),
         Intent::Thanks => say("You're welcome! Anything else — another booking, or a look at availability?"),
-        Intent::Inventory => inventory(ctx, state).await,
-        Intent::Price => price(ctx, p, state).await,
+        Intent::Inventory => with_superlative(ctx, p, inventory(ctx, state).await).await,
+        Intent::Price => with_superlative(ctx, p, price(ctx, p, state).await).await,
         Intent::Availability => availability(ctx, p, state).await,
         Intent::Book => book(ctx, p, state).await,
         Intent::MyBookings => my_bookings(ctx, state).await,
@@ -248,6 +252,44 @@ pub async fn respond(ctx: &Ctx<'_>, p: &Parsed, state: &mut State) -> Out {
         state.topic = Some(p.intent);
     }
     out
+}
+
+/// Puts the answer to "cheapest" / "most memory" before a reply.
+async fn with_superlative(ctx: &Ctx<'_>, p: &Parsed, out: Out) -> Out {
+    let Some(sup) = p.superlative else { return out };
+    let Ok(gpus) = ctx.tools.gpus().await else {
+        return out;
+    };
+    let head = match sup {
+        Superlative::Cheapest => gpus.iter().min_by_key(|g| g.price_per_hour).map(|g| {
+            format!(
+                "The cheapest is **{}** at **{}** per GPU-hour ({} GB, {} free now).",
+                g.model,
+                ctx.money(g.price_per_hour),
+                g.memory_gb,
+                g.available_now
+            )
+        }),
+        Superlative::MostMemory => {
+            let max = gpus.iter().map(|g| g.memory_gb).max().unwrap_or(0);
+            let names: Vec<String> = gpus
+                .iter()
+                .filter(|g| g.memory_gb == max)
+                .map(|g| format!("**{}** ({}/h)", g.model, ctx.money(g.price_per_hour)))
+                .collect();
+            Some(format!(
+                "The most memory per GPU is {max} GB: {}.",
+                names.join(" and ")
+            ))
+        }
+    };
+    match head {
+        Some(h) => Out {
+            text: format!("{h}\n\n{}", out.text),
+            actions: out.actions,
+        },
+        None => out,
+    }
 }
 
 async fn inventory(ctx: &Ctx<'_>, _state: &mut State) -> Out {
@@ -319,7 +361,7 @@ async fn price(ctx: &Ctx<'_>, p: &Parsed, state: &mut State) -> Out {
                 };
             }
             None => {
-                let per = if count > 1 {
+                let mut per = if count > 1 {
                     format!(
                         " — {} per hour for {count}",
                         ctx.money(crate::domain::Cents(g.price_per_hour.0 * count as i64))
@@ -327,6 +369,18 @@ async fn price(ctx: &Ctx<'_>, p: &Parsed, state: &mut State) -> Out {
                 } else {
                     String::new()
                 };
+                if let Some(minutes) = p.per_minutes {
+                    let label = match minutes {
+                        1440 => "day",
+                        10080 => "week",
+                        _ => "30 days",
+                    };
+                    let cents = g.price_per_hour.0 * count as i64 * minutes / 60;
+                    per.push_str(&format!(
+                        " — **{}** per {label} for {count}",
+                        ctx.money(crate::domain::Cents(cents))
+                    ));
+                }
                 lines.push(format!(
                     "**{}** ({} GB) costs **{}** per GPU-hour{per}.",
                     g.model,
@@ -673,6 +727,8 @@ async fn yes(ctx: &Ctx<'_>, state: &mut State) -> Out {
                 when: When::default(),
                 booking_ref: None,
                 bare_number: None,
+                superlative: None,
+                per_minutes: None,
             };
             return Box::pin(book(ctx, &empty, state)).await;
         }

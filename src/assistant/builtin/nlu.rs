@@ -44,6 +44,19 @@ pub struct Parsed {
     pub booking_ref: Option<String>,
     /// A bare number and nothing else of substance ("2"): an answer to "how many?".
     pub bare_number: Option<u32>,
+    /// "cheapest", "most memory"...
+    pub superlative: Option<Superlative>,
+    /// A price asked per period ("per day" → 1440 minutes).
+    pub per_minutes: Option<i64>,
+}
+
+/// A question about the extreme of the fleet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Superlative {
+    /// The lowest hourly price.
+    Cheapest,
+    /// The most memory per GPU.
+    MostMemory,
 }
 
 const BOOK: &[&str] = &[
@@ -628,7 +641,7 @@ fn detect_intent(toks: &[String], p: &Parsed, raw: &str) -> Intent {
             || p.booking_ref.is_some()
             || mine
             || !p.models.is_empty()
-            || has(&["it", "that", "this", "one", "all"]))
+            || has(&["it", "that", "this", "one", "all", "everything", "them"]))
     {
         return Intent::Cancel;
     }
@@ -766,6 +779,32 @@ pub fn parse(text: &str, inv: &Inventory, today: NaiveDate) -> Parsed {
         (None, [n]) if content <= 1 => Some(*n),
         _ => None,
     };
+    let superlative = if any(&toks, &["cheapest", "cheaper"])
+        || phrase(&toks, "least expensive")
+        || phrase(&toks, "lowest price")
+    {
+        Some(Superlative::Cheapest)
+    } else if any(&toks, &["biggest", "largest", "vram"])
+        || phrase(&toks, "most memory")
+        || phrase(&toks, "most powerful")
+        || phrase(&toks, "more memory")
+    {
+        Some(Superlative::MostMemory)
+    } else {
+        None
+    };
+    let per_minutes = if phrase(&toks, "per day")
+        || phrase(&toks, "a day") && !phrase(&toks, "for a day")
+        || any(&toks, &["daily"])
+    {
+        Some(24 * 60)
+    } else if phrase(&toks, "per week") || any(&toks, &["weekly"]) {
+        Some(7 * 24 * 60)
+    } else if phrase(&toks, "per month") || any(&toks, &["monthly"]) {
+        Some(30 * 24 * 60)
+    } else {
+        None
+    };
     let mut p = Parsed {
         intent: Intent::Unknown,
         models,
@@ -774,7 +813,15 @@ pub fn parse(text: &str, inv: &Inventory, today: NaiveDate) -> Parsed {
         when,
         booking_ref,
         bare_number,
+        superlative,
+        per_minutes,
     };
     p.intent = detect_intent(&toks, &p, text);
+    if p.intent == Intent::Cancel && any(&toks, &["all", "everything", "every"]) {
+        p.all = true;
+    }
+    if p.intent == Intent::Unknown && p.superlative.is_some() {
+        p.intent = Intent::Inventory;
+    }
     p
 }

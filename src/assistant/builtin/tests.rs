@@ -246,7 +246,39 @@ const ROWS: &[Row] = &[
         Availability,
         L40S,
         None,
-        "d+2",
+        "d+2 s=00:00 dur=2880",
+    ),
+    (
+        "I'd like to book a V100 for the weekend",
+        Book,
+        V100,
+        Some(1),
+        "d+2 s=00:00 dur=2880",
+    ),
+    ("what's the cheapest gpu", Price, None, None, ""),
+    ("which gpu has the most memory", Inventory, None, None, ""),
+    (
+        "what is the price for an L40S per day",
+        Price,
+        L40S,
+        Some(1),
+        "",
+    ),
+    ("cancel everything", Cancel, None, None, ""),
+    ("Do you have any H100s?", Slots, H100, None, ""),
+    (
+        "Can I rent 3 L40S next Tuesday from 1pm to 5pm?",
+        Book,
+        L40S,
+        Some(3),
+        "d+5 s=13:00 e=17:00",
+    ),
+    (
+        "reserve 2 h100 from tomorrow 8am for 48 hours",
+        Book,
+        H100,
+        Some(2),
+        "d+1 s=08:00 dur=2880",
     ),
     (
         "is the v100 free tmrw morning",
@@ -785,4 +817,13 @@ fn bare_numbers_and_ids() {
         Some("7f3a1c2e")
     );
     assert!(parse("book all A100s tomorrow 9-10", &inv, today()).all);
+    assert!(parse("cancel everything", &inv, today()).all);
+    assert_eq!(
+        parse("which is cheapest?", &inv, today()).superlative,
+        Some(super::nlu::Superlative::Cheapest)
+    );
+    assert_eq!(
+        parse("price of an a100 per day", &inv, today()).per_minutes,
+        Some(1440)
+    );
 }

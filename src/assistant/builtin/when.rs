@@ -6,6 +6,7 @@
 //! - a month and day without a year ("Dec 3", "3 December") is the next such date;
 //! - parts of the day: morning 09:00–12:00, afternoon 12:00–17:00, evening / tonight
 //!   17:00–21:00, business hours 09:00–17:00, all day 00:00–24:00;
+//! - "the weekend" is Saturday 00:00 for two days (the dialogue starts it now if begun);
 //! - an hour without am/pm: 1–6 is afternoon ("at 2" = 14:00), 7–12 as written; in a range
 //!   an end not after the start is taken as afternoon ("9-5" = 09:00–17:00);
 //! - a start time without a date is today, or tomorrow once that time has passed;
@@ -319,7 +320,10 @@ pub fn parse(toks: &[String], today: NaiveDate, used: &mut [bool]) -> When {
                 continue;
             }
             "weekend" if prev != "a" => {
+                // The whole weekend: Saturday 00:00 to Monday 00:00 (a time said too wins).
                 w.date = Some(nearest(today, Weekday::Sat));
+                w.start = w.start.or(Some(NaiveTime::MIN));
+                w.duration = w.duration.or(Some(Duration::days(2)));
                 mark(used, i, 1);
                 i += 1;
                 continue;
