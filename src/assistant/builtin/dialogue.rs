@@ -334,6 +334,8 @@ async fn price(ctx: &Ctx<'_>, p: &Parsed, state: &mut State) -> Out {
         let Some(g) = gpus.iter().find(|g| &g.model == m) else {
             continue;
         };
+        // "every H100": all of the model's devices.
+        let count = if p.all { g.total } else { count };
         let span_len = match (start, end, dur) {
             (Some(s), Some(e), _) => Interval::new(s, e).ok(),
             (_, _, Some(d)) => {

@@ -443,7 +443,7 @@ fn count(toks: &[String], used: &[bool], model_at: &[bool]) -> (Option<u32>, boo
             continue;
         }
         let t = toks[i].as_str();
-        if t == "all"
+        if (t == "all" || t == "every")
             && toks[i + 1..]
                 .iter()
                 .zip(&model_at[i + 1..])

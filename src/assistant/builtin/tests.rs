@@ -211,7 +211,7 @@ const ROWS: &[Row] = &[
         Availability,
         H100,
         None,
-        "d+4",
+        "d+4 s=00:00 dur=10080",
     ),
     (
         "are 4 A100s free from 2pm to 6pm tomorrow?",
@@ -265,6 +265,27 @@ const ROWS: &[Row] = &[
         "",
     ),
     ("cancel everything", Cancel, None, None, ""),
+    (
+        "any h100 free between 2 and 4 pm on friday",
+        Availability,
+        H100,
+        None,
+        "d+1 s=14:00 e=16:00",
+    ),
+    (
+        "I want to reserve 16 A100 GPUs next month",
+        Book,
+        A100,
+        Some(16),
+        "d=2026-12-01",
+    ),
+    (
+        "show me availability for next week",
+        Availability,
+        None,
+        None,
+        "d+4 s=00:00 dur=10080",
+    ),
     ("Do you have any H100s?", Slots, H100, None, ""),
     (
         "Can I rent 3 L40S next Tuesday from 1pm to 5pm?",
@@ -500,7 +521,7 @@ const ROWS: &[Row] = &[
         Book,
         A100,
         Some(12),
-        "d+4",
+        "d+4 s=00:00 dur=10080",
     ),
     (
         "book all A100s tomorrow 9-10",

@@ -7,6 +7,7 @@
 //! - parts of the day: morning 09:00–12:00, afternoon 12:00–17:00, evening / tonight
 //!   17:00–21:00, business hours 09:00–17:00, all day 00:00–24:00;
 //! - "the weekend" is Saturday 00:00 for two days (the dialogue starts it now if begun);
+//!   "next week" is next Monday 00:00 for seven days; "next month" its first day;
 //! - an hour without am/pm: 1–6 is afternoon ("at 2" = 14:00), 7–12 as written; in a range
 //!   an end not after the start is taken as afternoon ("9-5" = 09:00–17:00);
 //! - a start time without a date is today, or tomorrow once that time has passed;
@@ -184,6 +185,12 @@ fn settle_start(t: Typed) -> Typed {
 
 /// Settles a range: a bare start 1–6 is afternoon; an end not after the start gets +12h.
 fn settle_range(a: Typed, b: Typed) -> (Typed, Typed) {
+    // "2 and 4 pm": a bare start takes the end's afternoon when that keeps it before the end.
+    let a = if !a.fixed && a.h < 12 && b.marked && b.h >= 12 && a.h + 12 < b.h {
+        Typed { h: a.h + 12, ..a }
+    } else {
+        a
+    };
     let a = if !a.fixed && (1..=6).contains(&a.h) && (b.h <= 12) {
         Typed { h: a.h + 12, ..a }
     } else {
@@ -314,7 +321,16 @@ pub fn parse(toks: &[String], today: NaiveDate, used: &mut [bool]) -> When {
                 continue;
             }
             "next" if next == Some("week") => {
+                // The whole of next week, Monday 00:00 for seven days.
                 w.date = Some(next_week(today, Weekday::Mon));
+                w.start = w.start.or(Some(NaiveTime::MIN));
+                w.duration = w.duration.or(Some(Duration::days(7)));
+                mark(used, i, 2);
+                i += 2;
+                continue;
+            }
+            "next" if next == Some("month") => {
+                w.date = add_month(today, 1);
                 mark(used, i, 2);
                 i += 2;
                 continue;
