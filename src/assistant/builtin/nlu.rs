@@ -648,6 +648,23 @@ fn detect_intent(toks: &[String], p: &Parsed, raw: &str) -> Intent {
     if booking_noun && !p.models.is_empty() && p.count.is_some() && book_verb {
         return Intent::Book;
     }
+    // "what did I book?", "have I booked anything": a question about existing bookings.
+    if [
+        "did i book",
+        "have i booked",
+        "i have booked",
+        "i ve booked",
+        "did i reserve",
+        "have i reserved",
+        "i booked",
+    ]
+    .iter()
+    .any(|q| phrase(toks, q))
+        && p.models.is_empty()
+        && p.when.is_empty()
+    {
+        return Intent::MyBookings;
+    }
     let list_words = has(&[
         "my", "mine", "show", "list", "what", "which", "view", "see", "upcoming", "current",
         "existing", "active", "all", "have", "any", "check", "display",

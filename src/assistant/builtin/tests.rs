@@ -265,6 +265,8 @@ const ROWS: &[Row] = &[
         "",
     ),
     ("cancel everything", Cancel, None, None, ""),
+    ("what did I book?", MyBookings, None, None, ""),
+    ("have I booked anything yet", MyBookings, None, None, ""),
     (
         "any h100 free between 2 and 4 pm on friday",
         Availability,
