@@ -176,7 +176,14 @@ async fn cancelling_by_my_booking_by_model_and_by_id() {
         r.contains("Which one") && r.contains(&a[..8]) && r.contains(&v[..8]),
         "{r}"
     );
-    let out = c.say(&v[..8]).await;
+    // The first 8 digits, as people type them (the whole id in the rare case they hold no
+    // digit, which the assistant does not read as an id).
+    let key = if v[..8].bytes().any(|b| b.is_ascii_digit()) {
+        &v[..8]
+    } else {
+        &v[..]
+    };
+    let out = c.say(key).await;
     assert_eq!(out["actions"][0]["type"], "booking_cancelled");
     assert_eq!(out["actions"][0]["booking"]["id"], v.as_str());
     let out = c.say("drop the A100 reservation").await;

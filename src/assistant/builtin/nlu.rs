@@ -298,12 +298,11 @@ const NO: &[&str] = &[
     "incorrect",
 ];
 
+/// A booking id or a prefix of one: 4-32 hex digits with at least one digit (so words like
+/// "face" or "decade" are not ids), or a whole 32-digit id.
 fn hex_ref(t: &str) -> bool {
-    t.len() >= 6
-        && t.len() <= 32
-        && t.bytes().all(|b| b.is_ascii_hexdigit())
-        && t.bytes().any(|b| b.is_ascii_alphabetic())
-        || (t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+    let hex = t.bytes().all(|b| b.is_ascii_hexdigit());
+    hex && (t.len() == 32 || (4..=32).contains(&t.len()) && t.bytes().any(|b| b.is_ascii_digit()))
 }
 
 /// Finds the models a message names, marking the tokens used. Tolerant of case, plurals,
@@ -752,7 +751,12 @@ pub fn parse(text: &str, inv: &Inventory, today: NaiveDate) -> Parsed {
     let models = models(&toks, inv, &mut used);
     let model_at: Vec<bool> = used.iter().zip(&before).map(|(u, b)| *u && !b).collect();
     let (count, all) = count(&toks, &used, &model_at);
-    let booking_ref = toks.iter().find(|t| hex_ref(t)).cloned();
+    // Not a token already read as a model or a time ("a100", "1400").
+    let booking_ref = toks
+        .iter()
+        .zip(&used)
+        .find(|(t, u)| !**u && hex_ref(t))
+        .map(|(t, _)| t.clone());
     let free_numbers: Vec<u32> = toks
         .iter()
         .zip(&used)

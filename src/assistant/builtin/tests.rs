@@ -840,6 +840,21 @@ fn bare_numbers_and_ids() {
         Some("7f3a1c2e")
     );
     assert!(parse("book all A100s tomorrow 9-10", &inv, today()).all);
+    // Id prefixes: with letters, digits only, or short; never a model or a plain word.
+    for (text, id) in [
+        ("cancel booking 7f3a", Some("7f3a")),
+        ("cancel 12345678", Some("12345678")),
+        ("cancel booking 7f3a...", Some("7f3a")),
+        ("cancel my a100 booking", None),
+        ("cancel the facade", None),
+        ("cancel booking 4090", None),
+    ] {
+        assert_eq!(
+            parse(text, &inv, today()).booking_ref.as_deref(),
+            id,
+            "{text}"
+        );
+    }
     assert!(parse("cancel everything", &inv, today()).all);
     assert_eq!(
         parse("which is cheapest?", &inv, today()).superlative,
