@@ -149,7 +149,7 @@ async fn a_tool_call_naming_another_users_booking_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hanging_upstream_ends_504_while_other_sessions_complete() {
     let mock = MockLlm::start().await;
-    let app = llm_app(&mock, vec![("request_timeout", "3s".into())], None).await;
+    let app = llm_app(&mock, vec![("request_timeout", "6s".into())], None).await;
     mock.push(Behavior::Hang);
     let stuck = {
         let (c, url) = (app.client.clone(), app.url("/api/chat"));

@@ -164,7 +164,7 @@ async fn a_session_whose_creation_blocks_delays_no_other_session() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_turn_past_the_deadline_ends_504_and_leaves_no_half_turn() {
     let echo = Echo::default();
-    let app = echo_app(&echo, vec![("request_timeout", "1s".into())]).await;
+    let app = echo_app(&echo, vec![("request_timeout", "3s".into())]).await;
     let sid = new_session(&app).await;
     let ok = concurrent_turns(&app, &sid, vec!["before".into()]).await;
     let res = app
