@@ -1,8 +1,9 @@
 //! In-memory sessions (the default): sharded maps, each behind a std `Mutex` held only for
 //! map operations — never across an `.await`. Bounded in number; idle sessions expire.
+//! Kept compact: the dialogue state as JSON text, message vectors without slack.
 
-use super::sessions::{SessionRecord, SessionStore, SessionStoreError, TurnRecord};
-use crate::domain::SessionId;
+use super::sessions::{Message, SessionRecord, SessionStore, SessionStoreError, TurnRecord};
+use crate::domain::{Owner, SessionId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::hash_map::DefaultHasher;
@@ -12,9 +13,26 @@ use std::sync::Mutex;
 
 const SHARDS: usize = 16;
 
+/// A session as held in memory (the id is the map's key).
+struct Stored {
+    owner: Owner,
+    created_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    messages: Vec<Message>,
+    state: Box<str>,
+}
+
+fn state_text(v: &serde_json::Value) -> Box<str> {
+    serde_json::to_string(v)
+        .unwrap_or_else(|_| "null".into())
+        .into_boxed_str()
+}
+
+type Shard = Mutex<HashMap<SessionId, Stored>>;
+
 /// Sessions held in this process.
 pub struct MemorySessions {
-    shards: Vec<Mutex<HashMap<SessionId, SessionRecord>>>,
+    shards: Vec<Shard>,
     per_shard: usize,
 }
 
@@ -28,7 +46,7 @@ impl MemorySessions {
         }
     }
 
-    fn shard(&self, id: &SessionId) -> &Mutex<HashMap<SessionId, SessionRecord>> {
+    fn shard(&self, id: &SessionId) -> &Shard {
         let mut h = DefaultHasher::new();
         id.hash(&mut h);
         &self.shards[h.finish() as usize % SHARDS]
@@ -53,7 +71,14 @@ impl SessionStore for MemorySessions {
                 map.remove(&oldest);
             }
         }
-        map.insert(record.id.clone(), record);
+        let stored = Stored {
+            state: state_text(&record.state),
+            owner: record.owner,
+            created_at: record.created_at,
+            expires_at: record.expires_at,
+            messages: record.messages,
+        };
+        map.insert(record.id, stored);
         Ok(())
     }
 
@@ -69,13 +94,13 @@ impl SessionStore for MemorySessions {
                 // Copy only what is asked for: a turn needs the recent messages, not all.
                 let skip = last.map_or(0, |n| r.messages.len().saturating_sub(n));
                 Ok(Some(SessionRecord {
-                    id: r.id.clone(),
+                    id: id.clone(),
                     owner: r.owner.clone(),
                     created_at: r.created_at,
                     expires_at: r.expires_at,
                     messages: r.messages[skip..].to_vec(),
-                    earlier: r.earlier + skip as u64,
-                    state: r.state.clone(),
+                    earlier: skip as u64,
+                    state: serde_json::from_str(&r.state).unwrap_or_default(),
                 }))
             }
             Some(_) => {
@@ -92,16 +117,18 @@ impl SessionStore for MemorySessions {
         expected_turns: u64,
         turn: TurnRecord,
     ) -> Result<u64, SessionStoreError> {
+        let state = state_text(&turn.state);
         let mut map = self.shard(id).lock().expect("session shard");
         let r = map.get_mut(id).ok_or(SessionStoreError::NotFound)?;
-        if r.turns() != expected_turns {
+        if (r.messages.len() / 2) as u64 != expected_turns {
             return Err(SessionStoreError::Conflict);
         }
+        r.messages.reserve_exact(2);
         r.messages.push(turn.user);
         r.messages.push(turn.assistant);
-        r.state = turn.state;
+        r.state = state;
         r.expires_at = turn.expires_at;
-        Ok(r.turns())
+        Ok((r.messages.len() / 2) as u64)
     }
 
     async fn delete(&self, id: &SessionId) -> Result<bool, SessionStoreError> {
