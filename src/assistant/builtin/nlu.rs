@@ -196,6 +196,37 @@ const THANKS: &[&str] = &[
     "appreciated",
     "ta",
 ];
+/// Words that make a short message a yes (the other YES words may stand beside them).
+const YES_CORE: &[&str] = &[
+    "yes",
+    "y",
+    "yep",
+    "yeah",
+    "yea",
+    "ya",
+    "yup",
+    "sure",
+    "ok",
+    "okay",
+    "k",
+    "kk",
+    "confirm",
+    "confirmed",
+    "affirmative",
+    "absolutely",
+    "definitely",
+    "certainly",
+    "correct",
+    "proceed",
+    "perfect",
+    "alright",
+    "aye",
+    "yess",
+    "yas",
+    "👍",
+    "deal",
+    "agreed",
+];
 const YES: &[&str] = &[
     "yes",
     "y",
@@ -554,36 +585,8 @@ fn detect_intent(toks: &[String], p: &Parsed, raw: &str) -> Intent {
         && p.when.is_empty()
         && p.booking_ref.is_none()
     {
-        let yes_core = has(&[
-            "yes",
-            "y",
-            "yep",
-            "yeah",
-            "yea",
-            "ya",
-            "yup",
-            "sure",
-            "ok",
-            "okay",
-            "k",
-            "kk",
-            "confirm",
-            "confirmed",
-            "affirmative",
-            "absolutely",
-            "definitely",
-            "certainly",
-            "correct",
-            "proceed",
-            "perfect",
-            "alright",
-            "aye",
-            "yess",
-            "yas",
-            "👍",
-            "deal",
-            "agreed",
-        ]) || phrase(toks, "go ahead")
+        let yes_core = has(YES_CORE)
+            || phrase(toks, "go ahead")
             || phrase(toks, "do it")
             || phrase(toks, "book it")
             || phrase(toks, "sounds good")
