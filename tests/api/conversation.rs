@@ -68,6 +68,12 @@ async fn slot_filling_asks_only_for_what_is_missing_then_books_after_yes() {
         r.contains("Shall I book it?") && r.contains("$27.48") && r.contains("ampere-"),
         "{r}"
     );
+    // Asking the price while it waits for a yes states the booking again.
+    let r = c.text("how much will that be?").await;
+    assert!(
+        r.contains("$27.48") && r.contains("Shall I book it?"),
+        "{r}"
+    );
     assert!(
         c.bookings().await.is_empty(),
         "nothing is booked before the yes"

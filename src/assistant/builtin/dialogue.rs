@@ -231,6 +231,11 @@ pub async fn respond(ctx: &Ctx<'_>, p: &Parsed, state: &mut State) -> Out {
         Intent::Help => say(format!("I can help you rent GPUs at **{}**:\n\n- **See the hardware**: *list gpus*\n- **Check availability**: *is an H100 free tomorrow 9-12?*\n- **Get a price**: *what would 4 V100s for a week cost?*\n- **Book**: *book 2 A100s tomorrow from 9am to 5pm* — I'll confirm the details and price before booking\n- **Your bookings**: *my bookings*, *cancel booking 7f3a1c2e*\n\nTimes are read in {}.", ctx.centre, ctx.tz)),
         Intent::Thanks => say("You're welcome! Anything else — another booking, or a look at availability?"),
         Intent::Inventory => with_superlative(ctx, p, inventory(ctx, state).await).await,
+        // "How much will that be?" while a booking waits for a yes: state it again.
+        Intent::Price if p.models.is_empty() && p.when.is_empty() && p.superlative.is_none() && state.confirm.is_some() => {
+            let d = state.confirm.clone().unwrap_or_default();
+            advance(ctx, d, state).await
+        }
         Intent::Price => with_superlative(ctx, p, price(ctx, p, state).await).await,
         Intent::Availability => availability(ctx, p, state).await,
         Intent::Book => book(ctx, p, state).await,
