@@ -292,3 +292,52 @@ async fn superlatives_periods_weekends_and_cancel_everything() {
         .iter()
         .all(|b| b["status"] == "cancelled"));
 }
+
+#[tokio::test]
+async fn a_booking_can_be_moved_and_resized_after_a_yes() {
+    let app = spawn_app().await;
+    let mut c = Chat::new(&app);
+    c.say("book an a100 on 2030-01-15 9-10").await;
+    let first = c.say("yes").await["actions"][0]["booking"].clone();
+    let r = c.text("can you move it to 2030-01-16?").await;
+    assert!(
+        r.contains(&format!(
+            "replace booking `{}`",
+            &first["id"].as_str().unwrap()[..8]
+        )) && r.contains("Shall I book it?"),
+        "{r}"
+    );
+    let out = c.say("yes").await;
+    let acts = out["actions"].as_array().unwrap();
+    assert_eq!(acts[0]["type"], "booking_cancelled");
+    assert_eq!(acts[0]["booking"]["id"], first["id"]);
+    assert_eq!(acts[1]["type"], "booking_created");
+    assert_eq!(
+        acts[1]["booking"]["start"], "2030-01-16T09:00:00Z",
+        "same time of day, new day"
+    );
+    assert_eq!(acts[1]["booking"]["end"], "2030-01-16T10:00:00Z");
+    let r = c.text("make it 3").await;
+    assert!(r.contains("| GPUs | 3 |"), "{r}");
+    let out = c.say("yes").await;
+    assert_eq!(out["actions"][1]["booking"]["count"], 3);
+    let confirmed: Vec<Value> = c
+        .bookings()
+        .await
+        .into_iter()
+        .filter(|b| b["status"] == "confirmed")
+        .collect();
+    assert_eq!(confirmed.len(), 1, "one booking left, the changed one");
+    assert_eq!(confirmed[0]["count"], 3);
+    // Declining a change keeps the booking as it is.
+    c.say("move it to 2030-01-20").await;
+    assert!(c.say("no").await["actions"].as_array().unwrap().is_empty());
+    assert_eq!(
+        c.bookings()
+            .await
+            .iter()
+            .filter(|b| b["status"] == "confirmed")
+            .count(),
+        1
+    );
+}

@@ -33,6 +33,7 @@ impl Draft {
 
 /// What the session remembers between turns.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct State {
     /// The topic of the last turn (for "what about L40S?").
     pub topic: Option<Intent>,
@@ -44,6 +45,10 @@ pub struct State {
     pub confirm: Option<Draft>,
     /// Waiting for which booking to cancel.
     pub choosing_cancel: bool,
+    /// The last booking made in this chat ("move it to Tuesday").
+    pub last_booking: Option<String>,
+    /// The booking that the one waiting for a yes replaces.
+    pub replacing: Option<String>,
 }
 
 /// Everything a reply needs.
@@ -223,6 +228,7 @@ pub async fn respond(ctx: &Ctx<'_>, p: &Parsed, state: &mut State) -> Out {
     let out = match p.intent {
         Intent::Yes => yes(ctx, state).await,
         Intent::No => {
+            state.replacing = None;
             let had = state.confirm.take().is_some() | state.draft.take().is_some();
             state.choosing_cancel = false;
             say(if had { "OK — I haven't booked anything. What else can I do for you?" } else { "OK. Anything else I can help with?" })
@@ -242,6 +248,7 @@ pub async fn respond(ctx: &Ctx<'_>, p: &Parsed, state: &mut State) -> Out {
         Intent::MyBookings => my_bookings(ctx, state).await,
         Intent::Cancel => cancel(ctx, p, state).await,
         Intent::Slots => slots(ctx, p, state).await,
+        Intent::Change => change(ctx, p, state).await,
         Intent::Unknown => {
             if state.choosing_cancel && p.booking_ref.is_some() {
                 cancel(ctx, p, state).await
@@ -542,6 +549,7 @@ async fn book(ctx: &Ctx<'_>, p: &Parsed, state: &mut State) -> Out {
     }
     merge(ctx, p, &mut d, false);
     state.confirm = None;
+    state.replacing = None;
     advance(ctx, d, state).await
 }
 
@@ -748,6 +756,9 @@ async fn yes(ctx: &Ctx<'_>, state: &mut State) -> Out {
     else {
         return advance(ctx, d, state).await;
     };
+    if let Some(old_id) = state.replacing.take() {
+        return replace(ctx, &old_id, d, state).await;
+    }
     match ctx
         .tools
         .book(ctx.caller, &model, count as i64, interval)
@@ -755,6 +766,7 @@ async fn yes(ctx: &Ctx<'_>, state: &mut State) -> Out {
     {
         Ok(b) => {
             state.context = Draft::default();
+            state.last_booking = Some(b.id.to_string());
             Out {
                 text: format!(
                     "**Booked!** **{} × {}** on {} for {} — total **{}**.\n\nBooking id: `{}` (say *cancel booking {}* to cancel it).",
@@ -775,6 +787,121 @@ async fn yes(ctx: &Ctx<'_>, state: &mut State) -> Out {
         Err(e) => {
             state.confirm = Some(d);
             say(format!("{} Say *yes* to try again.", tool_error(&e)))
+        }
+    }
+}
+
+/// A change to a booking made earlier in this chat: the booking it would become, for a yes.
+async fn change(ctx: &Ctx<'_>, p: &Parsed, state: &mut State) -> Out {
+    if state.confirm.is_some() || state.draft.is_some() {
+        return slots(ctx, p, state).await;
+    }
+    let Some(id) = state.last_booking.clone() else {
+        return say("Which booking should I change? Say *my bookings* to see them; to change one, cancel it and book again.");
+    };
+    let now = ctx.now();
+    let old = match ctx.tools.bookings(ctx.caller).await {
+        Ok(list) => list.into_iter().find(|b| {
+            b.id.as_str() == id && b.status == BookingStatus::Confirmed && b.interval.end() > now
+        }),
+        Err(e) => return say(tool_error(&e)),
+    };
+    let Some(old) = old else {
+        state.last_booking = None;
+        return say("That booking is no longer active. Say *my bookings* to see the others.");
+    };
+    let minutes = old.interval.duration().num_minutes();
+    let mut d = Draft {
+        model: Some(old.model.clone()),
+        count: Some(old.count()),
+        start: Some(old.interval.start()),
+        end: Some(old.interval.end()),
+        minutes: Some(minutes),
+    };
+    let w = &p.when;
+    if let (Some(date), None, None, None, None) = (w.date, w.start, w.end, w.duration, w.from_now) {
+        // A new day alone keeps the time of day and the length.
+        let start = ctx.local(date, old.interval.start().with_timezone(&ctx.tz).time());
+        d.start = Some(start);
+        d.end = Some(start + Duration::minutes(minutes));
+    } else {
+        merge(ctx, p, &mut d, true);
+    }
+    if d.model.as_deref() == Some(old.model.as_str())
+        && d.count == Some(old.count())
+        && d.interval() == Some(old.interval)
+    {
+        return say("That is the booking as it is. What should change — the day, the time, the number of GPUs or the model?");
+    }
+    state.replacing = Some(old.id.to_string());
+    let out = advance(ctx, d, state).await;
+    Out {
+        text: format!(
+            "This would replace booking `{}` ({} × {}, {}).\n\n{}",
+            old.id.short(),
+            old.count(),
+            old.model,
+            span(&old.interval, ctx.tz),
+            out.text
+        ),
+        actions: out.actions,
+    }
+}
+
+/// Makes the confirmed change: cancels the old booking, books the new one, and puts the old
+/// one back if the new one cannot be made.
+async fn replace(ctx: &Ctx<'_>, old_id: &str, d: Draft, state: &mut State) -> Out {
+    let (Some(model), Some(count), Some(interval)) = (d.model.clone(), d.count, d.interval())
+    else {
+        return advance(ctx, d, state).await;
+    };
+    let old = match ctx.tools.cancel(ctx.caller, old_id).await {
+        Ok(b) => b,
+        Err(e) => return say(format!("{} Nothing was changed.", tool_error(&e))),
+    };
+    let mut actions = vec![Action::BookingCancelled {
+        booking: BookingView::from(&old),
+    }];
+    match ctx
+        .tools
+        .book(ctx.caller, &model, count as i64, interval)
+        .await
+    {
+        Ok(b) => {
+            state.last_booking = Some(b.id.to_string());
+            state.context = Draft::default();
+            actions.push(Action::BookingCreated {
+                booking: BookingView::from(&b),
+            });
+            Out {
+                text: format!(
+                    "**Changed.** Booking `{}` is cancelled; the new booking is **{} × {}** on {} for {} — total **{}**.\n\nBooking id: `{}`.",
+                    old.id.short(), b.count(), b.model, devices(&b.gpus), span(&b.interval, ctx.tz), ctx.money(b.price_total), b.id
+                ),
+                actions,
+            }
+        }
+        Err(e) => {
+            // Put the original back (it gets a new id).
+            let back = ctx
+                .tools
+                .book(ctx.caller, &old.model, old.count() as i64, old.interval)
+                .await;
+            let tail = match back {
+                Ok(b) => {
+                    state.last_booking = Some(b.id.to_string());
+                    actions.push(Action::BookingCreated {
+                        booking: BookingView::from(&b),
+                    });
+                    format!("Your original booking is kept (new id `{}`).", b.id.short())
+                }
+                Err(_) => "I could not restore the original booking either; please book again."
+                    .to_string(),
+            };
+            Out {
+                text: format!("I could not make the change: {} {tail}", tool_error(&e)),
+                actions,
+            }
         }
     }
 }

@@ -25,6 +25,8 @@ pub enum Intent {
     No,
     /// Only slots (a model, a time, a number): an answer to a question, or "what about X?".
     Slots,
+    /// Change a booking: "move it to Tuesday", "make it 3 GPUs".
+    Change,
     Unknown,
 }
 
@@ -666,6 +668,25 @@ fn detect_intent(toks: &[String], p: &Parsed, raw: &str) -> Intent {
         && p.when.is_empty()
     {
         return Intent::MyBookings;
+    }
+    let change = has(&[
+        "move",
+        "reschedule",
+        "shift",
+        "postpone",
+        "extend",
+        "modify",
+        "change",
+        "switch",
+        "swap",
+    ]) || phrase(toks, "make it");
+    if change
+        && (!p.when.is_empty()
+            || !p.models.is_empty()
+            || p.count.is_some()
+            || p.bare_number.is_some())
+    {
+        return Intent::Change;
     }
     let list_words = has(&[
         "my", "mine", "show", "list", "what", "which", "view", "see", "upcoming", "current",

@@ -266,6 +266,16 @@ const ROWS: &[Row] = &[
     ),
     ("cancel everything", Cancel, None, None, ""),
     ("what did I book?", MyBookings, None, None, ""),
+    ("can you move it to tuesday?", Change, None, None, "d+5"),
+    (
+        "reschedule my booking to friday 10-12",
+        Change,
+        None,
+        None,
+        "d+1 s=10:00 e=12:00",
+    ),
+    ("change it to 4 gpus", Change, None, Some(4), ""),
+    ("switch it to an h100", Change, H100, Some(1), ""),
     ("have I booked anything yet", MyBookings, None, None, ""),
     (
         "any h100 free between 2 and 4 pm on friday",
