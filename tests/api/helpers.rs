@@ -214,3 +214,27 @@ pub async fn history(app: &TestApp, sid: &str) -> Vec<Value> {
     let v: Value = res.json().await.unwrap();
     v["messages"].as_array().unwrap().clone()
 }
+
+/// Starts a turn of a new session whose assistant creation blocks (until `echo.release`);
+/// returns once the creation has begun (an event, not a sleep).
+pub async fn blocked_turn(
+    app: &TestApp,
+    echo: &crate::assistants::Echo,
+) -> (String, tokio::task::JoinHandle<reqwest::Response>) {
+    let sid = new_session(app).await;
+    echo.block_open.lock().unwrap().insert(sid.clone());
+    let turn = {
+        let (c, url, s) = (app.client.clone(), app.url("/api/chat"), sid.clone());
+        tokio::spawn(async move {
+            c.post(url)
+                .json(&serde_json::json!({"message": "hi", "session_id": s}))
+                .send()
+                .await
+                .unwrap()
+        })
+    };
+    while echo.opens_of(&sid) == 0 {
+        tokio::task::yield_now().await;
+    }
+    (sid, turn)
+}

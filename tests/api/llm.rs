@@ -42,16 +42,6 @@ async fn turn(app: &TestApp, sid: Option<&str>, msg: &str) -> (u16, Value) {
     (res.status().as_u16(), res.json().await.unwrap())
 }
 
-async fn history_len(app: &TestApp, sid: &str) -> usize {
-    let v: Value = app
-        .get(&format!("/api/sessions/{sid}"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    v["messages"].as_array().unwrap().len()
-}
-
 #[tokio::test]
 async fn a_tool_call_booking_needs_the_users_yes_then_shows_in_bookings() {
     let mock = MockLlm::start().await;
@@ -238,7 +228,11 @@ async fn failures_retry_then_open_the_breaker_then_a_probe_closes_it() {
     assert_eq!(v["response"], "Back again.");
     let threads: Value = app.get("/health/threads").await.json().await.unwrap();
     assert_eq!(threads["llm_breaker"], "closed");
-    assert_eq!(history_len(&app, &sid).await, 8, "every turn stored whole");
+    assert_eq!(
+        history(&app, &sid).await.len(),
+        8,
+        "every turn stored whole"
+    );
 }
 
 #[tokio::test]
@@ -261,7 +255,7 @@ async fn malformed_cut_or_empty_answers_fall_back_and_store_whole_turns() {
         assert_eq!(s, 200, "{bad:?}: {v}");
         assert_eq!(v["backend"], "fallback", "{bad:?}");
         assert_eq!(
-            history_len(&app, v["session_id"].as_str().unwrap()).await,
+            history(&app, v["session_id"].as_str().unwrap()).await.len(),
             2
         );
     }
@@ -271,16 +265,8 @@ async fn malformed_cut_or_empty_answers_fall_back_and_store_whole_turns() {
 async fn a_stream_cut_after_output_ends_with_an_error_event_and_stores_nothing() {
     let mock = MockLlm::start().await;
     let app = llm_app(&mock, vec![], None).await;
-    let sid: Value = app
-        .client
-        .post(app.url("/api/sessions"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let sid = sid["session_id"].as_str().unwrap();
+    let sid = new_session(&app).await;
+    let sid = sid.as_str();
     mock.push(Behavior::Cut);
     let text = app
         .post(
@@ -297,23 +283,15 @@ async fn a_stream_cut_after_output_ends_with_an_error_event_and_stores_nothing()
             && !text.contains("event: done"),
         "{text}"
     );
-    assert_eq!(history_len(&app, sid).await, 0);
+    assert_eq!(history(&app, sid).await.len(), 0);
 }
 
 #[tokio::test]
 async fn a_client_that_leaves_mid_stream_cancels_the_upstream_call() {
     let mock = MockLlm::start().await;
     let app = llm_app(&mock, vec![], None).await;
-    let sid: Value = app
-        .client
-        .post(app.url("/api/sessions"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let sid = sid["session_id"].as_str().unwrap();
+    let sid = new_session(&app).await;
+    let sid = sid.as_str();
     mock.push(Behavior::SlowText(
         "one two three four five six seven eight nine ten".into(),
         Duration::from_millis(300),
@@ -335,7 +313,7 @@ async fn a_client_that_leaves_mid_stream_cancels_the_upstream_call() {
         waited += 1;
     }
     assert_eq!(
-        history_len(&app, sid).await,
+        history(&app, sid).await.len(),
         0,
         "a cancelled turn stores nothing"
     );

@@ -5,37 +5,6 @@ use crate::assistants::Echo;
 use crate::helpers::*;
 use serde_json::{json, Value};
 
-async fn blocked_turn(
-    app: &TestApp,
-    echo: &Echo,
-) -> (String, tokio::task::JoinHandle<reqwest::Response>) {
-    let res: Value = app
-        .client
-        .post(app.url("/api/sessions"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let sid = res["session_id"].as_str().unwrap().to_string();
-    echo.block_open.lock().unwrap().insert(sid.clone());
-    let turn = {
-        let (c, url, s) = (app.client.clone(), app.url("/api/chat"), sid.clone());
-        tokio::spawn(async move {
-            c.post(url)
-                .json(&json!({"message": "hi", "session_id": s}))
-                .send()
-                .await
-                .unwrap()
-        })
-    };
-    while echo.opens_of(&sid) == 0 {
-        tokio::task::yield_now().await;
-    }
-    (sid, turn)
-}
-
 async fn age_of(app: &TestApp, sid: &str) -> Option<(u64, String)> {
     let v: Value = app.get("/debug/requests").await.json().await.unwrap();
     v["requests"]

@@ -37,16 +37,7 @@ async fn turns_across_two_instances_are_ordered_and_whole() {
     let p = prefix();
     let (ea, eb) = (Echo::default(), Echo::default());
     let (a, b) = (instance(&p, &ea, None).await, instance(&p, &eb, None).await);
-    let created: Value = a
-        .client
-        .post(a.url("/api/sessions"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let sid = created["session_id"].as_str().unwrap().to_string();
+    let sid = new_session(&a).await;
     let tasks: Vec<_> = (0..20)
         .map(|i| {
             let app = if i % 2 == 0 { &a } else { &b };

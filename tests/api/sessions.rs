@@ -114,22 +114,7 @@ async fn racing_first_turns_create_each_assistant_once() {
 async fn a_session_whose_creation_blocks_delays_no_other_session() {
     let echo = Echo::default();
     let app = echo_app(&echo, vec![]).await;
-    let stuck = new_session(&app).await;
-    echo.block_open.lock().unwrap().insert(stuck.clone());
-    let stuck_turn = {
-        let (c, url, sid) = (app.client.clone(), app.url("/api/chat"), stuck.clone());
-        tokio::spawn(async move {
-            c.post(url)
-                .json(&json!({"message": "hello", "session_id": sid}))
-                .send()
-                .await
-                .unwrap()
-        })
-    };
-    // Wait until its creation has started (an event, not a sleep).
-    while echo.opens_of(&stuck) == 0 {
-        tokio::task::yield_now().await;
-    }
+    let (stuck, stuck_turn) = blocked_turn(&app, &echo).await;
     let others: Vec<_> = (0..50)
         .map(|i| {
             let (c, url) = (app.client.clone(), app.url("/api/chat"));
@@ -560,21 +545,7 @@ async fn direct_chat_is_stateless() {
 async fn graceful_shutdown_lets_the_turn_in_flight_finish() {
     let echo = Echo::default();
     let mut app = echo_app(&echo, vec![]).await;
-    let sid = new_session(&app).await;
-    echo.block_open.lock().unwrap().insert(sid.clone());
-    let turn = {
-        let (c, url, sid) = (app.client.clone(), app.url("/api/chat"), sid.clone());
-        tokio::spawn(async move {
-            c.post(url)
-                .json(&json!({"message": "hi", "session_id": sid}))
-                .send()
-                .await
-                .unwrap()
-        })
-    };
-    while echo.opens_of(&sid) == 0 {
-        tokio::task::yield_now().await;
-    }
+    let (_, turn) = blocked_turn(&app, &echo).await;
     app.stop();
     // New connections are refused once the listener is closed.
     let addr = app.addr;

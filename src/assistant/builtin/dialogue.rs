@@ -320,18 +320,19 @@ async fn price(ctx: &Ctx<'_>, p: &Parsed, state: &mut State) -> Out {
     } else {
         p.models.clone()
     };
-    let gpus = match ctx.tools.gpus().await {
-        Ok(g) => g,
+    // Prices need only the (cached) inventory, not what is free now.
+    let inv = match ctx.tools.inventory().await {
+        Ok(inv) => inv,
         Err(e) => return say(tool_error(&e)),
     };
     if models.is_empty() {
         let mut s = String::from(
             "Prices per GPU-hour:\n\n| Model | Memory | Price / GPU-hour |\n|---|---:|---:|\n",
         );
-        for g in &gpus {
+        for g in inv.models() {
             s.push_str(&format!(
                 "| {} | {} GB | {} |\n",
-                g.model,
+                g.name,
                 g.memory_gb,
                 ctx.money(g.price_per_hour)
             ));
@@ -343,11 +344,11 @@ async fn price(ctx: &Ctx<'_>, p: &Parsed, state: &mut State) -> Out {
     let count = p.count.or(p.bare_number).unwrap_or(1);
     let mut lines = Vec::new();
     for m in &models {
-        let Some(g) = gpus.iter().find(|g| &g.model == m) else {
+        let Some(g) = inv.models().iter().find(|g| &g.name == m) else {
             continue;
         };
         // "every H100": all of the model's devices.
-        let count = if p.all { g.total } else { count };
+        let count = if p.all { g.total() } else { count };
         let span_len = match (start, end, dur) {
             (Some(s), Some(e), _) => Interval::new(s, e).ok(),
             (_, _, Some(d)) => {
@@ -361,15 +362,15 @@ async fn price(ctx: &Ctx<'_>, p: &Parsed, state: &mut State) -> Out {
                 let q = crate::domain::booking::price(g.price_per_hour, count, &iv);
                 lines.push(format!(
                     "**{count} × {}** for {} = **{}** ({} per GPU-hour).",
-                    g.model,
+                    g.name,
                     duration(&iv),
                     ctx.money(q),
                     ctx.money(g.price_per_hour)
                 ));
                 state.context = Draft {
-                    model: Some(g.model.clone()),
+                    model: Some(g.name.clone()),
                     count: Some(count),
-                    start: start.or(Some(iv.start())).filter(|_| start.is_some()),
+                    start,
                     end: end.filter(|_| start.is_some()),
                     minutes: Some(iv.duration().num_minutes()),
                 };
@@ -397,11 +398,11 @@ async fn price(ctx: &Ctx<'_>, p: &Parsed, state: &mut State) -> Out {
                 }
                 lines.push(format!(
                     "**{}** ({} GB) costs **{}** per GPU-hour{per}.",
-                    g.model,
+                    g.name,
                     g.memory_gb,
                     ctx.money(g.price_per_hour)
                 ));
-                state.context.model = Some(g.model.clone());
+                state.context.model = Some(g.name.clone());
                 state.context.count = p.count.or(state.context.count);
             }
         }
