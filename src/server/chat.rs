@@ -5,17 +5,16 @@ use super::caller;
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery};
 use super::middleware::Deadline;
-use super::AppState;
+use super::{sse, AppState};
 use crate::assistant::Backend;
 use crate::chat::{Engine, TurnReply};
 use crate::ops;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
-use axum::response::sse::{Event, Sse};
+use axum::response::sse::Event;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
-use std::convert::Infallible;
 use tokio::sync::mpsc;
 
 /// One turn.
@@ -96,28 +95,15 @@ pub async fn stream(
     ApiJson(req): ApiJson<ChatRequest>,
 ) -> Result<Response, ApiError> {
     let (id, user) = open_session(&s, &caller, &headers, &query, &req).await?;
-    let (tx, rx) = mpsc::channel::<Event>(64);
-    let entry = ops::current();
     let engine = s.engine.clone();
     let sid = id.clone();
-    let watch = tx.clone();
-    let work = async move {
-        let (dtx, mut drx) = mpsc::unbounded_channel::<String>();
+    let mut res = sse::reply(move |tx| async move {
+        let (dtx, drx) = mpsc::unbounded_channel::<String>();
         let turn = engine.turn(&sid, user.as_ref(), &req.message, deadline, Some(&dtx));
-        tokio::pin!(turn);
-        let result = loop {
-            tokio::select! {
-                Some(text) = drx.recv() => {
-                    if tx.send(event("delta", &serde_json::json!({"text": text}))).await.is_err() { return; }
-                }
-                r = &mut turn => break r,
-            }
+        let delta = |text| event("delta", &serde_json::json!({"text": text}));
+        let Some(result) = sse::relay(turn, drx, &tx, delta).await else {
+            return;
         };
-        while let Ok(text) = drx.try_recv() {
-            let _ = tx
-                .send(event("delta", &serde_json::json!({"text": text})))
-                .await;
-        }
         ops::set_stage("streaming");
         match result {
             Ok(reply) => {
@@ -128,32 +114,11 @@ pub async fn stream(
             }
             Err(e) => {
                 let e = ApiError::from(e);
-                let _ = tx
-                    .send(event(
-                        "error",
-                        &serde_json::json!({"error": {"code": e.code, "message": e.message}}),
-                    ))
-                    .await;
+                let error = serde_json::json!({"error": {"code": e.code, "message": e.message}});
+                let _ = tx.send(event("error", &error)).await;
             }
-        }
-    };
-    tokio::spawn(async move {
-        let work = async move {
-            match entry {
-                Some(e) => ops::scope(e, work).await,
-                None => work.await,
-            }
-        };
-        // The client went away: dropping `work` cancels the turn (and any upstream call);
-        // nothing of it is stored.
-        tokio::select! {
-            _ = work => {}
-            _ = watch.closed() => {}
         }
     });
-    let body = tokio_stream::wrappers::ReceiverStream::new(rx);
-    let body = futures::StreamExt::map(body, Ok::<_, Infallible>);
-    let mut res = Sse::new(body).into_response();
     res.headers_mut().insert(
         header::SET_COOKIE,
         caller::set_cookie(&id, s.config.session_ttl.as_secs()),

@@ -12,6 +12,7 @@ pub mod health;
 pub mod middleware;
 pub mod openai;
 pub mod sessions;
+pub mod sse;
 pub mod ui;
 
 use crate::assistant::tools::Tools;

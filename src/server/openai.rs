@@ -5,15 +5,14 @@
 
 use super::error::ApiError;
 use super::middleware::Deadline;
-use super::AppState;
+use super::{sse, AppState};
 use crate::store::sessions::{Message, Role};
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::response::sse::{Event, Sse};
+use axum::response::sse::Event;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde_json::{json, Value};
-use std::convert::Infallible;
 use tokio::sync::mpsc;
 
 /// The one model name this server offers.
@@ -132,9 +131,7 @@ pub async fn completions(
         .into_response());
     }
     crate::chat::Engine::check_message(&message)?;
-    let (tx, rx) = mpsc::channel::<Event>(64);
     let engine = s.engine.clone();
-    let watch = tx.clone();
     let chunk = move |delta: Value, finish: Option<&str>| {
         Event::default().data(
             json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": MODEL,
@@ -142,46 +139,27 @@ pub async fn completions(
             .to_string(),
         )
     };
-    tokio::spawn(async move {
-        let work = async move {
-            let _ = tx
-                .send(chunk(json!({"role": "assistant", "content": ""}), None))
-                .await;
-            let (dtx, mut drx) = mpsc::unbounded_channel::<String>();
-            let turn = engine.oneshot(&history, &message, deadline, Some(&dtx));
-            tokio::pin!(turn);
-            let result = loop {
-                tokio::select! {
-                    Some(text) = drx.recv() => { let _ = tx.send(chunk(json!({"content": text}), None)).await; }
-                    r = &mut turn => break r,
-                }
-            };
-            while let Ok(text) = drx.try_recv() {
-                let _ = tx.send(chunk(json!({"content": text}), None)).await;
-            }
-            match result {
-                Ok(_) => {
-                    let _ = tx.send(chunk(json!({}), Some("stop"))).await;
-                }
-                Err(e) => {
-                    let e = ApiError::from(e);
-                    let _ = tx
-                        .send(Event::default().data(
-                            json!({"error": {"code": e.code, "message": e.message}}).to_string(),
-                        ))
-                        .await;
-                }
-            }
-            let _ = tx.send(Event::default().data("[DONE]")).await;
+    Ok(sse::reply(move |tx| async move {
+        let _ = tx
+            .send(chunk(json!({"role": "assistant", "content": ""}), None))
+            .await;
+        let (dtx, drx) = mpsc::unbounded_channel::<String>();
+        let turn = engine.oneshot(&history, &message, deadline, Some(&dtx));
+        let Some(result) =
+            sse::relay(turn, drx, &tx, |text| chunk(json!({"content": text}), None)).await
+        else {
+            return;
         };
-        tokio::select! {
-            _ = work => {}
-            _ = watch.closed() => {}
+        match result {
+            Ok(_) => {
+                let _ = tx.send(chunk(json!({}), Some("stop"))).await;
+            }
+            Err(e) => {
+                let e = ApiError::from(e);
+                let error = json!({"error": {"code": e.code, "message": e.message}}).to_string();
+                let _ = tx.send(Event::default().data(error)).await;
+            }
         }
-    });
-    let body = futures::StreamExt::map(
-        tokio_stream::wrappers::ReceiverStream::new(rx),
-        Ok::<_, Infallible>,
-    );
-    Ok(Sse::new(body).into_response())
+        let _ = tx.send(Event::default().data("[DONE]")).await;
+    }))
 }
