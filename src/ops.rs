@@ -17,6 +17,23 @@ pub struct Entry {
     /// When it arrived.
     pub started: Instant,
     state: Mutex<EntryState>,
+    /// Asked before this request creates a session (the per-client rate limit).
+    session_gate: std::sync::OnceLock<SessionGate>,
+}
+
+/// A check run before the current request creates a session: `Err(wait)` refuses it.
+pub type SessionGate = Arc<dyn Fn() -> Result<(), std::time::Duration> + Send + Sync>;
+
+/// Sets the current request's session gate (no-op outside a request).
+pub fn set_session_gate(gate: SessionGate) {
+    let _ = CURRENT.try_with(|e| e.session_gate.set(gate));
+}
+
+/// Asks the current request's session gate, if any, whether it may create a session.
+pub fn check_session_gate() -> Result<(), std::time::Duration> {
+    CURRENT
+        .try_with(|e| e.session_gate.get().map(|g| g()).unwrap_or(Ok(())))
+        .unwrap_or(Ok(()))
 }
 
 #[derive(Debug, Default)]
@@ -128,6 +145,7 @@ impl Inflight {
                 stage: "handler",
                 ..Default::default()
             }),
+            session_gate: std::sync::OnceLock::new(),
         });
         self.map
             .lock()
