@@ -367,6 +367,7 @@ async fn chat_and_session_errors_have_the_contract_body() {
     let raw = app
         .client
         .post(app.url("/api/chat"))
+        .header("content-type", "application/json")
         .body("{\"message\": \"hi\"")
         .send()
         .await
