@@ -18,7 +18,17 @@ pub struct Entry {
     pub started: Instant,
     state: Mutex<EntryState>,
     /// Asked before this request creates a session (the per-client rate limit).
-    session_gate: std::sync::OnceLock<SessionGate>,
+    session_gate: GateSlot,
+}
+
+/// Holds the session gate (a closure, so not `Debug` by itself).
+#[derive(Default)]
+struct GateSlot(std::sync::OnceLock<SessionGate>);
+
+impl std::fmt::Debug for GateSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() { "gate" } else { "no gate" })
+    }
 }
 
 /// A check run before the current request creates a session: `Err(wait)` refuses it.
@@ -26,13 +36,13 @@ pub type SessionGate = Arc<dyn Fn() -> Result<(), std::time::Duration> + Send + 
 
 /// Sets the current request's session gate (no-op outside a request).
 pub fn set_session_gate(gate: SessionGate) {
-    let _ = CURRENT.try_with(|e| e.session_gate.set(gate));
+    let _ = CURRENT.try_with(|e| e.session_gate.0.set(gate));
 }
 
 /// Asks the current request's session gate, if any, whether it may create a session.
 pub fn check_session_gate() -> Result<(), std::time::Duration> {
     CURRENT
-        .try_with(|e| e.session_gate.get().map(|g| g()).unwrap_or(Ok(())))
+        .try_with(|e| e.session_gate.0.get().map(|g| g()).unwrap_or(Ok(())))
         .unwrap_or(Ok(()))
 }
 
@@ -145,7 +155,7 @@ impl Inflight {
                 stage: "handler",
                 ..Default::default()
             }),
-            session_gate: std::sync::OnceLock::new(),
+            session_gate: GateSlot::default(),
         });
         self.map
             .lock()

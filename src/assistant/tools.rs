@@ -60,9 +60,12 @@ fn unavailable(e: &sqlx::Error) -> bool {
         | sqlx::Error::WorkerCrashed
         | sqlx::Error::Protocol(_) => true,
         // SQLSTATE class 08 (connection exception), 57P01-57P03 (admin shutdown, crash
-        // shutdown, cannot connect now), 53300 (too many connections); SQLite busy/locked.
+        // shutdown, cannot connect now), 53300 (too many connections), 55000 (database not
+        // accepting connections); SQLite busy (5) / locked (6).
         sqlx::Error::Database(d) => d.code().is_some_and(|c| {
-            c.starts_with("08") || c.starts_with("57P") || c == "53300" || c == "5" || c == "6"
+            c.starts_with("08")
+                || c.starts_with("57P")
+                || matches!(c.as_ref(), "53300" | "55000" | "5" | "6")
         }),
         _ => false,
     }

@@ -201,27 +201,31 @@ async fn slow_body_and_slowloris_clients_do_not_starve_others() {
     })
     .await;
     p99(&app, 40, 4).await; // warm up (connections, inventory cache)
-    let base = p99(&app, 200, 4).await;
-    // More slow clients than there are places in flight: they hold connections only.
-    let mut held = Vec::new();
-    for _ in 0..24 {
-        held.push(slow_body(&app).await);
-        held.push(slow_headers(&app).await);
-    }
     let conns = app.state.guard.clone();
-    until("the slow connections to be accepted", || {
-        conns.connections.load(std::sync::atomic::Ordering::Relaxed) >= 48
-    })
-    .await;
-    let attacked = p99(&app, 200, 4).await;
+    let open = move || conns.connections.load(std::sync::atomic::Ordering::Relaxed);
+    // Rounds alternate without and with the slow clients, so drift in the machine's load
+    // (other tests run alongside) affects both; the best round of each is compared.
+    let (mut base, mut attacked) = (Duration::MAX, Duration::MAX);
+    for _ in 0..3 {
+        base = base.min(p99(&app, 100, 4).await);
+        // More slow clients than there are places in flight: they hold connections only.
+        let before = open();
+        let mut held = Vec::new();
+        for _ in 0..20 {
+            held.push(slow_body(&app).await);
+            held.push(slow_headers(&app).await);
+        }
+        until("the slow connections to be accepted", || open() >= before + 40).await;
+        attacked = attacked.min(p99(&app, 100, 4).await);
+        assert_eq!(app.get("/health/ready").await.status(), 200);
+        drop(held);
+    }
     // A floor of 5 ms keeps the timer noise of a sub-millisecond baseline out of the ratio.
     let limit = 2 * base.max(Duration::from_millis(5));
     assert!(
         attacked <= limit,
         "p99 with slow clients {attacked:?} > 2 x {base:?}"
     );
-    assert_eq!(app.get("/health/ready").await.status(), 200);
-    drop(held);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -421,26 +425,32 @@ async fn metrics_size_stays_flat_under_random_404s() {
     let random_404s = |n: usize| {
         let app = &app;
         async move {
+            let mut paths = Vec::new();
             for i in 0..n {
                 let path = format!("/{}/{i}", uuid::Uuid::new_v4().simple());
                 let m = if i % 2 == 0 { "GET" } else { "FROB" };
                 let m = reqwest::Method::from_bytes(m.as_bytes()).unwrap();
                 let res = app.client.request(m, app.url(&path)).send().await.unwrap();
                 assert!(res.status().is_client_error());
+                paths.push(path);
             }
+            paths
         }
     };
     random_404s(10).await;
     let before = app.get("/metrics").await.text().await.unwrap().len();
-    random_404s(400).await;
+    let paths = random_404s(400).await;
     let after = app.get("/metrics").await.text().await.unwrap();
+    // The recorder is shared by the tests running alongside, whose own (bounded) labels
+    // may appear meanwhile; 400 labels of their own would add ~600 KB.
     assert!(
-        after.len() < before + 500,
+        after.len() < before + 20_000,
         "metrics grew from {before} to {} bytes",
         after.len()
     );
+    assert!(!paths.iter().any(|p| after.contains(p.as_str())), "a path became a label");
+    assert!(!after.contains("FROB"), "a method became a label");
     assert!(after.contains("route=\"unmatched\""));
-    assert!(after.contains("route=\"/api/sessions/{id}\"") || !after.contains("/api/sessions/"));
 }
 
 // ---- 5. store failures are 503, health answers from memory ----
