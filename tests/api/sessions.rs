@@ -140,7 +140,9 @@ async fn a_session_whose_creation_blocks_delays_no_other_session() {
         .as_array()
         .unwrap()
         .iter()
-        .any(|r| r["session"] == stuck.as_str() && r["stage"] == "assistant");
+        .any(|r| {
+            r["session"] == hpcbot::server::guard::session_tag(&stuck) && r["stage"] == "assistant"
+        });
     assert!(listed, "the stuck turn shows with its stage: {threads}");
     echo.release.notify_waiters();
     assert_eq!(stuck_turn.await.unwrap().status(), 200);
