@@ -507,15 +507,23 @@ impl Config {
             return Err(bad("body_limit", "must be at least 1024 bytes".into()));
         }
         let per_minute = |k: &str| -> Result<u32, ConfigError> {
-            get(k)
-                .parse()
-                .map_err(|_| bad(k, format!("`{}` is not a whole number (0: no limit)", get(k))))
+            get(k).parse().map_err(|_| {
+                bad(
+                    k,
+                    format!("`{}` is not a whole number (0: no limit)", get(k)),
+                )
+            })
         };
         let mut trusted_proxies = Vec::new();
-        for p in get("trusted_proxies").split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            trusted_proxies.push(p.parse().map_err(|_| {
-                bad("trusted_proxies", format!("`{p}` is not an IP address"))
-            })?);
+        for p in get("trusted_proxies")
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            trusted_proxies.push(
+                p.parse()
+                    .map_err(|_| bad("trusted_proxies", format!("`{p}` is not an IP address")))?,
+            );
         }
         Ok(Self {
             header_read_timeout: duration("header_read_timeout")?,

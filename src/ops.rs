@@ -27,7 +27,11 @@ struct GateSlot(std::sync::OnceLock<SessionGate>);
 
 impl std::fmt::Debug for GateSlot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.get().is_some() { "gate" } else { "no gate" })
+        f.write_str(if self.0.get().is_some() {
+            "gate"
+        } else {
+            "no gate"
+        })
     }
 }
 

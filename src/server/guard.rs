@@ -103,9 +103,13 @@ impl Guard {
 
     /// Forgets rate-limit state of clients not seen lately (bounded memory).
     pub fn sweep(&self) {
-        for l in [self.sessions.as_deref(), self.turns.as_ref(), self.bookings.as_ref()]
-            .into_iter()
-            .flatten()
+        for l in [
+            self.sessions.as_deref(),
+            self.turns.as_ref(),
+            self.bookings.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
         {
             l.retain_recent();
             l.shrink_to_fit();
@@ -189,8 +193,16 @@ fn is_json(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
-        .is_some_and(|m| m == "application/json" || (m.starts_with("application/") && m.ends_with("+json")))
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .is_some_and(|m| {
+            m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+        })
 }
 
 /// Operator routes, guest routes and per-client limits, in front of the handlers (after
@@ -256,11 +268,17 @@ pub async fn protect(State(s): State<AppState>, req: Request, next: Next) -> Res
         );
     let booking = path.starts_with("/api/bookings")
         && matches!(method, Method::POST | Method::PATCH | Method::DELETE);
-    let checks = [(turn, &g.turns, "messages"), (booking, &g.bookings, "booking changes")];
+    let checks = [
+        (turn, &g.turns, "messages"),
+        (booking, &g.bookings, "booking changes"),
+    ];
     for (applies, l, what) in checks {
         if let (true, Some(l)) = (applies, l) {
             if let Err(not_until) = l.check_key(&key) {
-                return too_many(what, not_until.wait_time_from(DefaultClock::default().now()));
+                return too_many(
+                    what,
+                    not_until.wait_time_from(DefaultClock::default().now()),
+                );
             }
         }
     }

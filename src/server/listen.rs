@@ -87,7 +87,10 @@ fn full_reply() -> Vec<u8> {
 /// Accept errors that concern one connection only (the next accept may well succeed).
 fn per_connection(e: &std::io::Error) -> bool {
     use std::io::ErrorKind::*;
-    matches!(e.kind(), ConnectionRefused | ConnectionAborted | ConnectionReset)
+    matches!(
+        e.kind(),
+        ConnectionRefused | ConnectionAborted | ConnectionReset
+    )
 }
 
 /// Serves `app` on `listener` until `shutdown`, then stops accepting and waits until every
@@ -125,10 +128,13 @@ pub async fn serve(
         }
         let counted = Counted(guard.clone());
         let _ = stream.set_nodelay(true);
-        let svc = tower::ServiceExt::map_request(app.clone(), move |mut req: axum::http::Request<Incoming>| {
-            req.extensions_mut().insert(ConnectInfo(peer));
-            req.map(Body::new)
-        });
+        let svc = tower::ServiceExt::map_request(
+            app.clone(),
+            move |mut req: axum::http::Request<Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                req.map(Body::new)
+            },
+        );
         let (stop_rx, done_rx) = (stop_rx.clone(), done_rx.clone());
         let timeout = opts.header_read_timeout;
         tokio::spawn(async move {
@@ -151,8 +157,11 @@ async fn connection<S>(
     header_read_timeout: Duration,
     mut stop: watch::Receiver<()>,
 ) where
-    S: tower::Service<axum::http::Request<Incoming>, Response = axum::response::Response, Error = std::convert::Infallible>
-        + Clone
+    S: tower::Service<
+            axum::http::Request<Incoming>,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+        > + Clone
         + Send
         + 'static,
     S::Future: Send + 'static,

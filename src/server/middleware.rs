@@ -152,7 +152,14 @@ pub async fn track(State(s): State<AppState>, mut req: Request, next: Next) -> R
         }
     };
     if let Some(e) = early {
-        return finish(&s, "unmatched", &method, started, e.into_response(), &request_id);
+        return finish(
+            &s,
+            "unmatched",
+            &method,
+            started,
+            e.into_response(),
+            &request_id,
+        );
     }
     let permit = if exempt {
         None
@@ -223,7 +230,10 @@ async fn json_errors(res: Response) -> Response {
         _ => "request_failed",
     };
     let message = if text.is_empty() {
-        status.canonical_reason().unwrap_or("the request failed").to_string()
+        status
+            .canonical_reason()
+            .unwrap_or("the request failed")
+            .to_string()
     } else {
         text
     };

@@ -127,7 +127,12 @@ async fn cross_origin_text_plain_post_is_refused() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    assert_eq!(app.post("/api/chat", &json!({"message": "hi"})).await.status(), 200);
+    assert_eq!(
+        app.post("/api/chat", &json!({"message": "hi"}))
+            .await
+            .status(),
+        200
+    );
 }
 
 // ---- 2. slow clients, idle connections, the connection cap, readiness ----
@@ -215,7 +220,10 @@ async fn slow_body_and_slowloris_clients_do_not_starve_others() {
             held.push(slow_body(&app).await);
             held.push(slow_headers(&app).await);
         }
-        until("the slow connections to be accepted", || open() >= before + 40).await;
+        until("the slow connections to be accepted", || {
+            open() >= before + 40
+        })
+        .await;
         attacked = attacked.min(p99(&app, 100, 4).await);
         assert_eq!(app.get("/health/ready").await.status(), 200);
         drop(held);
@@ -257,7 +265,10 @@ async fn connections_over_the_cap_get_a_json_503_and_nofile_is_raised() {
     })
     .await;
     let (soft, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap();
-    assert_eq!(soft, hard, "the soft open-file limit is raised to the hard one");
+    assert_eq!(
+        soft, hard,
+        "the soft open-file limit is raised to the hard one"
+    );
     let mut held = Vec::new();
     for _ in 0..4 {
         held.push(TcpStream::connect(app.addr).await.unwrap());
@@ -369,7 +380,13 @@ async fn a_session_flood_is_limited_and_spares_other_clients() {
     expect_error(res, 429, "too_many_requests").await;
 
     // The victim still sees, and can cancel, the booking; and can start new sessions.
-    let list = as_client(&app, victim, reqwest::Method::GET, &format!("/api/bookings?session_id={sid}")).await;
+    let list = as_client(
+        &app,
+        victim,
+        reqwest::Method::GET,
+        &format!("/api/bookings?session_id={sid}"),
+    )
+    .await;
     assert_eq!(list.status(), 200);
     let v: Value = list.json().await.unwrap();
     assert_eq!(v["bookings"][0]["id"], id.as_str());
@@ -448,7 +465,10 @@ async fn metrics_size_stays_flat_under_random_404s() {
         "metrics grew from {before} to {} bytes",
         after.len()
     );
-    assert!(!paths.iter().any(|p| after.contains(p.as_str())), "a path became a label");
+    assert!(
+        !paths.iter().any(|p| after.contains(p.as_str())),
+        "a path became a label"
+    );
     assert!(!after.contains("FROB"), "a method became a label");
     assert!(after.contains("route=\"unmatched\""));
 }
@@ -469,7 +489,16 @@ impl OwnRedis {
             .unwrap()
             .port();
         let child = std::process::Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("redis-server (see scripts/test)");
@@ -505,7 +534,11 @@ async fn threads_answer_fast(app: &TestApp) {
     let res = app.get("/health/threads").await;
     assert_eq!(res.status(), 200);
     res.bytes().await.unwrap();
-    assert!(t.elapsed() < Duration::from_millis(100), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_millis(100),
+        "{:?}",
+        t.elapsed()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -529,7 +562,12 @@ async fn redis_paused_is_503_store_unavailable_and_recovers() {
     assert!(res.headers().contains_key("retry-after"));
     expect_error(res, 503, "store_unavailable").await;
     assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
-    expect_error(app.post("/api/sessions", &json!({})).await, 503, "store_unavailable").await;
+    expect_error(
+        app.post("/api/sessions", &json!({})).await,
+        503,
+        "store_unavailable",
+    )
+    .await;
     threads_answer_fast(&app).await;
     redis.signal("-CONT");
     let started = Instant::now();
@@ -577,7 +615,12 @@ async fn postgres_backends_killed_is_503_store_unavailable_and_recovers() {
     expect_error(res, 503, "store_unavailable").await;
     assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
     let book = json!({"model": "A100", "count": 1, "start": tomorrow(9), "end": tomorrow(10), "session_id": sid});
-    expect_error(app.post("/api/bookings", &book).await, 503, "store_unavailable").await;
+    expect_error(
+        app.post("/api/bookings", &book).await,
+        503,
+        "store_unavailable",
+    )
+    .await;
     threads_answer_fast(&app).await;
     exec(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
         .execute(&mut admin)
@@ -606,7 +649,12 @@ async fn malformed_requests_get_json_errors() {
     expect_error(app.get("/api/sessions/%ff").await, 400, "bad_request").await;
     expect_error(app.delete("/api/bookings/%ff").await, 400, "bad_request").await;
     let big = json!({"model": "hpc-assistant", "messages": [{"role": "user", "content": "x".repeat(70_000)}]});
-    expect_error(app.post("/v1/chat/completions", &big).await, 413, "payload_too_large").await;
+    expect_error(
+        app.post("/v1/chat/completions", &big).await,
+        413,
+        "payload_too_large",
+    )
+    .await;
     let long = format!("/api/gpus?x={}", "a".repeat(9000));
     expect_error(app.get(&long).await, 414, "uri_too_long").await;
     let res = app
@@ -620,7 +668,12 @@ async fn malformed_requests_get_json_errors() {
 
     // A booking far ahead (year 9999) is refused, in plain RFC 3339 terms.
     let far = json!({"model": "A100", "count": 1, "start": "9999-12-31T08:00:00Z", "end": "9999-12-31T09:00:00Z"});
-    expect_error(app.post("/api/bookings", &far).await, 400, "start_too_far_ahead").await;
+    expect_error(
+        app.post("/api/bookings", &far).await,
+        400,
+        "start_too_far_ahead",
+    )
+    .await;
 
     // A session holds at most max_session_turns turns.
     let sid = new_session(&app).await;
@@ -646,7 +699,12 @@ async fn the_bearer_scheme_is_case_insensitive() {
         ..Default::default()
     })
     .await;
-    let token = app.state.users.add_user("ann", hpcbot::store::users::Role::User, 0).await.unwrap();
+    let token = app
+        .state
+        .users
+        .add_user("ann", hpcbot::store::users::Role::User, 0)
+        .await
+        .unwrap();
     for scheme in ["Bearer", "bearer", "BEARER"] {
         let res = app
             .client

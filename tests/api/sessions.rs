@@ -136,13 +136,9 @@ async fn a_session_whose_creation_blocks_delays_no_other_session() {
         "the blocked session is still blocked while the 50 others completed"
     );
     let threads: Value = app.get("/debug/requests").await.json().await.unwrap();
-    let listed = threads["requests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|r| {
-            r["session"] == hpcbot::server::guard::session_tag(&stuck) && r["stage"] == "assistant"
-        });
+    let listed = threads["requests"].as_array().unwrap().iter().any(|r| {
+        r["session"] == hpcbot::server::guard::session_tag(&stuck) && r["stage"] == "assistant"
+    });
     assert!(listed, "the stuck turn shows with its stage: {threads}");
     echo.release.notify_waiters();
     assert_eq!(stuck_turn.await.unwrap().status(), 200);
