@@ -582,6 +582,54 @@ async fn redis_paused_is_503_store_unavailable_and_recovers() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_stall_during_the_commit_says_the_outcome_is_unknown() {
+    let redis = OwnRedis::start().await;
+    let echo = Echo::default();
+    let app = echo_app(
+        &echo,
+        vec![
+            ("sessions", format!("redis://127.0.0.1:{}", redis.port)),
+            ("store_timeout", "1s".into()),
+        ],
+    )
+    .await;
+    // The turn has loaded its session and waits in the assistant; Redis stalls before the
+    // turn commits.
+    let (_sid, turn) = blocked_turn(&app, &echo).await;
+    redis.signal("-STOP");
+    echo.release.notify_waiters();
+    let res = tokio::time::timeout(BOUND, turn).await.unwrap().unwrap();
+    assert!(res.headers().contains_key("retry-after"));
+    let msg = expect_error(res, 503, "outcome_unknown").await;
+    assert!(msg.contains("may be missing"), "{msg}");
+    redis.signal("-CONT");
+    // Redis gone altogether: a clear 503 too, not a 500.
+    redis.signal("-KILL");
+    let res = app.post("/api/sessions", &json!({})).await;
+    expect_error(res, 503, "store_unavailable").await;
+    threads_answer_fast(&app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_states_the_limits() {
+    let app = spawn_app().await;
+    let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();
+    let msg = &doc["components"]["schemas"]["ChatRequest"]["properties"]["message"];
+    assert_eq!(msg["maxLength"], 4000, "{msg}");
+    assert_eq!(msg["minLength"], 1, "{msg}");
+    let params = doc["paths"]["/api/availability"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    for name in ["model", "start", "end"] {
+        let p = params.iter().find(|p| p["name"] == name).unwrap();
+        assert_eq!(p["in"], "query");
+        assert_eq!(p["required"], true, "{p}");
+    }
+    let stream = &doc["paths"]["/api/chat/stream"]["post"]["responses"];
+    assert!(stream.get("400").is_some(), "{stream}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_backends_killed_is_503_store_unavailable_and_recovers() {
     use sqlx::Connection;
     let db = PgDb::new().await;
@@ -682,6 +730,38 @@ async fn malformed_requests_get_json_errors() {
         assert_eq!(app.post("/api/chat", &turn).await.status(), 200);
     }
     expect_error(app.post("/api/chat", &turn).await, 409, "session_full").await;
+    // The history pages: the last two messages, then the two before them.
+    let page: Value = app
+        .get(&format!("/api/sessions/{sid}?limit=2"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (page["first"].as_u64(), page["total"].as_u64()),
+        (Some(2), Some(4))
+    );
+    assert_eq!(page["messages"].as_array().unwrap().len(), 2);
+    assert_eq!(page["messages"][0]["role"], "user");
+    let earlier: Value = app
+        .get(&format!("/api/sessions/{sid}?before=2&limit=10"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(earlier["first"], 0);
+    assert_eq!(earlier["messages"].as_array().unwrap().len(), 2);
+    expect_error(
+        app.get(&format!("/api/sessions/{sid}?limit=0")).await,
+        400,
+        "invalid_query",
+    )
+    .await;
+    assert_eq!(
+        history(&app, &sid).await.len(),
+        4,
+        "the default shape is whole"
+    );
 
     // The page carries the security headers.
     let res = app.get("/").await;
