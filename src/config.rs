@@ -127,6 +127,11 @@ pub const SETTINGS: &[Setting] = &[
         help: "open client connections at most (kept below the open-file limit); more are answered 503 and closed",
     },
     Setting {
+        key: "max_connections_per_client",
+        default: "256",
+        help: "open connections from one address (not a trusted proxy; loopback only with rate_limit_loopback); more are answered 429 and closed",
+    },
+    Setting {
         key: "max_in_flight_per_client",
         default: "64",
         help: "requests of one client in flight at once; more get 429 too_many_requests",
@@ -300,6 +305,7 @@ pub struct Config {
     pub header_read_timeout: Duration,
     pub body_read_timeout: Duration,
     pub max_connections: usize,
+    pub max_connections_per_client: usize,
     pub max_in_flight_per_client: usize,
     /// Per client and minute; 0 = no limit.
     pub rate_limit_sessions: u32,
@@ -529,6 +535,7 @@ impl Config {
             header_read_timeout: duration("header_read_timeout")?,
             body_read_timeout: duration("body_read_timeout")?,
             max_connections: number("max_connections")? as usize,
+            max_connections_per_client: number("max_connections_per_client")? as usize,
             max_in_flight_per_client: number("max_in_flight_per_client")? as usize,
             rate_limit_sessions: per_minute("rate_limit_sessions")?,
             rate_limit_turns: per_minute("rate_limit_turns")?,

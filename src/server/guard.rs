@@ -43,6 +43,8 @@ pub struct Guard {
     bookings: Option<Limiter>,
     per_client: usize,
     in_flight: Mutex<HashMap<ClientKey, usize>>,
+    conns_per_client: usize,
+    conns_by_ip: Mutex<HashMap<IpAddr, usize>>,
     /// Client connections open now (kept by the accept loop).
     pub connections: AtomicUsize,
     /// The connection cap in force (the setting, lowered to fit the open-file limit).
@@ -67,6 +69,8 @@ impl Guard {
             bookings: limiter(c.rate_limit_bookings),
             per_client: c.max_in_flight_per_client,
             in_flight: Mutex::new(HashMap::new()),
+            conns_per_client: c.max_connections_per_client,
+            conns_by_ip: Mutex::new(HashMap::new()),
             connections: AtomicUsize::new(0),
             max_connections: AtomicUsize::new(c.max_connections),
             sessions_seen: AtomicU64::new(0),
@@ -116,12 +120,54 @@ impl Guard {
         }
     }
 
+    /// Counts a new connection from `peer` against its share; `None` when that address
+    /// has as many open as it may (trusted proxies, and loopback unless
+    /// `rate_limit_loopback`, are not counted).
+    pub fn connect(self: &Arc<Self>, peer: IpAddr) -> Option<PeerConnection> {
+        if self.trusted.contains(&peer) || (!self.limit_loopback && peer.is_loopback()) {
+            return Some(PeerConnection {
+                guard: None,
+                ip: peer,
+            });
+        }
+        let mut m = self.conns_by_ip.lock().expect("conns_by_ip");
+        let n = m.entry(peer).or_insert(0);
+        if *n >= self.conns_per_client {
+            return None;
+        }
+        *n += 1;
+        Some(PeerConnection {
+            guard: Some(self.clone()),
+            ip: peer,
+        })
+    }
+
     fn leave(&self, key: &ClientKey) {
         let mut m = self.in_flight.lock().expect("in_flight");
         if let Some(n) = m.get_mut(key) {
             *n -= 1;
             if *n == 0 {
                 m.remove(key);
+            }
+        }
+    }
+}
+
+/// A connection counted against its address's share; uncounted when dropped.
+pub struct PeerConnection {
+    guard: Option<Arc<Guard>>,
+    ip: IpAddr,
+}
+
+impl Drop for PeerConnection {
+    fn drop(&mut self) {
+        if let Some(g) = &self.guard {
+            let mut m = g.conns_by_ip.lock().expect("conns_by_ip");
+            if let Some(n) = m.get_mut(&self.ip) {
+                *n -= 1;
+                if *n == 0 {
+                    m.remove(&self.ip);
+                }
             }
         }
     }

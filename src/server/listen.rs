@@ -16,7 +16,7 @@ use std::pin::pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
@@ -73,11 +73,29 @@ pub fn raise_nofile_limit() -> Option<u64> {
     }
 }
 
-/// What a connection over the cap is told before it is closed.
-fn full_reply() -> Vec<u8> {
-    let body = r#"{"error":{"code":"overloaded","message":"the server has as many connections open as it allows; retry in a moment"}}"#;
+/// Why a connection is turned away at once.
+#[derive(Debug, Clone, Copy)]
+enum Refusal {
+    /// The server has `max_connections` open.
+    Full,
+    /// This address has `max_connections_per_client` open.
+    PerClient,
+}
+
+/// What a refused connection is told before it is closed (the contract's JSON error).
+fn refusal_reply(why: Refusal) -> Vec<u8> {
+    let (status, body) = match why {
+        Refusal::Full => (
+            "503 Service Unavailable",
+            r#"{"error":{"code":"overloaded","message":"the server has as many connections open as it allows; retry in a moment"}}"#,
+        ),
+        Refusal::PerClient => (
+            "429 Too Many Requests",
+            r#"{"error":{"code":"too_many_connections","message":"your address has as many connections open as one client may; reuse them (keep-alive) or close some"}}"#,
+        ),
+    };
     format!(
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nx-request-id: {}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\nretry-after: 1\r\nx-request-id: {}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
         uuid::Uuid::new_v4(),
         body.len()
     )
@@ -123,10 +141,16 @@ pub async fn serve(
         if open >= opts.max_connections {
             guard.connections.fetch_sub(1, Ordering::AcqRel);
             metrics::counter!("hpcbot_connections_refused_total").increment(1);
-            tokio::spawn(refuse(stream));
+            tokio::spawn(refuse(stream, Refusal::Full));
             continue;
         }
-        let counted = Counted(guard.clone());
+        let Some(per_peer) = guard.connect(peer.ip()) else {
+            guard.connections.fetch_sub(1, Ordering::AcqRel);
+            metrics::counter!("hpcbot_connections_refused_total").increment(1);
+            tokio::spawn(refuse(stream, Refusal::PerClient));
+            continue;
+        };
+        let counted = (Counted(guard.clone()), per_peer);
         let _ = stream.set_nodelay(true);
         let svc = tower::ServiceExt::map_request(
             app.clone(),
@@ -191,10 +215,24 @@ async fn connection<S>(
     }
 }
 
-/// Tells a connection over the cap to come back later, then closes it.
-async fn refuse(mut stream: TcpStream) {
-    let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(&full_reply())).await;
+/// Tells a refused connection to come back later, then closes it.
+async fn refuse(mut stream: TcpStream, why: Refusal) {
+    let reply = refusal_reply(why);
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(&reply)).await;
     let _ = stream.shutdown().await;
+    // Read what the client sent (briefly, a little) so that closing does not reset the
+    // connection before it has read the reply.
+    let mut sink = [0u8; 4096];
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let mut total = 0;
+        while let Ok(n) = stream.read(&mut sink).await {
+            total += n;
+            if n == 0 || total > 65_536 {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 /// Counts a connection as open until dropped.

@@ -292,6 +292,41 @@ async fn connections_over_the_cap_get_a_json_503_and_nofile_is_raised() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_gets_only_its_share_of_the_connections() {
+    let app = spawn_with(Spawn {
+        settings: vec![
+            ("rate_limit_loopback", "true".into()),
+            ("max_connections_per_client", "2".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let held = [
+        TcpStream::connect(app.addr).await.unwrap(),
+        TcpStream::connect(app.addr).await.unwrap(),
+    ];
+    let g = app.state.guard.clone();
+    until("2 connections", || {
+        g.connections.load(std::sync::atomic::Ordering::Relaxed) == 2
+    })
+    .await;
+    let mut extra = TcpStream::connect(app.addr).await.unwrap();
+    extra
+        .write_all(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let reply = read_to_eof(&mut extra, BOUND).await.expect("answered");
+    assert!(reply.starts_with("HTTP/1.1 429"), "{reply}");
+    assert_eq!(body_of(&reply)["error"]["code"], "too_many_connections");
+    drop(held);
+    until("the held connections to close", || {
+        g.connections.load(std::sync::atomic::Ordering::Relaxed) == 0
+    })
+    .await;
+    assert_eq!(app.get("/health").await.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_reports_saturation() {
     let echo = Echo::default();
     let app = echo_app(&echo, vec![("max_in_flight", "1".into())]).await;
