@@ -159,7 +159,21 @@ impl Engine {
         let token = SessionId::new().to_string();
         loop {
             let ttl = deadline.saturating_duration_since(Instant::now()) + Duration::from_secs(1);
-            if self.bounded(self.store.try_lease(id, &token, ttl)).await? {
+            let taken = match self.bounded(self.store.try_lease(id, &token, ttl)).await {
+                Ok(t) => t,
+                Err(e) => {
+                    // A stalled store may still apply the SET after we gave up: release
+                    // it with our token (queued behind it) so it does not block the session
+                    // until it expires.
+                    drop(Lease {
+                        store: self.store.clone(),
+                        id: id.clone(),
+                        token,
+                    });
+                    return Err(e);
+                }
+            };
+            if taken {
                 return Ok(Some(Lease {
                     store: self.store.clone(),
                     id: id.clone(),

@@ -211,7 +211,7 @@ async fn slow_body_and_slowloris_clients_do_not_starve_others() {
     // Rounds alternate without and with the slow clients, so drift in the machine's load
     // (other tests run alongside) affects both; the best round of each is compared.
     let (mut base, mut attacked) = (Duration::MAX, Duration::MAX);
-    for _ in 0..3 {
+    for _ in 0..4 {
         base = base.min(p99(&app, 100, 4).await);
         // More slow clients than there are places in flight: they hold connections only.
         let before = open();
@@ -228,8 +228,10 @@ async fn slow_body_and_slowloris_clients_do_not_starve_others() {
         assert_eq!(app.get("/health/ready").await.status(), 200);
         drop(held);
     }
-    // A floor of 5 ms keeps the timer noise of a sub-millisecond baseline out of the ratio.
-    let limit = 2 * base.max(Duration::from_millis(5));
+    // A floor of 20 ms keeps scheduling noise out of the ratio: on a loaded 2-core box
+    // the p99 of a ~2 ms request was seen to jump to 11 ms in a round with no slow client
+    // doing anything. Starvation shows as 503s (the assert in p99) or waits of seconds.
+    let limit = 2 * base.max(Duration::from_millis(20));
     assert!(
         attacked <= limit,
         "p99 with slow clients {attacked:?} > 2 x {base:?}"
@@ -607,7 +609,9 @@ async fn redis_paused_is_503_store_unavailable_and_recovers() {
     redis.signal("-CONT");
     let started = Instant::now();
     loop {
+        let t = Instant::now();
         let res = app.post("/api/chat", &turn).await;
+        assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
         if res.status() == 200 {
             break;
         }
