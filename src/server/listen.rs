@@ -50,6 +50,12 @@ impl Options {
                 "max_connections lowered to fit the open-file limit"
             );
         }
+        tracing::info!(
+            nofile = nofile.unwrap_or(0),
+            max_connections,
+            header_read_timeout = ?c.header_read_timeout,
+            "connection limits"
+        );
         guard
             .max_connections
             .store(max_connections, Ordering::Relaxed);

@@ -440,6 +440,72 @@ async fn a_session_flood_is_limited_and_spares_other_clients() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn turns_and_booking_changes_are_limited_per_client() {
+    let app = spawn_with(Spawn {
+        settings: vec![
+            ("trusted_proxies", "127.0.0.1".into()),
+            ("rate_limit_turns", "3".into()),
+            ("rate_limit_bookings", "2".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let post = |ip: &'static str, path: &'static str, body: Value| {
+        let app = &app;
+        async move {
+            app.client
+                .post(app.url(path))
+                .header("x-forwarded-for", ip)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let ask = json!({"message": "what GPUs do you have?"});
+    for _ in 0..3 {
+        assert_eq!(
+            post("203.0.113.1", "/api/direct/chat", ask.clone())
+                .await
+                .status(),
+            200
+        );
+    }
+    let res = post("203.0.113.1", "/api/direct/chat", ask.clone()).await;
+    let wait: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    expect_error(res, 429, "too_many_requests").await;
+    assert_eq!(
+        post("203.0.113.2", "/api/direct/chat", ask).await.status(),
+        200
+    );
+
+    let book = json!({"model": "V100", "count": 1, "start": tomorrow(9), "end": tomorrow(10)});
+    for _ in 0..2 {
+        assert_eq!(
+            post("203.0.113.1", "/api/bookings", book.clone())
+                .await
+                .status(),
+            201
+        );
+    }
+    expect_error(
+        post("203.0.113.1", "/api/bookings", book.clone()).await,
+        429,
+        "too_many_requests",
+    )
+    .await;
+    assert_eq!(
+        post("203.0.113.2", "/api/bookings", book).await.status(),
+        201
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_client_gets_only_its_share_of_the_in_flight_limit() {
     let echo = Echo::default();
     let app = echo_app(
