@@ -28,7 +28,7 @@ use std::time::Duration;
 pub enum ClientKey {
     /// A user named by a bearer token.
     User(String),
-    /// An anonymous client, by address.
+    /// An anonymous client, by address ([`client_net`]).
     Ip(IpAddr),
 }
 
@@ -130,6 +130,7 @@ impl Guard {
                 ip: peer,
             });
         }
+        let peer = client_net(peer);
         let mut m = self.conns_by_ip.lock().expect("conns_by_ip");
         let n = m.entry(peer).or_insert(0);
         if *n >= self.conns_per_client {
@@ -182,6 +183,21 @@ pub struct Share {
 impl Drop for Share {
     fn drop(&mut self) {
         self.guard.leave(&self.key);
+    }
+}
+
+/// The network a client address stands for: an IPv6 address by its /64 (one host can
+/// hold a whole /64), an IPv4-mapped one as IPv4, IPv4 as it is.
+pub fn client_net(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let bits = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(std::net::Ipv6Addr::from(bits))
+            }
+        },
+        v4 => v4,
     }
 }
 
@@ -300,7 +316,7 @@ pub async fn protect(State(s): State<AppState>, req: Request, next: Next) -> Res
     let exempt = user.is_none() && !g.limit_loopback && ip.is_none_or(|i| i.is_loopback());
     let key = match (user, ip) {
         (Some(u), _) => Some(ClientKey::User(u)),
-        (None, Some(i)) => Some(ClientKey::Ip(i)),
+        (None, Some(i)) => Some(ClientKey::Ip(client_net(i))),
         (None, None) => None,
     };
     let Some(key) = key.filter(|_| !exempt) else {
@@ -365,4 +381,54 @@ pub async fn protect(State(s): State<AppState>, req: Request, next: Next) -> Res
     }
     let res = next.run(req).await;
     super::middleware::hold_until_sent(res, share)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_64_and_mapped_ipv4_as_ipv4() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(client_net(a), client_net(b));
+        assert_ne!(client_net(a), client_net(c));
+        let mapped: IpAddr = "::ffff:203.0.113.5".parse().unwrap();
+        assert_eq!(client_net(mapped), "203.0.113.5".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn the_client_is_the_last_untrusted_forwarded_address() {
+        let c = Config::defaults_with(&[("trusted_proxies", "127.0.0.1, 10.0.0.1")]).unwrap();
+        let g = Guard::new(&c);
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            "198.51.100.1, 203.0.113.9, 10.0.0.1".parse().unwrap(),
+        );
+        let local: IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(
+            g.client_ip(local, &h),
+            "203.0.113.9".parse::<IpAddr>().unwrap()
+        );
+        // From an untrusted peer the header is ignored.
+        let other: IpAddr = "192.0.2.7".parse().unwrap();
+        assert_eq!(g.client_ip(other, &h), other);
+    }
+
+    #[test]
+    fn cross_site_writes_are_recognised() {
+        let mut h = HeaderMap::new();
+        assert!(!cross_site(&h), "no browser headers: not a browser");
+        h.insert(header::HOST, "bot.example:8080".parse().unwrap());
+        h.insert(header::ORIGIN, "http://bot.example:8080".parse().unwrap());
+        assert!(!cross_site(&h));
+        h.insert(header::ORIGIN, "http://bot.example:9090".parse().unwrap());
+        assert!(cross_site(&h), "another port is another origin");
+        h.insert("sec-fetch-site", "same-origin".parse().unwrap());
+        assert!(!cross_site(&h));
+        h.insert("sec-fetch-site", "same-site".parse().unwrap());
+        assert!(cross_site(&h));
+    }
 }
