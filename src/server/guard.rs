@@ -249,6 +249,21 @@ fn cross_site(headers: &HeaderMap) -> bool {
     }
 }
 
+/// Whether the request was sent to this machine by a local name or address (`localhost`,
+/// a loopback IP), not to a domain name that a page may have pointed at 127.0.0.1 to reach
+/// the operator routes from a local browser (DNS rebinding).
+fn local_host(headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return true; // HTTP/1.0 without Host: not a browser
+    };
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Whether a `Content-Type` is JSON (`application/json`, with parameters or a `+json`
 /// suffix).
 fn is_json(headers: &HeaderMap) -> bool {
@@ -282,7 +297,8 @@ pub async fn protect(State(s): State<AppState>, req: Request, next: Next) -> Res
     if operator && s.config.auth == AuthMode::None {
         let local = peer.is_some_and(|p| p.is_loopback())
             && !req.headers().contains_key("x-forwarded-for")
-            && !req.headers().contains_key("forwarded");
+            && !req.headers().contains_key("forwarded")
+            && local_host(req.headers());
         if !local {
             return forbidden(
                 "forbidden",
@@ -415,6 +431,17 @@ mod tests {
         // From an untrusted peer the header is ignored.
         let other: IpAddr = "192.0.2.7".parse().unwrap();
         assert_eq!(g.client_ip(other, &h), other);
+    }
+
+    #[test]
+    fn operator_routes_need_a_local_host_name() {
+        let host = |h: &str| {
+            let mut m = HeaderMap::new();
+            m.insert(header::HOST, h.parse().unwrap());
+            local_host(&m)
+        };
+        assert!(host("127.0.0.1:8080") && host("localhost:8080") && host("[::1]:8080"));
+        assert!(!host("evil.example:8080") && !host("10.0.0.5:8080"));
     }
 
     #[test]
