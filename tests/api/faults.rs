@@ -232,6 +232,7 @@ async fn slow_body_and_slowloris_clients_do_not_starve_others() {
     // the p99 of a ~2 ms request was seen to jump to 11 ms in a round with no slow client
     // doing anything. Starvation shows as 503s (the assert in p99) or waits of seconds.
     let limit = 2 * base.max(Duration::from_millis(20));
+    eprintln!("p99 of GET /api/gpus: {base:?} alone, {attacked:?} beside 40 slow clients");
     assert!(
         attacked <= limit,
         "p99 with slow clients {attacked:?} > 2 x {base:?}"
@@ -561,6 +562,10 @@ async fn metrics_size_stays_flat_under_random_404s() {
     let before = app.get("/metrics").await.text().await.unwrap().len();
     let paths = random_404s(400).await;
     let after = app.get("/metrics").await.text().await.unwrap();
+    eprintln!(
+        "/metrics: {before} bytes, {} after 400 random 404s",
+        after.len()
+    );
     // The recorder is shared by the tests running alongside, whose own (bounded) labels
     // may appear meanwhile; 400 labels of their own would add ~600 KB.
     assert!(
