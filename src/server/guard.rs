@@ -329,7 +329,11 @@ pub async fn protect(State(s): State<AppState>, req: Request, next: Next) -> Res
         .extensions()
         .get::<AuthUser>()
         .map(|u| u.owner.as_str().to_string());
-    let exempt = user.is_none() && !g.limit_loopback && ip.is_none_or(|i| i.is_loopback());
+    // Health and metrics are never limited (like the in-flight limit, they must answer
+    // when the rest is busy); loopback clients only with rate_limit_loopback.
+    let probe = path.starts_with("/health") || path == "/metrics";
+    let exempt =
+        probe || (user.is_none() && !g.limit_loopback && ip.is_none_or(|i| i.is_loopback()));
     let key = match (user, ip) {
         (Some(u), _) => Some(ClientKey::User(u)),
         (None, Some(i)) => Some(ClientKey::Ip(client_net(i))),

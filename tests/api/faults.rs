@@ -533,6 +533,8 @@ async fn one_client_gets_only_its_share_of_the_in_flight_limit() {
     until("the hanging turn", || !inflight.is_empty()).await;
     let res = as_client(&app, "203.0.113.7", reqwest::Method::GET, "/api/gpus").await;
     expect_error(res, 429, "too_many_requests").await;
+    let res = as_client(&app, "203.0.113.7", reqwest::Method::GET, "/health/ready").await;
+    assert_eq!(res.status(), 200, "probes are never limited");
     let res = as_client(&app, "203.0.113.8", reqwest::Method::GET, "/api/gpus").await;
     assert_eq!(res.status(), 200);
     hold.abort();
