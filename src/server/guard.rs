@@ -54,6 +54,7 @@ pub struct Guard {
     pub sessions_seen: AtomicU64,
 }
 
+/// A keyed limiter of `per_minute` (burst the same), or none for 0.
 fn limiter(per_minute: u32) -> Option<Limiter> {
     NonZeroU32::new(per_minute).map(|n| DefaultKeyedRateLimiter::keyed(Quota::per_minute(n)))
 }
@@ -208,12 +209,15 @@ pub fn session_tag(id: &str) -> String {
     hex::encode(&sha2::Sha256::digest(id.as_bytes())[..8])
 }
 
+/// The peer's address (put in by the accept loop; absent when the router is driven
+/// directly, which then counts as not local).
 fn peer(req: &Request) -> Option<IpAddr> {
     req.extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
 }
 
+/// `429 too_many_requests` with `Retry-After` rounded up to whole seconds.
 fn too_many(what: &str, wait: Duration) -> Response {
     let secs = wait.as_secs_f64().ceil().max(1.0) as u32;
     ApiError::new(
@@ -225,6 +229,7 @@ fn too_many(what: &str, wait: Duration) -> Response {
     .into_response()
 }
 
+/// `403` with `code`.
 fn forbidden(code: &'static str, msg: &str) -> Response {
     ApiError::new(StatusCode::FORBIDDEN, code, msg).into_response()
 }

@@ -260,6 +260,7 @@ fn finish(
     finish_logged(s, route, method, started, res, request_id, None)
 }
 
+/// [`finish`] with the session the request worked on, for the log line.
 fn finish_logged(
     s: &AppState,
     route: &str,
