@@ -562,7 +562,18 @@ async fn metrics_size_stays_flat_under_random_404s() {
     };
     random_404s(10).await;
     let before = app.get("/metrics").await.text().await.unwrap().len();
-    let paths = random_404s(400).await;
+    let mut paths = random_404s(400).await;
+    // Unauthenticated requests (401 before any route matched) are labelled the same way.
+    let locked = spawn_with(Spawn {
+        settings: vec![("auth", "token".into())],
+        ..Default::default()
+    })
+    .await;
+    for _ in 0..20 {
+        let path = format!("/api/{}", uuid::Uuid::new_v4().simple());
+        assert_eq!(locked.get(&path).await.status(), 401);
+        paths.push(path);
+    }
     let after = app.get("/metrics").await.text().await.unwrap();
     eprintln!(
         "/metrics: {before} bytes, {} after 400 random 404s",
