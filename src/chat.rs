@@ -134,6 +134,8 @@ struct Lease {
     store: Arc<dyn SessionStore>,
     id: SessionId,
     token: String,
+    /// How long it was taken for (bounds the release's retries).
+    ttl: Duration,
 }
 
 impl Drop for Lease {
@@ -143,10 +145,48 @@ impl Drop for Lease {
             self.id.clone(),
             std::mem::take(&mut self.token),
         );
-        tokio::spawn(async move {
-            let _ = store.release_lease(&id, &token).await;
-        });
+        release(store, id, token, self.ttl, Retry::UntilReleased);
     }
+}
+
+/// How often a lease release is tried again, at most.
+const RELEASE_EVERY: Duration = Duration::from_secs(2);
+
+/// When [`release`] stops trying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retry {
+    /// The lease is held: one release that the store confirms is enough.
+    UntilReleased,
+    /// The request to take it timed out, so a stalled store may still apply it later (on
+    /// another connection than the release): keep releasing until it would have expired.
+    UntilExpired,
+}
+
+/// Releases a lease with its token, retrying with backoff (bounded by the lease's own
+/// expiry) while the store does not answer — so a store that stalled and resumed does not
+/// leave the session blocked for a whole request deadline. Releasing is compare-and-delete
+/// on our own token: it never touches another turn's lease.
+fn release(
+    store: Arc<dyn SessionStore>,
+    id: SessionId,
+    token: String,
+    ttl: Duration,
+    retry: Retry,
+) {
+    tokio::spawn(async move {
+        let until = Instant::now() + ttl;
+        let mut wait = Duration::from_millis(250);
+        loop {
+            let done = tokio::time::timeout(RELEASE_EVERY, store.release_lease(&id, &token))
+                .await
+                .is_ok_and(|r| r.is_ok());
+            if (done && retry == Retry::UntilReleased) || Instant::now() + wait >= until {
+                return;
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(RELEASE_EVERY);
+        }
+    });
 }
 
 impl Engine {
@@ -162,14 +202,13 @@ impl Engine {
             let taken = match self.bounded(self.store.try_lease(id, &token, ttl)).await {
                 Ok(t) => t,
                 Err(e) => {
-                    // A stalled store may still apply the SET after we gave up: release
-                    // it with our token (queued behind it) so it does not block the session
-                    // until it expires.
-                    drop(Lease {
-                        store: self.store.clone(),
-                        id: id.clone(),
+                    release(
+                        self.store.clone(),
+                        id.clone(),
                         token,
-                    });
+                        ttl,
+                        Retry::UntilExpired,
+                    );
                     return Err(e);
                 }
             };
@@ -178,6 +217,7 @@ impl Engine {
                     store: self.store.clone(),
                     id: id.clone(),
                     token,
+                    ttl,
                 }));
             }
             let wait = Duration::from_millis(rand::random_range(5..25));

@@ -695,7 +695,8 @@ async fn redis_paused_is_503_store_unavailable_and_recovers() {
     loop {
         let t = Instant::now();
         let res = app.post("/api/chat", &turn).await;
-        assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
+        // Bounded by the store timeout and how often an orphaned lease is released (2 s).
+        assert!(t.elapsed() < Duration::from_secs(6), "{:?}", t.elapsed());
         if res.status() == 200 {
             break;
         }
