@@ -62,6 +62,7 @@ fn whole_turn(c: &mut Criterion) {
             Arc::new(bot),
             Clock::system(),
             EngineOptions {
+                max_turns: None,
                 session_ttl: Duration::from_secs(3600),
                 max_conversations: 100_000,
                 store_timeout: Duration::from_secs(5),

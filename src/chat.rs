@@ -43,6 +43,19 @@ pub enum ChatError {
     /// The session store failed.
     #[error("session store: {0}")]
     Store(#[from] SessionStoreError),
+    /// This client created too many sessions lately; retry after the wait.
+    #[error("too many new sessions from this client")]
+    RateLimited(Duration),
+    /// The turn ran (and what it did, e.g. a booking, stands), but the session store did
+    /// not confirm saving it: whether it is in the history is unknown.
+    #[error("the session store did not confirm saving this turn")]
+    OutcomeUnknown {
+        /// How many actions (bookings made or cancelled) the turn took.
+        actions: usize,
+    },
+    /// The session holds the most turns allowed.
+    #[error("this session has reached its limit of {0} turns; start a new session")]
+    SessionFull(u64),
 }
 
 /// The outcome of a turn (API.md's reply object).
@@ -81,6 +94,8 @@ pub struct EngineOptions {
     pub max_conversations: u64,
     /// Bound on each session-store call.
     pub store_timeout: Duration,
+    /// Turns one session may hold (`None`: no cap).
+    pub max_turns: Option<u64>,
 }
 
 /// The session engine. Cheap to share behind an `Arc`.
@@ -119,6 +134,8 @@ struct Lease {
     store: Arc<dyn SessionStore>,
     id: SessionId,
     token: String,
+    /// How long it was taken for (bounds the release's retries).
+    ttl: Duration,
 }
 
 impl Drop for Lease {
@@ -128,10 +145,48 @@ impl Drop for Lease {
             self.id.clone(),
             std::mem::take(&mut self.token),
         );
-        tokio::spawn(async move {
-            let _ = store.release_lease(&id, &token).await;
-        });
+        release(store, id, token, self.ttl, Retry::UntilReleased);
     }
+}
+
+/// How often a lease release is tried again, at most.
+const RELEASE_EVERY: Duration = Duration::from_secs(2);
+
+/// When [`release`] stops trying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retry {
+    /// The lease is held: one release that the store confirms is enough.
+    UntilReleased,
+    /// The request to take it timed out, so a stalled store may still apply it later (on
+    /// another connection than the release): keep releasing until it would have expired.
+    UntilExpired,
+}
+
+/// Releases a lease with its token, retrying with backoff (bounded by the lease's own
+/// expiry) while the store does not answer — so a store that stalled and resumed does not
+/// leave the session blocked for a whole request deadline. Releasing is compare-and-delete
+/// on our own token: it never touches another turn's lease.
+fn release(
+    store: Arc<dyn SessionStore>,
+    id: SessionId,
+    token: String,
+    ttl: Duration,
+    retry: Retry,
+) {
+    tokio::spawn(async move {
+        let until = Instant::now() + ttl;
+        let mut wait = Duration::from_millis(250);
+        loop {
+            let done = tokio::time::timeout(RELEASE_EVERY, store.release_lease(&id, &token))
+                .await
+                .is_ok_and(|r| r.is_ok());
+            if (done && retry == Retry::UntilReleased) || Instant::now() + wait >= until {
+                return;
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(RELEASE_EVERY);
+        }
+    });
 }
 
 impl Engine {
@@ -144,11 +199,25 @@ impl Engine {
         let token = SessionId::new().to_string();
         loop {
             let ttl = deadline.saturating_duration_since(Instant::now()) + Duration::from_secs(1);
-            if self.bounded(self.store.try_lease(id, &token, ttl)).await? {
+            let taken = match self.bounded(self.store.try_lease(id, &token, ttl)).await {
+                Ok(t) => t,
+                Err(e) => {
+                    release(
+                        self.store.clone(),
+                        id.clone(),
+                        token,
+                        ttl,
+                        Retry::UntilExpired,
+                    );
+                    return Err(e);
+                }
+            };
+            if taken {
                 return Ok(Some(Lease {
                     store: self.store.clone(),
                     id: id.clone(),
                     token,
+                    ttl,
                 }));
             }
             let wait = Duration::from_millis(rand::random_range(5..25));
@@ -206,6 +275,7 @@ impl Engine {
 
     /// Creates a session owned by `owner` (`None`: the session owns itself, auth = none).
     pub async fn create_session(&self, owner: Option<&Owner>) -> Result<SessionRecord, ChatError> {
+        ops::check_session_gate().map_err(ChatError::RateLimited)?;
         let id = SessionId::new();
         let owner = owner.cloned().unwrap_or_else(|| Owner::session(&id));
         let now = self.clock.now();
@@ -321,6 +391,9 @@ impl Engine {
         let record = self
             .session_recent(id, owner, self.assistant.history_window())
             .await?;
+        if let Some(max) = self.opts.max_turns.filter(|m| record.turns() >= *m) {
+            return Err(ChatError::SessionFull(max));
+        }
         ops::set_stage("assistant");
         let assistant = self.assistant.clone();
         let session = id.clone();
@@ -367,12 +440,27 @@ impl Engine {
             expires_at: self.expiry(now),
         };
         let remaining = deadline.saturating_duration_since(Instant::now());
-        let committed = tokio::time::timeout(
+        // A commit that timed out or failed in the store may or may not have been applied,
+        // and what the turn did (a booking) stands either way: say so, never "nothing saved".
+        let unknown = ChatError::OutcomeUnknown {
+            actions: reply.actions.len(),
+        };
+        let committed = match tokio::time::timeout(
             remaining.min(self.opts.store_timeout),
             self.store.commit_turn(id, record.turns(), turn),
         )
         .await
-        .map_err(|_| ChatError::DeadlineExceeded)??;
+        {
+            Ok(Ok(n)) => n,
+            Ok(Err(SessionStoreError::Timeout | SessionStoreError::Backend(_))) => {
+                return Err(unknown)
+            }
+            Ok(Err(e)) => return Err(e.into()),
+            Err(_) if reply.actions.is_empty() && remaining < self.opts.store_timeout => {
+                return Err(ChatError::DeadlineExceeded)
+            }
+            Err(_) => return Err(unknown),
+        };
         drop(place);
         metrics::counter!("hpcbot_turns_total", "backend" => reply.backend.as_str()).increment(1);
         Ok(TurnReply {

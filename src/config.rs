@@ -112,6 +112,66 @@ pub const SETTINGS: &[Setting] = &[
         help: "how long in-flight requests may finish after SIGTERM/Ctrl-C",
     },
     Setting {
+        key: "header_read_timeout",
+        default: "15s",
+        help: "bound on receiving a request's headers, counted from when the connection is ready for one (new, or kept alive after a reply): also the idle keep-alive timeout",
+    },
+    Setting {
+        key: "body_read_timeout",
+        default: "10s",
+        help: "bound on receiving a request's whole body; slower is 408 body_timeout",
+    },
+    Setting {
+        key: "max_connections",
+        default: "10000",
+        help: "open client connections at most (kept below the open-file limit); more are answered 503 and closed",
+    },
+    Setting {
+        key: "max_connections_per_client",
+        default: "256",
+        help: "open connections from one address (not a trusted proxy; loopback only with rate_limit_loopback); more are answered 429 and closed",
+    },
+    Setting {
+        key: "max_in_flight_per_client",
+        default: "64",
+        help: "requests of one client in flight at once; more get 429 too_many_requests",
+    },
+    Setting {
+        key: "rate_limit_sessions",
+        default: "60",
+        help: "sessions one client may create per minute (0: no limit); more get 429 with Retry-After",
+    },
+    Setting {
+        key: "rate_limit_turns",
+        default: "120",
+        help: "chat turns (and direct or /v1 questions) of one client per minute (0: no limit)",
+    },
+    Setting {
+        key: "rate_limit_bookings",
+        default: "60",
+        help: "booking changes (create, change, cancel) of one client per minute (0: no limit)",
+    },
+    Setting {
+        key: "rate_limit_loopback",
+        default: "false",
+        help: "whether clients on this machine's loopback (load tests, probes) are limited per client too",
+    },
+    Setting {
+        key: "trusted_proxies",
+        default: "",
+        help: "comma-separated IP addresses of reverse proxies whose X-Forwarded-For names the client",
+    },
+    Setting {
+        key: "max_advance",
+        default: "365d",
+        help: "how far ahead a booking may start",
+    },
+    Setting {
+        key: "max_session_turns",
+        default: "1000",
+        help: "turns one chat session may hold; more get 409 session_full (start a new session)",
+    },
+    Setting {
         key: "log_format",
         default: "human",
         help: "human or json",
@@ -242,6 +302,19 @@ pub struct Config {
     pub shutdown_grace: Duration,
     pub log_format: LogFormat,
     pub llm: LlmConfig,
+    pub header_read_timeout: Duration,
+    pub body_read_timeout: Duration,
+    pub max_connections: usize,
+    pub max_connections_per_client: usize,
+    pub max_in_flight_per_client: usize,
+    /// Per client and minute; 0 = no limit.
+    pub rate_limit_sessions: u32,
+    pub rate_limit_turns: u32,
+    pub rate_limit_bookings: u32,
+    pub rate_limit_loopback: bool,
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    pub max_advance: Duration,
+    pub max_session_turns: u64,
 }
 
 /// A setting that could not be read; the message names it.
@@ -439,7 +512,47 @@ impl Config {
         if body_limit < 1024 {
             return Err(bad("body_limit", "must be at least 1024 bytes".into()));
         }
+        let per_minute = |k: &str| -> Result<u32, ConfigError> {
+            get(k).parse().map_err(|_| {
+                bad(
+                    k,
+                    format!("`{}` is not a whole number (0: no limit)", get(k)),
+                )
+            })
+        };
+        let mut trusted_proxies = Vec::new();
+        for p in get("trusted_proxies")
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            trusted_proxies.push(
+                p.parse()
+                    .map_err(|_| bad("trusted_proxies", format!("`{p}` is not an IP address")))?,
+            );
+        }
         Ok(Self {
+            header_read_timeout: duration("header_read_timeout")?,
+            body_read_timeout: duration("body_read_timeout")?,
+            max_connections: number("max_connections")? as usize,
+            max_connections_per_client: number("max_connections_per_client")? as usize,
+            max_in_flight_per_client: number("max_in_flight_per_client")? as usize,
+            rate_limit_sessions: per_minute("rate_limit_sessions")?,
+            rate_limit_turns: per_minute("rate_limit_turns")?,
+            rate_limit_bookings: per_minute("rate_limit_bookings")?,
+            rate_limit_loopback: match get("rate_limit_loopback").as_str() {
+                "true" => true,
+                "false" => false,
+                other => {
+                    return Err(bad(
+                        "rate_limit_loopback",
+                        format!("`{other}` must be true or false"),
+                    ))
+                }
+            },
+            trusted_proxies,
+            max_advance: duration("max_advance")?,
+            max_session_turns: number("max_session_turns")?,
             listen: get("listen").parse().map_err(|_| {
                 bad(
                     "listen",

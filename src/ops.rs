@@ -17,6 +17,37 @@ pub struct Entry {
     /// When it arrived.
     pub started: Instant,
     state: Mutex<EntryState>,
+    /// Asked before this request creates a session (the per-client rate limit).
+    session_gate: GateSlot,
+}
+
+/// Holds the session gate (a closure, so not `Debug` by itself).
+#[derive(Default)]
+struct GateSlot(std::sync::OnceLock<SessionGate>);
+
+impl std::fmt::Debug for GateSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "gate"
+        } else {
+            "no gate"
+        })
+    }
+}
+
+/// A check run before the current request creates a session: `Err(wait)` refuses it.
+pub type SessionGate = Arc<dyn Fn() -> Result<(), std::time::Duration> + Send + Sync>;
+
+/// Sets the current request's session gate (no-op outside a request).
+pub fn set_session_gate(gate: SessionGate) {
+    let _ = CURRENT.try_with(|e| e.session_gate.0.set(gate));
+}
+
+/// Asks the current request's session gate, if any, whether it may create a session.
+pub fn check_session_gate() -> Result<(), std::time::Duration> {
+    CURRENT
+        .try_with(|e| e.session_gate.0.get().map(|g| g()).unwrap_or(Ok(())))
+        .unwrap_or(Ok(()))
 }
 
 #[derive(Debug, Default)]
@@ -128,6 +159,7 @@ impl Inflight {
                 stage: "handler",
                 ..Default::default()
             }),
+            session_gate: GateSlot::default(),
         });
         self.map
             .lock()

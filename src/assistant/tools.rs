@@ -49,6 +49,28 @@ pub enum ToolError {
     Internal(String),
 }
 
+/// Whether a database error means "the database is away" (retry later) rather than a bug:
+/// no connection, a pool that timed out, or a server shutting down or killing our backend.
+fn unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Protocol(_) => true,
+        // SQLSTATE class 08 (connection exception), 57P01-57P03 (admin shutdown, crash
+        // shutdown, cannot connect now), 53300 (too many connections), 55000 (database not
+        // accepting connections); SQLite busy (5) / locked (6).
+        sqlx::Error::Database(d) => d.code().is_some_and(|c| {
+            c.starts_with("08")
+                || c.starts_with("57P")
+                || matches!(c.as_ref(), "53300" | "55000" | "5" | "6")
+        }),
+        _ => false,
+    }
+}
+
 impl From<StoreError> for ToolError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -59,6 +81,10 @@ impl From<StoreError> for ToolError {
             StoreError::BookingNotFound => Self::BookingNotFound(String::new()),
             StoreError::Timeout(s) => {
                 Self::Unavailable(format!("the {s} store did not answer in time"))
+            }
+            StoreError::Database(e) if unavailable(&e) => {
+                tracing::warn!(error = %e, "database unavailable");
+                Self::Unavailable("the booking database is not answering; retry in a moment".into())
             }
             other => Self::Internal(other.to_string()),
         }
@@ -71,6 +97,7 @@ impl From<RequestError> for ToolError {
             RequestError::Count { .. } => "invalid_count",
             RequestError::StartInPast(_) => "start_in_past",
             RequestError::TooLong { .. } => "booking_too_long",
+            RequestError::TooFarAhead { .. } => "start_too_far_ahead",
         };
         Self::Invalid {
             code,

@@ -120,6 +120,8 @@ pub struct BookingLimits {
     pub max_duration: Duration,
     /// How far in the past a start may be (clock skew, typing time).
     pub start_grace: Duration,
+    /// How far ahead a start may be (keeps every time a plain RFC 3339 year).
+    pub max_advance: Duration,
 }
 
 impl Default for BookingLimits {
@@ -128,6 +130,7 @@ impl Default for BookingLimits {
             max_count: 64,
             max_duration: Duration::days(30),
             start_grace: Duration::minutes(5),
+            max_advance: Duration::days(365),
         }
     }
 }
@@ -144,6 +147,9 @@ pub enum RequestError {
     /// Too long.
     #[error("a booking lasts at most {max_days} days")]
     TooLong { max_days: i64 },
+    /// Starts too far ahead.
+    #[error("a booking starts at most {max_days} days ahead")]
+    TooFarAhead { max_days: i64 },
 }
 
 /// Checks count, start and length of a request at `now`.
@@ -165,6 +171,11 @@ pub fn check_request(
     if interval.duration() > limits.max_duration {
         return Err(RequestError::TooLong {
             max_days: limits.max_duration.num_days(),
+        });
+    }
+    if interval.start() > now + limits.max_advance {
+        return Err(RequestError::TooFarAhead {
+            max_days: limits.max_advance.num_days(),
         });
     }
     Ok(count as u32)
@@ -254,6 +265,11 @@ mod tests {
         let long = Interval::new(t(9), t(9) + Duration::days(31)).unwrap();
         assert!(check_request(1, &long, t(8), &l).is_err());
         assert_eq!(check_request(2, &i, t(8), &l), Ok(2));
+        let far = Interval::new(t(9) + Duration::days(366), t(10) + Duration::days(366)).unwrap();
+        assert!(matches!(
+            check_request(1, &far, t(8), &l),
+            Err(RequestError::TooFarAhead { max_days: 365 })
+        ));
     }
 }
 

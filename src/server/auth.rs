@@ -38,8 +38,9 @@ pub async fn authenticate(State(s): State<AppState>, mut req: Request, next: Nex
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim())
         .map(str::to_string)
     else {
         return unauthorized("this server needs `Authorization: Bearer <token>`; ask an operator for a token (hpcbot user add NAME)");

@@ -22,6 +22,7 @@ use tokio::sync::mpsc;
 #[serde(deny_unknown_fields)]
 pub struct ChatRequest {
     /// 1..=4000 characters after trimming.
+    #[schema(min_length = 1, max_length = 4000)]
     pub message: String,
     /// The session; without it (and without the cookie) a new session is created.
     pub session_id: Option<String>,
@@ -85,7 +86,9 @@ fn event<T: Serialize>(name: &str, data: &T) -> Event {
 /// then `done` (the reply object) or `error`. If the client goes away, the turn is
 /// cancelled and nothing of it is stored.
 #[utoipa::path(post, path = "/api/chat/stream", request_body = ChatRequest,
-    responses((status = 200, description = "text/event-stream of delta, action, done | error")))]
+    responses((status = 200, description = "text/event-stream of delta, action, done | error"),
+        (status = 400, description = "invalid message or body"), (status = 404), (status = 413),
+        (status = 415), (status = 429), (status = 503)))]
 pub async fn stream(
     State(s): State<AppState>,
     Extension(Deadline(deadline)): Extension<Deadline>,
@@ -131,6 +134,7 @@ pub async fn stream(
 #[serde(deny_unknown_fields)]
 pub struct DirectRequest {
     /// 1..=4000 characters after trimming.
+    #[schema(min_length = 1, max_length = 4000)]
     pub message: String,
 }
 

@@ -141,7 +141,44 @@ impl From<ChatError> for ApiError {
                 "the session store did not answer in time",
             )
             .retry_after(2),
-            ChatError::Store(other) => Self::internal(other),
+            ChatError::Store(crate::store::sessions::SessionStoreError::Backend(cause)) => {
+                tracing::warn!(error = %cause, "session store failed");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    "the session store is not answering; retry in a moment",
+                )
+                .retry_after(2)
+            }
+            ChatError::Store(crate::store::sessions::SessionStoreError::Full) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                "the session store is full; retry in a moment",
+            )
+            .retry_after(2),
+            ChatError::RateLimited(wait) => {
+                let secs = wait.as_secs_f64().ceil().max(1.0) as u32;
+                Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_requests",
+                    format!("this client has started too many sessions lately; retry in {secs} s or keep using your session"),
+                )
+                .retry_after(secs)
+            }
+            ChatError::OutcomeUnknown { actions } => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "outcome_unknown",
+                format!(
+                    "the reply was made but the session store did not confirm saving it, so it may be missing from the history; {} — check GET /api/bookings before repeating (an Idempotency-Key makes a retry safe)",
+                    if actions == 0 { "it changed no booking".to_string() } else { format!("the {actions} booking change(s) it made stand") }
+                ),
+            )
+            .retry_after(2),
+            ChatError::SessionFull(max) => Self::new(
+                StatusCode::CONFLICT,
+                "session_full",
+                format!("this session has reached its limit of {max} turns; start a new session (send no session_id)"),
+            ),
         }
     }
 }

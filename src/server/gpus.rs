@@ -25,8 +25,9 @@ pub async fn list(State(s): State<AppState>) -> Result<Json<GpuList>, ApiError> 
     }))
 }
 
-/// Query of `/api/availability`.
+/// Query of `/api/availability` (every parameter required).
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AvailabilityQuery {
     /// Model name (loose: `A100`, `a100-80gb`).
     pub model: String,

@@ -4,10 +4,11 @@
 use super::error::ApiError;
 use super::AppState;
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{header, StatusCode};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -18,22 +19,88 @@ pub struct Deadline(pub Instant);
 /// How long after its deadline a request is cut off if a handler did not end it itself.
 const BACKSTOP: Duration = Duration::from_millis(500);
 
-/// A route label for metrics and logs, with ids folded so the label set stays small.
-pub fn route_label(path: &str) -> String {
-    let mut parts: Vec<&str> = path.split('/').collect();
-    for p in parts.iter_mut().skip(1) {
-        if p.len() >= 16 && p.bytes().all(|b| b.is_ascii_hexdigit()) {
-            *p = "{id}";
-        }
+/// The route template a request matched (filled in after routing by [`matched`]); an
+/// unmatched request keeps none, so labels stay one per route whatever paths arrive.
+#[derive(Clone, Default)]
+pub struct MatchedRoute(Arc<OnceLock<String>>);
+
+/// After routing: records the matched route template for [`track`]'s labels.
+pub async fn matched(req: Request, next: Next) -> Response {
+    if let (Some(slot), Some(m)) = (
+        req.extensions().get::<MatchedRoute>(),
+        req.extensions().get::<MatchedPath>(),
+    ) {
+        let _ = slot.0.set(m.as_str().to_string());
     }
-    let label = parts.join("/");
-    const KNOWN: &[&str] = &[
-        "/api/", "/health", "/metrics", "/debug/", "/v1/", "/assets/",
-    ];
-    if label == "/" || KNOWN.iter().any(|k| label.starts_with(k)) {
-        label
-    } else {
-        "other".into()
+    next.run(req).await
+}
+
+/// The label of a method: the standard ones, else `other` (any token is a valid method).
+fn method_label(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// Longest request target answered (longer: `414 uri_too_long`).
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+/// Most header bytes answered (more: `431 headers_too_large`).
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// Keeps `held` (an in-flight permit or share) until the response has been sent: to the
+/// end of its body for a stream.
+pub fn hold_until_sent<T: Send + Sync + 'static>(res: Response, held: T) -> Response {
+    let streaming = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    if !streaming {
+        return res;
+    }
+    let (parts, body) = res.into_parts();
+    let stream = futures::StreamExt::map(body.into_data_stream(), move |chunk| {
+        let _ = &held;
+        chunk
+    });
+    Response::from_parts(parts, Body::from_stream(stream))
+}
+
+/// Reads the whole body before the request is admitted, bounded in size and time, so a
+/// slow or endless body holds a connection (itself bounded) but never a place among the
+/// requests in flight.
+async fn read_body(req: Request, limit: usize, within: Duration) -> Result<Request, ApiError> {
+    use http_body_util::BodyExt;
+    let (parts, body) = req.into_parts();
+    if axum::body::HttpBody::size_hint(&body).exact() == Some(0) {
+        return Ok(Request::from_parts(parts, body));
+    }
+    let limited = http_body_util::Limited::new(body, limit);
+    match tokio::time::timeout(within, limited.collect()).await {
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            format!(
+                "the request body did not arrive within {} s; send it at once",
+                within.as_secs_f64()
+            ),
+        )),
+        Ok(Ok(c)) => Ok(Request::from_parts(parts, Body::from(c.to_bytes()))),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the request body is larger than the server accepts ({limit} bytes)"),
+        )),
+        Ok(Err(e)) => Err(ApiError::bad_request(
+            "invalid_body",
+            format!("could not read the request body: {e}"),
+        )),
     }
 }
 
@@ -41,7 +108,8 @@ pub fn route_label(path: &str) -> String {
 pub async fn track(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
     let method = req.method().clone();
-    let route = route_label(&path);
+    let slot = MatchedRoute::default();
+    req.extensions_mut().insert(slot.clone());
     let exempt = path.starts_with("/health") || path == "/metrics";
     let request_id = req
         .headers()
@@ -49,6 +117,50 @@ pub async fn track(State(s): State<AppState>, mut req: Request, next: Next) -> R
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
+    let started = Instant::now();
+    let early = if req.uri().to_string().len() > MAX_URI_BYTES {
+        Some(ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            format!("the request target is longer than {MAX_URI_BYTES} bytes"),
+        ))
+    } else if req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum::<usize>()
+        > MAX_HEADER_BYTES
+    {
+        Some(ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!("the request headers are larger than {MAX_HEADER_BYTES} bytes"),
+        ))
+    } else {
+        match read_body(req, s.config.body_limit, s.config.body_read_timeout).await {
+            Ok(r) => {
+                req = r;
+                None
+            }
+            Err(e) => {
+                // The rest of the body is not read: the connection cannot be reused.
+                let mut res = e.into_response();
+                res.headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                return finish(&s, "unmatched", &method, started, res, &request_id);
+            }
+        }
+    };
+    if let Some(e) = early {
+        return finish(
+            &s,
+            "unmatched",
+            &method,
+            started,
+            e.into_response(),
+            &request_id,
+        );
+    }
     let permit = if exempt {
         None
     } else {
@@ -56,19 +168,19 @@ pub async fn track(State(s): State<AppState>, mut req: Request, next: Next) -> R
             Ok(p) => Some(p),
             Err(_) => {
                 metrics::counter!("hpcbot_requests_shed_total").increment(1);
-                tracing::warn!(%request_id, %route, "shed: in-flight limit reached");
-                return ApiError::new(
+                tracing::warn!(%request_id, %path, "shed: in-flight limit reached");
+                let res = ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "overloaded",
                     "the server is at its limit of requests in flight; retry in a moment",
                 )
                 .retry_after(1)
                 .into_response();
+                return finish(&s, "shed", &method, started, res, &request_id);
             }
         }
     };
-    let started = Instant::now();
-    let deadline = started + s.config.request_timeout;
+    let deadline = Instant::now() + s.config.request_timeout;
     req.extensions_mut().insert(Deadline(deadline));
     let reg = s
         .inflight
@@ -83,32 +195,93 @@ pub async fn track(State(s): State<AppState>, mut req: Request, next: Next) -> R
         )
         .into_response(),
     };
-    let elapsed = started.elapsed();
-    let status = res.status().as_u16();
-    metrics::counter!("hpcbot_http_requests_total", "route" => route.clone(), "method" => method.to_string(), "status" => status.to_string()).increment(1);
-    metrics::histogram!("hpcbot_http_request_duration_seconds", "route" => route.clone())
-        .record(elapsed.as_secs_f64());
+    let res = json_errors(res).await;
+    let route = slot.0.get().cloned().unwrap_or_else(|| "unmatched".into());
     let session = reg.entry().session();
-    if elapsed >= s.config.slow_request {
-        tracing::warn!(%request_id, %method, %route, status, latency_ms = elapsed.as_millis() as u64, session = session.as_deref().unwrap_or("-"), "slow request finished");
-    } else {
-        tracing::info!(%request_id, %method, %route, status, latency_ms = elapsed.as_millis() as u64, session = session.as_deref().unwrap_or("-"), "request");
-    }
-    let streaming = res
+    let res = finish_logged(&s, &route, &method, started, res, &request_id, session);
+    hold_until_sent(res, (reg, permit))
+}
+
+/// Makes an error reply that a layer below wrote as text (axum's rejections, e.g. a path
+/// that is not UTF-8) into API.md's JSON error, keeping its status and text.
+async fn json_errors(res: Response) -> Response {
+    use http_body_util::BodyExt;
+    let status = res.status();
+    let json = res
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
-    if streaming {
-        // Keep the request listed (and admitted) until its stream ends.
-        let (parts, body) = res.into_parts();
-        let held = (reg, permit);
-        let stream = futures::StreamExt::map(body.into_data_stream(), move |chunk| {
-            let _ = &held;
-            chunk
-        });
-        return Response::from_parts(parts, Body::from_stream(stream));
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || json {
+        return res;
     }
-    drop(permit);
+    let (mut parts, body) = res.into_parts();
+    let text = match tokio::time::timeout(Duration::from_secs(1), body.collect()).await {
+        Ok(Ok(c)) => String::from_utf8_lossy(&c.to_bytes()).trim().to_string(),
+        _ => String::new(),
+    };
+    let code = match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "invalid_request",
+        s if s.is_server_error() => "internal_error",
+        _ => "request_failed",
+    };
+    let message = if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("the request failed")
+            .to_string()
+    } else {
+        text
+    };
+    let mut fresh = ApiError::new(status, code, message).into_response();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.remove(header::CONTENT_TYPE);
+    for (k, v) in fresh.headers_mut().drain() {
+        if let Some(k) = k {
+            parts.headers.insert(k, v);
+        }
+    }
+    Response::from_parts(parts, fresh.into_body())
+}
+
+/// Counts and logs a finished request.
+fn finish(
+    s: &AppState,
+    route: &str,
+    method: &Method,
+    started: Instant,
+    res: Response,
+    request_id: &str,
+) -> Response {
+    finish_logged(s, route, method, started, res, request_id, None)
+}
+
+/// [`finish`] with the session the request worked on, for the log line.
+fn finish_logged(
+    s: &AppState,
+    route: &str,
+    method: &Method,
+    started: Instant,
+    res: Response,
+    request_id: &str,
+    session: Option<String>,
+) -> Response {
+    let elapsed = started.elapsed();
+    let status = res.status().as_u16();
+    let m = method_label(method);
+    metrics::counter!("hpcbot_http_requests_total", "route" => route.to_string(), "method" => m, "status" => status.to_string()).increment(1);
+    metrics::histogram!("hpcbot_http_request_duration_seconds", "route" => route.to_string())
+        .record(elapsed.as_secs_f64());
+    let session = session.as_deref().unwrap_or("-");
+    if elapsed >= s.config.slow_request {
+        tracing::warn!(%request_id, method = m, %route, status, latency_ms = elapsed.as_millis() as u64, session, "slow request finished");
+    } else {
+        tracing::info!(%request_id, method = m, %route, status, latency_ms = elapsed.as_millis() as u64, session, "request");
+    }
     res
 }
 

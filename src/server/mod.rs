@@ -8,7 +8,9 @@ pub mod chat;
 pub mod error;
 pub mod extract;
 pub mod gpus;
+pub mod guard;
 pub mod health;
+pub mod listen;
 pub mod middleware;
 pub mod openai;
 pub mod sessions;
@@ -26,7 +28,7 @@ use crate::store::memory::MemorySessions;
 use crate::store::sql::{SqlOptions, SqlStore};
 use crate::store::{BookingStore, SessionStore};
 use axum::extract::DefaultBodyLimit;
-use axum::http::HeaderName;
+use axum::http::{header, HeaderName, HeaderValue};
 use axum::routing::{delete, get, post};
 use axum::Router;
 use error::ApiError;
@@ -37,6 +39,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::OpenApi;
 
 /// Everything a handler needs: cheap handles, cloned per request.
@@ -61,6 +64,8 @@ pub struct AppState {
     /// Token lookups, kept briefly so a request costs no query (revocation shows within
     /// [`AUTH_CACHE_TTL`]).
     pub auth_cache: moka::future::Cache<String, Option<crate::store::users::User>>,
+    /// Per-client limits, connection counts and the last seen session count.
+    pub guard: Arc<guard::Guard>,
 }
 
 /// How long a token lookup is trusted.
@@ -107,7 +112,12 @@ pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<AppSt
         .map_err(|e| anyhow::anyhow!("database ({}): {e}", redact(&config.database_url)))?,
     );
     let store: Arc<dyn BookingStore> = sql.clone();
-    let tools = Tools::new(store, clock.clone(), BookingLimits::default());
+    let limits = BookingLimits {
+        max_advance: chrono::Duration::from_std(config.max_advance)
+            .map_err(|_| anyhow::anyhow!("max_advance is too large"))?,
+        ..BookingLimits::default()
+    };
+    let tools = Tools::new(store, clock.clone(), limits);
     let sessions: Arc<dyn SessionStore> = if config.sessions == "memory" {
         Arc::new(MemorySessions::new(config.max_sessions))
     } else {
@@ -167,9 +177,11 @@ pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<AppSt
             session_ttl: config.session_ttl,
             max_conversations: config.max_sessions as u64,
             store_timeout: config.store_timeout,
+            max_turns: Some(config.max_session_turns),
         },
     ));
     Ok(AppState {
+        guard: Arc::new(guard::Guard::new(&config)),
         admission: Arc::new(Semaphore::new(config.max_in_flight)),
         config: Arc::new(config),
         tools,
@@ -234,6 +246,10 @@ async fn openapi() -> axum::Json<utoipa::openapi::OpenApi> {
     axum::Json(ApiDoc::openapi())
 }
 
+/// The page's Content-Security-Policy: everything from this origin only, no inline
+/// script or style, never framed.
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
 /// The router with every route and layer.
 pub fn router(state: AppState) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
@@ -271,7 +287,12 @@ pub fn router(state: AppState) -> Router {
                 "this route does not take that method; see /api/openapi.json",
             )
         })
+        .route_layer(axum::middleware::from_fn(middleware::matched))
         .layer(DefaultBodyLimit::max(state.config.body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::protect,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,
@@ -283,6 +304,22 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(ApiError::internal("a handler panicked"))
         }))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
         .with_state(state)
@@ -300,21 +337,27 @@ pub async fn serve(
     let sweeper = {
         let engine = state.engine.clone();
         let clock = state.tools.clock().clone();
+        let guard = state.guard.clone();
+        let bound = state.config.store_timeout;
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
             loop {
                 tick.tick().await;
-                let _ = engine.store().sweep(clock.now()).await;
+                let _ = tokio::time::timeout(bound, engine.store().sweep(clock.now())).await;
+                guard.sweep();
             }
         })
     };
+    let counter = tokio::spawn(health::count_sessions(state.clone()));
+    let conn_opts = listen::Options::new(&state.config, &state.guard);
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
         shutdown.await;
         tracing::info!("shutting down: no new connections; finishing requests in flight");
         let _ = stopping_tx.send(());
     };
-    let server = axum::serve(listener, router(state)).with_graceful_shutdown(signal);
+    let guard = state.guard.clone();
+    let server = listen::serve(listener, router(state), conn_opts, guard, signal);
     let grace_over = async move {
         if stopping_rx.await.is_ok() {
             tokio::time::sleep(grace).await;
@@ -323,7 +366,7 @@ pub async fn serve(
         }
     };
     let result = tokio::select! {
-        r = server => r.map_err(anyhow::Error::from),
+        r = server => r,
         _ = grace_over => {
             tracing::warn!("shutdown grace period over; closing the connections left");
             Ok(())
@@ -331,6 +374,7 @@ pub async fn serve(
     };
     watchdog.abort();
     sweeper.abort();
+    counter.abort();
     result
 }
 

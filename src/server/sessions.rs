@@ -67,22 +67,59 @@ fn parse(id: &str) -> Result<SessionId, ApiError> {
     SessionId::parse(id).map_err(|_| caller::session_not_found())
 }
 
-/// A session and its whole history.
-#[utoipa::path(get, path = "/api/sessions/{id}", params(("id" = String, Path)),
-    responses((status = 200, body = SessionView), (status = 404)))]
+/// A page of the history: without parameters, the whole history.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// Only messages before this position (0-based index into the whole history).
+    pub before: Option<usize>,
+    /// At most this many messages (the latest ones before `before`), 1..=1000.
+    pub limit: Option<usize>,
+}
+
+/// Most messages in one page.
+const MAX_PAGE: usize = 1000;
+
+/// A session and its history (whole, or one page of it with `?before=&limit=`; the page
+/// starts at position `first` of the whole history).
+#[utoipa::path(get, path = "/api/sessions/{id}", params(("id" = String, Path), HistoryQuery),
+    responses((status = 200, body = SessionView), (status = 400), (status = 404)))]
 pub async fn get(
     State(s): State<AppState>,
     caller: caller::Caller,
     Path(id): Path<String>,
-) -> Result<Json<SessionView>, ApiError> {
+    super::extract::ApiQuery(q): super::extract::ApiQuery<HistoryQuery>,
+) -> Result<Response, ApiError> {
     let user = caller.owner();
     let r = s.engine.session(&parse(&id)?, user.as_ref()).await?;
-    Ok(Json(SessionView {
-        session_id: r.id.to_string(),
-        created_at: r.created_at,
-        expires_at: r.expires_at,
-        messages: r.messages,
+    if q.before.is_none() && q.limit.is_none() {
+        return Ok(Json(SessionView {
+            session_id: r.id.to_string(),
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            messages: r.messages,
+        })
+        .into_response());
+    }
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("`limit` must be 1..={MAX_PAGE}"),
+        ));
+    }
+    let total = r.messages.len();
+    let end = q.before.unwrap_or(total).min(total);
+    let first = end.saturating_sub(limit);
+    Ok(Json(serde_json::json!({
+        "session_id": r.id.to_string(),
+        "created_at": r.created_at,
+        "expires_at": r.expires_at,
+        "messages": &r.messages[first..end],
+        "first": first,
+        "total": total,
     }))
+    .into_response())
 }
 
 /// Deletes a session (its bookings stay).

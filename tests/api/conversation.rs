@@ -237,7 +237,11 @@ async fn direct_chat_answers_but_never_books() {
 #[tokio::test]
 async fn times_are_read_in_the_configured_timezone() {
     let app = spawn_with(Spawn {
-        settings: vec![("timezone", "Europe/Bratislava".into())],
+        // 2030 is further ahead than the default max_advance (365 days).
+        settings: vec![
+            ("timezone", "Europe/Bratislava".into()),
+            ("max_advance", "3650d".into()),
+        ],
         ..Default::default()
     })
     .await;
@@ -295,7 +299,12 @@ async fn superlatives_periods_weekends_and_cancel_everything() {
 
 #[tokio::test]
 async fn a_booking_can_be_moved_and_resized_after_a_yes() {
-    let app = spawn_app().await;
+    // 2030 is further ahead than the default max_advance (365 days).
+    let app = spawn_with(Spawn {
+        settings: vec![("max_advance", "3650d".into())],
+        ..Default::default()
+    })
+    .await;
     let mut c = Chat::new(&app);
     c.say("book an a100 on 2030-01-15 9-10").await;
     let first = c.say("yes").await["actions"][0]["booking"].clone();

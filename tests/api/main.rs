@@ -6,6 +6,7 @@ mod bookings;
 mod browser;
 mod cli;
 mod conversation;
+mod faults;
 mod fuzz;
 mod helpers;
 mod llm;

@@ -11,7 +11,7 @@ async fn age_of(app: &TestApp, sid: &str) -> Option<(u64, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .find(|r| r["session"] == sid)
+        .find(|r| r["session"] == hpcbot::server::guard::session_tag(sid))
         .map(|r| {
             (
                 r["age_ms"].as_u64().unwrap(),

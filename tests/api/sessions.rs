@@ -136,11 +136,9 @@ async fn a_session_whose_creation_blocks_delays_no_other_session() {
         "the blocked session is still blocked while the 50 others completed"
     );
     let threads: Value = app.get("/debug/requests").await.json().await.unwrap();
-    let listed = threads["requests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|r| r["session"] == stuck.as_str() && r["stage"] == "assistant");
+    let listed = threads["requests"].as_array().unwrap().iter().any(|r| {
+        r["session"] == hpcbot::server::guard::session_tag(&stuck) && r["stage"] == "assistant"
+    });
     assert!(listed, "the stuck turn shows with its stage: {threads}");
     echo.release.notify_waiters();
     assert_eq!(stuck_turn.await.unwrap().status(), 200);
@@ -367,6 +365,7 @@ async fn chat_and_session_errors_have_the_contract_body() {
     let raw = app
         .client
         .post(app.url("/api/chat"))
+        .header("content-type", "application/json")
         .body("{\"message\": \"hi\"")
         .send()
         .await
