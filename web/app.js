@@ -211,7 +211,7 @@ function proposalButtons(li) {
     bar.append(b);
     return b;
   };
-  const first = mk("Book it", "primary book-it", () => { clearProposalButtons(); send("yes"); });
+  const first = mk("Book it", "primary book-it", () => { clearProposalButtons(); send("yes"); $("#input").focus(); });
   mk("Change", "change", () => {
     clearProposalButtons();
     const input = $("#input");
@@ -219,7 +219,7 @@ function proposalButtons(li) {
     $("#compose-hint").textContent = "Say what to change; the assistant will propose it again.";
     input.focus();
   });
-  mk("No", "no", () => { clearProposalButtons(); send("no"); });
+  mk("No", "no", () => { clearProposalButtons(); send("no"); $("#input").focus(); });
   li.append(bar);
   return first;
 }
@@ -918,13 +918,12 @@ function prefillSelection() {
   if (cells.some((c) => c.past)) { $("#cal-detail").textContent = "That time has passed; pick a later one."; return; }
   const least = Math.min(...cells.map((c) => c.free[model].free ?? 0));
   if (least < 1) { $("#cal-detail").textContent = `No ${model} is free for all of that range; pick free cells.`; return; }
-  const start = cells[0].start < new Date() ? new Date() : cells[0].start;
+  // A slot that has begun starts at the next full hour.
+  const now = new Date();
+  const start = cells[0].start > now ? cells[0].start : new Date(Math.ceil(now.getTime() / 3600e3) * 3600e3);
   const end = cells[cells.length - 1].end;
-  const endText = time(end) === "00:00" ? "23:59" : time(end);
-  const startText = cells[0].start < new Date() ? "now" : `from ${time(start)}`;
-  const text = startText === "now"
-    ? `book 1 ${model} from now until ${endText} on ${day(cells[0].start)}`
-    : `book 1 ${model} on ${day(cells[0].start)} ${startText} to ${endText}`;
+  if (start >= end) { $("#cal-detail").textContent = "That slot is nearly over; pick a later one."; return; }
+  const text = `book 1 ${model} on ${day(start)} from ${time(start)} to ${time(end) === "00:00" ? "24:00" : time(end)}`;
   const input = $("#input");
   input.value = text;
   updateCounter();
@@ -949,6 +948,7 @@ grid.addEventListener("pointerover", (e) => {
   detail(+el.dataset.d, +el.dataset.r);
   if (cal.dragging && cal.anchor && +el.dataset.d === cal.anchor.d) select(cal.anchor.d, cal.anchor.r, +el.dataset.r);
 });
+window.addEventListener("pointercancel", () => { cal.dragging = false; });
 window.addEventListener("pointerup", () => {
   if (!cal.dragging) return;
   cal.dragging = false;
@@ -1048,7 +1048,12 @@ for (const b of document.querySelectorAll("#welcome .example")) {
   b.addEventListener("click", () => { send(b.textContent); $("#input").focus(); });
 }
 
-// ---- Start.
+// ---- Start. The chat fills the window below the header (whose height varies with width).
+function fitChat() {
+  document.documentElement.style.setProperty("--head", $(".top").offsetHeight + "px");
+}
+new ResizeObserver(fitChat).observe($(".top"));
+fitChat();
 renderSessions();
 showWelcome();
 updateCounter();
