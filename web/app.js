@@ -809,7 +809,7 @@ function renderCalendar() {
       if (c.past) cell.classList.add("past");
       else if (f.free === 0) cell.classList.add("full");
       else if (f.total && f.free < f.total) cell.classList.add("some");
-      if (!c.past && f.total) cell.style.setProperty("--free", String(f.free / f.total));
+      if (!c.past && f.total) cell.style.setProperty("--ratio", String(f.free / f.total));
       const num = document.createElement("span");
       num.className = "n";
       num.textContent = c.past || f.free === null ? "" : String(f.free);
