@@ -96,7 +96,7 @@ function fmtSpan(start, end) {
   return `${day(s)} ${time(s)}–${endText} ${zoneOf(s)}`;
 }
 function money(x) {
-  try { return new Intl.NumberFormat("en-GB", { style: "currency", currency: CURRENCY }).format(x); }
+  try { return new Intl.NumberFormat("en-GB", { style: "currency", currency: CURRENCY, currencyDisplay: "narrowSymbol" }).format(x); }
   catch { return `${Number(x).toFixed(2)} ${CURRENCY}`; }
 }
 
@@ -188,9 +188,9 @@ function note(text) {
 
 // ---- Proposals: the one place that decides whether a reply asks to confirm a booking.
 /** Whether a `done` reply proposes a booking that waits for a yes. A structured marker from the
- * server wins (`proposal: true` or an action of type `proposal`); else the wording is read. */
+ * server wins (a truthy `proposal` field or an action of type `proposal`); else the wording is read. */
 function isProposal(reply) {
-  if (reply.proposal === true) return true;
+  if (reply.proposal) return true;
   if ((reply.actions || []).some((a) => a.type === "proposal")) return true;
   return /shall i book|\(\s*yes\s*\/\s*no\s*\)/i.test(reply.response || "");
 }

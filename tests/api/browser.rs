@@ -374,11 +374,47 @@ async fn the_page_welcomes_books_by_its_button_and_keeps_the_reply_in_view() {
     // A "now" line in today's column.
     assert_eq!(js(c, "return document.querySelectorAll('#calendar .cal-cell[data-d=\"0\"] .now-line').length").await, json!(1));
 
+    // A drag over free cells writes the request; "No" on its proposal books nothing.
+    let day2 = (chrono::Utc::now().with_timezone(&TZ).date_naive() + chrono::Days::new(2))
+        .format("%a %-d %b")
+        .to_string();
+    let from = c.find(Locator::Css("#calendar .cal-cell[data-d=\"2\"][data-r=\"4\"]")).await.unwrap();
+    let to = c.find(Locator::Css("#calendar .cal-cell[data-d=\"2\"][data-r=\"5\"]")).await.unwrap();
+    use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
+    let drag = MouseActions::new("mouse".into())
+        .then(PointerAction::MoveToElement { element: from, duration: None, x: 0.0, y: 0.0 })
+        .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
+        .then(PointerAction::MoveToElement { element: to, duration: Some(Duration::from_millis(100)), x: 0.0, y: 0.0 })
+        .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
+    c.perform_actions(drag).await.unwrap();
+    assert_eq!(
+        js(c, "return document.getElementById('input').value").await,
+        json!(format!("book 1 A100-80GB on {day2} from 12:00 to 18:00"))
+    );
+    let cards = js(c, "return document.querySelectorAll('#messages .card').length").await;
+    let n = replies_done(c).await;
+    press(c, "enter").await;
+    wait_for_proposal(c).await;
+    let proposed = wait_reply(c, n + 1).await;
+    assert!(proposed.contains("12:00") && proposed.contains("18:00"), "{proposed}");
+    wait_text(c, "#messages li.assistant:last-of-type .choices button.no", "No").await.click().await.unwrap();
+    wait_reply(c, n + 2).await;
+    assert_eq!(js(c, "return document.querySelectorAll('#messages li.user')[document.querySelectorAll('#messages li.user').length - 1].innerText.includes('no')").await, json!(true));
+    assert_eq!(js(c, "return document.querySelectorAll('#messages .card').length").await, cards, "nothing booked");
+    // "Change" puts the focus in the box with a hint.
+    say(c, "book 1 H100 tomorrow 13-14").await;
+    wait_for_proposal(c).await;
+    wait_text(c, "#messages li.assistant:last-of-type .choices button.change", "Change").await.click().await.unwrap();
+    assert_eq!(js(c, "return document.activeElement.id").await, json!("input"));
+    wait_text(c, "#compose-hint", "change").await;
+    assert_eq!(js(c, "return document.querySelectorAll('#messages .choices').length").await, json!(0));
+
     // The newest reply stays in view.
+    let n = replies_done(c).await;
     for i in 0..4 {
         say(c, &format!("what gpus do you have {i}")).await;
     }
-    wait_reply(c, 7).await;
+    wait_reply(c, n + 4).await;
     wait_js(c, REPLY_IN_VIEW).await;
 
     // Too long: refused before sending, the text kept, the counter says so.
@@ -392,9 +428,10 @@ async fn the_page_welcomes_books_by_its_button_and_keeps_the_reply_in_view() {
     js(c, "const i = document.getElementById('input'); i.value = ''; i.dispatchEvent(new Event('input'))").await;
 
     // A message is shown as text, never run as HTML.
+    let n = replies_done(c).await;
     say(c, "<img src=x onerror=\"document.body.dataset.pwned=1\"> hello").await;
     wait_text(c, "#messages li.user", "<img src=x").await;
-    wait_reply(c, 8).await;
+    wait_reply(c, n + 1).await;
     assert_eq!(js(c, "return document.body.dataset.pwned || null").await, Value::Null);
 
     let errors = b.console_errors().await;
@@ -403,8 +440,9 @@ async fn the_page_welcomes_books_by_its_button_and_keeps_the_reply_in_view() {
 
     // Phone width: one column, nothing wider than the screen, the reply in view.
     c.set_window_size(390, 844).await.unwrap();
+    let n = replies_done(c).await;
     say(c, "what gpus do you have").await;
-    wait_reply(c, 9).await;
+    wait_reply(c, n + 1).await;
     wait_js(c, REPLY_IN_VIEW).await;
     assert_eq!(
         js(c, "return document.documentElement.scrollWidth <= window.innerWidth + 1").await,
@@ -422,6 +460,11 @@ async fn the_page_welcomes_books_by_its_button_and_keeps_the_reply_in_view() {
     wait_text(c, "#bookings .card", "2 × A100-80GB").await;
     let errors = b.console_errors().await;
     assert!(errors.is_empty(), "console errors: {errors:?}");
+
+    // "New chat" starts an empty conversation with the welcome; the bookings stay listed.
+    c.find(Locator::Id("new-chat")).await.unwrap().click().await.unwrap();
+    wait_js(c, "return document.querySelectorAll('#messages li').length === 0 && !document.getElementById('welcome').hidden").await;
+    wait_text(c, "#bookings .card", "2 × A100-80GB").await;
     c.clone().close().await.unwrap();
 }
 
