@@ -35,10 +35,18 @@ impl Browser {
             .expect("chromedriver (apt-get install chromium chromium-driver; .ci/run does)");
         let profile = tempfile::tempdir().unwrap();
         let mut args = vec![
-            "--headless".to_string(), "--no-sandbox".into(), "--disable-gpu".into(), "--disable-dev-shm-usage".into(),
-            "--disable-background-networking".into(), "--disable-component-update".into(), "--disable-sync".into(),
-            "--no-first-run".into(), "--disable-quic".into(), format!("--window-size={width},{height}"),
-            format!("--user-data-dir={}", profile.path().display())];
+            "--headless".to_string(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-dev-shm-usage".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--no-first-run".into(),
+            "--disable-quic".into(),
+            format!("--window-size={width},{height}"),
+            format!("--user-data-dir={}", profile.path().display()),
+        ];
         if dark {
             args.push("--blink-settings=preferredColorScheme=0".into());
         }
@@ -90,7 +98,10 @@ impl WebDriverCompatibleCommand for BrowserLog {
         base_url: &reqwest::Url,
         session_id: Option<&str>,
     ) -> Result<reqwest::Url, <reqwest::Url as std::str::FromStr>::Err> {
-        base_url.join(&format!("session/{}/se/log", session_id.unwrap_or_default()))
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
     }
 
     fn method_and_body(&self, _: &reqwest::Url) -> (axum::http::Method, Option<String>) {
@@ -188,9 +199,11 @@ async fn wait_for_proposal(c: &Client) -> Element {
         "const r = [...document.querySelectorAll('#messages li.assistant')].pop(); return !!(r && r.querySelector('.choices .book-it'))",
     )
     .await;
-    c.find(Locator::Css("#messages li.assistant:last-of-type .choices .book-it"))
-        .await
-        .unwrap()
+    c.find(Locator::Css(
+        "#messages li.assistant:last-of-type .choices .book-it",
+    ))
+    .await
+    .unwrap()
 }
 
 /// Whether the newest reply's bottom is inside the viewport and inside the chat's scroll area.
@@ -293,8 +306,14 @@ async fn the_page_welcomes_books_by_its_button_and_keeps_the_reply_in_view() {
     wait_text(c, "#messages li.user", "What GPUs do you have?").await;
     let first = wait_reply(c, 1).await;
     assert!(first.contains("RTX-4090-24GB"), "{first}");
-    assert!(c.find(Locator::Css("#messages li.assistant table")).await.is_ok());
-    assert_eq!(js(c, "return document.getElementById('welcome').hidden").await, json!(true));
+    assert!(c
+        .find(Locator::Css("#messages li.assistant table"))
+        .await
+        .is_ok());
+    assert_eq!(
+        js(c, "return document.getElementById('welcome').hidden").await,
+        json!(true)
+    );
 
     // A booking through the proposal's "Book it" button.
     say(c, "book 2 A100s tomorrow 9-12").await;
@@ -343,7 +362,11 @@ async fn the_page_welcomes_books_by_its_button_and_keeps_the_reply_in_view() {
             .unwrap()
             .unwrap(),
     );
-    assert_eq!((day.as_str(), row.as_str()), ("1", "3"), "tomorrow, 09:00–12:00");
+    assert_eq!(
+        (day.as_str(), row.as_str()),
+        ("1", "3"),
+        "tomorrow, 09:00–12:00"
+    );
     let header = js(
         c,
         "return document.querySelectorAll('#calendar .cal-day')[1].innerText.replace(/\\s+/g, ' ')",
@@ -362,11 +385,22 @@ async fn the_page_welcomes_books_by_its_button_and_keeps_the_reply_in_view() {
         .as_u64()
         .unwrap();
     let free = format!("A100-80GB {} of {total} free", total - 2);
-    assert!(cell.contains(&free) && cell.contains("Yours: 2 × A100-80GB"), "{cell}");
+    assert!(
+        cell.contains(&free) && cell.contains("Yours: 2 × A100-80GB"),
+        "{cell}"
+    );
     assert!(cell.contains("09:00–12:00 CET"), "{cell}");
     // Focus (and hover) show every model's count for the cell.
-    js(c, "document.querySelector('#calendar .cal-cell[data-d=\"1\"][data-r=\"3\"]').focus()").await;
-    let detail = wait_text(c, "#cal-detail", "H100").await.text().await.unwrap();
+    js(
+        c,
+        "document.querySelector('#calendar .cal-cell[data-d=\"1\"][data-r=\"3\"]').focus()",
+    )
+    .await;
+    let detail = wait_text(c, "#cal-detail", "H100")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(detail.contains(&free), "{detail}");
     // The table alternative says the same.
     let table = js(c, "return document.getElementById('cal-table').textContent").await;
@@ -378,36 +412,101 @@ async fn the_page_welcomes_books_by_its_button_and_keeps_the_reply_in_view() {
     let day2 = (chrono::Utc::now().with_timezone(&TZ).date_naive() + chrono::Days::new(2))
         .format("%a %-d %b")
         .to_string();
-    let from = c.find(Locator::Css("#calendar .cal-cell[data-d=\"2\"][data-r=\"4\"]")).await.unwrap();
-    let to = c.find(Locator::Css("#calendar .cal-cell[data-d=\"2\"][data-r=\"5\"]")).await.unwrap();
+    let from = c
+        .find(Locator::Css(
+            "#calendar .cal-cell[data-d=\"2\"][data-r=\"4\"]",
+        ))
+        .await
+        .unwrap();
+    let to = c
+        .find(Locator::Css(
+            "#calendar .cal-cell[data-d=\"2\"][data-r=\"5\"]",
+        ))
+        .await
+        .unwrap();
     use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
     let drag = MouseActions::new("mouse".into())
-        .then(PointerAction::MoveToElement { element: from, duration: None, x: 0.0, y: 0.0 })
-        .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
-        .then(PointerAction::MoveToElement { element: to, duration: Some(Duration::from_millis(100)), x: 0.0, y: 0.0 })
-        .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
+        .then(PointerAction::MoveToElement {
+            element: from,
+            duration: None,
+            x: 0.0,
+            y: 0.0,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::MoveToElement {
+            element: to,
+            duration: Some(Duration::from_millis(100)),
+            x: 0.0,
+            y: 0.0,
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
     c.perform_actions(drag).await.unwrap();
     assert_eq!(
         js(c, "return document.getElementById('input').value").await,
         json!(format!("book 1 A100-80GB on {day2} from 12:00 to 18:00"))
     );
-    let cards = js(c, "return document.querySelectorAll('#messages .card').length").await;
+    let cards = js(
+        c,
+        "return document.querySelectorAll('#messages .card').length",
+    )
+    .await;
     let n = replies_done(c).await;
     press(c, "enter").await;
     wait_for_proposal(c).await;
     let proposed = wait_reply(c, n + 1).await;
-    assert!(proposed.contains("12:00") && proposed.contains("18:00"), "{proposed}");
-    wait_text(c, "#messages li.assistant:last-of-type .choices button.no", "No").await.click().await.unwrap();
+    assert!(
+        proposed.contains("12:00") && proposed.contains("18:00"),
+        "{proposed}"
+    );
+    wait_text(
+        c,
+        "#messages li.assistant:last-of-type .choices button.no",
+        "No",
+    )
+    .await
+    .click()
+    .await
+    .unwrap();
     wait_reply(c, n + 2).await;
     assert_eq!(js(c, "return document.querySelectorAll('#messages li.user')[document.querySelectorAll('#messages li.user').length - 1].innerText.includes('no')").await, json!(true));
-    assert_eq!(js(c, "return document.querySelectorAll('#messages .card').length").await, cards, "nothing booked");
+    assert_eq!(
+        js(
+            c,
+            "return document.querySelectorAll('#messages .card').length"
+        )
+        .await,
+        cards,
+        "nothing booked"
+    );
     // "Change" puts the focus in the box with a hint.
     say(c, "book 1 H100 tomorrow 13-14").await;
     wait_for_proposal(c).await;
-    wait_text(c, "#messages li.assistant:last-of-type .choices button.change", "Change").await.click().await.unwrap();
-    assert_eq!(js(c, "return document.activeElement.id").await, json!("input"));
+    wait_text(
+        c,
+        "#messages li.assistant:last-of-type .choices button.change",
+        "Change",
+    )
+    .await
+    .click()
+    .await
+    .unwrap();
+    assert_eq!(
+        js(c, "return document.activeElement.id").await,
+        json!("input")
+    );
     wait_text(c, "#compose-hint", "change").await;
-    assert_eq!(js(c, "return document.querySelectorAll('#messages .choices').length").await, json!(0));
+    assert_eq!(
+        js(
+            c,
+            "return document.querySelectorAll('#messages .choices').length"
+        )
+        .await,
+        json!(0)
+    );
 
     // The newest reply stays in view.
     let n = replies_done(c).await;
@@ -420,19 +519,40 @@ async fn the_page_welcomes_books_by_its_button_and_keeps_the_reply_in_view() {
     // Too long: refused before sending, the text kept, the counter says so.
     js(c, "const i = document.getElementById('input'); i.value = 'x'.repeat(4001); i.dispatchEvent(new Event('input'))").await;
     wait_text(c, "#counter", "4001 / 4000").await;
-    let users = js(c, "return document.querySelectorAll('#messages li.user').length").await;
+    let users = js(
+        c,
+        "return document.querySelectorAll('#messages li.user').length",
+    )
+    .await;
     press(c, "enter").await;
     wait_text(c, "#status", "limit is 4000").await;
-    assert_eq!(js(c, "return document.getElementById('input').value.length").await, json!(4001));
-    assert_eq!(js(c, "return document.querySelectorAll('#messages li.user').length").await, users);
+    assert_eq!(
+        js(c, "return document.getElementById('input').value.length").await,
+        json!(4001)
+    );
+    assert_eq!(
+        js(
+            c,
+            "return document.querySelectorAll('#messages li.user').length"
+        )
+        .await,
+        users
+    );
     js(c, "const i = document.getElementById('input'); i.value = ''; i.dispatchEvent(new Event('input'))").await;
 
     // A message is shown as text, never run as HTML.
     let n = replies_done(c).await;
-    say(c, "<img src=x onerror=\"document.body.dataset.pwned=1\"> hello").await;
+    say(
+        c,
+        "<img src=x onerror=\"document.body.dataset.pwned=1\"> hello",
+    )
+    .await;
     wait_text(c, "#messages li.user", "<img src=x").await;
     wait_reply(c, n + 1).await;
-    assert_eq!(js(c, "return document.body.dataset.pwned || null").await, Value::Null);
+    assert_eq!(
+        js(c, "return document.body.dataset.pwned || null").await,
+        Value::Null
+    );
 
     let errors = b.console_errors().await;
     assert!(errors.is_empty(), "console errors: {errors:?}");
@@ -445,12 +565,20 @@ async fn the_page_welcomes_books_by_its_button_and_keeps_the_reply_in_view() {
     wait_reply(c, n + 1).await;
     wait_js(c, REPLY_IN_VIEW).await;
     assert_eq!(
-        js(c, "return document.documentElement.scrollWidth <= window.innerWidth + 1").await,
+        js(
+            c,
+            "return document.documentElement.scrollWidth <= window.innerWidth + 1"
+        )
+        .await,
         json!(true),
         "no horizontal scrolling at phone width"
     );
     shot(c, "hpcbot-page-phone").await;
-    js(c, "document.querySelector('.calendar-box').scrollIntoView()").await;
+    js(
+        c,
+        "document.querySelector('.calendar-box').scrollIntoView()",
+    )
+    .await;
     shot(c, "hpcbot-page-phone-calendar").await;
 
     // A reload shows the history again.
@@ -462,7 +590,12 @@ async fn the_page_welcomes_books_by_its_button_and_keeps_the_reply_in_view() {
     assert!(errors.is_empty(), "console errors: {errors:?}");
 
     // "New chat" starts an empty conversation with the welcome; the bookings stay listed.
-    c.find(Locator::Id("new-chat")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Id("new-chat"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     wait_js(c, "return document.querySelectorAll('#messages li').length === 0 && !document.getElementById('welcome').hidden").await;
     wait_text(c, "#bookings .card", "2 × A100-80GB").await;
     c.clone().close().await.unwrap();
@@ -475,7 +608,11 @@ async fn a_booking_from_the_calendar_and_its_cancel_by_keyboard_alone() {
     let c = &b.c;
     c.goto(&app.url("/")).await.unwrap();
     wait_text(c, "#inventory tbody", "A100-80GB").await;
-    wait_js(c, "return document.querySelectorAll('#calendar .cal-cell').length === 56").await;
+    wait_js(
+        c,
+        "return document.querySelectorAll('#calendar .cal-cell').length === 56",
+    )
+    .await;
 
     // Tab into the calendar, go to tomorrow 09:00, widen to 15:00, Enter: the request is written.
     js(c, "document.activeElement.blur()").await;
@@ -495,13 +632,19 @@ async fn a_booking_from_the_calendar_and_its_cancel_by_keyboard_alone() {
         js(c, "return document.getElementById('input').value").await,
         json!(format!("book 1 {model} on {tomorrow} from 09:00 to 15:00"))
     );
-    assert_eq!(js(c, "return document.activeElement.id").await, json!("input"));
+    assert_eq!(
+        js(c, "return document.activeElement.id").await,
+        json!("input")
+    );
 
     // Enter sends it; the assistant proposes it; its button is reached by keyboard.
     press(c, "enter").await;
     wait_for_proposal(c).await;
     let proposed = wait_reply(c, 1).await;
-    assert!(proposed.contains("09:00") && proposed.contains(model), "{proposed}");
+    assert!(
+        proposed.contains("09:00") && proposed.contains(model),
+        "{proposed}"
+    );
     tab_to(c, "#messages .choices .book-it", true, 10).await;
     press(c, "enter").await;
     let card = wait_text(c, "#messages .card", model).await;
@@ -510,7 +653,11 @@ async fn a_booking_from_the_calendar_and_its_cancel_by_keyboard_alone() {
     // Cancel from the card: the question's answer has the focus; the cancel is said.
     tab_to(c, "#messages .card button.cancel", true, 10).await;
     press(c, "enter").await;
-    wait_js(c, "return document.activeElement.classList.contains('confirm')").await;
+    wait_js(
+        c,
+        "return document.activeElement.classList.contains('confirm')",
+    )
+    .await;
     press(c, "enter").await;
     wait_text(c, "#messages li.note", "Cancelled").await;
     wait_text(c, "#messages .card", "cancelled").await;
@@ -520,7 +667,11 @@ async fn a_booking_from_the_calendar_and_its_cancel_by_keyboard_alone() {
     let errors = b.console_errors().await;
     assert!(errors.is_empty(), "console errors: {errors:?}");
     assert_eq!(
-        js(c, "return matchMedia('(prefers-color-scheme: dark)').matches").await,
+        js(
+            c,
+            "return matchMedia('(prefers-color-scheme: dark)').matches"
+        )
+        .await,
         json!(true)
     );
     shot(c, "hpcbot-page-keyboard-dark").await;
@@ -539,12 +690,21 @@ async fn a_message_typed_while_a_reply_streams_waits_and_stop_books_nothing() {
     // The box still takes input: the next message queues behind the one streaming.
     say(c, "second").await;
     wait_text(c, "#messages li.user .queued", "Queued").await;
-    c.find(Locator::Id("stop")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Id("stop"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     wait_text(c, "#messages li.assistant", "Stopped").await;
     wait_text(c, "#messages li.assistant", "Nothing was booked").await;
     wait_text(c, "#messages li.assistant", "echo:second").await;
     assert_eq!(
-        js(c, "return document.querySelectorAll('#messages .queued').length").await,
+        js(
+            c,
+            "return document.querySelectorAll('#messages .queued').length"
+        )
+        .await,
         json!(0)
     );
     let errors = b.console_errors().await;
@@ -610,7 +770,11 @@ async fn the_page_rides_out_a_server_restart_and_an_expired_chat() {
     let reply = wait_reply(c, 2).await;
     assert!(reply.contains("A100-80GB"), "{reply}");
     assert_eq!(
-        js(c, "return document.querySelectorAll('#messages li.user.failed').length").await,
+        js(
+            c,
+            "return document.querySelectorAll('#messages li.user.failed').length"
+        )
+        .await,
         json!(0)
     );
 
