@@ -17,7 +17,7 @@ const CURRENCY = meta("hpcbot-currency") || "USD";
 /** API.md: a message is 1..=4000 characters after trimming. */
 const MAX_CHARS = 4000;
 /** A turn that has not finished by then is given up (the server's deadline is 30 s). */
-const TURN_TIMEOUT_MS = 45000;
+const TURN_TIMEOUT_MS = 40000;
 /** How often the page asks whether the server is back while it cannot reach it. */
 const RECONNECT_MS = 2000;
 /** How often the calendar and bookings are re-read (the "now" line moves). */
@@ -1014,6 +1014,8 @@ $("#composer").addEventListener("submit", (e) => {
   if ($("#status").dataset.kind === "error") hideStatus();
   input.value = "";
   updateCounter();
+  cal.sel = null;
+  paintSelection();
   send(text);
   input.focus();
 });
