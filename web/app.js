@@ -265,7 +265,7 @@ function bookingCard(b) {
   return card;
 }
 /** Replaces a card's buttons with a question and two answers; focus goes to the first answer. */
-function confirmBar(card, question, yesLabel, onYes, extra) {
+function confirmBar(card, question, yesLabel, onYes, extra, opener) {
   const bar = card.querySelector(".card-actions");
   const old = [...bar.childNodes];
   const ask = document.createElement("div");
@@ -284,7 +284,7 @@ function confirmBar(card, question, yesLabel, onYes, extra) {
   no.type = "button";
   no.className = "keep";
   no.textContent = "Keep it";
-  const restore = () => { ask.replaceWith(bar); bar.replaceChildren(...old); bar.firstChild.focus(); };
+  const restore = () => { ask.replaceWith(bar); bar.replaceChildren(...old); (bar.querySelector(opener) || bar.firstChild).focus(); };
   no.addEventListener("click", restore);
   ask.addEventListener("keydown", (e) => { if (e.key === "Escape") restore(); });
   yes.addEventListener("click", async () => {
@@ -313,7 +313,7 @@ function askCancel(card, b) {
     note(`Cancelled: ${done.count} × ${done.model}, ${fmtSpan(done.start, done.end)}.`);
     await afterChange(card, done);
     return null;
-  });
+  }, null, ".cancel");
 }
 function askExtend(card, b) {
   const pick = document.createElement("select");
@@ -338,7 +338,7 @@ function askExtend(card, b) {
     note(`Extended: ${done.count} × ${done.model}, now ${fmtSpan(done.start, done.end)}.`);
     await afterChange(card, done);
     return null;
-  }, pick);
+  }, pick, ".extend");
 }
 /** After a cancel or change: every card of that booking shows the new state, the lists are
  * re-read, and focus stays where the person was (the same card, or the list's tab). */

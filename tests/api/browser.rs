@@ -239,6 +239,7 @@ async fn press(c: &Client, key: &str) {
         "down" => (Key::Down, false),
         "right" => (Key::Right, false),
         "shift-down" => (Key::Down, true),
+        "escape" => (Key::Escape, false),
         other => panic!("unknown key {other}"),
     };
     use fantoccini::actions::{InputSource, KeyAction, KeyActions};
@@ -650,6 +651,18 @@ async fn a_booking_from_the_calendar_and_its_cancel_by_keyboard_alone() {
     let card = wait_text(c, "#messages .card", model).await;
     assert!(card.text().await.unwrap().contains("09:00–15:00 UTC"));
 
+    // Extend asks by how much (the change itself is `PATCH`, tested by the server's tests);
+    // Escape leaves the booking as it is, the focus on its buttons.
+    tab_to(c, "#messages .card button.extend", true, 10).await;
+    press(c, "enter").await;
+    wait_js(
+        c,
+        "return document.activeElement.classList.contains('extend-by')",
+    )
+    .await;
+    press(c, "escape").await;
+    wait_js(c, "return document.activeElement.matches('#messages .card button.extend') && !document.querySelector('.extend-by')").await;
+
     // Cancel from the card: the question's answer has the focus; the cancel is said.
     tab_to(c, "#messages .card button.cancel", true, 10).await;
     press(c, "enter").await;
@@ -678,7 +691,7 @@ async fn a_booking_from_the_calendar_and_its_cancel_by_keyboard_alone() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_message_typed_while_a_reply_streams_waits_and_stop_books_nothing() {
+async fn a_message_typed_while_a_reply_streams_waits_and_stop_shows_what_was_booked() {
     let echo = Echo::default();
     let app = echo_app(&echo, vec![]).await;
     let b = Browser::open(1280, 900, false).await;
@@ -706,6 +719,37 @@ async fn a_message_typed_while_a_reply_streams_waits_and_stop_books_nothing() {
         )
         .await,
         json!(0)
+    );
+
+    // A booking made while a reply was under way (here through the API, as a turn that
+    // finished its booking would) is shown as booked after Stop.
+    say(c, "hang again").await;
+    wait_js(
+        c,
+        "return !!document.querySelector('#messages li.assistant.streaming')",
+    )
+    .await;
+    let sid = js(c, "return localStorage.getItem('hpcbot.session')").await;
+    let res = app
+        .post(
+            "/api/bookings",
+            &json!({"model": "A100-80GB", "count": 1, "start": tomorrow(9).to_rfc3339(),
+                "end": tomorrow(10).to_rfc3339(), "session_id": sid}),
+        )
+        .await;
+    assert_eq!(res.status().as_u16(), 201);
+    c.find(Locator::Id("stop"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(c, "#messages li.assistant", "made before the reply ended").await;
+    let card = wait_text(c, "#messages li.assistant .card", "1 × A100-80GB").await;
+    assert!(card.text().await.unwrap().contains("booked"));
+    assert_eq!(
+        js(c, "return document.activeElement.id").await,
+        json!("input")
     );
     let errors = b.console_errors().await;
     assert!(errors.is_empty(), "console errors: {errors:?}");
