@@ -303,9 +303,10 @@ function confirmBar(card, question, yesLabel, onYes, extra, opener) {
   (extra ? extra : yes).focus();
 }
 function askCancel(card, b) {
+  const key = newKey(); // one per decision: a retry after a network error reuses it
   confirmBar(card, "Cancel this booking?", "Yes, cancel it", async () => {
     const res = await api(`/api/bookings/${encodeURIComponent(b.id)}${sessionQuery()}`, {
-      method: "DELETE", headers: { "idempotency-key": newKey() },
+      method: "DELETE", headers: { "idempotency-key": key },
     }).catch(() => null);
     if (!res) return "Cannot reach the server; the booking is unchanged. Try again.";
     if (!res.ok) return (await errorOf(res)).message;
@@ -325,11 +326,12 @@ function askExtend(card, b) {
     o.textContent = label;
     pick.append(o);
   }
+  const keys = {}; // one key per chosen end: a retry reuses it, another choice gets its own
   confirmBar(card, "Extend the end", "Extend", async () => {
     const end = new Date(new Date(b.end).getTime() + Number(pick.value) * 3600e3);
     const res = await api(`/api/bookings/${encodeURIComponent(b.id)}${sessionQuery()}`, {
       method: "PATCH",
-      headers: { "content-type": "application/json", "idempotency-key": newKey() },
+      headers: { "content-type": "application/json", "idempotency-key": (keys[pick.value] ||= newKey()) },
       body: JSON.stringify({ end: end.toISOString() }),
     }).catch(() => null);
     if (!res) return "Cannot reach the server; the booking is unchanged. Try again.";
