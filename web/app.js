@@ -650,8 +650,8 @@ function refreshPanel() {
 async function refreshOnce() {
   try {
     const [gpus, timeline] = await Promise.all([
-      api("/api/gpus").then((r) => r.json()),
-      api(`/api/timeline?days=${CAL_DAYS + 1}&step_hours=1`).then((r) => r.json()),
+      getJson("/api/gpus"),
+      getJson(`/api/timeline?days=${CAL_DAYS + 1}&step_hours=1`),
       loadBookings(),
     ]);
     renderInventory(gpus.gpus);
@@ -659,9 +659,16 @@ async function refreshOnce() {
     renderModelPicker(timeline.models.map((m) => m.model));
     renderCalendar();
     renderBookings();
-  } catch {
-    if (!state.offline) goneOffline();
+  } catch (e) {
+    if (e && e.error) showStatus(`Cannot load the GPUs and the calendar: ${e.error.message}`, "error", refreshPanel);
+    else if (!state.offline) goneOffline();
   }
+}
+/** GET a JSON body; a non-2xx answer throws `{error}`, an unreachable server a TypeError. */
+async function getJson(url) {
+  const res = await api(url);
+  if (!res.ok) throw { error: await errorOf(res) };
+  return res.json();
 }
 function renderInventory(gpus) {
   const tbody = $("#inventory tbody");
@@ -1034,11 +1041,15 @@ function stop() {
   if (job && job.controller) { job.stopped = true; job.controller.abort(); }
 }
 $("#stop").addEventListener("click", () => { stop(); $("#input").focus(); });
-$("#new-chat").addEventListener("click", () => {
+/** Leaves the chat on screen: queued messages are dropped, the streaming one stopped. */
+function leaveChat() {
   for (const job of state.queue.splice(0)) job.li.remove();
   stop();
-  $("#messages").replaceChildren();
   state.failed = [];
+}
+$("#new-chat").addEventListener("click", () => {
+  leaveChat();
+  $("#messages").replaceChildren();
   setSession(null);
   hideStatus();
   resetHint();
@@ -1047,7 +1058,7 @@ $("#new-chat").addEventListener("click", () => {
   refreshPanel();
   $("#input").focus();
 });
-$("#sessions").addEventListener("change", (e) => { if (e.target.value) openSession(e.target.value); });
+$("#sessions").addEventListener("change", (e) => { if (e.target.value) { leaveChat(); openSession(e.target.value); } });
 for (const b of document.querySelectorAll("#welcome .example")) {
   b.addEventListener("click", () => { send(b.textContent); $("#input").focus(); });
 }
