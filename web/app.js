@@ -1006,7 +1006,7 @@ function updateCounter() {
 }
 function resetHint() {
   $("#input").placeholder = "Ask about GPUs, or e.g. “book 2 A100s tomorrow 9-17”";
-  $("#compose-hint").textContent = "Enter sends, Shift+Enter starts a new line.";
+  $("#compose-hint").textContent = "Enter sends, Shift+Enter starts a new line, Esc stops a reply.";
 }
 $("#input").addEventListener("input", updateCounter);
 $("#composer").addEventListener("submit", (e) => {
