@@ -264,7 +264,12 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
     let free_numbers: Vec<u32> = toks
         .iter()
         .zip(&used)
-        .filter(|(t, u)| !**u && t.bytes().all(|b| b.is_ascii_digit()))
+        .filter(|(t, u)| {
+            !**u && !matches!(
+                t.as_str(),
+                "a" | "an" | "couple" | "pair" | "few" | "both" | "single" | "one"
+            )
+        })
         .filter_map(|(t, _)| number(t))
         .collect();
     let bare_number = match (count, free_numbers.as_slice()) {
@@ -358,7 +363,7 @@ fn intent(toks: &[String], used: &[bool], p: &Parsed) -> Intent {
         ),
         (
             Intent::Book,
-            3 * has(Cue::Book) + slots * (has(Cue::Book) + 1) + model_and_time * (1 - q),
+            has(Cue::Book) * (3 + slots + model_and_time * (1 - q)),
         ),
         (
             Intent::Price,
@@ -519,14 +524,16 @@ pub fn pick(inv: &Inventory, w: &Wanted) -> Option<(String, String)> {
         .iter()
         .filter(|m| w.min_memory.is_none_or(|g| m.memory_gb >= g))
         .collect();
-    let by_price = |a: &&GpuModel, b: &&GpuModel| a.price_per_hour.cmp(&b.price_per_hour);
     let chosen = if w.most_memory {
         let max = fits.iter().map(|m| m.memory_gb).max()?;
-        fits.iter().filter(|m| m.memory_gb == max).min_by(by_price)
+        fits.iter()
+            .copied()
+            .filter(|m| m.memory_gb == max)
+            .min_by_key(|m| m.price_per_hour)
     } else if w.fastest && !w.cheapest {
-        fits.iter().max_by(by_price)
+        fits.iter().copied().max_by_key(|m| m.price_per_hour)
     } else {
-        fits.iter().min_by(by_price)
+        fits.iter().copied().min_by_key(|m| m.price_per_hour)
     }?;
     let mut why = Vec::new();
     if w.most_memory {

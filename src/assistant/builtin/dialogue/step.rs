@@ -396,7 +396,6 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
         }
         (_, Intent::Yes) => keep(Plan::Say(Say::NothingPending)),
         (Pending::Idle, Intent::No) => keep(Plan::Say(Say::Dropped { had: false })),
-        (_, Intent::No) => idle(mem, Plan::Say(Say::Dropped { had: true })),
 
         (_, Intent::Book) => {
             let mut draft = if p.cues.has(Cue::Correct) || same_again(p) {
@@ -547,7 +546,7 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
             )
         }
         (_, Intent::Total) => keep(Plan::Answer(Question::Total)),
-        (_, Intent::Greeting | Intent::Help | Intent::Thanks | Intent::Unknown) => {
+        (_, Intent::Unknown) => {
             keep(Plan::Say(Say::NotUnderstood))
         }
     }
