@@ -67,7 +67,7 @@ pub struct Harness {
 impl Harness {
     /// A bench over the real built-in assistant.
     pub async fn builtin() -> Self {
-        Self::new(Box::new(|tools, config| {
+        Self::new(Box::new(|tools: Tools, config: &Config| -> Arc<dyn Assistant> {
             Arc::new(hpcbot::assistant::builtin::Builtin::new(tools, config))
         }))
         .await
@@ -75,7 +75,15 @@ impl Harness {
 
     /// A bench over the assistant `make` builds (the self-check uses a scripted one).
     pub async fn new(make: Box<MakeAssistant>) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
+        // In memory-backed /dev/shm when there is one: thousands of conversations reset the
+        // bookings, and no fsync is worth waiting for in a measurement.
+        let shm = std::path::Path::new("/dev/shm");
+        let dir = if shm.is_dir() {
+            tempfile::tempdir_in(shm).or_else(|_| tempfile::tempdir())
+        } else {
+            tempfile::tempdir()
+        }
+        .expect("temp dir");
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("eval.db").display());
         let store = SqlStore::connect(&SqlOptions {
             url,

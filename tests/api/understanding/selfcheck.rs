@@ -14,6 +14,7 @@ use hpcbot::assistant::tools::Tools;
 use hpcbot::assistant::{
     Assistant, AssistantError, Backend, Conversation, Reply, TurnInput,
 };
+use hpcbot::config::Config;
 use hpcbot::domain::booking::BookingStatus;
 use hpcbot::domain::{Interval, Inventory, SessionId};
 use std::collections::BTreeSet;
@@ -82,7 +83,7 @@ impl Conversation for Scripted {
 
 async fn scripted(script: Vec<Vec<Act>>) -> Harness {
     let script = Arc::new(script);
-    Harness::new(Box::new(move |tools, _| {
+    Harness::new(Box::new(move |tools: Tools, _: &Config| -> Arc<dyn Assistant> {
         Arc::new(Scripted {
             tools,
             script: script.clone(),

@@ -209,7 +209,8 @@ fn convert(origin: &str, r: RawConv, inv: &Inventory) -> Result<Case, String> {
         }
     };
     check_expect(&expect, &existing)?;
-    let mut tags = vec![format!("expect:{}", expect.kind())];
+    let file = origin.rsplit('/').next().unwrap_or(origin);
+    let mut tags = vec![format!("expect:{}", expect.kind()), format!("file:{file}")];
     tags.extend(r.tags);
     Ok(Case {
         name: r.name,

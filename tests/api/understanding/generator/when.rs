@@ -419,7 +419,16 @@ pub fn day_time(rng: &mut StdRng) -> Option<DayTime> {
                 10 => (format!("{st} to {et}"), "to"),
                 _ => (format!("from {st} until {et}"), "from-until"),
             };
-            // A bare start alone reads as a count or a date: only inside a range.
+            // "quarter to 5 to 7" reads two ways: such phrases only start a duration; "9 in
+            // the morning" only between "from ... to" / "between ... and".
+            let spelled = |x: &str| x.contains("quarter") || x.contains("half past");
+            let wordy = |x: &str| x.contains(" the ") || x.contains(" at ");
+            if spelled(&st) || spelled(&et) {
+                return None;
+            }
+            if (wordy(&st) || wordy(&et)) && !["from-to", "between", "from-until"].contains(&rtag) {
+                return None;
+            }
             Some(DayTime {
                 start: s,
                 end: e,
