@@ -67,9 +67,11 @@ pub struct Harness {
 impl Harness {
     /// A bench over the real built-in assistant.
     pub async fn builtin() -> Self {
-        Self::new(Box::new(|tools: Tools, config: &Config| -> Arc<dyn Assistant> {
-            Arc::new(hpcbot::assistant::builtin::Builtin::new(tools, config))
-        }))
+        Self::new(Box::new(
+            |tools: Tools, config: &Config| -> Arc<dyn Assistant> {
+                Arc::new(hpcbot::assistant::builtin::Builtin::new(tools, config))
+            },
+        ))
         .await
     }
 
@@ -132,7 +134,8 @@ impl Harness {
             (&other, &case.others, "others"),
         ] {
             for (i, b) in list.iter().enumerate() {
-                let interval = Interval::new(b.start, b.end).map_err(|e| format!("{what}[{i}]: {e}"))?;
+                let interval =
+                    Interval::new(b.start, b.end).map_err(|e| format!("{what}[{i}]: {e}"))?;
                 self.store
                     .create(NewBooking {
                         owner: who.clone(),
@@ -217,7 +220,10 @@ impl Harness {
                 format!("nothing changed (expected: {})", case.expect.kind()),
             )
         } else {
-            (Score::Wrong, "the bookings differ from the expectation".to_string())
+            (
+                Score::Wrong,
+                "the bookings differ from the expectation".to_string(),
+            )
         };
         Ok(Outcome {
             score,

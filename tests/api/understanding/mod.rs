@@ -44,8 +44,13 @@ fn env_number(name: &str, default: u64) -> u64 {
 #[ignore = "until the new built-in assistant lands (issue 10)"]
 async fn conversation_tables() {
     let mut bench = Harness::builtin().await;
-    let cases = tables::load_dir(&tables::folder(), bench.inventory()).unwrap_or_else(|e| panic!("{e}"));
-    assert!(!cases.is_empty(), "no conversations in {}", tables::folder().display());
+    let cases =
+        tables::load_dir(&tables::folder(), bench.inventory()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        !cases.is_empty(),
+        "no conversations in {}",
+        tables::folder().display()
+    );
     let mut report = Report::default();
     let started = Instant::now();
     for case in &cases {
@@ -61,10 +66,15 @@ async fn conversation_tables() {
     println!(
         "{}   ({} files, {:.1}s)",
         report.summary("conversation tables"),
-        tables::files(&tables::folder()).map(|f| f.len()).unwrap_or(0),
+        tables::files(&tables::folder())
+            .map(|f| f.len())
+            .unwrap_or(0),
         started.elapsed().as_secs_f64()
     );
-    assert_eq!(c.wrong, 0, "conversations acted on a misunderstanding (see above)");
+    assert_eq!(
+        c.wrong, 0,
+        "conversations acted on a misunderstanding (see above)"
+    );
     assert!(
         c.exact_pct() >= TABLES_EXACT_PCT,
         "{:.2}% exact, {TABLES_EXACT_PCT}% required",
@@ -78,7 +88,9 @@ async fn paraphrase_generator() {
     let n = env_number("HPCBOT_EVAL_N", DEFAULT_N);
     let seed = env_number("HPCBOT_EVAL_SEED", DEFAULT_SEED);
     let show = env_number("HPCBOT_EVAL_SHOW", DEFAULT_SHOW as u64) as usize;
-    let only = std::env::var("HPCBOT_EVAL_ONLY").ok().map(|_| env_number("HPCBOT_EVAL_ONLY", 0));
+    let only = std::env::var("HPCBOT_EVAL_ONLY")
+        .ok()
+        .map(|_| env_number("HPCBOT_EVAL_ONLY", 0));
     let mut bench = Harness::builtin().await;
     let mut report = Report::default();
     let started = Instant::now();
@@ -107,7 +119,10 @@ async fn paraphrase_generator() {
         c.total() as f64 / secs,
         turns as f64 / secs
     );
-    assert_eq!(c.wrong, 0, "conversations acted on a misunderstanding (see above)");
+    assert_eq!(
+        c.wrong, 0,
+        "conversations acted on a misunderstanding (see above)"
+    );
     assert!(
         c.exact_pct() >= GENERATOR_EXACT_PCT,
         "{:.2}% exact, {GENERATOR_EXACT_PCT}% required",

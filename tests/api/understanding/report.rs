@@ -84,7 +84,8 @@ impl Report {
                 .then(a.1.exact_pct().total_cmp(&b.1.exact_pct()))
                 .then(a.0.cmp(b.0))
         });
-        let mut s = String::from("-- by category (worst first): category  n  exact%  asked  wrong\n");
+        let mut s =
+            String::from("-- by category (worst first): category  n  exact%  asked  wrong\n");
         for (tag, c) in rows {
             let _ = writeln!(
                 s,
@@ -102,7 +103,10 @@ impl Report {
     /// `max_asked` asked ones (all of them when `None`).
     pub fn failures(&self, max_asked: Option<usize>) -> String {
         let mut s = String::new();
-        let wrong = self.failures.iter().filter(|(_, o)| o.score == Score::Wrong);
+        let wrong = self
+            .failures
+            .iter()
+            .filter(|(_, o)| o.score == Score::Wrong);
         let asked: Vec<_> = self
             .failures
             .iter()
@@ -157,7 +161,10 @@ fn transcript(s: &mut String, case: &Case, o: &Outcome) {
         if v.is_empty() {
             "(none)".to_string()
         } else {
-            v.iter().map(|b| b.to_string()).collect::<Vec<_>>().join("; ")
+            v.iter()
+                .map(|b| b.to_string())
+                .collect::<Vec<_>>()
+                .join("; ")
         }
     };
     let _ = writeln!(s, "   expected bookings: {}", list(&o.expected));

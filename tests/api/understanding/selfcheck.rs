@@ -11,9 +11,7 @@ use super::tables;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use hpcbot::assistant::tools::Tools;
-use hpcbot::assistant::{
-    Assistant, AssistantError, Backend, Conversation, Reply, TurnInput,
-};
+use hpcbot::assistant::{Assistant, AssistantError, Backend, Conversation, Reply, TurnInput};
 use hpcbot::config::Config;
 use hpcbot::domain::booking::BookingStatus;
 use hpcbot::domain::{Interval, Inventory, SessionId};
@@ -65,9 +63,14 @@ impl Conversation for Scripted {
                     let mine = self.tools.bookings(input.caller).await.map_err(fail)?;
                     let b = mine
                         .iter()
-                        .find(|b| b.interval.start() == *start && b.status == BookingStatus::Confirmed)
+                        .find(|b| {
+                            b.interval.start() == *start && b.status == BookingStatus::Confirmed
+                        })
                         .expect("script cancels a booking that exists");
-                    self.tools.cancel(input.caller, b.id.as_str()).await.map_err(fail)?;
+                    self.tools
+                        .cancel(input.caller, b.id.as_str())
+                        .await
+                        .map_err(fail)?;
                 }
                 Act::Say(s) => text = s.to_string(),
             }
@@ -83,12 +86,14 @@ impl Conversation for Scripted {
 
 async fn scripted(script: Vec<Vec<Act>>) -> Harness {
     let script = Arc::new(script);
-    Harness::new(Box::new(move |tools: Tools, _: &Config| -> Arc<dyn Assistant> {
-        Arc::new(Scripted {
-            tools,
-            script: script.clone(),
-        })
-    }))
+    Harness::new(Box::new(
+        move |tools: Tools, _: &Config| -> Arc<dyn Assistant> {
+            Arc::new(Scripted {
+                tools,
+                script: script.clone(),
+            })
+        },
+    ))
     .await
 }
 
@@ -112,7 +117,12 @@ fn case(existing: Vec<Spec>, expect: Expect) -> Case {
         now: t(tables::DEFAULT_NOW),
         tz: chrono_tz::Tz::UTC,
         existing,
-        others: vec![spec("A100-80GB", 4, "2026-11-27T00:00:00Z", "2026-11-28T00:00:00Z")],
+        others: vec![spec(
+            "A100-80GB",
+            4,
+            "2026-11-27T00:00:00Z",
+            "2026-11-28T00:00:00Z",
+        )],
         turns: vec!["book it".into(), "yes".into()],
         expect,
         reply_has: Vec::new(),
@@ -126,36 +136,79 @@ async fn score(script: Vec<Vec<Act>>, c: &Case) -> Score {
 
 #[tokio::test]
 async fn the_harness_scores_exact_asked_and_wrong() {
-    let want = spec("A100-80GB", 2, "2026-11-27T09:00:00Z", "2026-11-27T17:00:00Z");
+    let want = spec(
+        "A100-80GB",
+        2,
+        "2026-11-27T09:00:00Z",
+        "2026-11-27T17:00:00Z",
+    );
     let book = case(Vec::new(), Expect::Book(want.clone()));
     // The booking made at the second turn (the yes): needs the state carried between turns.
-    assert_eq!(score(vec![vec![], vec![Act::Book(want.clone())]], &book).await, Score::Exact);
+    assert_eq!(
+        score(vec![vec![], vec![Act::Book(want.clone())]], &book).await,
+        Score::Exact
+    );
     let mut day_off = want.clone();
     day_off.start += Duration::days(1);
     day_off.end += Duration::days(1);
-    assert_eq!(score(vec![vec![], vec![Act::Book(day_off.clone())]], &book).await, Score::Wrong);
+    assert_eq!(
+        score(vec![vec![], vec![Act::Book(day_off.clone())]], &book).await,
+        Score::Wrong
+    );
     let mut other_model = want.clone();
     other_model.model = "H100-80GB".into();
-    assert_eq!(score(vec![vec![], vec![Act::Book(other_model)]], &book).await, Score::Wrong);
-    assert_eq!(score(vec![vec![Act::Say("how many?")]], &book).await, Score::Asked);
+    assert_eq!(
+        score(vec![vec![], vec![Act::Book(other_model)]], &book).await,
+        Score::Wrong
+    );
+    assert_eq!(
+        score(vec![vec![Act::Say("how many?")]], &book).await,
+        Score::Asked
+    );
     let both = vec![vec![Act::Book(want.clone())], vec![Act::Book(day_off)]];
-    assert_eq!(score(both, &book).await, Score::Wrong, "one booking too many");
+    assert_eq!(
+        score(both, &book).await,
+        Score::Wrong,
+        "one booking too many"
+    );
 
     let none = case(Vec::new(), Expect::None);
     assert_eq!(score(vec![vec![]], &none).await, Score::Exact);
-    assert_eq!(score(vec![vec![], vec![Act::Book(want.clone())]], &none).await, Score::Wrong);
+    assert_eq!(
+        score(vec![vec![], vec![Act::Book(want.clone())]], &none).await,
+        Score::Wrong
+    );
 }
 
 #[tokio::test]
 async fn the_harness_scores_cancel_change_and_answer() {
-    let a = spec("V100-32GB", 1, "2026-11-30T09:00:00Z", "2026-11-30T12:00:00Z");
-    let b = spec("L40S-48GB", 2, "2026-12-01T09:00:00Z", "2026-12-01T12:00:00Z");
+    let a = spec(
+        "V100-32GB",
+        1,
+        "2026-11-30T09:00:00Z",
+        "2026-11-30T12:00:00Z",
+    );
+    let b = spec(
+        "L40S-48GB",
+        2,
+        "2026-12-01T09:00:00Z",
+        "2026-12-01T12:00:00Z",
+    );
     let cancel_b = case(vec![a.clone(), b.clone()], Expect::Cancel(vec![1]));
-    assert_eq!(score(vec![vec![], vec![Act::Cancel(b.start)]], &cancel_b).await, Score::Exact);
-    assert_eq!(score(vec![vec![], vec![Act::Cancel(a.start)]], &cancel_b).await, Score::Wrong);
+    assert_eq!(
+        score(vec![vec![], vec![Act::Cancel(b.start)]], &cancel_b).await,
+        Score::Exact
+    );
+    assert_eq!(
+        score(vec![vec![], vec![Act::Cancel(a.start)]], &cancel_b).await,
+        Score::Wrong
+    );
     assert_eq!(score(vec![], &cancel_b).await, Score::Asked);
     let keep = case(vec![a.clone(), b.clone()], Expect::None);
-    assert_eq!(score(vec![vec![Act::Cancel(a.start)]], &keep).await, Score::Wrong);
+    assert_eq!(
+        score(vec![vec![Act::Cancel(a.start)]], &keep).await,
+        Score::Wrong
+    );
 
     // A change made as cancel-then-book ends the same as one made in place.
     let change = case(
@@ -179,8 +232,14 @@ async fn the_harness_scores_cancel_change_and_answer() {
 
     let mut answer = case(Vec::new(), Expect::Answer);
     answer.reply_has = vec!["36.64".into()];
-    assert_eq!(score(vec![vec![], vec![Act::Say("That is $36.64.")]], &answer).await, Score::Exact);
-    assert_eq!(score(vec![vec![], vec![Act::Say("That is $36.65.")]], &answer).await, Score::Asked);
+    assert_eq!(
+        score(vec![vec![], vec![Act::Say("That is $36.64.")]], &answer).await,
+        Score::Exact
+    );
+    assert_eq!(
+        score(vec![vec![], vec![Act::Say("That is $36.65.")]], &answer).await,
+        Score::Asked
+    );
 }
 
 #[test]
@@ -242,9 +301,23 @@ fn the_generator_is_reproducible_varied_and_consistent() {
         assert!(!c.turns.is_empty() && c.turns.iter().all(|t| !t.trim().is_empty()));
         if let Expect::Book(b) = &c.expect {
             let m = inv.find(&b.model).expect("a model of the inventory");
-            assert!(b.count >= 1 && b.count <= m.total(), "{}: count {}", c.name, b.count);
-            assert!(b.end > b.start && b.end - b.start <= Duration::days(30), "{c:?}");
-            assert!(b.start >= c.now, "{}: start {} before now {}", c.name, b.start, c.now);
+            assert!(
+                b.count >= 1 && b.count <= m.total(),
+                "{}: count {}",
+                c.name,
+                b.count
+            );
+            assert!(
+                b.end > b.start && b.end - b.start <= Duration::days(30),
+                "{c:?}"
+            );
+            assert!(
+                b.start >= c.now,
+                "{}: start {} before now {}",
+                c.name,
+                b.start,
+                c.now
+            );
             assert!(b.start - c.now <= Duration::days(365));
             assert_eq!(b.start.timestamp() % 60, 0, "starts are whole minutes");
         }
@@ -252,11 +325,23 @@ fn the_generator_is_reproducible_varied_and_consistent() {
     }
     let family = |p: &str| tags.iter().filter(|t| t.starts_with(p)).count();
     assert!(family("date:") >= 15, "date forms: {tags:?}");
-    let ranges = family("range:") + family("dur:") + family("daterange:") + family("part:") + family("rel:") + family("when:");
+    let ranges = family("range:")
+        + family("dur:")
+        + family("daterange:")
+        + family("part:")
+        + family("rel:")
+        + family("when:");
     assert!(ranges >= 15, "range and duration forms: {tags:?}");
     assert!(family("neg:") >= 15, "negative kinds: {tags:?}");
     assert!(family("corr:") >= 8, "corrections: {tags:?}");
-    for must in ["tz:Europe/Bratislava", "tz:America/New_York", "now:year-end", "now:month-end", "typo", "turns:multi"] {
+    for must in [
+        "tz:Europe/Bratislava",
+        "tz:America/New_York",
+        "now:year-end",
+        "now:month-end",
+        "typo",
+        "turns:multi",
+    ] {
         assert!(tags.contains(must), "{must} never generated");
     }
     let different: BTreeSet<Vec<String>> = (0..50).map(|i| generator::case(8, i).turns).collect();
@@ -286,7 +371,15 @@ async fn with_the_real_assistant_a_false_expectation_is_never_exact() {
         let mut plus_one = b.clone();
         plus_one.count += 1;
         more.expect = Expect::Book(plus_one);
-        assert_ne!(bench.run(&more).await.unwrap().score, Score::Exact, "{}", c.label());
+        assert_ne!(
+            bench.run(&more).await.unwrap().score,
+            Score::Exact,
+            "{}",
+            c.label()
+        );
     }
-    assert!(checked >= 2, "harness-selfcheck.toml holds booking conversations");
+    assert!(
+        checked >= 2,
+        "harness-selfcheck.toml holds booking conversations"
+    );
 }

@@ -173,7 +173,10 @@ fn convert(origin: &str, r: RawConv, inv: &Inventory) -> Result<Case, String> {
     let expect = match r.expect.as_str() {
         "book" => {
             only(&present, "booking")?;
-            let b = r.booking.as_ref().ok_or("expect = \"book\" needs `booking`")?;
+            let b = r
+                .booking
+                .as_ref()
+                .ok_or("expect = \"book\" needs `booking`")?;
             Expect::Book(spec("booking", b, inv)?)
         }
         "none" => {
@@ -189,17 +192,36 @@ fn convert(origin: &str, r: RawConv, inv: &Inventory) -> Result<Case, String> {
         }
         "cancel" => {
             only(&present, "cancelled")?;
-            Expect::Cancel(r.cancelled.clone().ok_or("expect = \"cancel\" needs `cancelled`")?)
+            Expect::Cancel(
+                r.cancelled
+                    .clone()
+                    .ok_or("expect = \"cancel\" needs `cancelled`")?,
+            )
         }
         "change" => {
             only(&present, "changed")?;
-            let c = r.changed.as_ref().ok_or("expect = \"change\" needs `changed`")?;
+            let c = r
+                .changed
+                .as_ref()
+                .ok_or("expect = \"change\" needs `changed`")?;
             Expect::Change(Changed {
                 index: c.index,
-                model: c.model.as_deref().map(|m| model("changed.model", m, inv)).transpose()?,
+                model: c
+                    .model
+                    .as_deref()
+                    .map(|m| model("changed.model", m, inv))
+                    .transpose()?,
                 count: c.count,
-                start: c.start.as_deref().map(|s| time("changed.start", s)).transpose()?,
-                end: c.end.as_deref().map(|s| time("changed.end", s)).transpose()?,
+                start: c
+                    .start
+                    .as_deref()
+                    .map(|s| time("changed.start", s))
+                    .transpose()?,
+                end: c
+                    .end
+                    .as_deref()
+                    .map(|s| time("changed.end", s))
+                    .transpose()?,
             })
         }
         other => {

@@ -68,11 +68,16 @@ fn world(rng: &mut StdRng) -> Option<World> {
         return Some(World {
             now,
             tz: Tz::UTC,
-            local: Local { now: now.naive_utc() },
+            local: Local {
+                now: now.naive_utc(),
+            },
             tags: vec!["now:reference".into(), "tz:UTC".into()],
         });
     }
-    let tz = *pick(rng, &[Tz::UTC, Tz::Europe__Bratislava, Tz::America__New_York]);
+    let tz = *pick(
+        rng,
+        &[Tz::UTC, Tz::Europe__Bratislava, Tz::America__New_York],
+    );
     let (date, kind) = match rng.random_range(0..10) {
         0 => (NaiveDate::from_ymd_opt(2026, 11, 30)?, "month-end"),
         1 => (
@@ -191,11 +196,19 @@ fn when_out(rng: &mut StdRng, w: &mut World) -> Option<WhenOut> {
         if s.abs_diff(now_min) < 30 {
             return None;
         }
-        let d = if s > now_min { today } else { today + Duration::days(1) };
+        let d = if s > now_min {
+            today
+        } else {
+            today + Duration::days(1)
+        };
         let mins = when::random_duration(rng, true);
         let (st, stag) = when::time_phrase(rng, s, true)?;
         let (dur, durtag) = duration_phrase(rng, mins)?;
-        let dur = if dur.starts_with("for") { dur } else { format!("for {dur}") };
+        let dur = if dur.starts_with("for") {
+            dur
+        } else {
+            format!("for {dur}")
+        };
         let start = at(d, s);
         let end = start + Duration::minutes(mins as i64);
         if !future(w, start, end) {
@@ -213,7 +226,10 @@ fn when_out(rng: &mut StdRng, w: &mut World) -> Option<WhenOut> {
             time_correctable: false,
             tags: vec![
                 "date:none".into(),
-                format!("date:none-{}", if d == today { "today" } else { "tomorrow" }),
+                format!(
+                    "date:none-{}",
+                    if d == today { "today" } else { "tomorrow" }
+                ),
                 stag,
                 durtag,
             ],
@@ -223,19 +239,44 @@ fn when_out(rng: &mut StdRng, w: &mut World) -> Option<WhenOut> {
         // A start relative to now.
         let mins = when::random_duration(rng, true);
         let (dur, durtag) = duration_phrase(rng, mins)?;
-        let dur = if dur.starts_with("for") { dur } else { format!("for {dur}") };
+        let dur = if dur.starts_with("for") {
+            dur
+        } else {
+            format!("for {dur}")
+        };
         let (rel, start, tag) = if rng.random_bool(0.5) {
             // "now": the next whole minute, so now must fall between minutes.
             w.shift(rng.random_range(5..55));
             let start = w.local.now.with_second(0)? + Duration::minutes(1);
-            let words = pick(rng, &["now", "right now", "right away", "asap", "immediately", "starting now"]);
+            let words = pick(
+                rng,
+                &[
+                    "now",
+                    "right now",
+                    "right away",
+                    "asap",
+                    "immediately",
+                    "starting now",
+                ],
+            );
             (words.to_string(), start, "rel:now")
         } else {
             let (n, unit, mins_ahead) = *pick(
                 rng,
-                &[(2, "hours", 120), (3, "hours", 180), (1, "hour", 60), (30, "minutes", 30), (45, "minutes", 45), (90, "minutes", 90)],
+                &[
+                    (2, "hours", 120),
+                    (3, "hours", 180),
+                    (1, "hour", 60),
+                    (30, "minutes", 30),
+                    (45, "minutes", 45),
+                    (90, "minutes", 90),
+                ],
             );
-            let text = if n == 1 { "in an hour".to_string() } else { format!("in {n} {unit}") };
+            let text = if n == 1 {
+                "in an hour".to_string()
+            } else {
+                format!("in {n} {unit}")
+            };
             (text, w.local.now + Duration::minutes(mins_ahead), "rel:in")
         };
         let end = start + Duration::minutes(mins as i64);
@@ -266,14 +307,26 @@ fn when_out(rng: &mut StdRng, w: &mut World) -> Option<WhenOut> {
         let start = at(d, s);
         let end = start + Duration::minutes(mins as i64);
         let iso = |t: NaiveDateTime, sep: &str| {
-            format!("{}{sep}{}{}", t.format("%Y-%m-%d"), t.format("%H:%M"), if z { "Z" } else { "" })
+            format!(
+                "{}{sep}{}{}",
+                t.format("%Y-%m-%d"),
+                t.format("%H:%M"),
+                if z { "Z" } else { "" }
+            )
         };
         let sep = if rng.random_bool(0.6) { "T" } else { " " };
         let (text, tag) = if rng.random_bool(0.5) {
-            (format!("from {} to {}", iso(start, sep), iso(end, sep)), "iso-range")
+            (
+                format!("from {} to {}", iso(start, sep), iso(end, sep)),
+                "iso-range",
+            )
         } else {
             let (dur, _) = duration_phrase(rng, mins)?;
-            let dur = if dur.starts_with("for") { dur } else { format!("for {dur}") };
+            let dur = if dur.starts_with("for") {
+                dur
+            } else {
+                format!("for {dur}")
+            };
             (format!("{} {dur}", iso(start, sep)), "iso-start-duration")
         };
         let utc = if z {
@@ -461,7 +514,11 @@ fn dress(rng: &mut StdRng, core: &str, tags: &mut Vec<String>) -> String {
     if !opener.is_empty() || !closer.is_empty() {
         tags.push("filler:politeness".into());
     }
-    let closer = if closer.is_empty() { String::new() } else { format!(", {closer}") };
+    let closer = match closer {
+        "" => String::new(),
+        c if core.ends_with('?') => format!(" {c}"),
+        c => format!(", {c}"),
+    };
     [opener, story, &format!("{core}{closer}")]
         .iter()
         .filter(|s| !s.is_empty())
@@ -478,6 +535,7 @@ fn positive(rng: &mut StdRng, w: &mut World) -> Option<Case> {
     let mut tags: Vec<String> = req.when.tags.clone();
     let style = rng.random_range(0..100);
     let mut turns: Vec<String> = Vec::new();
+    let mut slots = Slots::default();
     if style < 55 {
         // One turn, then yes (sometimes a correction in between).
         let (mtext, ctag, mtag) = model_with_count(rng, model, count);
@@ -487,21 +545,36 @@ fn positive(rng: &mut StdRng, w: &mut World) -> Option<Case> {
         turns.push(dress(rng, &core, &mut tags));
     } else {
         tags.push("turns:multi".into());
-        multi_turn(rng, &mut req, &mut turns, &mut tags)?;
+        slots = multi_turn(rng, &mut req, &mut turns, &mut tags)?;
     }
     if rng.random_bool(0.3) {
         // Not every slot can be corrected in every request: try a few kinds.
         for _ in 0..4 {
-            if correction(rng, w, &mut req, &mut turns, &mut tags).is_some() {
+            if correction(rng, w, &mut req, &slots, &mut turns, &mut tags).is_some() {
                 break;
             }
         }
     }
     turns.push(yes(rng));
+    if rng.random_bool(0.05) {
+        // A second yes has nothing pending: still exactly one booking.
+        turns.push(yes(rng));
+        tags.push("extra-yes-after-booking".into());
+    }
     let spec = req.spec(w)?;
     let mut case = new_case(turns, Expect::Book(spec.clone()), tags);
     surroundings(rng, w, &mut case, &spec);
     Some(case)
+}
+
+/// The turn (index) by which each slot has been given: a correction of a slot may follow it
+/// at once, before the other slots are given.
+#[derive(Default)]
+struct Slots {
+    model: usize,
+    count: usize,
+    date: usize,
+    time: usize,
 }
 
 /// The same request spread over turns: model first, then count, then date, then time.
@@ -510,7 +583,8 @@ fn multi_turn(
     req: &mut Req,
     turns: &mut Vec<String>,
     tags: &mut Vec<String>,
-) -> Option<()> {
+) -> Option<Slots> {
+    let mut slots = Slots::default();
     let m = req.model;
     let n = req.count;
     let plural = *pick(rng, m.plural);
@@ -534,20 +608,38 @@ fn multi_turn(
     };
     match rng.random_range(0..3) {
         0 => {
-            let opening = pick(rng, &["I'd like to book some {p}", "do you have {p}? I want to book some", "I need some {p}"]);
+            let opening = pick(
+                rng,
+                &[
+                    "I'd like to book some {p}",
+                    "do you have {p}? I want to book some",
+                    "I need some {p}",
+                ],
+            );
             turns.push(dress(rng, &opening.replace("{p}", plural), tags));
             let (c, ctag) = count_fragment(rng);
             turns.push(c);
+            slots.count = turns.len() - 1;
             tags.extend(["open:plural-model".to_string(), ctag]);
         }
         1 => {
             let (mtext, ctag, mtag) = model_with_count(rng, m, n);
-            let opening = pick(rng, &["I need {m}", "I'd like to book {m}", "can I reserve {m}?"]);
+            let opening = pick(
+                rng,
+                &["I need {m}", "I'd like to book {m}", "can I reserve {m}?"],
+            );
             turns.push(dress(rng, &opening.replace("{m}", &mtext), tags));
             tags.extend(["open:model-and-count".to_string(), ctag, mtag]);
         }
         _ => {
-            let opening = pick(rng, &["I need some GPUs", "can I book some GPUs?", "I want to reserve GPUs"]);
+            let opening = pick(
+                rng,
+                &[
+                    "I need some GPUs",
+                    "can I book some GPUs?",
+                    "I want to reserve GPUs",
+                ],
+            );
             turns.push(dress(rng, opening, tags));
             if rng.random_bool(0.3) && !m.property_fragment.is_empty() {
                 let (ptag, p) = pick(rng, m.property_fragment);
@@ -558,18 +650,24 @@ fn multi_turn(
                 turns.push(t.replace("{p}", plural));
                 tags.push("model-turn:name".into());
             }
+            slots.model = turns.len() - 1;
             let (c, ctag) = count_fragment(rng);
             turns.push(c);
+            slots.count = turns.len() - 1;
             tags.extend(["open:no-model".to_string(), ctag]);
         }
     }
     if req.when.parts.len() == 2 && rng.random_bool(0.75) {
-        turns.extend(req.when.parts.iter().cloned());
+        turns.push(req.when.parts[0].clone());
+        slots.date = turns.len() - 1;
+        turns.push(req.when.parts[1].clone());
         tags.push("when:split-turns".into());
     } else {
         turns.push(req.when.single.clone());
+        slots.date = turns.len() - 1;
     }
-    Some(())
+    slots.time = turns.len() - 1;
+    Some(slots)
 }
 
 /// A correction of one slot; `req` takes the new value.
@@ -577,10 +675,12 @@ fn correction(
     rng: &mut StdRng,
     w: &World,
     req: &mut Req,
+    slots: &Slots,
     turns: &mut Vec<String>,
     tags: &mut Vec<String>,
 ) -> Option<()> {
     let kind = rng.random_range(0..4);
+    let slot = [slots.count, slots.model, slots.date, slots.time][kind];
     let text = match kind {
         0 => {
             let max = req.model.total.min(8);
@@ -613,12 +713,20 @@ fn correction(
             }
             let m = *pick(rng, &others);
             req.model = m;
-            let sing = m.singular.iter().find(|s| !s.contains("rxt")).copied().unwrap_or(m.name);
+            let sing = m
+                .singular
+                .iter()
+                .find(|s| !s.contains("rxt"))
+                .copied()
+                .unwrap_or(m.name);
             let (t, tag) = match rng.random_range(0..4) {
                 0 => (format!("make that {sing}"), "make-that"),
                 1 => (format!("same but {sing}"), "same-but"),
                 2 => (format!("actually make it {sing}"), "make-it"),
-                _ => (format!("hmm, switch to {} please", pick(rng, m.plural)), "switch-to"),
+                _ => (
+                    format!("hmm, switch to {} please", pick(rng, m.plural)),
+                    "switch-to",
+                ),
             };
             tags.push(format!("corr:model-{tag}"));
             t
@@ -684,7 +792,10 @@ fn correction(
             let (st, _) = when::time_phrase(rng, s, true)?;
             let (et, _) = when::end_phrase(rng, s, e)?;
             let (t, tag) = match rng.random_range(0..3) {
-                0 => (format!("could it be {st} till {et} instead?"), "could-it-be"),
+                0 => (
+                    format!("could it be {st} till {et} instead?"),
+                    "could-it-be",
+                ),
                 1 => (format!("actually from {st} to {et}"), "actually-from-to"),
                 _ => (format!("make it {st}-{et} instead"), "make-it"),
             };
@@ -700,7 +811,12 @@ fn correction(
     };
     // Before the yes (after the proposal) or right after the turn that gave the slot.
     tags.push("corr:any".into());
-    turns.push(text);
+    if slot + 1 < turns.len() && rng.random_bool(0.5) {
+        turns.insert(slot + 1, text);
+        tags.push("corr:mid-conversation".into());
+    } else {
+        turns.push(text);
+    }
     Some(())
 }
 
@@ -708,7 +824,10 @@ fn correction(
 fn surroundings(rng: &mut StdRng, w: &World, case: &mut Case, spec: &Spec) {
     if rng.random_bool(0.1) {
         let start = w.now + Duration::days(rng.random_range(15..40));
-        let start = start.with_minute(0).and_then(|t| t.with_second(0)).unwrap_or(start);
+        let start = start
+            .with_minute(0)
+            .and_then(|t| t.with_second(0))
+            .unwrap_or(start);
         let m = pick(rng, MODELS);
         let end = start + Duration::hours(2);
         // It must not take capacity the request needs.
@@ -722,7 +841,10 @@ fn surroundings(rng: &mut StdRng, w: &World, case: &mut Case, spec: &Spec) {
             case.tags.push("world:existing-booking".into());
         }
     }
-    let total = MODELS.iter().find(|m| m.name == spec.model).map_or(0, |m| m.total);
+    let total = MODELS
+        .iter()
+        .find(|m| m.name == spec.model)
+        .map_or(0, |m| m.total);
     if rng.random_bool(0.12) && spec.count < total {
         let n = rng.random_range(1..=total - spec.count);
         case.others.push(Spec {

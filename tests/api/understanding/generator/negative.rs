@@ -15,12 +15,28 @@ const MONTHS_SHORT: [&str; 12] = [
 ];
 
 fn mon_d_y(d: NaiveDate) -> String {
-    format!("{} {} {}", MONTHS_SHORT[d.month0() as usize], d.day(), d.year())
+    format!(
+        "{} {} {}",
+        MONTHS_SHORT[d.month0() as usize],
+        d.day(),
+        d.year()
+    )
 }
 
 /// A plain time range that is fine on its own ("9-5", "from 10am to 2pm").
 fn some_range(rng: &mut StdRng) -> String {
-    pick(rng, &["9-5", "from 10am to 2pm", "9am-5pm", "from 9 to 12", "13:00-15:00", "at 10 for 3 hours"]).to_string()
+    pick(
+        rng,
+        &[
+            "9-5",
+            "from 10am to 2pm",
+            "9am-5pm",
+            "from 9 to 12",
+            "13:00-15:00",
+            "at 10 for 3 hours",
+        ],
+    )
+    .to_string()
 }
 
 /// A negative conversation (tags say which kind).
@@ -34,15 +50,27 @@ pub fn case(rng: &mut StdRng, w: &mut World) -> Option<Case> {
     let ask = |what: &str, when: &str| format!("book {what} {when}");
     let kind = rng.random_range(0..20);
     let (turns, tag): (Vec<String>, &str) = match kind {
-        0 => (vec![ask(&mtext, &format!("yesterday {}", some_range(rng))), yes], "past-yesterday"),
+        0 => (
+            vec![ask(&mtext, &format!("yesterday {}", some_range(rng))), yes],
+            "past-yesterday",
+        ),
         1 => {
             let k = *pick(rng, &["two days ago", "3 days ago", "a week ago"]);
-            (vec![ask(&mtext, &format!("{k} {}", some_range(rng))), yes], "past-days-ago")
+            (
+                vec![ask(&mtext, &format!("{k} {}", some_range(rng))), yes],
+                "past-days-ago",
+            )
         }
         2 => {
             let wd = rng.random_range(0..7usize);
             (
-                vec![ask(&mtext, &format!("last {} {}", when::weekday_name(wd), some_range(rng))), yes],
+                vec![
+                    ask(
+                        &mtext,
+                        &format!("last {} {}", when::weekday_name(wd), some_range(rng)),
+                    ),
+                    yes,
+                ],
                 "past-last-weekday",
             )
         }
@@ -53,7 +81,10 @@ pub fn case(rng: &mut StdRng, w: &mut World) -> Option<Case> {
             } else {
                 format!("on {}", d.format("%Y-%m-%d"))
             };
-            (vec![ask(&mtext, &format!("{text} {}", some_range(rng))), yes], "past-year")
+            (
+                vec![ask(&mtext, &format!("{text} {}", some_range(rng))), yes],
+                "past-year",
+            )
         }
         4 => {
             // A time earlier today.
@@ -61,11 +92,15 @@ pub fn case(rng: &mut StdRng, w: &mut World) -> Option<Case> {
             if h < 3 {
                 return None;
             }
-            let s = rng.random_range(1..h.min(12).max(2)) ;
+            let s = rng.random_range(1..h.clamp(2, 12));
             if s + 1 >= h {
                 return None;
             }
-            let sp = if s < 12 { format!("{s}am") } else { "noon".into() };
+            let sp = if s < 12 {
+                format!("{s}am")
+            } else {
+                "noon".into()
+            };
             (
                 vec![ask(&mtext, &format!("today at {sp} for 1 hour")), yes],
                 "past-today-earlier",
@@ -79,17 +114,55 @@ pub fn case(rng: &mut StdRng, w: &mut World) -> Option<Case> {
                 return None;
             }
             (
-                vec![ask(&mtext, &format!("on {} {} {}", MONTHS_SHORT[d.month0() as usize], d.day(), some_range(rng))), yes],
+                vec![
+                    ask(
+                        &mtext,
+                        &format!(
+                            "on {} {} {}",
+                            MONTHS_SHORT[d.month0() as usize],
+                            d.day(),
+                            some_range(rng)
+                        ),
+                    ),
+                    yes,
+                ],
                 "past-month-day",
             )
         }
         6 => {
-            let d = *pick(rng, &["June 31", "Feb 30", "the 32nd", "31/11", "April 31st", "September 31", "Nov 31", "February 30th"]);
-            (vec![ask(&mtext, &format!("on {d} {}", some_range(rng))), yes], "impossible-date")
+            let d = *pick(
+                rng,
+                &[
+                    "June 31",
+                    "Feb 30",
+                    "the 32nd",
+                    "31/11",
+                    "April 31st",
+                    "September 31",
+                    "Nov 31",
+                    "February 30th",
+                ],
+            );
+            (
+                vec![ask(&mtext, &format!("on {d} {}", some_range(rng))), yes],
+                "impossible-date",
+            )
         }
         7 => {
-            let r = *pick(rng, &["5pm to 3pm", "17:00-15:00", "from 4pm until 2pm", "from 14:00 to 9am", "between 6pm and 1pm"]);
-            (vec![ask(&mtext, &format!("tomorrow {r}")), yes], "end-before-start")
+            let r = *pick(
+                rng,
+                &[
+                    "5pm to 3pm",
+                    "17:00-15:00",
+                    "from 4pm until 2pm",
+                    "from 14:00 to 9am",
+                    "between 6pm and 1pm",
+                ],
+            );
+            (
+                vec![ask(&mtext, &format!("tomorrow {r}")), yes],
+                "end-before-start",
+            )
         }
         8 => {
             // Both parts ≤ 12 and different: day/month or month/day?
@@ -101,7 +174,13 @@ pub fn case(rng: &mut StdRng, w: &mut World) -> Option<Case> {
                 }
             };
             let y = today.year() + 1;
-            (vec![ask(&mtext, &format!("on {a}/{b}/{y} {}", some_range(rng))), yes], "ambiguous-numeric-date")
+            (
+                vec![
+                    ask(&mtext, &format!("on {a}/{b}/{y} {}", some_range(rng))),
+                    yes,
+                ],
+                "ambiguous-numeric-date",
+            )
         }
         9 => {
             // "next <weekday>" where that weekday is still ahead this week.
@@ -111,30 +190,62 @@ pub fn case(rng: &mut StdRng, w: &mut World) -> Option<Case> {
             }
             let t = rng.random_range(wd + 1..7) as usize;
             (
-                vec![ask(&mtext, &format!("next {} {}", when::weekday_name(t), some_range(rng))), yes],
+                vec![
+                    ask(
+                        &mtext,
+                        &format!("next {} {}", when::weekday_name(t), some_range(rng)),
+                    ),
+                    yes,
+                ],
                 "ambiguous-next-weekday",
             )
         }
         10 => {
             let u = *pick(rng, UNKNOWN_MODELS);
-            let what = if rng.random_bool(0.5) { format!("2 {u}s") } else { format!("{} {u}", words::article(u)) };
-            (vec![ask(&what, &format!("tomorrow {}", some_range(rng))), yes], "unknown-model")
+            let what = if rng.random_bool(0.5) {
+                format!("2 {u}s")
+            } else {
+                format!("{} {u}", words::article(u))
+            };
+            (
+                vec![ask(&what, &format!("tomorrow {}", some_range(rng))), yes],
+                "unknown-model",
+            )
         }
         11 => {
             let too_many = m.total + rng.random_range(1..=4);
             let plural = *pick(rng, m.plural);
             (
-                vec![ask(&format!("{too_many} {plural}"), &format!("tomorrow {}", some_range(rng))), yes],
+                vec![
+                    ask(
+                        &format!("{too_many} {plural}"),
+                        &format!("tomorrow {}", some_range(rng)),
+                    ),
+                    yes,
+                ],
                 "too-many",
             )
         }
         12 => {
-            let t = *pick(rng, &["tomorrow for 45 days", "tomorrow for 6 weeks", "from tomorrow for 40 days"]);
+            let t = *pick(
+                rng,
+                &[
+                    "tomorrow for 45 days",
+                    "tomorrow for 6 weeks",
+                    "from tomorrow for 40 days",
+                ],
+            );
             (vec![ask(&mtext, t), yes], "too-long")
         }
         13 => {
             let d = today + Duration::days(rng.random_range(400..700));
-            (vec![ask(&mtext, &format!("on {} {}", mon_d_y(d), some_range(rng))), yes], "too-far")
+            (
+                vec![
+                    ask(&mtext, &format!("on {} {}", mon_d_y(d), some_range(rng))),
+                    yes,
+                ],
+                "too-far",
+            )
         }
         14 => {
             let no = pick(rng, words::NO).to_string();
@@ -155,13 +266,24 @@ pub fn case(rng: &mut StdRng, w: &mut World) -> Option<Case> {
         16 => {
             let plural = *pick(rng, m.plural);
             (
-                vec![format!("book some {plural} tomorrow {}", some_range(rng)), yes],
+                vec![
+                    format!("book some {plural} tomorrow {}", some_range(rng)),
+                    yes,
+                ],
                 "plural-without-count",
             )
         }
         17 => (vec![ask(&mtext, "tomorrow overnight"), yes], "overnight"),
         18 => {
-            let t = *pick(rng, &["on blursday 9-5", "on the 3st from 10am to 2pm", "Decembruary 4 9-5", "on Frunday 9-5"]);
+            let t = *pick(
+                rng,
+                &[
+                    "on blursday 9-5",
+                    "on the 3st from 10am to 2pm",
+                    "Decembruary 4 9-5",
+                    "on Frunday 9-5",
+                ],
+            );
             (vec![ask(&mtext, t), yes], "unreadable-date")
         }
         _ => {

@@ -23,14 +23,30 @@ impl Local {
 
 /// The month names people write.
 const MONTHS: [&str; 12] = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ];
 const MONTHS_SHORT: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 const WEEKDAYS: [&str; 7] = [
-    "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
 ];
 const WEEKDAYS_SHORT: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
@@ -58,23 +74,52 @@ pub fn nearest(today: NaiveDate, w: Weekday) -> NaiveDate {
 }
 
 /// A date in one of the date forms, from `min` on (returns the date, text, tag).
-pub fn date_phrase(rng: &mut StdRng, l: &Local, min: NaiveDate) -> Option<(NaiveDate, String, String)> {
+pub fn date_phrase(
+    rng: &mut StdRng,
+    l: &Local,
+    min: NaiveDate,
+) -> Option<(NaiveDate, String, String)> {
     let today = l.today();
     let wd = today.weekday().num_days_from_monday();
     let form = rng.random_range(0..14);
     let (d, text, tag): (NaiveDate, String, &str) = match form {
-        0 => (today, pick(rng, &["today", "today", "later today"]).to_string(), "today"),
+        0 => (
+            today,
+            pick(rng, &["today", "today", "later today"]).to_string(),
+            "today",
+        ),
         1 => {
-            let t = pick(rng, &["tomorrow", "tomorrow", "tmrw", "tmr", "tmorrow", "tommorow", "Tomorrow"]);
+            let t = pick(
+                rng,
+                &[
+                    "tomorrow", "tomorrow", "tmrw", "tmr", "tmorrow", "tommorow", "Tomorrow",
+                ],
+            );
             (today + Duration::days(1), t.to_string(), "tomorrow")
         }
-        2 => (today + Duration::days(2), "the day after tomorrow".into(), "day-after-tomorrow"),
+        2 => (
+            today + Duration::days(2),
+            "the day after tomorrow".into(),
+            "day-after-tomorrow",
+        ),
         3 => {
             let n = rng.random_range(2..=9u32);
-            let num = if rng.random_bool(0.5) { n.to_string() } else { word(n) };
-            (today + Duration::days(n as i64), format!("in {num} days"), "in-n-days")
+            let num = if rng.random_bool(0.5) {
+                n.to_string()
+            } else {
+                word(n)
+            };
+            (
+                today + Duration::days(n as i64),
+                format!("in {num} days"),
+                "in-n-days",
+            )
         }
-        4 => (today + Duration::days(7), "a week from today".into(), "week-from-today"),
+        4 => (
+            today + Duration::days(7),
+            "a week from today".into(),
+            "week-from-today",
+        ),
         5 => {
             let w = rng.random_range(0..7usize);
             let d = nearest(today, Weekday::try_from(w as u8).ok()?);
@@ -83,7 +128,10 @@ pub fn date_phrase(rng: &mut StdRng, l: &Local, min: NaiveDate) -> Option<(Naive
                 1 => (format!("on {}", WEEKDAYS[w]), "on-weekday"),
                 2 => (format!("this {}", WEEKDAYS[w]), "this-weekday"),
                 3 => (WEEKDAYS_SHORT[w].to_string(), "weekday-short"),
-                _ => (format!("{}.", WEEKDAYS_SHORT[w].to_lowercase()), "weekday-short-dot"),
+                _ => (
+                    format!("{}.", WEEKDAYS_SHORT[w].to_lowercase()),
+                    "weekday-short-dot",
+                ),
             };
             (d, text, tag)
         }
@@ -94,7 +142,11 @@ pub fn date_phrase(rng: &mut StdRng, l: &Local, min: NaiveDate) -> Option<(Naive
             }
             let w = rng.random_range(0..wd) as usize;
             let next_monday = today + Duration::days((7 - wd) as i64);
-            (next_monday + Duration::days(w as i64), format!("next {}", WEEKDAYS[w]), "next-weekday")
+            (
+                next_monday + Duration::days(w as i64),
+                format!("next {}", WEEKDAYS[w]),
+                "next-weekday",
+            )
         }
         7 => {
             let w = rng.random_range(0..7usize);
@@ -105,7 +157,10 @@ pub fn date_phrase(rng: &mut StdRng, l: &Local, min: NaiveDate) -> Option<(Naive
             let (text, tag) = match rng.random_range(0..3) {
                 0 => (format!("{} week", WEEKDAYS[w]), "weekday-week"),
                 1 => (format!("a week on {}", WEEKDAYS[w]), "a-week-on-weekday"),
-                _ => (format!("the {} after next", WEEKDAYS[w]), "weekday-after-next"),
+                _ => (
+                    format!("the {} after next", WEEKDAYS[w]),
+                    "weekday-after-next",
+                ),
             };
             (d, text, tag)
         }
@@ -183,7 +238,9 @@ pub fn next_day_of_month(today: NaiveDate, n: u32) -> Option<NaiveDate> {
     if this >= today {
         return Some(this);
     }
-    (today.with_day(1)? + Duration::days(32)).with_day(1)?.with_day(n)
+    (today.with_day(1)? + Duration::days(32))
+        .with_day(1)?
+        .with_day(n)
 }
 
 /// 1–6 → 13–18, 7–11 → morning, 12 → noon (an hour without am/pm and minutes).
@@ -287,7 +344,11 @@ pub fn end_phrase(rng: &mut StdRng, s: u32, e: u32) -> Option<(String, String)> 
         // The bare hour n with: bare(n) = h, or n (7–11) ≤ start → n + 12 = h.
         let n = (1..=12).find(|n| {
             let v = bare(*n);
-            let v = if v * 60 <= s && (7..=11).contains(n) { v + 12 } else { v };
+            let v = if v * 60 <= s && (7..=11).contains(n) {
+                v + 12
+            } else {
+                v
+            };
             v == h && v * 60 > s
         });
         if let Some(n) = n {
@@ -305,7 +366,7 @@ pub fn end_phrase(rng: &mut StdRng, s: u32, e: u32) -> Option<(String, String)> 
 pub fn duration_phrase(rng: &mut StdRng, minutes: u32) -> Option<(String, String)> {
     let mut forms: Vec<(String, &str)> = Vec::new();
     let day = 24 * 60;
-    if minutes % day == 0 {
+    if minutes.is_multiple_of(day) {
         let k = minutes / day;
         match k {
             1 => {
@@ -323,7 +384,7 @@ pub fn duration_phrase(rng: &mut StdRng, minutes: u32) -> Option<(String, String
             forms.push((format!("for {k} days"), "for-n-days"));
             forms.push((format!("for {} days", word(k)), "for-word-days"));
         }
-    } else if minutes % 60 == 0 && minutes <= 12 * 60 {
+    } else if minutes.is_multiple_of(60) && minutes <= 12 * 60 {
         let h = minutes / 60;
         if h == 1 {
             forms.push(("for an hour".into(), "for-an-hour"));
@@ -443,8 +504,22 @@ pub fn day_time(rng: &mut StdRng) -> Option<DayTime> {
             let (dt, dtag) = duration_phrase(rng, d)?;
             let compact = !dt.starts_with("for") && !dt.starts_with('a');
             let text = match rng.random_range(0..3) {
-                0 => format!("at {st} {}", if compact { format!("for {dt}") } else { dt.clone() }),
-                1 => format!("from {st} {}", if compact { format!("for {dt}") } else { dt.clone() }),
+                0 => format!(
+                    "at {st} {}",
+                    if compact {
+                        format!("for {dt}")
+                    } else {
+                        dt.clone()
+                    }
+                ),
+                1 => format!(
+                    "from {st} {}",
+                    if compact {
+                        format!("for {dt}")
+                    } else {
+                        dt.clone()
+                    }
+                ),
                 _ => format!("starting at {st}, {dt}"),
             };
             Some(DayTime {

@@ -32,8 +32,21 @@ pub const MODELS: &[ModelWords] = &[
     ModelWords {
         name: "H100-80GB",
         total: 8,
-        singular: &["H100", "h100", "H100 80GB", "H100-80GB", "h-100", "h100 80gb"],
-        plural: &["H100s", "h100s", "H100 GPUs", "H100-80GB cards", "h100 gpus"],
+        singular: &[
+            "H100",
+            "h100",
+            "H100 80GB",
+            "H100-80GB",
+            "h-100",
+            "h100 80gb",
+        ],
+        plural: &[
+            "H100s",
+            "h100s",
+            "H100 GPUs",
+            "H100-80GB cards",
+            "h100 gpus",
+        ],
         by_property: &[
             ("fastest", "{n} of your fastest GPUs"),
             ("most-powerful", "{n} of the most powerful GPUs"),
@@ -48,7 +61,14 @@ pub const MODELS: &[ModelWords] = &[
     ModelWords {
         name: "A100-80GB",
         total: 12,
-        singular: &["A100", "a100", "a-100", "A100 80GB", "A100-80GB", "a100-80gb"],
+        singular: &[
+            "A100",
+            "a100",
+            "a-100",
+            "A100 80GB",
+            "A100-80GB",
+            "a100-80gb",
+        ],
         plural: &["A100s", "a100s", "A100 GPUs", "a-100s", "A100-80GB cards"],
         by_property: &[
             ("80gb", "{n} GPUs with 80 GB"),
@@ -72,7 +92,10 @@ pub const MODELS: &[ModelWords] = &[
         by_property: &[
             ("atleast-48gb", "{n} GPUs with at least 48 GB"),
             ("48gb-or-more", "{n} GPUs with 48GB or more"),
-            ("cheapest-48gb", "{n} of the cheapest cards with at least 48 GB of memory"),
+            (
+                "cheapest-48gb",
+                "{n} of the cheapest cards with at least 48 GB of memory",
+            ),
         ],
         property_fragment: &[("atleast-48gb", "anything with at least 48 GB")],
     },
@@ -87,7 +110,9 @@ pub const MODELS: &[ModelWords] = &[
     ModelWords {
         name: "RTX-4090-24GB",
         total: 6,
-        singular: &["RTX 4090", "rtx4090", "4090", "RTX-4090", "rtx 4090", "rxt 4090"],
+        singular: &[
+            "RTX 4090", "rtx4090", "4090", "RTX-4090", "rtx 4090", "rxt 4090",
+        ],
         plural: &["RTX 4090s", "4090s", "rtx4090s", "RTX-4090 GPUs"],
         by_property: &[
             ("cheapest", "{n} of the cheapest GPUs"),
@@ -105,7 +130,9 @@ pub const MODELS: &[ModelWords] = &[
 ];
 
 /// Models the inventory does not have (the assistant must say so and never book).
-pub const UNKNOWN_MODELS: &[&str] = &["TPU", "MI300", "A6000", "MI250X", "RTX 3090", "GH200", "B200"];
+pub const UNKNOWN_MODELS: &[&str] = &[
+    "TPU", "MI300", "A6000", "MI250X", "RTX 3090", "GH200", "B200",
+];
 
 /// "a" or "an" before `word` as it is spoken ("an H100", "a V100", "a 4090").
 pub fn article(word: &str) -> &'static str {
@@ -118,9 +145,27 @@ pub fn article(word: &str) -> &'static str {
 
 /// Number words, 0..=20.
 pub const NUMBER_WORDS: &[&str] = &[
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
-    "nineteen", "twenty",
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+    "twenty",
 ];
 
 /// `n` in words when it has one, else in digits.
@@ -180,8 +225,19 @@ pub fn model_with_count(rng: &mut StdRng, m: &ModelWords, n: u32) -> (String, St
 
 /// Openers before the request.
 pub const OPENERS: &[&str] = &[
-    "", "", "", "", "hi,", "hello!", "hey there.", "hi team,", "Hello, hope you're well.",
-    "quick one:", "So,", "hey bot,", "Hi there!",
+    "",
+    "",
+    "",
+    "",
+    "hi,",
+    "hello!",
+    "hey there.",
+    "hi team,",
+    "Hello, hope you're well.",
+    "quick one:",
+    "So,",
+    "hey bot,",
+    "Hi there!",
 ];
 
 /// Ways to ask, `{m}` = model with count, `{w}` = when.
@@ -211,21 +267,61 @@ pub const STORIES: &[&str] = &[
 
 /// Politeness after the request.
 pub const CLOSERS: &[&str] = &[
-    "", "", "", "", "please", "if possible", "thanks!", "thank you", "cheers", "thx",
-    "thanks a lot", "much appreciated",
+    "",
+    "",
+    "",
+    "",
+    "please",
+    "if possible",
+    "thanks!",
+    "thank you",
+    "cheers",
+    "thx",
+    "thanks a lot",
+    "much appreciated",
 ];
 
 /// Yes-words (understanding-rules.md).
 pub const YES: &[&str] = &[
-    "yes", "Yes please", "yep", "yeah", "sure", "ok", "okay", "confirm", "go ahead", "do it",
-    "book it", "sounds good", "sounds perfect", "go for it", "perfect", "that's right",
-    "yep that's it", "please do", "absolutely", "correct", "yes, thanks!", "Yes.", "ok, go ahead",
+    "yes",
+    "Yes please",
+    "yep",
+    "yeah",
+    "sure",
+    "ok",
+    "okay",
+    "confirm",
+    "go ahead",
+    "do it",
+    "book it",
+    "sounds good",
+    "sounds perfect",
+    "go for it",
+    "perfect",
+    "that's right",
+    "yep that's it",
+    "please do",
+    "absolutely",
+    "correct",
+    "yes, thanks!",
+    "Yes.",
+    "ok, go ahead",
 ];
 
 /// No-words (understanding-rules.md).
 pub const NO: &[&str] = &[
-    "no", "nope", "nah", "not now", "no thanks", "not at the moment", "forget it",
-    "never mind", "cancel that", "don't", "stop", "leave it",
+    "no",
+    "nope",
+    "nah",
+    "not now",
+    "no thanks",
+    "not at the moment",
+    "forget it",
+    "never mind",
+    "cancel that",
+    "don't",
+    "stop",
+    "leave it",
 ];
 
 /// Words a typo must not touch: numbers, yes / no words, words whose typo is another word.
@@ -233,8 +329,23 @@ fn protected(w: &str) -> bool {
     let l = w.to_ascii_lowercase();
     NUMBER_WORDS.contains(&l.as_str())
         || [
-            "couple", "single", "thanks", "please", "absolutely", "perfect", "correct", "sounds",
-            "ahead", "confirm", "never", "cancel", "leave", "forget", "there", "where", "rtx",
+            "couple",
+            "single",
+            "thanks",
+            "please",
+            "absolutely",
+            "perfect",
+            "correct",
+            "sounds",
+            "ahead",
+            "confirm",
+            "never",
+            "cancel",
+            "leave",
+            "forget",
+            "there",
+            "where",
+            "rtx",
         ]
         .contains(&l.as_str())
 }
@@ -246,7 +357,9 @@ pub fn typo(rng: &mut StdRng, text: &str) -> Option<String> {
     let candidates: Vec<usize> = words
         .iter()
         .enumerate()
-        .filter(|(_, w)| w.len() >= 5 && w.chars().all(|c| c.is_ascii_alphabetic()) && !protected(w))
+        .filter(|(_, w)| {
+            w.len() >= 5 && w.chars().all(|c| c.is_ascii_alphabetic()) && !protected(w)
+        })
         .map(|(i, _)| i)
         .collect();
     let &i = candidates.choose(rng)?;
