@@ -27,6 +27,9 @@ const DEFAULT_SEED: u64 = 2026;
 const DEFAULT_SHOW: usize = 40;
 /// Required share of exactly understood generated conversations (issue 10).
 const GENERATOR_EXACT_PCT: f64 = 97.0;
+/// How many hand-written conversations issue 10 asks for (reported, not asserted: the
+/// tables are written on another branch).
+const TABLES_MIN_CONVERSATIONS: usize = 300;
 /// Required share of exactly understood hand-written conversations.
 const TABLES_EXACT_PCT: f64 = 95.0;
 
@@ -71,6 +74,13 @@ async fn conversation_tables() {
             .unwrap_or(0),
         started.elapsed().as_secs_f64()
     );
+    if c.total() < TABLES_MIN_CONVERSATIONS {
+        println!(
+            "   note: issue 10 asks for at least {TABLES_MIN_CONVERSATIONS} hand-written \
+             conversations; {} found",
+            c.total()
+        );
+    }
     assert_eq!(
         c.wrong, 0,
         "conversations acted on a misunderstanding (see above)"
@@ -114,7 +124,7 @@ async fn paraphrase_generator() {
     println!("{}", report.by_category());
     println!(
         "{}   seed {seed}; {turns} turns in {secs:.1}s: {:.0} conversations/s, {:.0} turns/s \
-         (one conversation: HPCBOT_EVAL_SEED={seed} HPCBOT_EVAL_ONLY=<index of gen-index>)",
+         (replay gen-<i> alone: HPCBOT_EVAL_SEED={seed} HPCBOT_EVAL_ONLY=<i>)",
         report.summary("paraphrase generator"),
         c.total() as f64 / secs,
         turns as f64 / secs
