@@ -75,26 +75,41 @@ impl Report {
         )
     }
 
-    /// Per category, the worst first (most wrong, then lowest exact share).
+    /// Per category, grouped by family (the part before `:`: date, range, dur, neg, ...),
+    /// families with the most wrong first, and within a family the worst form first.
     pub fn by_category(&self) -> String {
-        let mut rows: Vec<(&String, &Counts)> = self.by_tag.iter().collect();
-        rows.sort_by(|a, b| {
+        let mut families: BTreeMap<&str, Vec<(&String, &Counts)>> = BTreeMap::new();
+        for (tag, c) in &self.by_tag {
+            let family = tag.split(':').next().unwrap_or(tag);
+            families.entry(family).or_default().push((tag, c));
+        }
+        let worst = |a: &(&String, &Counts), b: &(&String, &Counts)| {
             b.1.wrong
                 .cmp(&a.1.wrong)
                 .then(a.1.exact_pct().total_cmp(&b.1.exact_pct()))
                 .then(a.0.cmp(b.0))
-        });
-        let mut s =
-            String::from("-- by category (worst first): category  n  exact%  asked  wrong\n");
-        for (tag, c) in rows {
-            let _ = writeln!(
-                s,
-                "   {tag:<34} {:>6} {:>7.2}% {:>6} {:>6}",
-                c.total(),
-                c.exact_pct(),
-                c.asked,
-                c.wrong
-            );
+        };
+        let mut order: Vec<(&str, Vec<(&String, &Counts)>)> = families.into_iter().collect();
+        for (_, rows) in order.iter_mut() {
+            rows.sort_by(worst);
+        }
+        let wrong_of = |rows: &[(&String, &Counts)]| rows.iter().map(|r| r.1.wrong).sum::<usize>();
+        order.sort_by(|a, b| wrong_of(&b.1).cmp(&wrong_of(&a.1)).then(a.0.cmp(b.0)));
+        let mut s = String::from(
+            "-- by category, per family (worst first): category  n  exact%  asked  wrong\n",
+        );
+        for (family, rows) in order {
+            let _ = writeln!(s, "   [{family}]");
+            for (tag, c) in rows {
+                let _ = writeln!(
+                    s,
+                    "   {tag:<40} {:>6} {:>7.2}% {:>6} {:>6}",
+                    c.total(),
+                    c.exact_pct(),
+                    c.asked,
+                    c.wrong
+                );
+            }
         }
         s
     }
