@@ -64,6 +64,7 @@ async fn conversation_tables() {
         report.add(case, outcome);
     }
     let c = report.counts;
+    println!("{}", report.summary("conversation tables"));
     println!("{}", report.failures(None));
     println!("{}", report.by_category());
     println!(
@@ -120,6 +121,7 @@ async fn paraphrase_generator() {
     }
     let secs = started.elapsed().as_secs_f64();
     let c = report.counts;
+    println!("{}", report.summary("paraphrase generator"));
     println!("{}", report.failures(Some(show)));
     println!("{}", report.by_category());
     println!(

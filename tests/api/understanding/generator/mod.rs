@@ -125,6 +125,19 @@ pub struct WhenOut {
     pub tags: Vec<String>,
 }
 
+/// Whether the date form writes the day of the month ("Dec 20", "the 20th", "2026-12-20"),
+/// so that "oops, the 21st not the 20th" refers to something the person said.
+fn day_written(date_tag: &str) -> bool {
+    let relative = [
+        "today",
+        "tomorrow",
+        "day-after-tomorrow",
+        "in-n-days",
+        "week-from-today",
+    ];
+    !date_tag.contains("weekday") && !relative.iter().any(|r| date_tag == format!("date:{r}"))
+}
+
 /// Whether a local start is acceptable for a positive case: after now by a margin that no
 /// reading of "now" can blur, and within the booking horizon.
 fn future(w: &World, start: NaiveDateTime, end: NaiveDateTime) -> bool {
@@ -159,7 +172,7 @@ fn when_out(rng: &mut StdRng, w: &mut World) -> Option<WhenOut> {
             single,
             parts: vec![dtext.clone(), dt.text],
             date: Some(d),
-            day_written: dtag == "date:ordinal",
+            day_written: day_written(&dtag),
             time_correctable: !part && dt.end <= 22 * 60,
             tags,
         });
@@ -184,7 +197,7 @@ fn when_out(rng: &mut StdRng, w: &mut World) -> Option<WhenOut> {
             single: format!("{dtext} {dur}"),
             parts: vec![dtext, dur],
             date: Some(d),
-            day_written: dtag == "date:ordinal",
+            day_written: day_written(&dtag),
             time_correctable: false,
             tags: vec![dtag, durtag, "when:date-duration-09:00".into()],
         });
@@ -741,15 +754,13 @@ fn correction(
                     if nd.day() > 28 || when::next_day_of_month(today, nd.day()) != Some(nd) {
                         return None;
                     }
-                    (
-                        nd,
-                        format!(
-                            "oops, the {} not the {}",
-                            when::ordinal(nd.day()),
-                            when::ordinal(d.day())
-                        ),
-                        "ordinal",
-                    )
+                    let (new, old) = (when::ordinal(nd.day()), when::ordinal(d.day()));
+                    let text = match rng.random_range(0..3) {
+                        0 => format!("oops, the {new} not the {old}"),
+                        1 => format!("oops — the {new}, not the {old}"),
+                        _ => format!("sorry, I meant the {new}"),
+                    };
+                    (nd, text, "ordinal")
                 }
                 1 => {
                     let wd = rng.random_range(0..7u8);
