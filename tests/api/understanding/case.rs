@@ -132,6 +132,10 @@ pub struct Case {
     pub reply_has: Vec<String>,
     /// Categories for the report (surface forms used, negative kind, ...).
     pub tags: Vec<String>,
+    /// The turns (indexes) at which a booking may be made, changed or cancelled — the
+    /// person's yes turns — when the writer knows them (the generator does). Whatever it is,
+    /// nothing may happen at the first turn: no proposal can have been accepted yet.
+    pub act_turns: Option<Vec<usize>>,
 }
 
 impl Case {

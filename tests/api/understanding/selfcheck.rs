@@ -11,7 +11,9 @@ use super::tables;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use hpcbot::assistant::tools::Tools;
-use hpcbot::assistant::{Assistant, AssistantError, Backend, Conversation, Reply, TurnInput};
+use hpcbot::assistant::{
+    Action, Assistant, AssistantError, Backend, Conversation, Reply, TurnInput,
+};
 use hpcbot::config::Config;
 use hpcbot::domain::booking::BookingStatus;
 use hpcbot::domain::{Interval, Inventory, SessionId};
@@ -49,15 +51,20 @@ impl Conversation for Scripted {
     async fn reply(&self, input: TurnInput<'_>) -> Result<Reply, AssistantError> {
         let turn = input.state.as_u64().unwrap_or(0) as usize;
         let mut text = String::from("ok");
+        let mut actions = Vec::new();
         let fail = |e: hpcbot::assistant::tools::ToolError| AssistantError::Failed(e.to_string());
         for act in self.script.get(turn).into_iter().flatten() {
             match act {
                 Act::Book(b) => {
                     let iv = Interval::new(b.start, b.end).expect("script interval");
-                    self.tools
+                    let booking = self
+                        .tools
                         .book(input.caller, &b.model, b.count as i64, iv)
                         .await
                         .map_err(fail)?;
+                    actions.push(Action::BookingCreated {
+                        booking: (&booking).into(),
+                    });
                 }
                 Act::Cancel(start) => {
                     let mine = self.tools.bookings(input.caller).await.map_err(fail)?;
@@ -67,17 +74,21 @@ impl Conversation for Scripted {
                             b.interval.start() == *start && b.status == BookingStatus::Confirmed
                         })
                         .expect("script cancels a booking that exists");
-                    self.tools
+                    let cancelled = self
+                        .tools
                         .cancel(input.caller, b.id.as_str())
                         .await
                         .map_err(fail)?;
+                    actions.push(Action::BookingCancelled {
+                        booking: (&cancelled).into(),
+                    });
                 }
                 Act::Say(s) => text = s.to_string(),
             }
         }
         Ok(Reply {
             text,
-            actions: Vec::new(),
+            actions,
             backend: Backend::Builtin,
             state: serde_json::json!(turn + 1),
         })
@@ -127,6 +138,7 @@ fn case(existing: Vec<Spec>, expect: Expect) -> Case {
         expect,
         reply_has: Vec::new(),
         tags: Vec::new(),
+        act_turns: None,
     }
 }
 
@@ -165,12 +177,31 @@ async fn the_harness_scores_exact_asked_and_wrong() {
         score(vec![vec![Act::Say("how many?")]], &book).await,
         Score::Asked
     );
-    let both = vec![vec![Act::Book(want.clone())], vec![Act::Book(day_off)]];
+    let both = vec![vec![], vec![Act::Book(want.clone()), Act::Book(day_off)]];
     assert_eq!(
         score(both, &book).await,
         Score::Wrong,
         "one booking too many"
     );
+
+    // Right values, but booked before any yes: never acceptable.
+    let at_once = vec![vec![Act::Book(want.clone())], vec![]];
+    assert_eq!(
+        score(at_once, &book).await,
+        Score::Wrong,
+        "booked at the first turn"
+    );
+    let mut yes_at_third = book.clone();
+    yes_at_third.turns.push("yes".into());
+    yes_at_third.act_turns = Some(vec![2]);
+    let early = vec![vec![], vec![Act::Book(want.clone())], vec![]];
+    assert_eq!(
+        score(early.clone(), &yes_at_third).await,
+        Score::Wrong,
+        "booked before the yes"
+    );
+    yes_at_third.act_turns = Some(vec![1, 2]);
+    assert_eq!(score(early, &yes_at_third).await, Score::Exact);
 
     let none = case(Vec::new(), Expect::None);
     assert_eq!(score(vec![vec![]], &none).await, Score::Exact);

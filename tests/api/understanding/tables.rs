@@ -245,5 +245,6 @@ fn convert(origin: &str, r: RawConv, inv: &Inventory) -> Result<Case, String> {
         expect,
         reply_has: r.reply_has,
         tags,
+        act_turns: None,
     })
 }

@@ -506,6 +506,7 @@ fn new_case(turns: Vec<String>, expect: Expect, tags: Vec<String>) -> Case {
         expect,
         reply_has: Vec::new(),
         tags,
+        act_turns: None,
     }
 }
 
@@ -575,7 +576,15 @@ fn positive(rng: &mut StdRng, w: &mut World) -> Option<Case> {
         tags.push("extra-yes-after-booking".into());
     }
     let spec = req.spec(w)?;
+    // The booking may only be made at a yes (before any typo changes the words).
+    let act_turns = turns
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| words::YES.contains(&t.as_str()))
+        .map(|(i, _)| i)
+        .collect();
     let mut case = new_case(turns, Expect::Book(spec.clone()), tags);
+    case.act_turns = Some(act_turns);
     surroundings(rng, w, &mut case, &spec);
     Some(case)
 }
