@@ -15,3 +15,4 @@ mod props;
 mod redis;
 mod sessions;
 mod storm;
+mod understanding;
