@@ -75,8 +75,8 @@ pub enum BookingRef {
     It,
     /// "the second one".
     Ordinal(usize),
-    /// "the one on the 9th", "the Friday booking".
-    Date(NaiveDate),
+    /// "the one on the 9th", "the Friday booking" (several: "the Friday and the Monday one").
+    Dates(Vec<NaiveDate>),
     /// "all of them", "everything".
     All,
 }
@@ -174,20 +174,23 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
     // "the one on the 9th", "the Friday booking": a date that points at a booking is not a
     // time for the request; read the message again without it.
     let date_ref = date_reference(text, &time);
-    if let Some((_, span)) = &date_ref {
+    if let Some((_, spans)) = &date_ref {
         let mut b = text.as_bytes().to_vec();
-        for x in b.iter_mut().take(span.end).skip(span.start) {
-            *x = b' ';
+        for span in spans {
+            for x in b.iter_mut().take(span.end).skip(span.start) {
+                *x = b' ';
+            }
         }
         let again = String::from_utf8_lossy(&b).into_owned();
-        let rest = when::read(&again, now);
-        let mut consumed = rest;
-        consumed.mentions.push(when::Mention {
-            span: span.clone(),
-            kind: MentionKind::WholeDay,
-            negated: true,
-        });
-        time = consumed;
+        let mut rest = when::read(&again, now);
+        for span in spans {
+            rest.mentions.push(when::Mention {
+                span: span.clone(),
+                kind: MentionKind::WholeDay,
+                negated: false,
+            });
+        }
+        time = rest;
     }
     let toks = tokens(&blank(&time));
     let mut used = vec![false; toks.len()];
@@ -227,7 +230,7 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
         .find(|(t, u)| !**u && hex_ref(t))
         .map(|(t, _)| BookingRef::Id(t.clone()));
     if booking_ref.is_none() {
-        booking_ref = date_ref.map(|(d, _)| BookingRef::Date(d));
+        booking_ref = date_ref.map(|(d, _)| BookingRef::Dates(d));
     }
     if booking_ref.is_none() {
         booking_ref = ordinal_ref(&toks);
@@ -377,7 +380,7 @@ fn intent(toks: &[String], used: &[bool], p: &Parsed) -> Intent {
         ),
         (
             Intent::Inventory,
-            2 * has(Cue::Inventory) * (1 - u32::from(!p.models.is_empty()))
+            2 * has(Cue::Inventory) * (1 - slots)
                 + 2 * u32::from(p.wanted.any() && !c.has(Cue::Book)),
         ),
         (Intent::Help, 4 * has(Cue::Help)),
@@ -407,7 +410,12 @@ fn hex_ref(t: &str) -> bool {
 
 /// "the one on the 9th", "the one that starts Friday", "the Friday booking", "my Dec 3
 /// reservation": a date naming a booking. Returns it and its span.
-fn date_reference(text: &str, time: &Reading) -> Option<(NaiveDate, std::ops::Range<usize>)> {
+fn date_reference(
+    text: &str,
+    time: &Reading,
+) -> Option<(Vec<NaiveDate>, Vec<std::ops::Range<usize>>)> {
+    let mut dates = Vec::new();
+    let mut spans = Vec::new();
     let lower = text.to_lowercase();
     for m in &time.mentions {
         let date = match &m.kind {
@@ -433,15 +441,19 @@ fn date_reference(text: &str, time: &Reading) -> Option<(NaiveDate, std::ops::Ra
             tail(n) == *p || tail(n + 1).ends_with(p)
         });
         let noun_after = after.first().is_some_and(|w| {
-            matches!(*w, "booking" | "bookings" | "reservation" | "reservations" | "one")
+            matches!(*w, "booking" | "bookings" | "reservation" | "reservations" | "one" | "s")
         }) && before
             .last()
-            .is_some_and(|w| matches!(*w, "the" | "my" | "that" | "this"));
-        if named_before || noun_after {
-            return Some((date, m.span.clone()));
+            .is_some_and(|w| matches!(*w, "the" | "my" | "that" | "this" | "and"));
+        let and_after = !dates.is_empty()
+            && before.last().is_some_and(|w| matches!(*w, "the" | "and"))
+            && (noun_after || after.first().is_some_and(|w| *w == "one"));
+        if named_before || noun_after || and_after {
+            dates.push(date);
+            spans.push(m.span.clone());
         }
     }
-    None
+    (!dates.is_empty()).then_some((dates, spans))
 }
 
 /// "the first one", "the second booking", "number 2".
@@ -682,7 +694,11 @@ pub fn find_models(toks: &[String], inv: &Inventory, used: &mut [bool]) -> Vec<S
                 if toks.get(i + n).is_some_and(|t| t.ends_with("gb")) {
                     used[i + n] = true;
                 }
-                if !found.contains(&m) {
+                // "not v100 - a100", "instead of the V100": a model ruled out.
+                let ruled_out = i > 0 && matches!(toks[i - 1].as_str(), "not" | "no")
+                    || i > 1 && toks[i - 2] == "instead" && toks[i - 1] == "of"
+                    || i > 1 && toks[i - 2] == "not" && toks[i - 1] == "the";
+                if !found.contains(&m) && !ruled_out {
                     found.push(m);
                 }
                 i += n;
@@ -718,6 +734,19 @@ fn unknown_model(toks: &[String], used: &[bool]) -> Option<String> {
 /// couple of 4090s", "four v100", "an H100", "x4"), or after one ("A100 x 2"); and a
 /// change of count ("one more GPU", "two fewer").
 fn find_count(toks: &[String], used: &[bool], model_at: &[bool]) -> (Option<Count>, Option<i32>) {
+    // A number right before a model wins over one before a generic noun ("6 people, one
+    // card each, so 6 rtx 4090").
+    for i in 0..toks.len().saturating_sub(1) {
+        if used[i] || !model_at[i + 1] {
+            continue;
+        }
+        if let Some(n) = number(&toks[i]) {
+            if i > 0 && matches!(toks[i - 1].as_str(), "not" | "than") {
+                continue;
+            }
+            return (Some(Count::Exact(n)), None);
+        }
+    }
     for i in 0..toks.len() {
         if used[i] && !model_at[i] {
             continue;

@@ -268,6 +268,7 @@ impl Harness {
 fn action_summary(a: &Action) -> String {
     let (verb, b) = match a {
         Action::BookingCreated { booking } => ("booked", booking),
+        Action::BookingChanged { booking } => ("changed", booking),
         Action::BookingCancelled { booking } => ("cancelled", booking),
     };
     format!(

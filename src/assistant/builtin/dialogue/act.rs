@@ -175,6 +175,7 @@ pub async fn run(ctx: &Ctx<'_>, plan: Plan, state: &mut State, f: &Facts<'_>) ->
             start,
             end,
             count,
+            ask,
         } => {
             if !ctx.can_act {
                 return text("This chat can answer questions but not change bookings.");
@@ -196,6 +197,7 @@ pub async fn run(ctx: &Ctx<'_>, plan: Plan, state: &mut State, f: &Facts<'_>) ->
                                 start,
                                 end,
                                 count,
+                                ask,
                             },
                             price_cents: price.0,
                             stated: stated.clone(),
@@ -294,6 +296,7 @@ async fn execute(ctx: &Ctx<'_>, p: Proposal, state: &mut State) -> Out {
             start,
             end,
             count,
+            ..
         } => {
             let Ok(interval) = Interval::new(start, end) else {
                 return text("That change is no longer valid; nothing was changed.");
@@ -318,6 +321,7 @@ async fn execute(ctx: &Ctx<'_>, p: Proposal, state: &mut State) -> Out {
             }
         }
         Act::Cancel { bookings } => {
+            state.memory.topic = Some(crate::assistant::builtin::nlu::Intent::Cancel);
             let mut out = Out {
                 text: String::new(),
                 actions: Vec::new(),

@@ -95,12 +95,13 @@ impl Draft {
                 self.whole_days = false;
                 self.from_now = None;
             }
-            (None, Some(e)) => {
+            (None, Some(e)) if !said.whole_days => {
                 self.end = Some(e);
                 self.end_midnight = said.end_midnight;
                 self.minutes = None;
                 self.whole_days = false;
             }
+            (None, Some(_)) => {}
             (None, None) => {}
         }
         if let Some(d) = said.duration {
@@ -148,6 +149,9 @@ pub enum Act {
         start: DateTime<Utc>,
         end: DateTime<Utc>,
         count: u32,
+        /// What was asked, for corrections before the yes ("sorry, 3 hours").
+        #[serde(default)]
+        ask: super::step::ChangeAsk,
     },
     /// Cancel bookings.
     Cancel { bookings: Vec<String> },

@@ -106,6 +106,29 @@ impl ChangeAsk {
         }
     }
 
+    /// A correction of an earlier ask: what is said now replaces, the rest stays.
+    fn over(self, old: &ChangeAsk) -> ChangeAsk {
+        let direction = self.later || self.earlier || self.extend || self.shorten;
+        ChangeAsk {
+            date: self.date.or(old.date),
+            end_date: self.end_date.or(old.end_date),
+            start: self.start.or(old.start),
+            end: self.end.or(old.end),
+            end_midnight: self.end_midnight || old.end_midnight && self.end.is_none(),
+            minutes: self.minutes.or(if self.extra.is_some() || self.by.is_some() { None } else { old.minutes }),
+            extra: self.extra.or(if self.minutes.is_some() || self.by.is_some() { None } else { old.extra }),
+            by: self.by.or(if self.minutes.is_some() || self.extra.is_some() { None } else { old.by }),
+            shift: self.shift.or(old.shift),
+            later: if direction { self.later } else { old.later },
+            earlier: if direction { self.earlier } else { old.earlier },
+            extend: if direction { self.extend } else { old.extend },
+            shorten: if direction { self.shorten } else { old.shorten },
+            count: self.count.or(if self.count_delta.is_some() { None } else { old.count }),
+            count_delta: self.count_delta.or(if self.count.is_some() { None } else { old.count_delta }),
+            model: self.model.or(old.model.clone()),
+        }
+    }
+
     fn is_empty(&self) -> bool {
         *self == ChangeAsk::default()
             || ChangeAsk {
@@ -201,6 +224,7 @@ pub enum Plan {
         start: DateTime<Utc>,
         end: DateTime<Utc>,
         count: u32,
+        ask: ChangeAsk,
     },
     /// State a cancellation.
     ProposeCancel { bookings: Vec<String> },
@@ -309,23 +333,34 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
         (Pending::Confirming { proposal }, Intent::Price) if !p.has_details() => {
             keep(Plan::Say(Say::Restate(proposal.stated.clone())))
         }
-        (Pending::Confirming { proposal }, Intent::Details | Intent::Book | Intent::Change)
-            if p.has_details() =>
-        {
-            match &proposal.act {
-                Act::Book { draft, .. } => {
-                    let mut draft = draft.clone();
-                    absorb_details(&mut draft, p, f);
-                    fill(draft, mem, p, f)
-                }
-                Act::Change { booking, .. } => {
-                    match f.bookings.iter().find(|b| b.id.as_str() == booking) {
-                        Some(b) => change(b, &ChangeAsk::from(p), mem, f),
-                        None => idle(mem, Plan::Say(Say::NoMatch(booking.clone()))),
+        (Pending::Confirming { proposal }, i) if corrects(p, i) => match &proposal.act {
+            Act::Book { draft, .. } => {
+                let mut draft = draft.clone();
+                if p.count.is_none() && p.count_delta.is_none() && p.time.is_empty() {
+                    if let Some(n) = p.bare_number {
+                        draft.count = Some(n);
                     }
                 }
-                Act::Cancel { .. } => keep(Plan::Say(Say::NotUnderstood)),
+                absorb_details(&mut draft, p, f);
+                fill(draft, mem, p, f)
             }
+            Act::Change { booking, ask, .. } => {
+                match f.bookings.iter().find(|b| b.id.as_str() == booking) {
+                    Some(b) => change(b, &ChangeAsk::from(p).over(ask), mem, f),
+                    None => idle(mem, Plan::Say(Say::NoMatch(booking.clone()))),
+                }
+            }
+            Act::Cancel { .. } if p.booking_ref.is_some() || p.ref_by_model || !p.models.is_empty() => {
+                cancel(p, mem, f)
+            }
+            Act::Cancel { .. } => idle(mem, Plan::Say(Say::NotUnderstood)),
+        },
+        (Pending::Confirming { .. }, Intent::Unknown | Intent::Details)
+            if p.cues.has(Cue::No) || p.cues.has(Cue::Correct) =>
+        {
+            // Something about the proposal that could not be read: drop it rather than
+            // let a later yes act on it.
+            idle(mem, Plan::Say(Say::NotUnderstood))
         }
         (Pending::Confirming { .. }, Intent::Cancel)
             if p.booking_ref.as_ref().is_none_or(|r| *r == BookingRef::It)
@@ -337,13 +372,9 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
 
         // Filling a request.
         (Pending::Filling { .. }, Intent::No) => idle(mem, Plan::Say(Say::Dropped { had: true })),
-        (Pending::Filling { draft, asking }, _)
-            if p.has_details()
-                && matches!(p.intent, Intent::Details | Intent::Book | Intent::Yes)
-                || (p.intent == Intent::Details && p.count.is_some()) =>
-        {
+        (Pending::Filling { draft, asking }, i) if corrects(p, i) || i == Intent::Yes && p.has_details() => {
             let mut draft = draft.clone();
-            if *asking == Slot::Count && p.count.is_none() {
+            if (*asking == Slot::Count || draft.count.is_some() || p.correction) && p.count.is_none() {
                 if let Some(n) = p.bare_number.filter(|_| p.time.is_empty()) {
                     draft.count = Some(n);
                 }
@@ -410,6 +441,12 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
         (_, Intent::Change) => {
             let ask = ChangeAsk::from(p);
             pick_booking(p, &mem, f, Purpose::Change { ask: Box::new(ask) })
+        }
+        (_, Intent::Details)
+            if mem.topic == Some(Intent::Cancel)
+                && (p.ref_by_model || matches!(p.booking_ref, Some(BookingRef::Dates(_) | BookingRef::Id(_) | BookingRef::Ordinal(_)))) =>
+        {
+            cancel(p, mem, f)
         }
         (_, Intent::Details) if (p.correction || p.count_delta.is_some()) && mem.last_booking.is_some() && !same_again(p) => {
             // "make it 3 GPUs instead" after a booking: a change of that booking.
@@ -550,6 +587,17 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
             keep(Plan::Say(Say::NotUnderstood))
         }
     }
+}
+
+/// Whether a message while something is pending corrects it: it has details and is not a
+/// question about something else.
+fn corrects(p: &Parsed, i: Intent) -> bool {
+    p.has_details()
+        && matches!(
+            i,
+            Intent::Details | Intent::Book | Intent::Change | Intent::Inventory | Intent::Unknown
+        )
+        || p.bare_number.is_some() && p.correction && matches!(i, Intent::Details | Intent::Unknown)
 }
 
 /// "same but next week", "the same again": a new request like the last one.
@@ -851,8 +899,8 @@ fn refer<'b>(pool: &[&'b Booking], p: &Parsed, mem: &Memory, f: &Facts<'_>) -> V
                 n => order.get(n - 1).copied().into_iter().collect(),
             };
         }
-        Some(BookingRef::Date(d)) => {
-            hits.retain(|b| f.local_date(b.interval.start()) == *d);
+        Some(BookingRef::Dates(ds)) => {
+            hits.retain(|b| ds.contains(&f.local_date(b.interval.start())));
         }
         Some(BookingRef::It) if !p.ref_by_model && p.time.said.date.is_none() => {
             if let Some(last) = &mem.last_booking {
@@ -872,7 +920,10 @@ fn refer<'b>(pool: &[&'b Booking], p: &Parsed, mem: &Memory, f: &Facts<'_>) -> V
 fn describe_ref(p: &Parsed) -> String {
     match &p.booking_ref {
         Some(BookingRef::Id(x)) => format!("`{x}`"),
-        Some(BookingRef::Date(d)) => format!("on {}", d.format("%a %-d %b")),
+        Some(BookingRef::Dates(ds)) => format!(
+            "on {}",
+            ds.iter().map(|d| d.format("%a %-d %b").to_string()).collect::<Vec<_>>().join(" or ")
+        ),
         Some(BookingRef::Ordinal(n)) => format!("number {n}"),
         _ if !p.models.is_empty() => p.models.join(", "),
         _ => "that".into(),
@@ -919,7 +970,9 @@ fn pick_booking(p: &Parsed, mem: &Memory, f: &Facts<'_>, purpose: Purpose) -> (S
     }
     // For a change, a date without a booking noun is the new time, not a reference.
     let hits = refer(&live, p, mem, f);
-    let all_named = p.models.len() > 1 && matches!(purpose, Purpose::Cancel);
+    let all_named = (p.models.len() > 1
+        || matches!(&p.booking_ref, Some(BookingRef::Dates(ds)) if ds.len() > 1))
+        && matches!(purpose, Purpose::Cancel);
     match hits.as_slice() {
         [] => (
             State {
@@ -1023,6 +1076,12 @@ fn change(b: &Booking, ask: &ChangeAsk, mem: Memory, f: &Facts<'_>) -> (State, P
         let m = ask.minutes.unwrap_or(0);
         end = e0 + signed(if ask.shorten { -m } else { m });
     } else {
+        let mut ask = ask.clone();
+        if (ask.extend || ask.shorten) && ask.end.is_none() && ask.start.is_some() {
+            // "extend it to 7pm": the time is the new end.
+            ask.end = ask.start.take();
+        }
+        let ask = &ask;
         let old_date = f.local_date(s0);
         let old_time = f.local_time(s0);
         let end_only = ask.start.is_none()
@@ -1094,6 +1153,7 @@ fn change(b: &Booking, ask: &ChangeAsk, mem: Memory, f: &Facts<'_>) -> (State, P
             start,
             end,
             count,
+            ask: ask.clone(),
         },
     )
 }
