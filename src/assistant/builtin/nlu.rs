@@ -57,6 +57,8 @@ pub struct Wanted {
     pub fastest: bool,
     /// At least this much memory (GB).
     pub min_memory: Option<u32>,
+    /// An architecture ("Hopper", "Ada").
+    pub family: Option<&'static str>,
 }
 
 impl Wanted {
@@ -154,7 +156,8 @@ impl Parsed {
 
 /// Understands `text`, with times relative to `now` in the configured zone.
 pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
-    let mut time = when::read(text, now);
+    let greeting_free = without_greetings(text);
+    let mut time = when::read(&greeting_free, now);
     // "now make it 4 GPUs": an opening "now" is a discourse word, not a start time.
     if time.said.from_now == Some(chrono::Duration::zero())
         && text.trim_start().to_lowercase().starts_with("now ")
@@ -194,12 +197,13 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
     }
     let toks = tokens(&blank(&time));
     let mut used = vec![false; toks.len()];
-    let models = find_models(&toks, inv, &mut used);
+    let (models, family) = find_models(&toks, inv, &mut used);
     let model_at: Vec<bool> = used.clone();
     let unknown_model = unknown_model(&toks, &used);
     let (mut count, count_delta) = find_count(&toks, &used, &model_at);
     let cues = cues(&toks, &used);
-    let wanted = wanted(&toks, &cues);
+    let mut wanted = wanted(&toks, &cues);
+    wanted.family = family;
     let (by_property, no_model_fits) = if wanted.any() && models.is_empty() {
         match pick(inv, &wanted) {
             Some((m, why)) => (Some((m, why)), false),
@@ -304,6 +308,25 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
     };
     p.intent = intent(&toks, &used, &p);
     p
+}
+
+/// The text with greetings that name a part of the day ("Good afternoon.") blanked, so
+/// the time grammar does not read them as a time; lengths and positions are kept.
+fn without_greetings(text: &str) -> String {
+    let lower = text.to_lowercase();
+    if lower.len() != text.len() || !lower.contains("good ") {
+        return text.to_string();
+    }
+    let mut out = text.as_bytes().to_vec();
+    for g in ["good morning", "good afternoon", "good evening", "good night", "good day"] {
+        let mut from = 0;
+        while let Some(pos) = lower[from..].find(g) {
+            let at = from + pos;
+            out[at..at + g.len()].iter_mut().for_each(|b| *b = b' ');
+            from = at + g.len();
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|_| text.to_string())
 }
 
 /// The intent with the highest score; ties go to the earlier in `ORDER` (a request
@@ -510,6 +533,7 @@ fn wanted(toks: &[String], cues: &Cues) -> Wanted {
         most_memory: cues.has(Cue::MostMemory),
         fastest: cues.has(Cue::Fastest),
         min_memory: None,
+        family: None,
     };
     for (i, t) in toks.iter().enumerate() {
         let gb = t
@@ -535,6 +559,12 @@ pub fn pick(inv: &Inventory, w: &Wanted) -> Option<(String, String)> {
         .models()
         .iter()
         .filter(|m| w.min_memory.is_none_or(|g| m.memory_gb >= g))
+        .filter(|m| {
+            w.family.is_none_or(|f| {
+                m.architecture()
+                    .is_some_and(|a| a.to_lowercase().split(' ').any(|p| p == f))
+            })
+        })
         .collect();
     let chosen = if w.most_memory {
         let max = fits.iter().map(|m| m.memory_gb).max()?;
@@ -555,6 +585,9 @@ pub fn pick(inv: &Inventory, w: &Wanted) -> Option<(String, String)> {
     } else {
         why.push("the cheapest".to_string());
     }
+    if let Some(f) = w.family {
+        why.push(format!("{}{} card", f[..1].to_uppercase(), &f[1..]));
+    }
     if let Some(g) = w.min_memory {
         why.push(format!("with at least {g} GB"));
     }
@@ -568,7 +601,12 @@ const ARCHITECTURES: &[&str] = &["hopper", "ampere", "ada", "lovelace", "volta",
 /// Finds the models a message names, marking the tokens used. Tolerant of case, plurals,
 /// spacing ("rtx 4090", "a 100", "h100 80gb"), one typo in a model key ("a10o"), and
 /// architecture names ("Hopper" → the cheapest model of that family).
-pub fn find_models(toks: &[String], inv: &Inventory, used: &mut [bool]) -> Vec<String> {
+pub fn find_models(
+    toks: &[String],
+    inv: &Inventory,
+    used: &mut [bool],
+) -> (Vec<String>, Option<&'static str>) {
+    let mut family = None;
     // Keys per model: its full normalised name, its first part with a digit ("a100",
     // "4090"), that part joined with earlier letter parts ("rtx4090").
     let keys: Vec<(String, Vec<String>)> = inv
@@ -625,9 +663,12 @@ pub fn find_models(toks: &[String], inv: &Inventory, used: &mut [bool]) -> Vec<S
         }
         // One typo, in keys with digits of 4+ characters; 'o' for '0' is forgiven.
         let fixed = cand.replace('o', "0");
+        let digits = |x: &str| x.chars().filter(char::is_ascii_digit).collect::<String>();
         let dist = |k: &Vec<String>| {
             k.iter()
                 .filter(|x| x.len() >= 4 && x.chars().any(|c| c.is_ascii_digit()))
+                // A typo in the letters only: "rtx 3090" is not an RTX 4090.
+                .filter(|x| digits(x) == digits(&fixed))
                 .map(|x| edit_distance(x, &fixed).min(edit_distance(x, cand.trim_end_matches('s'))))
                 .min()
                 .unwrap_or(usize::MAX)
@@ -650,25 +691,13 @@ pub fn find_models(toks: &[String], inv: &Inventory, used: &mut [bool]) -> Vec<S
             i += 1;
             continue;
         }
-        // An architecture name: the cheapest model of the family.
+        // An architecture name: a property ("a Hopper card"), picked with the others.
         let arch = toks[i].trim_end_matches('s');
-        if ARCHITECTURES.contains(&arch) {
-            let family: Vec<&GpuModel> = inv
-                .models()
-                .iter()
-                .filter(|m| {
-                    m.architecture()
-                        .is_some_and(|a| a.to_lowercase().split(' ').any(|p| p == arch))
-                })
-                .collect();
-            if let Some(m) = family.iter().min_by(|a, b| a.price_per_hour.cmp(&b.price_per_hour)) {
-                used[i] = true;
-                if !found.contains(&m.name) {
-                    found.push(m.name.clone());
-                }
-                i += 1;
-                continue;
-            }
+        if let Some(a) = ARCHITECTURES.iter().find(|a| **a == arch) {
+            used[i] = true;
+            family = Some(*a);
+            i += 1;
+            continue;
         }
         let mut matched = None;
         for n in (1..=3).rev() {
@@ -706,7 +735,7 @@ pub fn find_models(toks: &[String], inv: &Inventory, used: &mut [bool]) -> Vec<S
             None => i += 1,
         }
     }
-    found
+    (found, family)
 }
 
 /// A word that looks like a GPU model the inventory does not have: letters and digits

@@ -90,7 +90,6 @@ pub async fn run(ctx: &Ctx<'_>, plan: Plan, state: &mut State, f: &Facts<'_>) ->
             let propose = |interval: Interval,
                            gpus: Vec<crate::domain::Device>,
                            price: Cents,
-                           counter: Option<String>,
                            state: &mut State| {
                 let stated = reply::propose_booking(
                     &model,
@@ -101,8 +100,8 @@ pub async fn run(ctx: &Ctx<'_>, plan: Plan, state: &mut State, f: &Facts<'_>) ->
                     price,
                     ctx.tz,
                     ctx.currency,
-                    if counter.is_some() { &[] } else { &assumed },
-                    counter.as_deref(),
+                    &assumed,
+                    None,
                 );
                 state.pending = Pending::Confirming {
                     proposal: Proposal {
@@ -125,7 +124,7 @@ pub async fn run(ctx: &Ctx<'_>, plan: Plan, state: &mut State, f: &Facts<'_>) ->
             }
             match ctx.tools.preview(&model, count, &interval).await {
                 Ok(Some(gpus)) => match ctx.tools.quote(&model, count, &interval).await {
-                    Ok(q) => propose(interval, gpus, q.price_total, None, state),
+                    Ok(q) => propose(interval, gpus, q.price_total, state),
                     Err(e) => text(failure(&e)),
                 },
                 Ok(None) => {
@@ -151,16 +150,29 @@ pub async fn run(ctx: &Ctx<'_>, plan: Plan, state: &mut State, f: &Facts<'_>) ->
                         reply::span(&interval, ctx.tz)
                     );
                     match offer {
-                        Ok(Some(alt)) => match (
-                            ctx.tools.preview(&model, count, &alt).await,
-                            ctx.tools.quote(&model, count, &alt).await,
-                        ) {
-                            (Ok(Some(gpus)), Ok(q)) => {
-                                let counter = format!("{busy} The nearest time {count} are free for as long is:");
-                                propose(alt, gpus, q.price_total, Some(counter), state)
-                            }
-                            _ => text(format!("{busy} Try another time or fewer GPUs.")),
-                        },
+                        Ok(Some(alt)) => {
+                            // A suggestion, not a proposal: a bare yes must not book a time
+                            // the person did not ask for. "book it" makes it a proposal.
+                            let local = alt.start().with_timezone(&ctx.tz);
+                            let mut suggested = draft.clone();
+                            suggested.model = Some(model.clone());
+                            suggested.count = Some(count);
+                            suggested.count_all = false;
+                            suggested.date = Some(local.date_naive());
+                            suggested.start = Some(local.time());
+                            suggested.end = None;
+                            suggested.end_date = None;
+                            suggested.end_midnight = false;
+                            suggested.whole_days = false;
+                            suggested.from_now = None;
+                            suggested.minutes = Some(alt.duration().num_minutes());
+                            state.pending = Pending::Idle;
+                            state.memory.context = suggested;
+                            text(format!(
+                                "{busy} Nothing was booked. The nearest time {count} are free for as long is **{}** — say *book it* if you want that instead, or tell me another time.",
+                                reply::span(&alt, ctx.tz)
+                            ))
+                        }
                         Ok(None) => text(format!(
                             "{busy} I found no time in the next {OFFER_HORIZON_DAYS} days when {count} are free for as long — try fewer GPUs or a shorter booking."
                         )),

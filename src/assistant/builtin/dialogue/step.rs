@@ -524,7 +524,10 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
                 Some(m) => (m, false),
                 None => (60, true),
             };
-            let count = ctx.count.unwrap_or(1);
+            let count = match (ctx.count_all, ctx.model.as_deref().and_then(|m| f.inventory.find(m))) {
+                (true, Some(m)) => m.total(),
+                _ => ctx.count.unwrap_or(1),
+            };
             let mut memory = mem;
             memory.topic = Some(Intent::FindSlot);
             memory.context = ctx.clone();
