@@ -711,6 +711,15 @@ pub fn find_models(
             if n > 1 && toks[i].bytes().all(|b| b.is_ascii_digit()) {
                 continue;
             }
+            // "rtx 3090": a family word followed by another number is another model.
+            let other_number = n == 1
+                && !joined.chars().any(|c| c.is_ascii_digit())
+                && toks
+                    .get(i + 1)
+                    .is_some_and(|t| t.len() >= 3 && t.bytes().all(|b| b.is_ascii_digit()));
+            if other_number {
+                continue;
+            }
             if let Some(m) = lookup(&joined, n == 1) {
                 matched = Some((m, n));
                 break;
@@ -741,6 +750,16 @@ pub fn find_models(
 /// A word that looks like a GPU model the inventory does not have: letters and digits
 /// mixed ("a6000", "mi300", "t4"), or a known accelerator family ("tpu").
 fn unknown_model(toks: &[String], used: &[bool]) -> Option<String> {
+    const BRANDS: &[&str] = &["rtx", "gtx", "tesla", "quadro", "radeon", "instinct", "titan", "arc"];
+    for i in 0..toks.len().saturating_sub(1) {
+        if !used[i]
+            && !used[i + 1]
+            && BRANDS.contains(&toks[i].as_str())
+            && toks[i + 1].bytes().all(|b| b.is_ascii_digit())
+        {
+            return Some(format!("{} {}", toks[i], toks[i + 1]));
+        }
+    }
     toks.iter().zip(used).find_map(|(t, u)| {
         if *u {
             return None;
