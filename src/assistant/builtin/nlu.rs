@@ -158,6 +158,17 @@ impl Parsed {
 pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
     let greeting_free = without_greetings(text);
     let mut time = when::read(&greeting_free, now);
+    // "until 2027-01-01T00:00": a written 00:00 is the start of that day, not its end.
+    for m in &time.mentions {
+        if let MentionKind::Until(Some(d), Some(t)) = &m.kind {
+            let written = greeting_free.get(m.span.clone()).unwrap_or("");
+            if *t == chrono::NaiveTime::MIN && written.contains("00:00") {
+                time.said.end_date = d.pred_opt();
+                time.said.end_midnight = true;
+                time.said.end = None;
+            }
+        }
+    }
     // "now make it 4 GPUs": an opening "now" is a discourse word, not a start time.
     if time.said.from_now == Some(chrono::Duration::zero())
         && text.trim_start().to_lowercase().starts_with("now ")
@@ -716,7 +727,10 @@ pub fn find_models(
                 && !joined.chars().any(|c| c.is_ascii_digit())
                 && toks
                     .get(i + 1)
-                    .is_some_and(|t| t.len() >= 3 && t.bytes().all(|b| b.is_ascii_digit()));
+                    .is_some_and(|t| {
+                        let t = t.trim_end_matches('s');
+                        t.len() >= 3 && t.bytes().all(|b| b.is_ascii_digit())
+                    });
             if other_number {
                 continue;
             }
@@ -755,7 +769,7 @@ fn unknown_model(toks: &[String], used: &[bool]) -> Option<String> {
         if !used[i]
             && !used[i + 1]
             && BRANDS.contains(&toks[i].as_str())
-            && toks[i + 1].bytes().all(|b| b.is_ascii_digit())
+            && toks[i + 1].trim_end_matches('s').bytes().all(|b| b.is_ascii_digit())
         {
             return Some(format!("{} {}", toks[i], toks[i + 1]));
         }

@@ -166,8 +166,11 @@ pub async fn run(ctx: &Ctx<'_>, plan: Plan, state: &mut State, f: &Facts<'_>) ->
                             suggested.whole_days = false;
                             suggested.from_now = None;
                             suggested.minutes = Some(alt.duration().num_minutes());
-                            state.pending = Pending::Idle;
-                            state.memory.context = suggested;
+                            state.pending = Pending::Filling {
+                                draft: draft.clone(),
+                                asking: super::state::Slot::Start,
+                            };
+                            state.memory.suggestion = Some(suggested);
                             text(format!(
                                 "{busy} Nothing was booked. The nearest time {count} are free for as long is **{}** — say *book it* if you want that instead, or tell me another time.",
                                 reply::span(&alt, ctx.tz)

@@ -207,6 +207,8 @@ pub struct Memory {
     pub topic: Option<Intent>,
     /// The model, count and time of the last question ("book it").
     pub context: Draft,
+    /// A free time suggested when the one asked for was taken ("book it" takes it).
+    pub suggestion: Option<Draft>,
 }
 
 /// The whole state.

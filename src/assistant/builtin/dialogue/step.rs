@@ -248,6 +248,17 @@ enum Resolved {
 
 /// The one transition function.
 pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
+    let mut mem = state.memory.clone();
+    // A suggested time lasts one turn: "book it" takes it, anything else drops it.
+    let suggestion = mem.suggestion.take();
+    let state = &State {
+        pending: state.pending.clone(),
+        memory: Memory {
+            suggestion: suggestion
+                .filter(|_| p.intent == Intent::Yes && p.cues.has(Cue::Book)),
+            ..mem.clone()
+        },
+    };
     let mem = state.memory.clone();
     let keep = |plan: Plan| (state.clone(), plan);
     let idle = |memory: Memory, plan: Plan| {
@@ -420,9 +431,10 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
         }
 
         // Nothing waits for a yes.
-        (_, Intent::Yes) if p.cues.has(Cue::Book) && mem.context.model.is_some() => {
-            // "book it" after a question about a model and a time.
-            let draft = mem.context.clone();
+        (_, Intent::Yes) if p.cues.has(Cue::Book) && (mem.context.model.is_some() || mem.suggestion.is_some()) => {
+            // "book it" after a suggested time, or a question about a model and a time.
+            let mut mem = mem;
+            let draft = mem.suggestion.take().unwrap_or_else(|| mem.context.clone());
             fill(draft, mem, p, f)
         }
         (_, Intent::Yes) => keep(Plan::Say(Say::NothingPending)),
@@ -735,7 +747,9 @@ fn resolve(d: &Draft, f: &Facts<'_>) -> Resolved {
         match d.start {
             Some(t) => f.at(date, t),
             None if d.whole_days => f.at(date, NaiveTime::MIN).max(soon),
-            None if d.minutes.is_some() || d.end.is_some() || d.end_date.is_some() => {
+            // A length without a start time: 09:00 is assumed (and said). An end without
+            // a start is asked about: "until 21:30" does not say when it begins.
+            None if d.minutes.is_some() && d.end.is_none() || d.end_date.is_some() && d.end.is_none() => {
                 if date == today && f.at(date, nine()) < f.now {
                     assumed.push("starting now".to_string());
                     soon

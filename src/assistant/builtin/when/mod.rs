@@ -2243,7 +2243,17 @@ impl<'a> Cx<'a> {
                     L::At | L::From | L::Till | L::To | L::Between | L::And | L::Through | L::By | L::Starting
                 ) || (i >= 2 && self.p(i - 1, b'-') && hhmm_range(i - 2))
                     || (self.p(i + 1, b'-') && hhmm_range(i + 2));
-                if strong || cued {
+                // "1730 till 21h30", "tomorrow 1400 for 3 hours": a range or length next to
+                // it, or a day before it, cues a 24-hour time (not after a month or a number:
+                // "Dec 3 2026 for 3 hours" has a year).
+                let year_like = matches!(prev, L::Month(_))
+                    || (i >= 1
+                        && self.is_num(i - 1)
+                        && self.text.as_bytes()[t[i - 1].e - 1].is_ascii_digit());
+                let near_cue = !year_like
+                    && (matches!(self.l(i + 1), L::Till | L::To | L::Through | L::For)
+                        || matches!(prev, L::Today | L::Tomorrow | L::Tonight | L::Wd(_)));
+                if strong || cued || near_cue {
                     let mut tv = TV {
                         h,
                         m,
