@@ -247,6 +247,8 @@ const WORDS: &[(&str, &[Cue])] = &[
     ("negative", &[No]),
     ("nevermind", &[No]),
     ("abort", &[No]),
+    ("stop", &[No]),
+    ("halt", &[No]),
     ("dont", &[No]),
     ("don", &[No]),
     ("not", &[No]),

@@ -279,16 +279,23 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
         more: cues.has(Cue::More),
         fewer: cues.has(Cue::Fewer),
     };
+    // Numbers said on their own ("3", "four is enough", "one, not six"); not "the L40S
+    // one", not a number ruled out ("not six").
     let free_numbers: Vec<u32> = toks
         .iter()
-        .zip(&used)
-        .filter(|(t, u)| {
-            !**u && !matches!(
-                t.as_str(),
-                "a" | "an" | "couple" | "pair" | "few" | "both" | "single" | "one"
-            )
+        .enumerate()
+        .filter(|(i, t)| {
+            let prev = if *i > 0 { toks[i - 1].as_str() } else { "" };
+            !used[*i]
+                && !matches!(t.as_str(), "a" | "an" | "couple" | "pair" | "few" | "both" | "single")
+                && prev != "not"
+                && !(t.as_str() == "one"
+                    && (matches!(
+                        prev,
+                        "the" | "this" | "that" | "which" | "each" | "every" | "any" | "another" | "no"
+                    ) || model_at.get(i.wrapping_sub(1)).copied().unwrap_or(false)))
         })
-        .filter_map(|(t, _)| number(t))
+        .filter_map(|(_, t)| number(t))
         .collect();
     let bare_number = match (count, free_numbers.as_slice()) {
         (None, [n]) => Some(*n),
@@ -824,7 +831,8 @@ fn find_count(toks: &[String], used: &[bool], model_at: &[bool]) -> (Option<Coun
             return (Some(Count::All), None);
         }
         if model_at[i] {
-            // "A100 x 2", "a100 x2"
+            // "A100 x 2", "a100 x2", "H100 80GB x8"
+            let i = if toks.get(i + 1).is_some_and(|t| t.ends_with("gb")) { i + 1 } else { i };
             if let Some(n) = toks
                 .get(i + 1)
                 .and_then(|x| x.strip_prefix('x'))

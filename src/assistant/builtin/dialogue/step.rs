@@ -366,9 +366,7 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
             }
             Act::Cancel { .. } => idle(mem, Plan::Say(Say::NotUnderstood)),
         },
-        (Pending::Confirming { .. }, Intent::Unknown | Intent::Details)
-            if p.cues.has(Cue::No) || p.cues.has(Cue::Correct) =>
-        {
+        (Pending::Confirming { .. }, Intent::Unknown | Intent::Details) => {
             // Something about the proposal that could not be read: drop it rather than
             // let a later yes act on it.
             idle(mem, Plan::Say(Say::NotUnderstood))
