@@ -580,6 +580,7 @@ pub fn is_filler(t: &str) -> bool {
             | "x"
             | "what"
             | "whatever"
+            | "|"
     )
 }
 

@@ -176,11 +176,17 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
     {
         time = Reading::default();
     }
+    // What the time grammar read is blanked for the rest of the NLU, leaving a `|` so that
+    // words on either side do not become neighbours ("quick one: at 8 pm, H100 x8").
     let blank = |time: &Reading| {
         let mut b = text.as_bytes().to_vec();
         for r in time.consumed() {
-            for x in b.iter_mut().take(r.end.min(text.len())).skip(r.start) {
+            let end = r.end.min(text.len());
+            for x in b.iter_mut().take(end).skip(r.start) {
                 *x = b' ';
+            }
+            if r.start < end {
+                b[r.start] = b'|';
             }
         }
         String::from_utf8_lossy(&b).into_owned()
@@ -876,6 +882,18 @@ fn find_count(toks: &[String], used: &[bool], model_at: &[bool]) -> (Option<Coun
                     | "them"
                     | "your"
                     | "x"
+                    | "cheapest"
+                    | "cheaper"
+                    | "fastest"
+                    | "biggest"
+                    | "largest"
+                    | "best"
+                    | "most"
+                    | "least"
+                    | "powerful"
+                    | "expensive"
+                    | "newest"
+                    | "available"
             )
             && !model_at[j]
         {
