@@ -213,11 +213,13 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
         time = rest;
     }
     let toks = tokens(&blank(&time));
+
     let mut used = vec![false; toks.len()];
     let (models, family) = find_models(&toks, inv, &mut used);
     let model_at: Vec<bool> = used.clone();
     let unknown_model = unknown_model(&toks, &used);
     let (mut count, count_delta) = find_count(&toks, &used, &model_at);
+
     let cues = cues(&toks, &used);
     let mut wanted = wanted(&toks, &cues);
     wanted.family = family;
@@ -725,7 +727,10 @@ pub fn find_models(
         }
         let mut matched = None;
         for n in (1..=3).rev() {
-            if i + n > toks.len() || used[i..i + n].iter().any(|u| *u) {
+            if i + n > toks.len()
+                || used[i..i + n].iter().any(|u| *u)
+                || toks[i..i + n].iter().any(|t| t == "|")
+            {
                 continue;
             }
             let joined = normalize(&toks[i..i + n].concat());
@@ -964,5 +969,22 @@ mod tests {
         assert_eq!(p("a hopper please").model(), Some("H100-80GB"));
         assert_eq!(p("something with at least 48 GB").model(), Some("L40S-48GB"));
         assert_eq!(p("book a tpu").unknown_model.as_deref(), Some("tpu"));
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    #[ignore]
+    fn show() {
+        let now = chrono_tz::UTC.with_ymd_and_hms(2026, 11, 26, 10, 0, 0).unwrap();
+        let text = std::env::var("NLU_TEXT").unwrap_or_default();
+        let p = parse(&text, &Inventory::sample(), now);
+        println!("{:#?}", p.time);
+        println!("intent {:?} models {:?} count {:?} delta {:?} bare {:?} ref {:?} prop {:?}", p.intent, p.models, p.count, p.count_delta, p.bare_number, p.booking_ref, p.by_property);
+        println!("tokens {:?}", tokens(&text));
     }
 }
