@@ -488,6 +488,18 @@ fn word_cues(t: &str) -> Option<&'static [Cue]> {
             }
         }
     }
+    // Everyday words one letter away from a cue word are not typos of it.
+    const REAL_WORDS: &[&str] = &[
+        "looking", "cooking", "hooking", "working", "making", "taking", "thinking", "morning",
+        "evening", "nothing", "something", "anything", "checking", "meeting", "running",
+        "testing", "training", "waiting", "getting", "hoping", "seeing", "shows", "slow",
+        "slower", "model", "models", "hours", "house", "change", "charge", "chance", "later",
+        "water", "store", "stock", "rated", "bored", "board", "boost", "books", "booth",
+        "cancer", "listed", "lists", "latest", "fastest", "faster", "hello", "there",
+    ];
+    if REAL_WORDS.contains(&t) {
+        return None;
+    }
     if t.len() >= 5 && t.bytes().all(|b| b.is_ascii_alphabetic()) {
         let mut hits = WORDS
             .iter()

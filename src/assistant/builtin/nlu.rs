@@ -100,6 +100,9 @@ pub struct Parsed {
     pub count: Option<Count>,
     /// "one more GPU" (+1), "one fewer" (−1).
     pub count_delta: Option<i32>,
+    /// A model named in the singular without a number ("book A100 tomorrow"): one, unless
+    /// a number was given before.
+    pub one_implied: bool,
     /// A number alone ("2"): an answer to "how many?".
     pub bare_number: Option<u32>,
     /// What was said about time.
@@ -242,6 +245,8 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
             count = Some(Count::Some);
         }
     }
+    let one_implied = count.is_none() && (!models.is_empty() || by_property.is_some())
+        && !toks.iter().any(|t| matches!(t.as_str(), "gpus" | "cards" | "ones" | "them"));
     if count.is_none() && toks.iter().any(|t| t == "gpus" || t == "cards") {
         if toks.iter().any(|t| t == "some" || t == "several") {
             count = Some(Count::Some);
@@ -321,6 +326,7 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
         no_model_fits,
         count,
         count_delta,
+        one_implied,
         bare_number,
         time,
         booking_ref,
@@ -430,7 +436,7 @@ fn intent(toks: &[String], used: &[bool], p: &Parsed) -> Intent {
         (
             Intent::Inventory,
             2 * has(Cue::Inventory) * (1 - slots)
-                + 2 * u32::from(p.wanted.any() && !c.has(Cue::Book)),
+                + 2 * u32::from(p.wanted.any() && !c.has(Cue::Book) && p.time.is_empty()),
         ),
         (Intent::Help, 4 * has(Cue::Help)),
         (Intent::Thanks, 2 * has(Cue::Thanks)),

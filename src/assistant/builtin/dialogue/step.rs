@@ -381,8 +381,16 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
 
         // Filling a request.
         (Pending::Filling { .. }, Intent::No) => idle(mem, Plan::Say(Say::Dropped { had: true })),
-        (Pending::Filling { draft, asking }, i) if corrects(p, i) || i == Intent::Yes && p.has_details() => {
+        (Pending::Filling { draft, asking }, i)
+            if corrects(p, i)
+                || i == Intent::Yes && p.has_details()
+                || *asking == Slot::Count && p.booking_ref == Some(BookingRef::All) =>
+        {
             let mut draft = draft.clone();
+            if *asking == Slot::Count && p.booking_ref == Some(BookingRef::All) {
+                // "all of them"
+                draft.count_all = true;
+            }
             if (*asking == Slot::Count || draft.count.is_some() || p.correction) && p.count.is_none() {
                 if let Some(n) = p.bare_number.filter(|_| p.time.is_empty()) {
                     draft.count = Some(n);
@@ -636,6 +644,9 @@ fn absorb_details(d: &mut Draft, p: &Parsed, f: &Facts<'_>) {
             d.count = None;
         }
         Some(Count::Some) | None => {}
+    }
+    if p.one_implied && d.count.is_none() && !d.count_all {
+        d.count = Some(1);
     }
     if let (Some(delta), Some(c)) = (p.count_delta, d.count) {
         d.count = u32::try_from(c as i64 + delta as i64).ok();
