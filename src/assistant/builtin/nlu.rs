@@ -137,6 +137,12 @@ pub struct ChangeWords {
 }
 
 impl Parsed {
+    /// Whether the message says something about time (a negated piece alone does not:
+    /// "not now").
+    pub fn time_said(&self) -> bool {
+        self.time.said != when::Said::default() || !self.time.problems.is_empty()
+    }
+
     /// Whether the message names any booking detail.
     pub fn has_details(&self) -> bool {
         !self.models.is_empty()
@@ -144,7 +150,7 @@ impl Parsed {
             || self.count.is_some()
             || self.count_delta.is_some()
             || self.bare_number.is_some()
-            || !self.time.is_empty()
+            || self.time_said()
     }
 
     /// The one model the message means, if it names exactly one (or one by property).
@@ -170,6 +176,16 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
                 time.said.end_midnight = true;
                 time.said.end = None;
             }
+        }
+    }
+    // "nah, not now", "not right now": a no, not a start time.
+    if time.said.from_now == Some(chrono::Duration::zero()) && time.mentions.len() == 1 {
+        let lower = text.to_lowercase();
+        if ["not now", "not right now", "not just now", "not for now", "no, not now"]
+            .iter()
+            .any(|p| lower.contains(p))
+        {
+            time = Reading::default();
         }
     }
     // "now make it 4 GPUs": an opening "now" is a discourse word, not a start time.
@@ -399,7 +415,7 @@ fn intent(toks: &[String], used: &[bool], p: &Parsed) -> Intent {
     let refd = u32::from(p.booking_ref.is_some() || p.ref_by_model);
     let slots = u32::from(details);
     let model_and_time = u32::from(
-        (!p.models.is_empty() || p.by_property.is_some()) && !p.time.is_empty(),
+        (!p.models.is_empty() || p.by_property.is_some()) && p.time_said(),
     );
     let mine = has(Cue::Mine);
     let noun = has(Cue::BookingNoun);
@@ -436,7 +452,7 @@ fn intent(toks: &[String], used: &[bool], p: &Parsed) -> Intent {
         (
             Intent::Inventory,
             2 * has(Cue::Inventory) * (1 - slots)
-                + 2 * u32::from(p.wanted.any() && !c.has(Cue::Book) && p.time.is_empty()),
+                + 2 * u32::from(p.wanted.any() && !c.has(Cue::Book) && !p.time_said()),
         ),
         (Intent::Help, 4 * has(Cue::Help)),
         (Intent::Thanks, 2 * has(Cue::Thanks)),
@@ -823,10 +839,21 @@ fn find_count(toks: &[String], used: &[bool], model_at: &[bool]) -> (Option<Coun
     // A number right before a model wins over one before a generic noun ("6 people, one
     // card each, so 6 rtx 4090").
     for i in 0..toks.len().saturating_sub(1) {
-        if used[i] || !model_at[i + 1] {
+        if used[i] {
             continue;
         }
-        if let Some(n) = number(&toks[i]) {
+        // The model next, or after one unknown word ("6x rxt 4090").
+        let nx = toks[i].strip_suffix('x').is_some_and(|x| x.parse::<u32>().is_ok());
+        let next_model = model_at[i + 1]
+            || nx && toks.get(i + 2).is_some_and(|_| model_at[i + 2])
+                && number(&toks[i + 1]).is_none()
+                && toks[i + 1] != "|"
+                && !used[i + 1];
+        if !next_model {
+            continue;
+        }
+        let n = number(&toks[i]).or_else(|| toks[i].strip_suffix('x').and_then(|x| x.parse().ok()));
+        if let Some(n) = n {
             if i > 0 && matches!(toks[i - 1].as_str(), "not" | "than") {
                 continue;
             }

@@ -99,7 +99,7 @@ impl ChangeAsk {
             shorten: p.change.shorten,
             count: match p.count {
                 Some(Count::Exact(n)) => Some(n),
-                _ => p.bare_number.filter(|_| p.time.is_empty()),
+                _ => p.bare_number.filter(|_| !p.time_said()),
             },
             count_delta: p.count_delta,
             model: p.model().map(str::to_string),
@@ -347,7 +347,7 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
         (Pending::Confirming { proposal }, i) if corrects(p, i) => match &proposal.act {
             Act::Book { draft, .. } => {
                 let mut draft = draft.clone();
-                if p.count.is_none() && p.count_delta.is_none() && p.time.is_empty() {
+                if p.count.is_none() && p.count_delta.is_none() && !p.time_said() {
                     if let Some(n) = p.bare_number {
                         draft.count = Some(n);
                     }
@@ -392,7 +392,7 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
                 draft.count_all = true;
             }
             if (*asking == Slot::Count || draft.count.is_some() || p.correction) && p.count.is_none() {
-                if let Some(n) = p.bare_number.filter(|_| p.time.is_empty()) {
+                if let Some(n) = p.bare_number.filter(|_| !p.time_said()) {
                     draft.count = Some(n);
                 }
             }
@@ -485,7 +485,7 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
                 };
                 idle(memory, Plan::Answer(q))
             }
-            _ if (p.model().is_some() || same_again(p)) && (!p.time.is_empty() || p.count.is_some()) => {
+            _ if (p.model().is_some() || same_again(p)) && (p.time_said() || p.count.is_some()) => {
                 // "2 A100s tomorrow 9-5" without a verb: a request; proposing it is safe.
                 let mut draft = if same_again(p) { mem.context.clone() } else { Draft::default() };
                 absorb_details(&mut draft, p, f);
