@@ -798,6 +798,26 @@ fn lex(text: &str) -> Vec<Tok> {
                 model = true;
             }
         }
+        // "1 rtx 4090", "3 h100s", "2 gpus": a number before a GPU word is a count.
+        if !model && j + 1 < out.len() && !out[j + 1].glued {
+            let next = out[j + 1];
+            let word = &text[next.s..next.e];
+            let lw = word.to_ascii_lowercase();
+            if next.model
+                || next.l == L::Gpu
+                || (next.k == K::W
+                    && matches!(
+                        lw.as_str(),
+                        "rtx" | "gtx" | "tesla" | "nvidia" | "quadro" | "radeon" | "hopper"
+                            | "ampere" | "volta" | "ada" | "lovelace"
+                    ))
+                || (next.k == K::W && lw.chars().any(|c| c.is_ascii_digit()))
+            {
+                model = true;
+                out[j].model = true;
+                continue;
+            }
+        }
         if model {
             out[j].model = true;
             if j > 0 && out[j].glued && out[j - 1].k == K::W {
