@@ -90,6 +90,8 @@ const WORDS: &[(&str, &[Cue])] = &[
     ("accelerators", &[Inventory]),
     ("lineup", &[Inventory]),
     ("offer", &[Inventory]),
+    ("types", &[Inventory]),
+    ("kinds", &[Inventory]),
     ("price", &[Price]),
     ("prices", &[Price]),
     ("pricing", &[Price]),
@@ -125,7 +127,6 @@ const WORDS: &[(&str, &[Cue])] = &[
     ("allocate", &[Book]),
     ("need", &[Book]),
     ("want", &[Book]),
-    ("like", &[Book]),
     ("get", &[Book]),
     ("lease", &[Book]),
     ("secure", &[Book]),
@@ -151,6 +152,8 @@ const WORDS: &[(&str, &[Cue])] = &[
     ("edit", &[Change]),
     ("alter", &[Change]),
     ("move", &[Change, Move]),
+    ("switch", &[Change]),
+    ("swap", &[Change]),
     ("shift", &[Change, Move]),
     ("reschedule", &[Change, Move]),
     ("push", &[Change, Later]),
@@ -186,7 +189,6 @@ const WORDS: &[(&str, &[Cue])] = &[
     ("my", &[Mine]),
     ("mine", &[Mine]),
     ("i", &[Mine]),
-    ("me", &[Mine]),
     ("our", &[Mine]),
     ("we", &[Mine]),
     ("show", &[List]),
@@ -344,8 +346,8 @@ const PHRASES: &[(&str, &[Cue])] = &[
     ("i ll pass", &[No]),
     ("make that", &[Correct]),
     ("make it", &[Correct]),
-    ("change it to", &[Correct]),
-    ("change that to", &[Correct]),
+    ("change it to", &[Correct, Change]),
+    ("change that to", &[Correct, Change]),
     ("what about", &[Correct]),
     ("how about", &[Correct]),
     ("least expensive", &[Cheapest]),
@@ -396,6 +398,8 @@ const QUESTION_OPENERS: &[&str] = &[
 #[derive(Debug, Default, Clone)]
 pub struct Cues {
     found: Vec<(Cue, usize)>,
+    /// Every token index a cue covers (all words of a phrase).
+    covered: Vec<usize>,
 }
 
 impl Cues {
@@ -420,7 +424,7 @@ impl Cues {
     /// Token indexes that carry any cue.
     pub fn cued(&self, len: usize) -> Vec<bool> {
         let mut v = vec![false; len];
-        for (_, i) in &self.found {
+        for i in self.found.iter().map(|(_, i)| i).chain(&self.covered) {
             if *i < len {
                 v[*i] = true;
             }
@@ -432,6 +436,7 @@ impl Cues {
 /// Finds the cues of `toks`, skipping tokens already read as something else (`skip`).
 pub fn cues(toks: &[String], skip: &[bool]) -> Cues {
     let mut found = Vec::new();
+    let mut covered = Vec::new();
     let mut taken = skip.to_vec();
     for (phrase, cs) in PHRASES {
         let words: Vec<&str> = phrase.split(' ').collect();
@@ -446,6 +451,7 @@ pub fn cues(toks: &[String], skip: &[bool]) -> Cues {
                 for c in *cs {
                     found.push((*c, start));
                 }
+                covered.extend(start..start + words.len());
                 taken[start..start + words.len()]
                     .iter_mut()
                     .for_each(|t| *t = true);
@@ -468,7 +474,7 @@ pub fn cues(toks: &[String], skip: &[bool]) -> Cues {
     {
         found.push((Question, 0));
     }
-    Cues { found }
+    Cues { found, covered }
 }
 
 /// The cues of one word: exact, a plural or "-ing"/"-ed" form, or one typo away (5+ letters).
@@ -495,7 +501,8 @@ fn word_cues(t: &str) -> Option<&'static [Cue]> {
         "testing", "training", "waiting", "getting", "hoping", "seeing", "shows", "slow",
         "slower", "model", "models", "hours", "house", "change", "charge", "chance", "later",
         "water", "store", "stock", "rated", "bored", "board", "boost", "books", "booth",
-        "cancer", "listed", "lists", "latest", "fastest", "faster", "hello", "there",
+        "cancer", "listed", "lists", "latest", "fastest", "faster", "hello", "there", "please",
+        "pleased", "weather", "whether", "rather", "other", "sounds",
     ];
     if REAL_WORDS.contains(&t) {
         return None;

@@ -231,6 +231,11 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
         }
         time = rest;
     }
+    // A number left glued to a time the grammar read ("friday 10-12" read as "friday 10"):
+    // the piece was not fully understood, so it is named back instead of half-used.
+    if let Some(p) = leftover_piece(text, &time) {
+        time.problems.push(p);
+    }
     let toks = tokens(&blank(&time));
 
     let mut used = vec![false; toks.len()];
@@ -240,7 +245,7 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
     let (mut count, count_delta) = find_count(&toks, &used, &model_at);
 
     let cues = cues(&toks, &used);
-    let mut wanted = wanted(&toks, &cues);
+    let mut wanted = wanted(&toks, &used, &cues);
     wanted.family = family;
     let (by_property, no_model_fits) = if wanted.any() && models.is_empty() {
         match pick(inv, &wanted) {
@@ -358,6 +363,33 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
     p
 }
 
+/// A digit run right after a consumed time, joined by a dash or colon ("10-12" of which
+/// only "10" was read).
+fn leftover_piece(text: &str, time: &Reading) -> Option<when::Problem> {
+    let b = text.as_bytes();
+    let consumed = time.consumed();
+    for r in &consumed {
+        let mut i = r.end;
+        if i >= b.len() || !matches!(b[i], b'-' | b':') {
+            continue;
+        }
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let inside = consumed.iter().any(|c| c.start <= start && start < c.end);
+        if i > start && !inside && (i == b.len() || !b[i].is_ascii_alphanumeric()) {
+            return Some(when::Problem {
+                span: r.start..i,
+                text: text[r.start..i].to_string(),
+                kind: when::ProblemKind::Unreadable,
+            });
+        }
+    }
+    None
+}
+
 /// The text with greetings that name a part of the day ("Good afternoon.") blanked, so
 /// the time grammar does not read them as a time; lengths and positions are kept.
 fn without_greetings(text: &str) -> String {
@@ -451,7 +483,8 @@ fn intent(toks: &[String], used: &[bool], p: &Parsed) -> Intent {
         ),
         (
             Intent::Inventory,
-            2 * has(Cue::Inventory) * (1 - slots)
+            2 * has(Cue::Inventory)
+                * (1 - u32::from(!p.models.is_empty() || p.time_said() || p.by_property.is_some()))
                 + 2 * u32::from(p.wanted.any() && !c.has(Cue::Book) && !p.time_said()),
         ),
         (Intent::Help, 4 * has(Cue::Help)),
@@ -555,7 +588,7 @@ fn ordinal_ref(toks: &[String]) -> Option<BookingRef> {
 /// "per day", "a day", "daily" → minutes in the period.
 fn per_period(toks: &[String]) -> Option<i64> {
     for w in toks.windows(2) {
-        if matches!(w[0].as_str(), "per" | "a" | "an" | "each" | "every") {
+        if matches!(w[0].as_str(), "per" | "each" | "every") {
             match w[1].as_str() {
                 "day" => return Some(24 * 60),
                 "week" => return Some(7 * 24 * 60),
@@ -575,7 +608,7 @@ fn per_period(toks: &[String]) -> Option<i64> {
 }
 
 /// The properties a message asks for: "cheapest", "at least 48 GB", "Hopper".
-fn wanted(toks: &[String], cues: &Cues) -> Wanted {
+fn wanted(toks: &[String], used: &[bool], cues: &Cues) -> Wanted {
     let mut w = Wanted {
         cheapest: cues.has(Cue::Cheapest),
         most_memory: cues.has(Cue::MostMemory),
@@ -584,6 +617,9 @@ fn wanted(toks: &[String], cues: &Cues) -> Wanted {
         family: None,
     };
     for (i, t) in toks.iter().enumerate() {
+        if used[i] {
+            continue;
+        }
         let gb = t
             .strip_suffix("gb")
             .and_then(|n| n.trim_end_matches('+').parse::<u32>().ok())
