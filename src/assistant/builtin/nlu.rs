@@ -237,6 +237,12 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
         time.problems.push(p);
     }
     let toks = tokens(&blank(&time));
+    // Time words the grammar did not take ("a week from tody"): never ignored.
+    if time.problems.is_empty() {
+        if let Some(p) = unread_time_words(text, &toks, &time) {
+            time.problems.push(p);
+        }
+    }
 
     let mut used = vec![false; toks.len()];
     let (models, family) = find_models(&toks, inv, &mut used);
@@ -361,6 +367,42 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
     };
     p.intent = intent(&toks, &used, &p);
     p
+}
+
+/// A time word left over after the grammar ran ("a week from tody" → "week"), with the
+/// words around it, as a problem to name back. Not after "per"/"a"/"each" ("per day").
+fn unread_time_words(text: &str, toks: &[String], time: &Reading) -> Option<when::Problem> {
+    const UNITS: &[&str] = &[
+        "week", "weeks", "day", "days", "month", "months", "hour", "hours", "minute",
+        "minutes", "mins", "hrs", "fortnight", "weekend", "tonight", "noon", "midnight",
+        "morning", "afternoon", "evening", "ago", "yesterday", "today", "tomorrow",
+    ];
+    let _ = time;
+    for (i, t) in toks.iter().enumerate() {
+        if !UNITS.contains(&t.as_str()) {
+            continue;
+        }
+        let prev = if i > 0 { toks[i - 1].as_str() } else { "" };
+        if matches!(prev, "per" | "a" | "an" | "each" | "every" | "good" | "the" | "this")
+            && matches!(t.as_str(), "day" | "week" | "month" | "hour" | "morning" | "afternoon" | "evening")
+        {
+            continue;
+        }
+        let from = i.saturating_sub(2);
+        let piece = toks[from..(i + 3).min(toks.len())]
+            .iter()
+            .filter(|w| *w != "|")
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let at = text.to_lowercase().find(t.as_str()).unwrap_or(0);
+        return Some(when::Problem {
+            span: at..at + t.len(),
+            text: piece,
+            kind: when::ProblemKind::Unreadable,
+        });
+    }
+    None
 }
 
 /// A digit run right after a consumed time, joined by a dash or colon ("10-12" of which
@@ -488,7 +530,7 @@ fn intent(toks: &[String], used: &[bool], p: &Parsed) -> Intent {
                 + 2 * u32::from(p.wanted.any() && !c.has(Cue::Book) && !p.time_said()),
         ),
         (Intent::Help, 4 * has(Cue::Help)),
-        (Intent::Thanks, 2 * has(Cue::Thanks)),
+        (Intent::Thanks, 2 * has(Cue::Thanks) * (1 - slots)),
         (
             Intent::Greeting,
             2 * has(Cue::Greet) * u32::from(meaningful <= 4),

@@ -820,6 +820,11 @@ fn lex(text: &str) -> Vec<Tok> {
         }
         if model {
             out[j].model = true;
+            // "h-100": the letters before the dash belong to the model too.
+            if j >= 2 && out[j].glued && out[j - 1].k == K::P && out[j - 1].glued && out[j - 2].k == K::W {
+                out[j - 2].l = L::Other;
+                out[j - 2].model = true;
+            }
             if j > 0 && out[j].glued && out[j - 1].k == K::W {
                 out[j - 1].l = L::Other;
                 out[j - 1].model = true;
