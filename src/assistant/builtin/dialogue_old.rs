@@ -42,4 +42,3 @@ pub struct State {
     /// The booking that the one waiting for a yes replaces.
     pub replacing: Option<String>,
 }
-

@@ -181,9 +181,15 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
     // "nah, not now", "not right now": a no, not a start time.
     if time.said.from_now == Some(chrono::Duration::zero()) && time.mentions.len() == 1 {
         let lower = text.to_lowercase();
-        if ["not now", "not right now", "not just now", "not for now", "no, not now"]
-            .iter()
-            .any(|p| lower.contains(p))
+        if [
+            "not now",
+            "not right now",
+            "not just now",
+            "not for now",
+            "no, not now",
+        ]
+        .iter()
+        .any(|p| lower.contains(p))
         {
             time = Reading::default();
         }
@@ -272,8 +278,11 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
             count = Some(Count::Some);
         }
     }
-    let one_implied = count.is_none() && (!models.is_empty() || by_property.is_some())
-        && !toks.iter().any(|t| matches!(t.as_str(), "gpus" | "cards" | "ones" | "them"));
+    let one_implied = count.is_none()
+        && (!models.is_empty() || by_property.is_some())
+        && !toks
+            .iter()
+            .any(|t| matches!(t.as_str(), "gpus" | "cards" | "ones" | "them"));
     if count.is_none() && toks.iter().any(|t| t == "gpus" || t == "cards") {
         if toks.iter().any(|t| t == "some" || t == "several") {
             count = Some(Count::Some);
@@ -327,12 +336,23 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
         .filter(|(i, t)| {
             let prev = if *i > 0 { toks[i - 1].as_str() } else { "" };
             !used[*i]
-                && !matches!(t.as_str(), "a" | "an" | "couple" | "pair" | "few" | "both" | "single")
+                && !matches!(
+                    t.as_str(),
+                    "a" | "an" | "couple" | "pair" | "few" | "both" | "single"
+                )
                 && prev != "not"
                 && !(t.as_str() == "one"
                     && (matches!(
                         prev,
-                        "the" | "this" | "that" | "which" | "each" | "every" | "any" | "another" | "no"
+                        "the"
+                            | "this"
+                            | "that"
+                            | "which"
+                            | "each"
+                            | "every"
+                            | "any"
+                            | "another"
+                            | "no"
                     ) || model_at.get(i.wrapping_sub(1)).copied().unwrap_or(false)))
         })
         .filter_map(|(_, t)| number(t))
@@ -343,7 +363,9 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
     };
     let correction = cues.has(Cue::Correct)
         || time.mentions.iter().any(|m| m.negated)
-        || toks.windows(2).any(|w| w[0] == "not" && number(&w[1]).is_some());
+        || toks
+            .windows(2)
+            .any(|w| w[0] == "not" && number(&w[1]).is_some());
     let mut p = Parsed {
         intent: Intent::Unknown,
         models,
@@ -373,19 +395,72 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
 /// words around it, as a problem to name back. Not after "per"/"a"/"each" ("per day").
 fn unread_time_words(text: &str, toks: &[String], time: &Reading) -> Option<when::Problem> {
     const UNITS: &[&str] = &[
-        "week", "weeks", "day", "days", "month", "months", "hour", "hours", "minute",
-        "minutes", "mins", "hrs", "fortnight", "weekend", "tonight", "noon", "midnight",
-        "morning", "afternoon", "evening", "ago", "yesterday", "today", "tomorrow",
+        "week",
+        "weeks",
+        "day",
+        "days",
+        "month",
+        "months",
+        "hour",
+        "hours",
+        "minute",
+        "minutes",
+        "mins",
+        "hrs",
+        "fortnight",
+        "weekend",
+        "tonight",
+        "noon",
+        "midnight",
+        "morning",
+        "afternoon",
+        "evening",
+        "ago",
+        "yesterday",
+        "today",
+        "tomorrow",
+    ];
+    const NAMES: &[&str] = &[
+        "today",
+        "tomorrow",
+        "tonight",
+        "yesterday",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "january",
+        "february",
+        "march",
+        "april",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
     ];
     let _ = time;
     for (i, t) in toks.iter().enumerate() {
-        if !UNITS.contains(&t.as_str()) {
+        // A day or month name with a typo the grammar did not take ("tody", "thrusday").
+        let typo = t.len() >= 4
+            && t.bytes().all(|b| b.is_ascii_alphabetic())
+            && NAMES.iter().any(|n| super::words::edit_distance(n, t) <= 1);
+        if !UNITS.contains(&t.as_str()) && !typo {
             continue;
         }
         let prev = if i > 0 { toks[i - 1].as_str() } else { "" };
-        if matches!(prev, "per" | "a" | "an" | "each" | "every" | "good" | "the" | "this")
-            && matches!(t.as_str(), "day" | "week" | "month" | "hour" | "morning" | "afternoon" | "evening")
-        {
+        if matches!(
+            prev,
+            "per" | "a" | "an" | "each" | "every" | "good" | "the" | "this"
+        ) && matches!(
+            t.as_str(),
+            "day" | "week" | "month" | "hour" | "morning" | "afternoon" | "evening"
+        ) {
             continue;
         }
         let from = i.saturating_sub(2);
@@ -440,7 +515,13 @@ fn without_greetings(text: &str) -> String {
         return text.to_string();
     }
     let mut out = text.as_bytes().to_vec();
-    for g in ["good morning", "good afternoon", "good evening", "good night", "good day"] {
+    for g in [
+        "good morning",
+        "good afternoon",
+        "good evening",
+        "good night",
+        "good day",
+    ] {
         let mut from = 0;
         while let Some(pos) = lower[from..].find(g) {
             let at = from + pos;
@@ -488,18 +569,17 @@ fn intent(toks: &[String], used: &[bool], p: &Parsed) -> Intent {
     let q = u32::from(p.question);
     let refd = u32::from(p.booking_ref.is_some() || p.ref_by_model);
     let slots = u32::from(details);
-    let model_and_time = u32::from(
-        (!p.models.is_empty() || p.by_property.is_some()) && p.time_said(),
-    );
+    let model_and_time =
+        u32::from((!p.models.is_empty() || p.by_property.is_some()) && p.time_said());
     let mine = has(Cue::Mine);
     let noun = has(Cue::BookingNoun);
-    let change_words = has(Cue::Extend)
-        + has(Cue::Shorten)
-        + has(Cue::Move)
-        + has(Cue::Later)
-        + has(Cue::Earlier);
+    let change_words =
+        has(Cue::Extend) + has(Cue::Shorten) + has(Cue::Move) + has(Cue::Later) + has(Cue::Earlier);
     let scores = [
-        (Intent::Cancel, 4 * has(Cue::Cancel) * (1 + (noun | refd | mine))),
+        (
+            Intent::Cancel,
+            4 * has(Cue::Cancel) * (1 + (noun | refd | mine)),
+        ),
         (
             Intent::Change,
             3 * has(Cue::Change) + change_words * (1 + slots) + has(Cue::Change) * refd,
@@ -517,11 +597,13 @@ fn intent(toks: &[String], used: &[bool], p: &Parsed) -> Intent {
             Intent::Price,
             4 * has(Cue::Price) + u32::from(p.per_minutes.is_some()) * 2,
         ),
-        (Intent::Availability, 3 * has(Cue::Avail) + has(Cue::Avail) * q),
+        (
+            Intent::Availability,
+            3 * has(Cue::Avail) + has(Cue::Avail) * q,
+        ),
         (
             Intent::MyBookings,
-            (3 * noun + mine + has(Cue::List)) * noun
-                + (2 * has(Cue::List) * mine) * (1 - slots),
+            (3 * noun + mine + has(Cue::List)) * noun + (2 * has(Cue::List) * mine) * (1 - slots),
         ),
         (
             Intent::Inventory,
@@ -536,9 +618,13 @@ fn intent(toks: &[String], used: &[bool], p: &Parsed) -> Intent {
             2 * has(Cue::Greet) * u32::from(meaningful <= 4),
         ),
     ];
-    let best = scores
-        .iter()
-        .fold((Intent::Unknown, 0), |acc, (i, s)| if *s > acc.1 { (*i, *s) } else { acc });
+    let best = scores.iter().fold((Intent::Unknown, 0), |acc, (i, s)| {
+        if *s > acc.1 {
+            (*i, *s)
+        } else {
+            acc
+        }
+    });
     match best {
         (Intent::Unknown, _) if details || p.booking_ref.is_some() => Intent::Details,
         (Intent::Unknown, _) if c.has(Cue::Yes) && !c.has(Cue::No) => Intent::Yes,
@@ -578,16 +664,35 @@ fn date_reference(
             .take(2)
             .collect();
         let tail = |n: usize| before[before.len().saturating_sub(n)..].join(" ");
-        let points = ["one on", "one for", "one from", "one starting", "one that starts",
-            "one which starts", "one that s on", "one that is on", "booking on", "booking for",
-            "reservation on", "reservation for", "booked for", "booked on", "one starting on",
-            "one that starts on", "booking starting", "one due"];
+        let points = [
+            "one on",
+            "one for",
+            "one from",
+            "one starting",
+            "one that starts",
+            "one which starts",
+            "one that s on",
+            "one that is on",
+            "booking on",
+            "booking for",
+            "reservation on",
+            "reservation for",
+            "booked for",
+            "booked on",
+            "one starting on",
+            "one that starts on",
+            "booking starting",
+            "one due",
+        ];
         let named_before = points.iter().any(|p| {
             let n = p.split(' ').count();
             tail(n) == *p || tail(n + 1).ends_with(p)
         });
         let noun_after = after.first().is_some_and(|w| {
-            matches!(*w, "booking" | "bookings" | "reservation" | "reservations" | "one" | "s")
+            matches!(
+                *w,
+                "booking" | "bookings" | "reservation" | "reservations" | "one" | "s"
+            )
         }) && before
             .last()
             .is_some_and(|w| matches!(*w, "the" | "my" | "that" | "this" | "and"));
@@ -722,7 +827,15 @@ pub fn pick(inv: &Inventory, w: &Wanted) -> Option<(String, String)> {
 
 /// Architecture names of the GPU families (the inventory names models; their family is
 /// known from the name).
-const ARCHITECTURES: &[&str] = &["hopper", "ampere", "ada", "lovelace", "volta", "turing", "blackwell"];
+const ARCHITECTURES: &[&str] = &[
+    "hopper",
+    "ampere",
+    "ada",
+    "lovelace",
+    "volta",
+    "turing",
+    "blackwell",
+];
 
 /// Finds the models a message names, marking the tokens used. Tolerant of case, plurals,
 /// spacing ("rtx 4090", "a 100", "h100 80gb"), one typo in a model key ("a10o"), and
@@ -765,7 +878,12 @@ pub fn find_models(
             (m.name.clone(), k)
         })
         .collect();
-    let unique_word = |w: &str| keys.iter().filter(|(_, k)| k.iter().any(|x| x == w)).count() == 1;
+    let unique_word = |w: &str| {
+        keys.iter()
+            .filter(|(_, k)| k.iter().any(|x| x == w))
+            .count()
+            == 1
+    };
     let lookup = |cand: &str, typos: bool| -> Option<String> {
         let mut forms = vec![cand.to_string()];
         if let Some(s) = cand.strip_suffix('s') {
@@ -843,12 +961,10 @@ pub fn find_models(
             // "rtx 3090": a family word followed by another number is another model.
             let other_number = n == 1
                 && !joined.chars().any(|c| c.is_ascii_digit())
-                && toks
-                    .get(i + 1)
-                    .is_some_and(|t| {
-                        let t = t.trim_end_matches('s');
-                        t.len() >= 3 && t.bytes().all(|b| b.is_ascii_digit())
-                    });
+                && toks.get(i + 1).is_some_and(|t| {
+                    let t = t.trim_end_matches('s');
+                    t.len() >= 3 && t.bytes().all(|b| b.is_ascii_digit())
+                });
             if other_number {
                 continue;
             }
@@ -882,12 +998,17 @@ pub fn find_models(
 /// A word that looks like a GPU model the inventory does not have: letters and digits
 /// mixed ("a6000", "mi300", "t4"), or a known accelerator family ("tpu").
 fn unknown_model(toks: &[String], used: &[bool]) -> Option<String> {
-    const BRANDS: &[&str] = &["rtx", "gtx", "tesla", "quadro", "radeon", "instinct", "titan", "arc"];
+    const BRANDS: &[&str] = &[
+        "rtx", "gtx", "tesla", "quadro", "radeon", "instinct", "titan", "arc",
+    ];
     for i in 0..toks.len().saturating_sub(1) {
         if !used[i]
             && !used[i + 1]
             && BRANDS.contains(&toks[i].as_str())
-            && toks[i + 1].trim_end_matches('s').bytes().all(|b| b.is_ascii_digit())
+            && toks[i + 1]
+                .trim_end_matches('s')
+                .bytes()
+                .all(|b| b.is_ascii_digit())
         {
             return Some(format!("{} {}", toks[i], toks[i + 1]));
         }
@@ -905,7 +1026,10 @@ fn unknown_model(toks: &[String], used: &[bool]) -> Option<String> {
             && !hex_ref(t)
             && !t.ends_with("gb")
             && !matches!(t.as_str(), "x2" | "x3" | "x4" | "x8" | "x16" | "x1");
-        let family = matches!(t.as_str(), "tpu" | "tpus" | "ipu" | "fpga" | "fpgas" | "mi300" | "gaudi");
+        let family = matches!(
+            t.as_str(),
+            "tpu" | "tpus" | "ipu" | "fpga" | "fpgas" | "mi300" | "gaudi"
+        );
         (mixed || family).then(|| t.clone())
     })
 }
@@ -921,9 +1045,12 @@ fn find_count(toks: &[String], used: &[bool], model_at: &[bool]) -> (Option<Coun
             continue;
         }
         // The model next, or after one unknown word ("6x rxt 4090").
-        let nx = toks[i].strip_suffix('x').is_some_and(|x| x.parse::<u32>().is_ok());
+        let nx = toks[i]
+            .strip_suffix('x')
+            .is_some_and(|x| x.parse::<u32>().is_ok());
         let next_model = model_at[i + 1]
-            || nx && toks.get(i + 2).is_some_and(|_| model_at[i + 2])
+            || nx
+                && toks.get(i + 2).is_some_and(|_| model_at[i + 2])
                 && number(&toks[i + 1]).is_none()
                 && toks[i + 1] != "|"
                 && !used[i + 1];
@@ -954,7 +1081,11 @@ fn find_count(toks: &[String], used: &[bool], model_at: &[bool]) -> (Option<Coun
         }
         if model_at[i] {
             // "A100 x 2", "a100 x2", "H100 80GB x8"
-            let i = if toks.get(i + 1).is_some_and(|t| t.ends_with("gb")) { i + 1 } else { i };
+            let i = if toks.get(i + 1).is_some_and(|t| t.ends_with("gb")) {
+                i + 1
+            } else {
+                i
+            };
             if let Some(n) = toks
                 .get(i + 1)
                 .and_then(|x| x.strip_prefix('x'))
@@ -970,7 +1101,10 @@ fn find_count(toks: &[String], used: &[bool], model_at: &[bool]) -> (Option<Coun
             continue;
         }
         if let Some(n) = t.strip_suffix('x').and_then(|x| x.parse::<u32>().ok()) {
-            if toks.get(i + 1).is_some_and(|w| model_at[i + 1] || is_gpu_noun(w)) {
+            if toks
+                .get(i + 1)
+                .is_some_and(|w| model_at[i + 1] || is_gpu_noun(w))
+            {
                 return (Some(Count::Exact(n)), None);
             }
         }
@@ -1049,7 +1183,9 @@ mod tests {
     use chrono::TimeZone;
 
     fn now() -> DateTime<Tz> {
-        chrono_tz::UTC.with_ymd_and_hms(2026, 11, 26, 10, 0, 0).unwrap()
+        chrono_tz::UTC
+            .with_ymd_and_hms(2026, 11, 26, 10, 0, 0)
+            .unwrap()
     }
 
     fn p(text: &str) -> Parsed {
@@ -1061,7 +1197,10 @@ mod tests {
         assert_eq!(p("hi").intent, Intent::Greeting);
         assert_eq!(p("what gpus do you have").intent, Intent::Inventory);
         assert_eq!(p("book 2 A100s tomorrow 9am-5pm").intent, Intent::Book);
-        assert_eq!(p("is an H100 free tomorrow 9-12?").intent, Intent::Availability);
+        assert_eq!(
+            p("is an H100 free tomorrow 9-12?").intent,
+            Intent::Availability
+        );
         assert_eq!(p("how much is an A100?").intent, Intent::Price);
         assert_eq!(p("cancel my booking").intent, Intent::Cancel);
         assert_eq!(p("my bookings").intent, Intent::MyBookings);
@@ -1076,9 +1215,15 @@ mod tests {
     fn models_by_property() {
         assert_eq!(p("the least expensive one").model(), Some("RTX-4090-24GB"));
         assert_eq!(p("anything with 80 GB").model(), Some("A100-80GB"));
-        assert_eq!(p("the card with the largest memory").model(), Some("A100-80GB"));
+        assert_eq!(
+            p("the card with the largest memory").model(),
+            Some("A100-80GB")
+        );
         assert_eq!(p("a hopper please").model(), Some("H100-80GB"));
-        assert_eq!(p("something with at least 48 GB").model(), Some("L40S-48GB"));
+        assert_eq!(
+            p("something with at least 48 GB").model(),
+            Some("L40S-48GB")
+        );
         assert_eq!(p("book a tpu").unknown_model.as_deref(), Some("tpu"));
     }
 }
@@ -1091,11 +1236,16 @@ mod debug_tests {
     #[test]
     #[ignore]
     fn show() {
-        let now = chrono_tz::UTC.with_ymd_and_hms(2026, 11, 26, 10, 0, 0).unwrap();
+        let now = chrono_tz::UTC
+            .with_ymd_and_hms(2026, 11, 26, 10, 0, 0)
+            .unwrap();
         let text = std::env::var("NLU_TEXT").unwrap_or_default();
         let p = parse(&text, &Inventory::sample(), now);
         println!("{:#?}", p.time);
-        println!("intent {:?} models {:?} count {:?} delta {:?} bare {:?} ref {:?} prop {:?}", p.intent, p.models, p.count, p.count_delta, p.bare_number, p.booking_ref, p.by_property);
+        println!(
+            "intent {:?} models {:?} count {:?} delta {:?} bare {:?} ref {:?} prop {:?}",
+            p.intent, p.models, p.count, p.count_delta, p.bare_number, p.booking_ref, p.by_property
+        );
         println!("tokens {:?}", tokens(&text));
     }
 }

@@ -25,7 +25,9 @@ impl When {
     fn of(s: &Said) -> When {
         // Whole days said as a range of dates ("next week") read as the old start + length.
         let days = match (s.whole_days, s.date, s.end_date) {
-            (true, Some(a), Some(b)) if s.start.is_none() => Some(Duration::days((b - a).num_days() + 1)),
+            (true, Some(a), Some(b)) if s.start.is_none() => {
+                Some(Duration::days((b - a).num_days() + 1))
+            }
             _ => None,
         };
         When {
@@ -892,8 +894,8 @@ fn nlu_table() {
             Some(Count::Exact(n)) => Some(n),
             _ => None,
         };
-        let count_ok =
-            got_count == *count || (got_count.is_none() && p.bare_number == *count && count.is_some());
+        let count_ok = got_count == *count
+            || (got_count.is_none() && p.bare_number == *count && count.is_some());
         let asks = ASKS_NOW.contains(text);
         if asks {
             let said_nothing_else = *text == "a week" || !p.time.problems.is_empty();
@@ -911,7 +913,15 @@ fn nlu_table() {
         if p.intent != *intent || !model_ok || !count_ok || got_when != want_when {
             failures.push(format!(
                 "{text:?}\n   got  {:?} {:?} {:?} {:?} {:?}\n   want {:?} {:?} {:?} {:?}",
-                p.intent, p.models, p.count, got_when, p.time.problems, intent, model, count, want_when
+                p.intent,
+                p.models,
+                p.count,
+                got_when,
+                p.time.problems,
+                intent,
+                model,
+                count,
+                want_when
             ));
         }
     }

@@ -3,11 +3,11 @@
 //! becomes the pending state; a yes executes it as the caller, at most once per proposal.
 
 use super::reply;
+use super::shim::ToolsExt;
 use super::state::{Act, Pending, Proposal, State};
 use super::step::{Facts, Plan, Question, Say};
 use crate::assistant::builtin::format::{booking_table, gpu_table};
 use crate::assistant::tools::{BookingView, ToolError, Tools};
-use super::shim::ToolsExt;
 use crate::assistant::Action;
 use crate::domain::{Booking, BookingStatus, Cents, Interval, Owner};
 use chrono::Duration;
@@ -316,7 +316,11 @@ async fn execute(ctx: &Ctx<'_>, p: Proposal, state: &mut State) -> Out {
             let Ok(interval) = Interval::new(start, end) else {
                 return text("That change is no longer valid; nothing was changed.");
             };
-            match ctx.tools.change_booking(ctx.caller, &booking, interval, count).await {
+            match ctx
+                .tools
+                .change_booking(ctx.caller, &booking, interval, count)
+                .await
+            {
                 Ok(b) => {
                     state.memory.last_booking = Some(b.id.to_string());
                     Out {
@@ -348,7 +352,10 @@ async fn execute(ctx: &Ctx<'_>, p: Proposal, state: &mut State) -> Out {
                         if state.memory.last_booking.as_deref() == Some(b.id.as_str()) {
                             state.memory.last_booking = None;
                         }
-                        lines.push(format!("- {}", reply::booking_line(&b, ctx.tz, ctx.currency)));
+                        lines.push(format!(
+                            "- {}",
+                            reply::booking_line(&b, ctx.tz, ctx.currency)
+                        ));
                         out.actions.push(Action::BookingCancelled {
                             booking: BookingView::from(&b),
                         });
@@ -400,7 +407,8 @@ async fn answer(ctx: &Ctx<'_>, q: Question, state: &mut State, f: &Facts<'_>) ->
                     match (window, minutes) {
                         (Some((s, e)), _) => match Interval::new(s, e) {
                             Ok(i) => {
-                                let total = crate::domain::booking::price(m.price_per_hour, count, &i);
+                                let total =
+                                    crate::domain::booking::price(m.price_per_hour, count, &i);
                                 text(format!(
                                     "{lead}{count} × {} for {} ({}) costs **{}** ({hourly}).",
                                     m.name,
@@ -413,7 +421,9 @@ async fn answer(ctx: &Ctx<'_>, q: Question, state: &mut State, f: &Facts<'_>) ->
                         },
                         (None, Some(mins)) => {
                             let total = Cents(
-                                ((m.price_per_hour.0 as i128 * count as i128 * mins as i128 * 60 + 1800) / 3600) as i64,
+                                ((m.price_per_hour.0 as i128 * count as i128 * mins as i128 * 60
+                                    + 1800)
+                                    / 3600) as i64,
                             );
                             text(format!(
                                 "{lead}{count} × {} for {} costs **{}** ({hourly}).",
@@ -427,7 +437,10 @@ async fn answer(ctx: &Ctx<'_>, q: Question, state: &mut State, f: &Facts<'_>) ->
                             m.name,
                             m.memory_gb,
                             if count > 1 {
-                                format!("; {count} of them cost {} per hour", money(Cents(m.price_per_hour.0 * count as i64)))
+                                format!(
+                                    "; {count} of them cost {} per hour",
+                                    money(Cents(m.price_per_hour.0 * count as i64))
+                                )
                             } else {
                                 String::new()
                             }
@@ -441,7 +454,11 @@ async fn answer(ctx: &Ctx<'_>, q: Question, state: &mut State, f: &Facts<'_>) ->
                 return text("That window is empty — which times do you mean?");
             };
             let names: Vec<String> = if models.is_empty() {
-                f.inventory.models().iter().map(|m| m.name.clone()).collect()
+                f.inventory
+                    .models()
+                    .iter()
+                    .map(|m| m.name.clone())
+                    .collect()
             } else {
                 models
             };
@@ -489,7 +506,10 @@ async fn answer(ctx: &Ctx<'_>, q: Question, state: &mut State, f: &Facts<'_>) ->
                 .collect();
             let total: i64 = confirmed.iter().map(|b| b.price_total.0).sum();
             if confirmed.is_empty() {
-                text("You have no confirmed bookings, so your total is **$0.00**.".replace("$0.00", &money(Cents(0))))
+                text(
+                    "You have no confirmed bookings, so your total is **$0.00**."
+                        .replace("$0.00", &money(Cents(0))),
+                )
             } else {
                 let lines: Vec<String> = confirmed
                     .iter()
@@ -514,13 +534,24 @@ async fn answer(ctx: &Ctx<'_>, q: Question, state: &mut State, f: &Facts<'_>) ->
         } => {
             let names: Vec<String> = match &model {
                 Some(m) => vec![m.clone()],
-                None => f.inventory.models().iter().map(|m| m.name.clone()).collect(),
+                None => f
+                    .inventory
+                    .models()
+                    .iter()
+                    .map(|m| m.name.clone())
+                    .collect(),
             };
             let mut best: Option<(Interval, String)> = None;
             for n in names {
                 match ctx
                     .tools
-                    .next_free(&n, count, Duration::minutes(minutes), after, Duration::days(30))
+                    .next_free(
+                        &n,
+                        count,
+                        Duration::minutes(minutes),
+                        after,
+                        Duration::days(30),
+                    )
                     .await
                 {
                     Ok(Some(i)) => {

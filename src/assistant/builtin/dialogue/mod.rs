@@ -18,10 +18,8 @@ use step::Facts;
 /// Whether a turn needs the caller's bookings (references, lists, totals, changes).
 fn needs_bookings(state: &State, p: &Parsed) -> bool {
     use super::nlu::Intent::*;
-    matches!(
-        p.intent,
-        Cancel | Change | MyBookings | Total | Details
-    ) || p.booking_ref.is_some()
+    matches!(p.intent, Cancel | Change | MyBookings | Total | Details)
+        || p.booking_ref.is_some()
         || matches!(
             state.pending,
             state::Pending::Choosing { .. } | state::Pending::Confirming { .. }

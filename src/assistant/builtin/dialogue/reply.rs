@@ -8,7 +8,7 @@ use crate::domain::{Booking, Cents, Interval};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-pub use format::{devices, money, moment, span};
+pub use format::{devices, moment, money, span};
 
 /// What the assistant can do, with examples.
 pub fn examples() -> &'static str {
@@ -29,15 +29,24 @@ fn ask(slot: Slot, d: &Draft) -> String {
         _ => "GPUs".into(),
     };
     match slot {
-        Slot::Model => "Which GPU model would you like? We have A100, H100, L40S, V100 and RTX 4090 \
+        Slot::Model => {
+            "Which GPU model would you like? We have A100, H100, L40S, V100 and RTX 4090 \
 cards (ask *what GPUs do you have?* for prices)."
-            .into(),
-        Slot::Count => format!("How many {} GPUs do you need?", d.model.as_deref().unwrap_or("")),
+                .into()
+        }
+        Slot::Count => format!(
+            "How many {} GPUs do you need?",
+            d.model.as_deref().unwrap_or("")
+        ),
         Slot::Start if d.date.is_some() => {
             format!("At what time should the {what} start, and for how long?")
         }
-        Slot::Start => format!("When do you need the {what}? (a day and a time, e.g. *tomorrow 9-17*)"),
-        Slot::Length => format!("For how long do you need the {what}? (e.g. *for 3 hours*, *until 17:00*)"),
+        Slot::Start => {
+            format!("When do you need the {what}? (a day and a time, e.g. *tomorrow 9-17*)")
+        }
+        Slot::Length => {
+            format!("For how long do you need the {what}? (e.g. *for 3 hours*, *until 17:00*)")
+        }
     }
 }
 
@@ -169,7 +178,15 @@ pub fn propose_booking(
 }
 
 /// The proposal of a change.
-pub fn propose_change(old: &Booking, new: &Interval, count: u32, gpus: &[crate::domain::Device], price: Cents, tz: Tz, currency: &str) -> String {
+pub fn propose_change(
+    old: &Booking,
+    new: &Interval,
+    count: u32,
+    gpus: &[crate::domain::Device],
+    price: Cents,
+    tz: Tz,
+    currency: &str,
+) -> String {
     format!(
         "I can change booking `{}` ({} × {}, {}) to **{count} × {}** ({}) for **{}** ({}) — **{}** in total (was {}). Shall I change it? (yes / no)",
         old.id.short(),
@@ -196,10 +213,7 @@ pub fn propose_cancel(list: &[&Booking], tz: Tz, currency: &str) -> String {
     } else {
         "these bookings"
     };
-    format!(
-        "Shall I cancel {what}? (yes / no)\n{}",
-        lines.join("\n")
-    )
+    format!("Shall I cancel {what}? (yes / no)\n{}", lines.join("\n"))
 }
 
 /// A moment in the configured zone.

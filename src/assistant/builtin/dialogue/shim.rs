@@ -71,7 +71,12 @@ impl ToolsExt for Tools {
             .flat_map(|b| b.gpus.iter().cloned())
             .collect();
         let gpus = crate::domain::booking::allocate(m, &taken, count);
-        Ok(gpus.map(|g| (g, crate::domain::booking::price(m.price_per_hour, count, interval))))
+        Ok(gpus.map(|g| {
+            (
+                g,
+                crate::domain::booking::price(m.price_per_hour, count, interval),
+            )
+        }))
     }
 
     async fn change_booking(

@@ -73,7 +73,10 @@ impl Draft {
             self.end = None;
             self.minutes = None;
         }
-        match (said.start, said.end.or(said.end_midnight.then_some(NaiveTime::MIN))) {
+        match (
+            said.start,
+            said.end.or(said.end_midnight.then_some(NaiveTime::MIN)),
+        ) {
             (Some(s), Some(e)) => {
                 self.start = Some(s);
                 self.end = Some(e);

@@ -33,7 +33,11 @@ impl Facts<'_> {
         self.tz
             .from_local_datetime(&naive)
             .earliest()
-            .or_else(|| self.tz.from_local_datetime(&(naive + Duration::hours(1))).earliest())
+            .or_else(|| {
+                self.tz
+                    .from_local_datetime(&(naive + Duration::hours(1)))
+                    .earliest()
+            })
             .map(|d| d.with_timezone(&Utc))
             .unwrap_or_else(|| naive.and_utc())
     }
@@ -115,16 +119,42 @@ impl ChangeAsk {
             start: self.start.or(old.start),
             end: self.end.or(old.end),
             end_midnight: self.end_midnight || old.end_midnight && self.end.is_none(),
-            minutes: self.minutes.or(if self.extra.is_some() || self.by.is_some() { None } else { old.minutes }),
-            extra: self.extra.or(if self.minutes.is_some() || self.by.is_some() { None } else { old.extra }),
-            by: self.by.or(if self.minutes.is_some() || self.extra.is_some() { None } else { old.by }),
+            minutes: self
+                .minutes
+                .or(if self.extra.is_some() || self.by.is_some() {
+                    None
+                } else {
+                    old.minutes
+                }),
+            extra: self
+                .extra
+                .or(if self.minutes.is_some() || self.by.is_some() {
+                    None
+                } else {
+                    old.extra
+                }),
+            by: self
+                .by
+                .or(if self.minutes.is_some() || self.extra.is_some() {
+                    None
+                } else {
+                    old.by
+                }),
             shift: self.shift.or(old.shift),
             later: if direction { self.later } else { old.later },
             earlier: if direction { self.earlier } else { old.earlier },
             extend: if direction { self.extend } else { old.extend },
             shorten: if direction { self.shorten } else { old.shorten },
-            count: self.count.or(if self.count_delta.is_some() { None } else { old.count }),
-            count_delta: self.count_delta.or(if self.count.is_some() { None } else { old.count_delta }),
+            count: self.count.or(if self.count_delta.is_some() {
+                None
+            } else {
+                old.count
+            }),
+            count_delta: self.count_delta.or(if self.count.is_some() {
+                None
+            } else {
+                old.count_delta
+            }),
             model: self.model.or(old.model.clone()),
         }
     }
@@ -151,9 +181,14 @@ pub enum Say {
     /// A yes with nothing waiting for it.
     NothingPending,
     /// A no: what was pending is dropped.
-    Dropped { had: bool },
+    Dropped {
+        had: bool,
+    },
     /// One question for a missing slot.
-    Ask { slot: Slot, draft: Draft },
+    Ask {
+        slot: Slot,
+        draft: Draft,
+    },
     /// A time that cannot be used, named back.
     Time(Problem),
     /// The person named a model the inventory has not.
@@ -163,7 +198,10 @@ pub enum Say {
     /// Several models named for one booking.
     WhichModel(Vec<String>),
     /// More GPUs than the model has.
-    TooMany { model: String, total: u32 },
+    TooMany {
+        model: String,
+        total: u32,
+    },
     /// A reason the request cannot be made as said.
     Refuse(String),
     /// No booking to cancel or change.
@@ -171,7 +209,10 @@ pub enum Say {
     /// A reference matched none of the bookings.
     NoMatch(String),
     /// Several bookings fit; which one?
-    WhichBooking { ids: Vec<String>, cancel: bool },
+    WhichBooking {
+        ids: Vec<String>,
+        cancel: bool,
+    },
     /// A pending proposal's statement again (the price asked while it waits).
     Restate(String),
 }
@@ -227,7 +268,9 @@ pub enum Plan {
         ask: ChangeAsk,
     },
     /// State a cancellation.
-    ProposeCancel { bookings: Vec<String> },
+    ProposeCancel {
+        bookings: Vec<String>,
+    },
     /// The yes: act on the proposal.
     Execute(Proposal),
     Answer(Question),
@@ -254,8 +297,7 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
     let state = &State {
         pending: state.pending.clone(),
         memory: Memory {
-            suggestion: suggestion
-                .filter(|_| p.intent == Intent::Yes && p.cues.has(Cue::Book)),
+            suggestion: suggestion.filter(|_| p.intent == Intent::Yes && p.cues.has(Cue::Book)),
             ..mem.clone()
         },
     };
@@ -278,7 +320,10 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
             | Intent::Details
             | Intent::FindSlot
             | Intent::Price
-    ) || matches!(state.pending, Pending::Filling { .. } | Pending::Confirming { .. });
+    ) || matches!(
+        state.pending,
+        Pending::Filling { .. } | Pending::Confirming { .. }
+    );
 
     // A time that cannot be used: name it and ask; never act on the rest of the message, and
     // never leave a proposal that a later yes would book.
@@ -294,8 +339,10 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
             };
             absorb_details(&mut draft, p, f);
             let pending = if matches!(p.intent, Intent::Book | Intent::Details)
-                || matches!(state.pending, Pending::Filling { .. } | Pending::Confirming { .. })
-            {
+                || matches!(
+                    state.pending,
+                    Pending::Filling { .. } | Pending::Confirming { .. }
+                ) {
                 Pending::Filling {
                     draft,
                     asking: Slot::Start,
@@ -340,7 +387,9 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
             }
             idle(memory, Plan::Execute(proposal.clone()))
         }
-        (Pending::Confirming { .. }, Intent::No) => idle(mem, Plan::Say(Say::Dropped { had: true })),
+        (Pending::Confirming { .. }, Intent::No) => {
+            idle(mem, Plan::Say(Say::Dropped { had: true }))
+        }
         (Pending::Confirming { proposal }, Intent::Price) if !p.has_details() => {
             keep(Plan::Say(Say::Restate(proposal.stated.clone())))
         }
@@ -361,7 +410,9 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
                     None => idle(mem, Plan::Say(Say::NoMatch(booking.clone()))),
                 }
             }
-            Act::Cancel { .. } if p.booking_ref.is_some() || p.ref_by_model || !p.models.is_empty() => {
+            Act::Cancel { .. }
+                if p.booking_ref.is_some() || p.ref_by_model || !p.models.is_empty() =>
+            {
                 cancel(p, mem, f)
             }
             Act::Cancel { .. } => idle(mem, Plan::Say(Say::NotUnderstood)),
@@ -372,8 +423,7 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
             idle(mem, Plan::Say(Say::NotUnderstood))
         }
         (Pending::Confirming { .. }, Intent::Cancel)
-            if p.booking_ref.as_ref().is_none_or(|r| *r == BookingRef::It)
-                && !p.ref_by_model =>
+            if p.booking_ref.as_ref().is_none_or(|r| *r == BookingRef::It) && !p.ref_by_model =>
         {
             // "cancel that" while a proposal waits: a no to the proposal.
             idle(mem, Plan::Say(Say::Dropped { had: true }))
@@ -391,7 +441,9 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
                 // "all of them"
                 draft.count_all = true;
             }
-            if (*asking == Slot::Count || draft.count.is_some() || p.correction) && p.count.is_none() {
+            if (*asking == Slot::Count || draft.count.is_some() || p.correction)
+                && p.count.is_none()
+            {
                 if let Some(n) = p.bare_number.filter(|_| !p.time_said()) {
                     draft.count = Some(n);
                 }
@@ -399,18 +451,22 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
             absorb_details(&mut draft, p, f);
             fill(draft, mem, p, f)
         }
-        (Pending::Filling { draft, asking }, Intent::Yes | Intent::Unknown) => keep(Plan::Say(
-            Say::Ask {
+        (Pending::Filling { draft, asking }, Intent::Yes | Intent::Unknown) => {
+            keep(Plan::Say(Say::Ask {
                 slot: *asking,
                 draft: draft.clone(),
-            },
-        )),
+            }))
+        }
 
         // Choosing a booking.
         (Pending::Choosing { .. }, Intent::No) => idle(mem, Plan::Say(Say::Dropped { had: true })),
-        (Pending::Choosing { purpose, candidates }, _)
-            if p.booking_ref.is_some() || !p.models.is_empty() || p.time.said.date.is_some() =>
-        {
+        (
+            Pending::Choosing {
+                purpose,
+                candidates,
+            },
+            _,
+        ) if p.booking_ref.is_some() || !p.models.is_empty() || p.time.said.date.is_some() => {
             let pool: Vec<&Booking> = f
                 .live()
                 .into_iter()
@@ -437,7 +493,10 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
         }
 
         // Nothing waits for a yes.
-        (_, Intent::Yes) if p.cues.has(Cue::Book) && (mem.context.model.is_some() || mem.suggestion.is_some()) => {
+        (_, Intent::Yes)
+            if p.cues.has(Cue::Book)
+                && (mem.context.model.is_some() || mem.suggestion.is_some()) =>
+        {
             // "book it" after a suggested time, or a question about a model and a time.
             let mut mem = mem;
             let draft = mem.suggestion.take().unwrap_or_else(|| mem.context.clone());
@@ -462,11 +521,19 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
         }
         (_, Intent::Details)
             if mem.topic == Some(Intent::Cancel)
-                && (p.ref_by_model || matches!(p.booking_ref, Some(BookingRef::Dates(_) | BookingRef::Id(_) | BookingRef::Ordinal(_)))) =>
+                && (p.ref_by_model
+                    || matches!(
+                        p.booking_ref,
+                        Some(BookingRef::Dates(_) | BookingRef::Id(_) | BookingRef::Ordinal(_))
+                    )) =>
         {
             cancel(p, mem, f)
         }
-        (_, Intent::Details) if (p.correction || p.count_delta.is_some()) && mem.last_booking.is_some() && !same_again(p) => {
+        (_, Intent::Details)
+            if (p.correction || p.count_delta.is_some())
+                && mem.last_booking.is_some()
+                && !same_again(p) =>
+        {
             // "make it 3 GPUs instead" after a booking: a change of that booking.
             let ask = ChangeAsk::from(p);
             pick_booking(p, &mem, f, Purpose::Change { ask: Box::new(ask) })
@@ -487,7 +554,11 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
             }
             _ if (p.model().is_some() || same_again(p)) && (p.time_said() || p.count.is_some()) => {
                 // "2 A100s tomorrow 9-5" without a verb: a request; proposing it is safe.
-                let mut draft = if same_again(p) { mem.context.clone() } else { Draft::default() };
+                let mut draft = if same_again(p) {
+                    mem.context.clone()
+                } else {
+                    Draft::default()
+                };
                 absorb_details(&mut draft, p, f);
                 fill(draft, mem, p, f)
             }
@@ -542,7 +613,10 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
                 Some(m) => (m, false),
                 None => (60, true),
             };
-            let count = match (ctx.count_all, ctx.model.as_deref().and_then(|m| f.inventory.find(m))) {
+            let count = match (
+                ctx.count_all,
+                ctx.model.as_deref().and_then(|m| f.inventory.find(m)),
+            ) {
                 (true, Some(m)) => m.total(),
                 _ => ctx.count.unwrap_or(1),
             };
@@ -604,9 +678,7 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
             )
         }
         (_, Intent::Total) => keep(Plan::Answer(Question::Total)),
-        (_, Intent::Unknown) => {
-            keep(Plan::Say(Say::NotUnderstood))
-        }
+        (_, Intent::Unknown) => keep(Plan::Say(Say::NotUnderstood)),
     }
 }
 
@@ -758,7 +830,9 @@ fn resolve(d: &Draft, f: &Facts<'_>) -> Resolved {
             None if d.whole_days => f.at(date, NaiveTime::MIN).max(soon),
             // A length without a start time: 09:00 is assumed (and said). An end without
             // a start is asked about: "until 21:30" does not say when it begins.
-            None if d.minutes.is_some() && d.end.is_none() || d.end_date.is_some() && d.end.is_none() => {
+            None if d.minutes.is_some() && d.end.is_none()
+                || d.end_date.is_some() && d.end.is_none() =>
+            {
                 if date == today && f.at(date, nine()) < f.now {
                     assumed.push("starting now".to_string());
                     soon
@@ -783,9 +857,15 @@ fn resolve(d: &Draft, f: &Facts<'_>) -> Resolved {
     };
     let start_date = f.local_date(start);
     let end = if d.whole_days && d.start.is_none() {
-        f.at(d.end_date.unwrap_or(start_date) + Duration::days(1), NaiveTime::MIN)
+        f.at(
+            d.end_date.unwrap_or(start_date) + Duration::days(1),
+            NaiveTime::MIN,
+        )
     } else if d.end_midnight {
-        f.at(d.end_date.unwrap_or(start_date) + Duration::days(1), NaiveTime::MIN)
+        f.at(
+            d.end_date.unwrap_or(start_date) + Duration::days(1),
+            NaiveTime::MIN,
+        )
     } else if let Some(e) = d.end {
         // An end before the start ("10pm to 2am") is asked about, not read as overnight.
         f.at(d.end_date.unwrap_or(start_date), e)
@@ -886,11 +966,12 @@ fn resolve_window(ctx: &Draft, f: &Facts<'_>) -> Option<(DateTime<Utc>, DateTime
 
 /// A price question: per hour, per period, or for a stated window or length.
 fn price_question(ctx: &Draft, p: &Parsed, f: &Facts<'_>) -> Question {
-    let window = if ctx.start.is_some() || ctx.end.is_some() || ctx.whole_days || ctx.end_date.is_some() {
-        resolve_window(ctx, f)
-    } else {
-        None
-    };
+    let window =
+        if ctx.start.is_some() || ctx.end.is_some() || ctx.whole_days || ctx.end_date.is_some() {
+            resolve_window(ctx, f)
+        } else {
+            None
+        };
     Question::Price {
         model: ctx.model.clone(),
         count: ctx.count.unwrap_or(1),
@@ -937,7 +1018,9 @@ fn refer<'b>(pool: &[&'b Booking], p: &Parsed, mem: &Memory, f: &Facts<'_>) -> V
         }
         _ => {}
     }
-    if !p.models.is_empty() && (p.ref_by_model || p.intent == Intent::Cancel || p.booking_ref.is_some()) {
+    if !p.models.is_empty()
+        && (p.ref_by_model || p.intent == Intent::Cancel || p.booking_ref.is_some())
+    {
         hits.retain(|b| p.models.iter().any(|m| *m == b.model));
     }
     hits
@@ -948,7 +1031,10 @@ fn describe_ref(p: &Parsed) -> String {
         Some(BookingRef::Id(x)) => format!("`{x}`"),
         Some(BookingRef::Dates(ds)) => format!(
             "on {}",
-            ds.iter().map(|d| d.format("%a %-d %b").to_string()).collect::<Vec<_>>().join(" or ")
+            ds.iter()
+                .map(|d| d.format("%a %-d %b").to_string())
+                .collect::<Vec<_>>()
+                .join(" or ")
         ),
         Some(BookingRef::Ordinal(n)) => format!("number {n}"),
         _ if !p.models.is_empty() => p.models.join(", "),
@@ -1097,7 +1183,11 @@ fn change(b: &Booking, ask: &ChangeAsk, mem: Memory, f: &Facts<'_>) -> (State, P
         end = e0 + signed(x);
     } else if let Some(by) = ask.by.filter(|_| ask.extend || ask.shorten) {
         end = e0 + signed(if ask.shorten { -by } else { by });
-    } else if ask.minutes.is_some() && (ask.extend || ask.shorten) && ask.start.is_none() && ask.date.is_none() {
+    } else if ask.minutes.is_some()
+        && (ask.extend || ask.shorten)
+        && ask.start.is_none()
+        && ask.date.is_none()
+    {
         // "extend it by 2 hours" read as a length after "extend": add it.
         let m = ask.minutes.unwrap_or(0);
         end = e0 + signed(if ask.shorten { -m } else { m });
@@ -1113,8 +1203,15 @@ fn change(b: &Booking, ask: &ChangeAsk, mem: Memory, f: &Facts<'_>) -> (State, P
         let end_only = ask.start.is_none()
             && ask.date.is_none()
             && (ask.end.is_some() || ask.end_midnight || ask.end_date.is_some());
-        if end_only || (ask.extend || ask.shorten) && ask.start.is_none() && (ask.end.is_some() || ask.end_date.is_some() || ask.date.is_some()) {
-            let day = ask.end_date.or(ask.date).unwrap_or_else(|| f.local_date(e0));
+        if end_only
+            || (ask.extend || ask.shorten)
+                && ask.start.is_none()
+                && (ask.end.is_some() || ask.end_date.is_some() || ask.date.is_some())
+        {
+            let day = ask
+                .end_date
+                .or(ask.date)
+                .unwrap_or_else(|| f.local_date(e0));
             end = if ask.end_midnight {
                 f.at(day + Duration::days(1), NaiveTime::MIN)
             } else if let Some(e) = ask.end {
@@ -1135,7 +1232,10 @@ fn change(b: &Booking, ask: &ChangeAsk, mem: Memory, f: &Facts<'_>) -> (State, P
                     }
                     x
                 }
-                (None, true, _) => f.at(ask.end_date.unwrap_or(date) + Duration::days(1), NaiveTime::MIN),
+                (None, true, _) => f.at(
+                    ask.end_date.unwrap_or(date) + Duration::days(1),
+                    NaiveTime::MIN,
+                ),
                 (None, false, Some(m)) => start + signed(m),
                 _ => start + len,
             };

@@ -380,8 +380,8 @@ fn lookup(w: &str) -> L {
         "sat" | "saturday" | "saturdays" => Wd(5),
         "sun" | "sunday" | "sundays" => Wd(6),
         "today" | "tdy" => Today,
-        "tomorrow" | "tmrw" | "tmr" | "tmrow" | "tmoro" | "tomoz" | "tomo" | "tommorow" | "tommorrow" | "tomorow"
-        | "tomoro" | "tmw" => Tomorrow,
+        "tomorrow" | "tmrw" | "tmr" | "tmrow" | "tmoro" | "tomoz" | "tomo" | "tommorow"
+        | "tommorrow" | "tomorow" | "tomoro" | "tmw" => Tomorrow,
         "yesterday" => Yesterday,
         "tonight" | "tonite" | "2nite" => Tonight,
         "day" | "days" => Day,
@@ -512,10 +512,9 @@ fn lookup(w: &str) -> L {
         "t" => T,
         "z" | "utc" => Z,
         "pt" => Pt,
-        "gpu" | "gpus" | "card" | "cards" | "node" | "nodes" | "device" | "devices" | "units" | "gb" | "gig"
-        | "gigs" | "x" | "people" | "users" | "jobs" | "boxes" | "machines" | "servers" | "instances" | "of them" => {
-            Gpu
-        }
+        "gpu" | "gpus" | "card" | "cards" | "node" | "nodes" | "device" | "devices" | "units"
+        | "gb" | "gig" | "gigs" | "x" | "people" | "users" | "jobs" | "boxes" | "machines"
+        | "servers" | "instances" | "of them" => Gpu,
         _ => typo(w),
     }
 }
@@ -557,8 +556,8 @@ const TYPO_VOCAB: &[(&str, L)] = &[
 
 /// Real words one edit away from a date word: never typo-corrected.
 const NOT_TYPOS: &[&str] = &[
-    "yours", "tours", "pours", "fours", "hoers", "midway", "mourning", "moaning", "minuet", "minuets", "toady",
-    "toddy", "sundae", "sundry", "mondo",
+    "yours", "tours", "pours", "fours", "hoers", "midway", "mourning", "moaning", "minuet",
+    "minuets", "toady", "toddy", "sundae", "sundry", "mondo",
 ];
 
 fn typo(w: &str) -> L {
@@ -646,7 +645,10 @@ fn lex(text: &str) -> Vec<Tok> {
                     }
                     len += 1;
                     i += 1;
-                } else if i + 3 < b.len() && b[i..i + 3] == [0xE2, 0x80, 0x99] && b[i + 3].is_ascii_alphabetic() {
+                } else if i + 3 < b.len()
+                    && b[i..i + 3] == [0xE2, 0x80, 0x99]
+                    && b[i + 3].is_ascii_alphabetic()
+                {
                     if len < buf.len() {
                         buf[len] = b'\'';
                     }
@@ -735,9 +737,17 @@ fn lex(text: &str) -> Vec<Tok> {
     // "2moro", "2morrow", "2mrw": tomorrow
     let mut j = 0;
     while j + 1 < out.len() {
-        if out[j].k == K::N && out[j].n == 2 && out[j].nd == 1 && out[j + 1].glued && out[j + 1].k == K::W {
+        if out[j].k == K::N
+            && out[j].n == 2
+            && out[j].nd == 1
+            && out[j + 1].glued
+            && out[j + 1].k == K::W
+        {
             let w = text[out[j + 1].s..out[j + 1].e].to_ascii_lowercase();
-            if matches!(w.as_str(), "moro" | "morrow" | "morow" | "mrw" | "mro" | "moz") {
+            if matches!(
+                w.as_str(),
+                "moro" | "morrow" | "morow" | "mrw" | "mro" | "moz"
+            ) {
                 let s = out[j].s;
                 out.remove(j);
                 out[j].s = s;
@@ -808,8 +818,17 @@ fn lex(text: &str) -> Vec<Tok> {
                 || (next.k == K::W
                     && matches!(
                         lw.as_str(),
-                        "rtx" | "gtx" | "tesla" | "nvidia" | "quadro" | "radeon" | "hopper"
-                            | "ampere" | "volta" | "ada" | "lovelace"
+                        "rtx"
+                            | "gtx"
+                            | "tesla"
+                            | "nvidia"
+                            | "quadro"
+                            | "radeon"
+                            | "hopper"
+                            | "ampere"
+                            | "volta"
+                            | "ada"
+                            | "lovelace"
                     ))
                 || (next.k == K::W && lw.chars().any(|c| c.is_ascii_digit()))
             {
@@ -821,7 +840,12 @@ fn lex(text: &str) -> Vec<Tok> {
         if model {
             out[j].model = true;
             // "h-100": the letters before the dash belong to the model too.
-            if j >= 2 && out[j].glued && out[j - 1].k == K::P && out[j - 1].glued && out[j - 2].k == K::W {
+            if j >= 2
+                && out[j].glued
+                && out[j - 1].k == K::P
+                && out[j - 1].glued
+                && out[j - 2].k == K::W
+            {
                 out[j - 2].l = L::Other;
                 out[j - 2].model = true;
             }
@@ -979,7 +1003,9 @@ impl<'a> Cx<'a> {
         }
         if let L::Num(n) = self.l(i) {
             let n = n as u32;
-            if (n == 20 || n == 30 || n == 40 || n == 50) && matches!(self.l(i + 1), L::Num(k) if k < 10) {
+            if (n == 20 || n == 30 || n == 40 || n == 50)
+                && matches!(self.l(i + 1), L::Num(k) if k < 10)
+            {
                 if let L::Num(k) = self.l(i + 1) {
                     return Some((n + k as u32, i + 2));
                 }
@@ -1131,9 +1157,9 @@ impl<'a> Cx<'a> {
             } else {
                 None
             };
-            if let Some(k) =
-                tpos.filter(|&k| self.is_num(k) && self.p(k + 1, b':') && self.is_num(k + 2) && t[k + 2].nd == 2)
-            {
+            if let Some(k) = tpos.filter(|&k| {
+                self.is_num(k) && self.p(k + 1, b':') && self.is_num(k + 2) && t[k + 2].nd == 2
+            }) {
                 let (h, mi) = (t[k].n, t[k + 2].n);
                 j = k + 3;
                 if self.p(j, b':') && self.is_num(j + 1) {
@@ -1144,7 +1170,10 @@ impl<'a> Cx<'a> {
                 if self.l(j) == L::Z && self.glued(j) {
                     j += 1;
                     offset_min = Some(0);
-                } else if (self.p(j, b'+') || self.p(j, b'-')) && self.glued(j) && self.is_num(j + 1) {
+                } else if (self.p(j, b'+') || self.p(j, b'-'))
+                    && self.glued(j)
+                    && self.is_num(j + 1)
+                {
                     let sign = if self.p(j, b'-') { -1 } else { 1 };
                     let (oh, om, nj) = if t[j + 1].nd == 4 {
                         (t[j + 1].n / 100, t[j + 1].n % 100, j + 2)
@@ -1251,11 +1280,17 @@ impl<'a> Cx<'a> {
                 (None, i + 3)
             };
             if year.is_none()
-                && ((a == 24 && b == 7) || a == 0 || b == 0 || (a <= 3 && b <= 4 && a < b) || self.blocker(j))
+                && ((a == 24 && b == 7)
+                    || a == 0
+                    || b == 0
+                    || (a <= 3 && b <= 4 && a < b)
+                    || self.blocker(j))
             {
                 return None; // "24/7", fractions "1/2", "2/3", counts
             }
-            if year.is_none() && (self.l(j) == L::Hour || self.l(j) == L::Minute || self.l(j) == L::Day) {
+            if year.is_none()
+                && (self.l(j) == L::Hour || self.l(j) == L::Minute || self.l(j) == L::Day)
+            {
                 return None;
             }
             let res = |m: u32, d: u32| -> Option<Result<NaiveDate, PK>> {
@@ -1355,7 +1390,11 @@ impl<'a> Cx<'a> {
     /// A 4-digit year after a date: "2026", ", 2026".
     fn year_after(&self, i: usize) -> Option<(i32, usize)> {
         let k = if self.p(i, b',') { i + 1 } else { i };
-        if self.is_num(k) && self.t[k].nd == 4 && (1900..2200).contains(&self.t[k].n) && !self.p(k + 1, b':') {
+        if self.is_num(k)
+            && self.t[k].nd == 4
+            && (1900..2200).contains(&self.t[k].n)
+            && !self.p(k + 1, b':')
+        {
             return Some((self.t[k].n as i32, k + 1));
         }
         None
@@ -1376,7 +1415,12 @@ impl<'a> Cx<'a> {
                 Some(i + 1)
             }
             L::Tomorrow => {
-                self.push(out, i, i + 1, AK::Date(self.date_ok(today + Duration::days(1))));
+                self.push(
+                    out,
+                    i,
+                    i + 1,
+                    AK::Date(self.date_ok(today + Duration::days(1))),
+                );
                 Some(i + 1)
             }
             L::Yesterday => {
@@ -1392,11 +1436,20 @@ impl<'a> Cx<'a> {
                 // "the day after tomorrow", "the day before yesterday", "the 3rd [of Dec]",
                 // "the Friday after next", "the weekend"
                 let j = if self.l(i) == L::The { i + 1 } else { i };
-                if self.l(j) == L::Day && self.l(j + 1) == L::After && self.l(j + 2) == L::Tomorrow {
-                    self.push(out, i, j + 3, AK::Date(self.date_ok(today + Duration::days(2))));
+                if self.l(j) == L::Day && self.l(j + 1) == L::After && self.l(j + 2) == L::Tomorrow
+                {
+                    self.push(
+                        out,
+                        i,
+                        j + 3,
+                        AK::Date(self.date_ok(today + Duration::days(2))),
+                    );
                     return Some(j + 3);
                 }
-                if self.l(j) == L::Day && self.l(j + 1) == L::Before && self.l(j + 2) == L::Yesterday {
+                if self.l(j) == L::Day
+                    && self.l(j + 1) == L::Before
+                    && self.l(j + 2) == L::Yesterday
+                {
                     self.push(out, i, j + 3, AK::Date(Err(PK::Past)));
                     return Some(j + 3);
                 }
@@ -1463,7 +1516,9 @@ impl<'a> Cx<'a> {
                         let ws = self.week_start();
                         match q {
                             L::Last => self.push(out, i, j + 1, AK::Date(Err(PK::Past))),
-                            L::This => self.push(out, i, j + 1, AK::DRange(today, ws + Duration::days(6))),
+                            L::This => {
+                                self.push(out, i, j + 1, AK::DRange(today, ws + Duration::days(6)))
+                            }
                             _ => self.push(
                                 out,
                                 i,
@@ -1534,7 +1589,9 @@ impl<'a> Cx<'a> {
                 Some(i + 1)
             }
             L::Month(m)
-                if self.day_num(i + 1 + self.p(i + 1, b'.') as usize, true).is_none()
+                if self
+                    .day_num(i + 1 + self.p(i + 1, b'.') as usize, true)
+                    .is_none()
                     && !(self.p(i + 1, b'-') && self.is_num(i + 2))
                     && self.l(i + 1) != L::The =>
             {
@@ -1611,7 +1668,9 @@ impl<'a> Cx<'a> {
                     return Some(j + 1);
                 }
                 // "Decembruary 4": a month-looking word with a day number
-                if let Some((_, k, _, _)) = self.day_num(j + 1, false).filter(|_| self.month_looking(j)) {
+                if let Some((_, k, _, _)) =
+                    self.day_num(j + 1, false).filter(|_| self.month_looking(j))
+                {
                     self.push(out, j, k, AK::Prob(PK::Unreadable));
                     return Some(k);
                 }
@@ -1621,7 +1680,9 @@ impl<'a> Cx<'a> {
                 // "3 December", "3rd of Dec", "3-dec", "3-5 Dec", "3 to 5 December"
                 let (d, k, _ord, bad) = self.day_num(i, false)?;
                 let mut j = k;
-                if self.l(j) == L::Of || (self.p(j, b'-') && self.glued(j) && matches!(self.l(j + 1), L::Month(_))) {
+                if self.l(j) == L::Of
+                    || (self.p(j, b'-') && self.glued(j) && matches!(self.l(j + 1), L::Month(_)))
+                {
                     j += 1;
                 }
                 if let L::Month(m) = self.l(j) {
@@ -1641,9 +1702,13 @@ impl<'a> Cx<'a> {
                     return Some(e);
                 }
                 // "3-5 Dec", "3 to 5 December"
-                let range_word =
-                    self.p(k, b'-') || self.l(k) == L::To || self.l(k) == L::Till || self.l(k) == L::Through;
-                if let Some((d2, k2, _, _)) = self.day_num(k + 1, false).filter(|_| range_word && !bad) {
+                let range_word = self.p(k, b'-')
+                    || self.l(k) == L::To
+                    || self.l(k) == L::Till
+                    || self.l(k) == L::Through;
+                if let Some((d2, k2, _, _)) =
+                    self.day_num(k + 1, false).filter(|_| range_word && !bad)
+                {
                     let mut j2 = k2;
                     if self.l(j2) == L::Of {
                         j2 += 1;
@@ -1693,7 +1758,9 @@ impl<'a> Cx<'a> {
                 || (self.p(p, b'-') && p + 1 == i && self.glued(i))
                 || self.t[p].k == K::W
                     && matches!(
-                        self.text[self.t[p].s..self.t[p].e].to_ascii_lowercase().as_str(),
+                        self.text[self.t[p].s..self.t[p].e]
+                            .to_ascii_lowercase()
+                            .as_str(),
                         "end" | "mid" | "early" | "late" | "start" | "beginning"
                     );
             if !ok {
@@ -1728,10 +1795,21 @@ impl<'a> Cx<'a> {
         if self.blocker(k)
             || matches!(
                 self.l(k),
-                L::Week | L::Weekend | L::Day | L::Hour | L::Minute | L::MonthW | L::Wd(_) | L::Half
+                L::Week
+                    | L::Weekend
+                    | L::Day
+                    | L::Hour
+                    | L::Minute
+                    | L::MonthW
+                    | L::Wd(_)
+                    | L::Half
             )
             || self.t.get(k).is_some_and(|t| {
-                t.k == K::W && matches!(&self.text[t.s..t.e], "one" | "One" | "time" | "option" | "choice")
+                t.k == K::W
+                    && matches!(
+                        &self.text[t.s..t.e],
+                        "one" | "One" | "time" | "option" | "choice"
+                    )
             })
         {
             return ts; // "the 3rd GPU", "the 2nd one": not a date
@@ -1786,7 +1864,11 @@ impl<'a> Cx<'a> {
             return None;
         }
         // "Dec 3 to 5pm": a time, not a day
-        if matches!(self.l(e), L::Am | L::Pm | L::OClock | L::H | L::Hour | L::Minute) || self.p(e, b':') {
+        if matches!(
+            self.l(e),
+            L::Am | L::Pm | L::OClock | L::H | L::Hour | L::Minute
+        ) || self.p(e, b':')
+        {
             return None;
         }
         if and && !(m2 == m && d2 == d + 1) {
@@ -1833,7 +1915,14 @@ impl<'a> Cx<'a> {
     }
 
     /// A weekday at index w (ts = first token, incl. "on"/"this"/"next"/"last").
-    fn weekday(&self, ts: usize, w: usize, wd: u8, q: Option<L>, out: &mut Vec<Atom>) -> Option<usize> {
+    fn weekday(
+        &self,
+        ts: usize,
+        w: usize,
+        wd: u8,
+        q: Option<L>,
+        out: &mut Vec<Atom>,
+    ) -> Option<usize> {
         let today = self.today;
         let cur = today.weekday().num_days_from_monday() as u8;
         // "the first Monday of December", "the last friday of the month": not supported → ask
@@ -1845,7 +1934,10 @@ impl<'a> Cx<'a> {
             };
             if let Some(end) = end {
                 let mut ts = ts;
-                while ts > 0 && ts + 4 > w && matches!(self.l(ts - 1), L::The | L::Ord(_) | L::Last | L::Next) {
+                while ts > 0
+                    && ts + 4 > w
+                    && matches!(self.l(ts - 1), L::The | L::Ord(_) | L::Last | L::Next)
+                {
                     ts -= 1;
                 }
                 while out.last().is_some_and(|a| a.te > ts) {
@@ -1870,10 +1962,13 @@ impl<'a> Cx<'a> {
             let _ = start;
             let r = match self.l(j) {
                 L::Month(_) | L::The => self.date_words(j, &mut tmp),
-                L::No if self.is_num(j) => self.numeric_date(j, &mut tmp).or_else(|| self.date_words(j, &mut tmp)),
+                L::No if self.is_num(j) => self
+                    .numeric_date(j, &mut tmp)
+                    .or_else(|| self.date_words(j, &mut tmp)),
                 _ => None,
             };
-            if let (Some(end), Some(a), 1, false) = (r, tmp.first(), tmp.len(), q == Some(L::Last)) {
+            if let (Some(end), Some(a), 1, false) = (r, tmp.first(), tmp.len(), q == Some(L::Last))
+            {
                 if let AK::Date(Ok(d)) = a.k {
                     let k = if d.weekday() == wd_of(wd) {
                         AK::Date(Ok(d))
@@ -1896,7 +1991,12 @@ impl<'a> Cx<'a> {
             if d == today {
                 d += Duration::days(7);
             }
-            self.push(out, ts, e + 1, AK::Date(self.date_ok(d + Duration::days(7))));
+            self.push(
+                out,
+                ts,
+                e + 1,
+                AK::Date(self.date_ok(d + Duration::days(7))),
+            );
             return Some(e + 1);
         }
         if matches!(self.l(e), L::Next | L::This) && self.l(e + 1) == L::Week && q.is_none() {
@@ -2066,7 +2166,14 @@ impl<'a> Cx<'a> {
                 if self.blocker(e)
                     || matches!(
                         self.l(e),
-                        L::Hour | L::Minute | L::Day | L::Week | L::A | L::More | L::Extra | L::Half
+                        L::Hour
+                            | L::Minute
+                            | L::Day
+                            | L::Week
+                            | L::A
+                            | L::More
+                            | L::Extra
+                            | L::Half
                     )
                 {
                     return None;
@@ -2082,7 +2189,10 @@ impl<'a> Cx<'a> {
             }
             _ => {}
         }
-        if t.get(i)?.k != K::N || t[i].model || (i > 0 && t[i - 1].k == K::P && matches!(t[i - 1].ch, b'$' | b'#')) {
+        if t.get(i)?.k != K::N
+            || t[i].model
+            || (i > 0 && t[i - 1].k == K::P && matches!(t[i - 1].ch, b'$' | b'#'))
+        {
             return None;
         }
         let n = t[i].n;
@@ -2120,7 +2230,9 @@ impl<'a> Cx<'a> {
                 e = e2;
             } else if !colon {
                 // "9.30" needs a cue; "1.5 hours" is a duration
-                if matches!(self.l(e), L::Hour | L::Minute | L::Day | L::Week | L::H) || self.blocker(e) {
+                if matches!(self.l(e), L::Hour | L::Minute | L::Day | L::Week | L::H)
+                    || self.blocker(e)
+                {
                     return None;
                 }
             }
@@ -2173,7 +2285,10 @@ impl<'a> Cx<'a> {
                 return Some(i + 3);
             }
             if (13..=23).contains(&n)
-                || (matches!(prev, L::At | L::From | L::Till | L::To | L::Between | L::And) && n <= 23)
+                || (matches!(
+                    prev,
+                    L::At | L::From | L::Till | L::To | L::Between | L::And
+                ) && n <= 23)
             {
                 self.push(
                     out,
@@ -2235,7 +2350,10 @@ impl<'a> Cx<'a> {
                 }
                 return Some(i + 2);
             }
-            if let Some((tv, e)) = self.in_the(i + 1, TV::bare(n)).filter(|_| (1..=12).contains(&n)) {
+            if let Some((tv, e)) = self
+                .in_the(i + 1, TV::bare(n))
+                .filter(|_| (1..=12).contains(&n))
+            {
                 self.push(out, i, e, AK::Time(tv));
                 return Some(e);
             }
@@ -2265,7 +2383,15 @@ impl<'a> Cx<'a> {
                 let prev = self.l(i.wrapping_sub(1));
                 let cued = matches!(
                     prev,
-                    L::At | L::From | L::Till | L::To | L::Between | L::And | L::Through | L::By | L::Starting
+                    L::At
+                        | L::From
+                        | L::Till
+                        | L::To
+                        | L::Between
+                        | L::And
+                        | L::Through
+                        | L::By
+                        | L::Starting
                 ) || (i >= 2 && self.p(i - 1, b'-') && hhmm_range(i - 2))
                     || (self.p(i + 1, b'-') && hhmm_range(i + 2));
                 // "1730 till 21h30", "tomorrow 1400 for 3 hours": a range or length next to
@@ -2317,12 +2443,19 @@ impl<'a> Cx<'a> {
         match self.l(i) {
             L::Am => Some((false, i + 1 + self.p(i + 1, b'.') as usize)),
             L::Pm => Some((true, i + 1 + self.p(i + 1, b'.') as usize)),
-            L::A | L::P if self.p(i + 1, b'.') && self.glued(i + 1) && self.l(i + 2) == L::M && self.glued(i + 2) => {
+            L::A | L::P
+                if self.p(i + 1, b'.')
+                    && self.glued(i + 1)
+                    && self.l(i + 2) == L::M
+                    && self.glued(i + 2) =>
+            {
                 let pm = self.l(i) == L::P;
                 let e = i + 3 + (self.p(i + 3, b'.') && self.glued(i + 3)) as usize;
                 Some((pm, e))
             }
-            L::A | L::P if self.glued(i) && self.t[i].e - self.t[i].s == 1 && self.l(i) == L::P => Some((true, i + 1)),
+            L::A | L::P if self.glued(i) && self.t[i].e - self.t[i].s == 1 && self.l(i) == L::P => {
+                Some((true, i + 1))
+            }
             _ => None,
         }
     }
@@ -2411,7 +2544,11 @@ impl<'a> Cx<'a> {
                     || (self.p(k + 1, b'-') && self.l(k + 2) == L::Day)
                     || (self.l(k + 1) == L::A && self.l(k + 2) == L::Day))
             {
-                let e = if self.l(k + 1) == L::Day { k + 2 } else { k + 3 };
+                let e = if self.l(k + 1) == L::Day {
+                    k + 2
+                } else {
+                    k + 3
+                };
                 return Some(self.finish_dur(i, e, Duration::hours(4), role, out));
             }
         }
@@ -2424,13 +2561,16 @@ impl<'a> Cx<'a> {
                 return None;
             }
             // decimal "1.5"
-            if (self.p(k + 1, b'.') || (self.p(k + 1, b',') && t.get(k + 2).is_some_and(|x| x.nd == 1)))
+            if (self.p(k + 1, b'.')
+                || (self.p(k + 1, b',') && t.get(k + 2).is_some_and(|x| x.nd == 1)))
                 && self.glued(k + 1)
                 && self.is_num(k + 2)
                 && self.glued(k + 2)
             {
-                let frac: f64 =
-                    self.text[t[k + 2].s..t[k + 2].e].parse::<f64>().unwrap_or(0.0) / 10f64.powi(t[k + 2].nd as i32);
+                let frac: f64 = self.text[t[k + 2].s..t[k + 2].e]
+                    .parse::<f64>()
+                    .unwrap_or(0.0)
+                    / 10f64.powi(t[k + 2].nd as i32);
                 qty = Some(n as f64 + frac);
                 k += 3;
             } else if (self.p(k + 1, b'-') || self.l(k + 1) == L::To || self.l(k + 1) == L::Or)
@@ -2614,7 +2754,14 @@ impl<'a> Cx<'a> {
         }
     }
 
-    fn finish_dur(&self, ts: usize, te: usize, d: Duration, role: Role, out: &mut Vec<Atom>) -> usize {
+    fn finish_dur(
+        &self,
+        ts: usize,
+        te: usize,
+        d: Duration,
+        role: Role,
+        out: &mut Vec<Atom>,
+    ) -> usize {
         self.push(out, ts, te, AK::Dur(d, role));
         te
     }
@@ -2633,7 +2780,9 @@ impl<'a> Cx<'a> {
                 _ => return None,
             },
             L::At if self.l(i + 1) == L::Night => (hm(17, 0), hm(21, 0), i + 2),
-            L::Business | L::Working if matches!(self.l(i + 1), L::Hour | L::Day) => (hm(9, 0), hm(17, 0), i + 2),
+            L::Business | L::Working if matches!(self.l(i + 1), L::Hour | L::Day) => {
+                (hm(9, 0), hm(17, 0), i + 2)
+            }
             L::All | L::Whole | L::Full | L::The => {
                 let mut k = i;
                 if self.l(k) == L::The {
@@ -2768,10 +2917,9 @@ impl<'a> Cx<'a> {
             L::Before => Conn::Before,
             L::After => Conn::From,
             L::Rather
-                if self
-                    .t
-                    .get(i + 1)
-                    .is_some_and(|x| x.k == K::W && self.text[x.s..x.e].eq_ignore_ascii_case("than")) =>
+                if self.t.get(i + 1).is_some_and(|x| {
+                    x.k == K::W && self.text[x.s..x.e].eq_ignore_ascii_case("than")
+                }) =>
             {
                 self.push(out, i, i + 2, AK::C(Conn::Not));
                 return Some(i + 2);
@@ -2810,9 +2958,16 @@ impl<'a> Cx<'a> {
             }
             L::A if self.p(i + 1, b'.') && matches!(self.l(i + 2), L::Other) => {
                 // "a.s.a.p."
-                let w = &self.text[t[i].s..t.get(i + 7).map_or(self.text.len(), |x| x.s).min(self.text.len())];
+                let w = &self.text[t[i].s
+                    ..t.get(i + 7)
+                        .map_or(self.text.len(), |x| x.s)
+                        .min(self.text.len())];
                 if w.to_ascii_lowercase().starts_with("a.s.a.p") {
-                    let e = (i..t.len()).take(8).rfind(|&k| t[k].e <= t[i].s + 8).unwrap_or(i) + 1;
+                    let e = (i..t.len())
+                        .take(8)
+                        .rfind(|&k| t[k].e <= t[i].s + 8)
+                        .unwrap_or(i)
+                        + 1;
                     self.push(out, i, e, AK::Now);
                     return Some(e);
                 }
@@ -2833,7 +2988,14 @@ impl<'a> Cx<'a> {
                     // a bare number: an hour candidate that needs a cue
                     if matches!(
                         self.l(i + 1),
-                        L::Hour | L::Minute | L::Day | L::Week | L::Month(_) | L::Sfx(_) | L::More | L::Extra
+                        L::Hour
+                            | L::Minute
+                            | L::Day
+                            | L::Week
+                            | L::Month(_)
+                            | L::Sfx(_)
+                            | L::More
+                            | L::Extra
                     ) {
                         return None;
                     }
@@ -2931,7 +3093,10 @@ impl<'a> Cx<'a> {
                     // "at"/"on" joins a point only if something temporal follows
                     if j + 1 < at.len()
                         && self.adjacent(&at[j], &at[j + 1])
-                        && matches!(at[j + 1].k, AK::Time(_) | AK::Date(_) | AK::DRange(..) | AK::Pod(..))
+                        && matches!(
+                            at[j + 1].k,
+                            AK::Time(_) | AK::Date(_) | AK::DRange(..) | AK::Pod(..)
+                        )
                     {
                         cue = true;
                         if p.a1 == p.a0 && j == k {
@@ -3111,7 +3276,13 @@ impl<'a> Cx<'a> {
     fn group(&self, at: &[Atom], k: usize, neg: bool, r: &mut Reading) -> usize {
         let lead = match at[k].k {
             AK::C(
-                c @ (Conn::From | Conn::Between | Conn::Till | Conn::Through | Conn::To | Conn::Before | Conn::By),
+                c @ (Conn::From
+                | Conn::Between
+                | Conn::Till
+                | Conn::Through
+                | Conn::To
+                | Conn::Before
+                | Conn::By),
             ) => Some(c),
             AK::C(Conn::At) | AK::C(Conn::On) => None,
             AK::C(_) => return k + 1,
@@ -3185,12 +3356,17 @@ impl<'a> Cx<'a> {
                 }
                 _ => false,
             };
-            if conn_ok && self.adjacent(&at[end - 1], c) && end + 1 < at.len() && self.adjacent(c, &at[end + 1]) {
+            if conn_ok
+                && self.adjacent(&at[end - 1], c)
+                && end + 1 < at.len()
+                && self.adjacent(c, &at[end + 1])
+            {
                 let p2 = self.point_x(at, end + 1, true, p1.time.is_none());
                 let compatible = !p2.is_empty()
                     && p2.a1 > end + 1
                     && ((p1.time.is_some() && p2.time.is_some())
-                        || (p1.date.is_some() || p1.drange.is_some()) && (p2.date.is_some() || p2.drange.is_some())
+                        || (p1.date.is_some() || p1.drange.is_some())
+                            && (p2.date.is_some() || p2.drange.is_some())
                         || (p1.time.is_some() && p2.date.is_none() && p2.time.is_some()));
                 // weak-weak numeric ranges must not be counts ("2 to 3 GPUs")
                 let count_like = p1.time.is_some_and(|t| t.weak)
@@ -3320,7 +3496,9 @@ impl<'a> Cx<'a> {
             }
             None => p.drange.map(|x| x.1),
         };
-        let time = p.time.map(|tv| if tv.midnight { hm(0, 0) } else { tv.resolve() });
+        let time = p
+            .time
+            .map(|tv| if tv.midnight { hm(0, 0) } else { tv.resolve() });
         let time = time.or(p.pod.map(|x| x.1));
         r.mentions.push(Mention {
             span: s..e,
@@ -3350,14 +3528,23 @@ impl<'a> Cx<'a> {
                 return;
             }
         }
-        let d1 = p1.date.clone().map(|x| x.unwrap()).or(p1.drange.map(|x| x.0));
-        let d2 = p2.date.clone().map(|x| x.unwrap()).or(p2.drange.map(|x| x.1));
+        let d1 = p1
+            .date
+            .clone()
+            .map(|x| x.unwrap())
+            .or(p1.drange.map(|x| x.0));
+        let d2 = p2
+            .date
+            .clone()
+            .map(|x| x.unwrap())
+            .or(p2.drange.map(|x| x.1));
         // times: resolve with the range rule
         let (t1, t2) = match (p1.time, p2.time) {
             (Some(a), Some(b)) => {
                 let mut ta = a.resolve();
                 // "7-9pm": a bare start takes the end's pm when that keeps it before the end
-                if !a.fixed && b.fixed && b.h >= 12 && a.h < 12 && a.h + 12 < b.h && ta.hour() < 12 {
+                if !a.fixed && b.fixed && b.h >= 12 && a.h < 12 && a.h + 12 < b.h && ta.hour() < 12
+                {
                     ta = hm(a.h + 12, a.m);
                 }
                 let mut tb = if b.midnight { hm(0, 0) } else { b.resolve() };
@@ -3531,10 +3718,20 @@ impl<'a> Cx<'a> {
                 }
             }
         }
-        if s.end_date.is_some() && s.start.is_none() && s.end.is_none() && !s.end_midnight && s.duration.is_none() {
+        if s.end_date.is_some()
+            && s.start.is_none()
+            && s.end.is_none()
+            && !s.end_midnight
+            && s.duration.is_none()
+        {
             s.whole_days = true;
         }
-        if s.whole_days && s.start.is_none() && s.end.is_none() && s.end_date.is_none() && !s.end_midnight {
+        if s.whole_days
+            && s.start.is_none()
+            && s.end.is_none()
+            && s.end_date.is_none()
+            && !s.end_midnight
+        {
             s.end_midnight = true;
         }
         // "today ... at 8am" said in separate pieces
@@ -3602,7 +3799,11 @@ impl<'a> Cx<'a> {
         // an end day before the start day across pieces ("next monday ... through friday")
         if let (Some(a), Some(b)) = (s.date, s.end_date) {
             if b < a && !r.problems.iter().any(|p| p.kind == PK::EndBeforeStart) {
-                let mut spans = r.mentions.iter().filter(|m| !m.negated).map(|m| m.span.clone());
+                let mut spans = r
+                    .mentions
+                    .iter()
+                    .filter(|m| !m.negated)
+                    .map(|m| m.span.clone());
                 if let Some(first) = spans.next() {
                     let sp = spans.fold(first, |x, y| x.start.min(y.start)..x.end.max(y.end));
                     self.problem(r, sp.start, sp.end, PK::EndBeforeStart);
@@ -3615,7 +3816,11 @@ impl<'a> Cx<'a> {
             && (s.end_date.is_none() || s.end_date == s.date)
             && !r.problems.iter().any(|p| p.kind == PK::EndBeforeStart)
         {
-            let mut spans = r.mentions.iter().filter(|m| !m.negated).map(|m| m.span.clone());
+            let mut spans = r
+                .mentions
+                .iter()
+                .filter(|m| !m.negated)
+                .map(|m| m.span.clone());
             if let Some(first) = spans.next() {
                 let sp = spans.fold(first, |x, y| x.start.min(y.start)..x.end.max(y.end));
                 self.problem(r, sp.start, sp.end, PK::EndBeforeStart);

@@ -64,7 +64,11 @@ fn check(text: &str, now: &str, exp: &str) -> Result<(), String> {
             _ => panic!("bad expectation {w}"),
         }
     }
-    let got_probs: Vec<String> = r.problems.iter().map(|p| kind_name(&p.kind).to_string()).collect();
+    let got_probs: Vec<String> = r
+        .problems
+        .iter()
+        .map(|p| kind_name(&p.kind).to_string())
+        .collect();
     let mut errs = Vec::new();
     if r.said != want {
         errs.push(format!("said {:?}\n        want {:?}", r.said, want));
@@ -759,7 +763,12 @@ fn table() {
         eprintln!("{f}\n");
     }
     eprintln!("table: {} rows, {} failed", TABLE.len(), fails.len());
-    assert!(fails.is_empty(), "{} of {} rows failed", fails.len(), TABLE.len());
+    assert!(
+        fails.is_empty(),
+        "{} of {} rows failed",
+        fails.len(),
+        TABLE.len()
+    );
 }
 
 /// The crate-measurement table (src/phrases.tsv), read leniently: the row's value must be
@@ -771,7 +780,10 @@ fn phrase_table() {
     let now = now_of("ref");
     let mut fails = Vec::new();
     let mut n = 0;
-    for line in table.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+    for line in table
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
         n += 1;
         let (p, x) = line.split_once('\t').unwrap();
         let w: Vec<&str> = x.split_whitespace().collect();
@@ -784,11 +796,17 @@ fn phrase_table() {
             "D" => clean && s.date == Some(d(w[1])),
             "DT" => clean && s.date == Some(d(w[1])) && s.start == Some(t(w[2])),
             "T" => clean && s.start == Some(t(w[1])),
-            "R" => clean && s.date == Some(d(w[1])) && s.start == Some(t(w[2])) && end_of(s) == Some(t(w[4])),
+            "R" => {
+                clean
+                    && s.date == Some(d(w[1]))
+                    && s.start == Some(t(w[2]))
+                    && end_of(s) == Some(t(w[4]))
+            }
             "TR" => clean && s.start == Some(t(w[1])) && end_of(s) == Some(t(w[2])),
             "DR" => {
                 clean
-                    && (s.date == Some(d(w[1])) || (s.date.is_none() && d(w[1]) == now.date_naive()))
+                    && (s.date == Some(d(w[1]))
+                        || (s.date.is_none() && d(w[1]) == now.date_naive()))
                     && (s.end_date == Some(d(w[2])) || (s.end_date.is_none() && d(w[1]) == d(w[2])))
                     && s.whole_days
             }
@@ -1099,7 +1117,13 @@ fn random_soup() {
         seed ^= seed << 17;
         seed
     };
-    let nows = [now_of("ref"), now_of(M30), now_of(Y31), now_of(SUN), now_of(NY)];
+    let nows = [
+        now_of("ref"),
+        now_of(M30),
+        now_of(Y31),
+        now_of(SUN),
+        now_of(NY),
+    ];
     for _ in 0..std::env::var("SOUP")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -1117,14 +1141,24 @@ fn random_soup() {
         let r = read(&s, now);
         for sp in r.consumed() {
             assert!(
-                sp.start < sp.end && sp.end <= s.len() && s.is_char_boundary(sp.start) && s.is_char_boundary(sp.end),
+                sp.start < sp.end
+                    && sp.end <= s.len()
+                    && s.is_char_boundary(sp.start)
+                    && s.is_char_boundary(sp.end),
                 "{s:?} {sp:?}"
             );
         }
-        assert!(!(r.said.end_midnight && r.said.end.is_some()), "{s:?} {:?}", r.said);
+        assert!(
+            !(r.said.end_midnight && r.said.end.is_some()),
+            "{s:?} {:?}",
+            r.said
+        );
         if let (Some(a), Some(b)) = (r.said.date, r.said.end_date) {
             assert!(
-                b >= a || r.problems.iter().any(|p| p.kind == ProblemKind::EndBeforeStart),
+                b >= a
+                    || r.problems
+                        .iter()
+                        .any(|p| p.kind == ProblemKind::EndBeforeStart),
                 "{s:?} {:?}",
                 r
             );
