@@ -810,11 +810,11 @@ pub fn pick(inv: &Inventory, w: &Wanted) -> Option<(String, String)> {
     }?;
     let mut why = Vec::new();
     if w.most_memory {
-        why.push("the most memory".to_string());
+        why.push("card with the most memory".to_string());
     } else if w.fastest && !w.cheapest {
-        why.push("the fastest".to_string());
+        why.push("fastest".to_string());
     } else {
-        why.push("the cheapest".to_string());
+        why.push("cheapest".to_string());
     }
     if let Some(f) = w.family {
         why.push(format!("{}{} card", f[..1].to_uppercase(), &f[1..]));

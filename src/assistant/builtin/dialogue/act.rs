@@ -71,6 +71,21 @@ pub async fn run(ctx: &Ctx<'_>, plan: Plan, state: &mut State, f: &Facts<'_>) ->
             }
             text(s)
         }
+        Plan::Say(Say::Ask {
+            slot: super::state::Slot::Model,
+            ..
+        }) => {
+            let names: Vec<&str> = f
+                .inventory
+                .models()
+                .iter()
+                .map(|m| m.name.as_str())
+                .collect();
+            text(format!(
+                "Which GPU model would you like? We have {} (ask *what GPUs do you have?* for prices).",
+                names.join(", ")
+            ))
+        }
         Plan::Say(s) => text(say(&s)),
         Plan::Propose {
             draft,
@@ -286,8 +301,9 @@ async fn execute(ctx: &Ctx<'_>, p: Proposal, state: &mut State) -> Out {
                     state.memory.last_booking = Some(b.id.to_string());
                     let price_changed = b.price_total.0 != p.price_cents;
                     let mut s = format!(
-                        "Booked! {}",
-                        reply::booking_line(&b, ctx.tz, ctx.currency)
+                        "Booked! {} (booking id `{}`)",
+                        reply::booking_line(&b, ctx.tz, ctx.currency),
+                        b.id
                     );
                     if price_changed {
                         s.push_str(" (the price differs from the quote because the times were rounded to the second)");
@@ -400,7 +416,7 @@ async fn answer(ctx: &Ctx<'_>, q: Question, state: &mut State, f: &Facts<'_>) ->
                 }
                 Some(m) => {
                     let lead = match why {
-                        Some(w) => format!("{w} is the **{}** ({} GB). ", m.name, m.memory_gb),
+                        Some(w) => format!("The {w} is the **{}** ({} GB). ", m.name, m.memory_gb),
                         None => String::new(),
                     };
                     let hourly = format!("{} per GPU-hour", money(m.price_per_hour));
@@ -426,10 +442,12 @@ async fn answer(ctx: &Ctx<'_>, q: Question, state: &mut State, f: &Facts<'_>) ->
                                     / 3600) as i64,
                             );
                             text(format!(
-                                "{lead}{count} × {} for {} costs **{}** ({hourly}).",
+                                "{lead}{count} × {} for {} costs **{}** ({hourly}; {} per {}).",
                                 m.name,
                                 human_minutes(mins),
-                                money(total)
+                                money(total),
+                                money(total),
+                                human_minutes(mins).trim_start_matches("1 ")
                             ))
                         }
                         (None, None) => text(format!(
@@ -466,7 +484,7 @@ async fn answer(ctx: &Ctx<'_>, q: Question, state: &mut State, f: &Facts<'_>) ->
             for n in &names {
                 match ctx.tools.availability(n, window).await {
                     Ok(a) => lines.push(format!(
-                        "- {}: **{}** of {} free for the whole time",
+                        "- {}: {} of {} free for the whole time",
                         a.model, a.bookable, a.total
                     )),
                     Err(e) => return text(failure(&e)),

@@ -96,7 +96,7 @@ pub fn say(s: &Say, centre: &str, tz: Tz, currency: &str) -> String {
             "There's nothing waiting for a yes, so I haven't done anything. What would you like to do?"
                 .into()
         }
-        Say::Dropped { had: true } => "OK, I've dropped that — nothing was booked or changed.".into(),
+        Say::Dropped { had: true } => "OK — I haven't booked or changed anything.".into(),
         Say::Dropped { had: false } => "OK. Anything else I can do?".into(),
         Say::Ask { slot, draft } => ask(*slot, draft),
         Say::Time(p) => problem(p),
@@ -161,7 +161,7 @@ pub fn propose_booking(
         s.push(' ');
     }
     if let Some(why) = why {
-        s.push_str(&format!("{why} is the **{model}**. "));
+        s.push_str(&format!("The {why} is the **{model}**. "));
     }
     s.push_str(&format!(
         "I can book **{count} × {model}** ({}) for **{}** ({}) — **{}** in total.",

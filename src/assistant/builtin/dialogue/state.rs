@@ -19,6 +19,8 @@ pub struct Draft {
     pub count: Option<u32>,
     /// "all" of the model.
     pub count_all: bool,
+    /// A plural was said without a number ("some GPUs"): how many is asked, not assumed.
+    pub count_open: bool,
     pub date: Option<NaiveDate>,
     pub end_date: Option<NaiveDate>,
     pub start: Option<NaiveTime>,

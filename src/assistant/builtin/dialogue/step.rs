@@ -451,7 +451,9 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
             absorb_details(&mut draft, p, f);
             fill(draft, mem, p, f)
         }
-        (Pending::Filling { draft, asking }, Intent::Yes | Intent::Unknown) => {
+        (Pending::Filling { draft, asking }, Intent::Yes | Intent::Unknown)
+            if mem.suggestion.is_none() || !p.cues.has(Cue::Book) =>
+        {
             keep(Plan::Say(Say::Ask {
                 slot: *asking,
                 draft: draft.clone(),
@@ -717,7 +719,10 @@ fn absorb_details(d: &mut Draft, p: &Parsed, f: &Facts<'_>) {
         }
         Some(Count::Some) | None => {}
     }
-    if p.one_implied && d.count.is_none() && !d.count_all {
+    if matches!(p.count, Some(Count::Some)) && d.count.is_none() {
+        d.count_open = true;
+    }
+    if p.one_implied && d.count.is_none() && !d.count_all && !d.count_open {
         d.count = Some(1);
     }
     if let (Some(delta), Some(c)) = (p.count_delta, d.count) {
