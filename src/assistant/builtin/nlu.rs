@@ -283,10 +283,11 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
         && !toks
             .iter()
             .any(|t| matches!(t.as_str(), "gpus" | "cards" | "ones" | "them"));
-    if count.is_none() && toks.iter().any(|t| t == "gpus" || t == "cards") {
-        if toks.iter().any(|t| t == "some" || t == "several") {
-            count = Some(Count::Some);
-        }
+    if count.is_none()
+        && toks.iter().any(|t| t == "gpus" || t == "cards")
+        && toks.iter().any(|t| t == "some" || t == "several")
+    {
+        count = Some(Count::Some);
     }
     let mut booking_ref = toks
         .iter()

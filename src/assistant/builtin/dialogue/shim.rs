@@ -4,7 +4,8 @@
 use crate::assistant::tools::{ToolError, Tools};
 use crate::domain::{Booking, BookingId, Cents, Device, Interval, Owner};
 
-/// The proposal a booking came from.
+/// The proposal a booking came from (recorded once the bookings issue's store lands).
+#[allow(dead_code)]
 pub struct ProposalKey {
     pub session: String,
     pub id: String,

@@ -861,12 +861,7 @@ fn resolve(d: &Draft, f: &Facts<'_>) -> Resolved {
         return Resolved::Need(Slot::Start);
     };
     let start_date = f.local_date(start);
-    let end = if d.whole_days && d.start.is_none() {
-        f.at(
-            d.end_date.unwrap_or(start_date) + Duration::days(1),
-            NaiveTime::MIN,
-        )
-    } else if d.end_midnight {
+    let end = if d.whole_days && d.start.is_none() || d.end_midnight {
         f.at(
             d.end_date.unwrap_or(start_date) + Duration::days(1),
             NaiveTime::MIN,
@@ -1026,7 +1021,7 @@ fn refer<'b>(pool: &[&'b Booking], p: &Parsed, mem: &Memory, f: &Facts<'_>) -> V
     if !p.models.is_empty()
         && (p.ref_by_model || p.intent == Intent::Cancel || p.booking_ref.is_some())
     {
-        hits.retain(|b| p.models.iter().any(|m| *m == b.model));
+        hits.retain(|b| p.models.contains(&b.model));
     }
     hits
 }

@@ -832,7 +832,6 @@ fn lex(text: &str) -> Vec<Tok> {
                     ))
                 || (next.k == K::W && lw.chars().any(|c| c.is_ascii_digit()))
             {
-                model = true;
                 out[j].model = true;
                 continue;
             }
