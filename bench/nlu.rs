@@ -33,12 +33,17 @@ const MESSAGES: &[&str] = &[
 
 fn understanding(c: &mut Criterion) {
     let inv = Inventory::sample();
-    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
+    let now = {
+        use chrono::TimeZone;
+        chrono_tz::UTC
+            .with_ymd_and_hms(2026, 11, 26, 10, 0, 0)
+            .unwrap()
+    };
     c.bench_function("nlu: one message (mean over 12 phrasings)", |b| {
         let mut i = 0;
         b.iter(|| {
             i = (i + 1) % MESSAGES.len();
-            black_box(nlu::parse(black_box(MESSAGES[i]), &inv, today))
+            black_box(nlu::parse(black_box(MESSAGES[i]), &inv, now))
         })
     });
 }

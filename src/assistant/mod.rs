@@ -45,6 +45,11 @@ pub enum Action {
         /// The booking.
         booking: BookingView,
     },
+    /// A booking was changed in place (same id).
+    BookingChanged {
+        /// The booking after the change.
+        booking: BookingView,
+    },
     /// A booking was cancelled.
     BookingCancelled {
         /// The booking.

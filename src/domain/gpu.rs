@@ -70,6 +70,32 @@ impl GpuModel {
     pub fn total(&self) -> u32 {
         self.devices.len() as u32
     }
+
+    /// The model's architecture, known from its name ("H100" → Hopper), so people can ask
+    /// for a family ("a Hopper card") without the inventory file naming it.
+    pub fn architecture(&self) -> Option<&'static str> {
+        let n = normalize(&self.name);
+        const FAMILIES: &[(&[&str], &str)] = &[
+            (&["h100", "h200", "gh200", "h800"], "Hopper"),
+            (&["b100", "b200", "gb200"], "Blackwell"),
+            (
+                &[
+                    "a100", "a800", "a40", "a30", "a10", "a6000", "a5000", "a4000", "3090",
+                ],
+                "Ampere",
+            ),
+            (
+                &["l40s", "l40", "l4", "4090", "4080", "6000ada"],
+                "Ada Lovelace",
+            ),
+            (&["v100"], "Volta"),
+            (&["t4", "2080"], "Turing"),
+        ];
+        FAMILIES
+            .iter()
+            .find(|(keys, _)| keys.iter().any(|k| n.contains(k)))
+            .map(|(_, f)| *f)
+    }
 }
 
 /// The whole fleet. Built through [`Inventory::new`], which checks its rules.

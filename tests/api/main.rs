@@ -16,3 +16,4 @@ mod props;
 mod redis;
 mod sessions;
 mod storm;
+mod understanding;

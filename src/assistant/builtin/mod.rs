@@ -2,13 +2,15 @@
 //! files, no network. Also the stand-in when an LLM is down.
 
 pub mod dialogue;
+pub mod dialogue_old;
 pub mod format;
+pub mod lexicon;
 pub mod nlu;
 pub mod when;
 pub mod words;
 
 #[cfg(test)]
-mod tests;
+mod tests_old;
 
 use super::tools::Tools;
 use super::{Assistant, AssistantError, Backend, Conversation, Reply, TurnInput};
@@ -24,6 +26,8 @@ pub struct Builtin {
     centre: String,
     currency: String,
     tz: chrono_tz::Tz,
+    /// The session this conversation belongs to (proposal keys); `None` for direct chat.
+    session: Option<String>,
 }
 
 impl Builtin {
@@ -34,6 +38,7 @@ impl Builtin {
             centre: config.centre_name.clone(),
             currency: config.currency.clone(),
             tz: config.timezone,
+            session: None,
         }
     }
 
@@ -48,15 +53,9 @@ impl Builtin {
             .inventory()
             .await
             .map_err(|e| AssistantError::Unavailable(e.to_string()))?;
-        let today = self
-            .tools
-            .clock()
-            .now()
-            .with_timezone(&self.tz)
-            .date_naive();
-        let parsed = nlu::parse(input.message, &inventory, today);
-        let mut state: dialogue::State =
-            serde_json::from_value(input.state.clone()).unwrap_or_default();
+        let now = self.tools.clock().now();
+        let parsed = nlu::parse(input.message, &inventory, now.with_timezone(&self.tz));
+        let mut state = dialogue::State::decode(&input.state);
         let ctx = dialogue::Ctx {
             tools: &self.tools,
             caller: input.caller,
@@ -64,8 +63,9 @@ impl Builtin {
             centre: &self.centre,
             currency: &self.currency,
             can_act: input.can_act,
+            session: self.session.as_deref(),
         };
-        let out = dialogue::respond(&ctx, &parsed, &mut state).await;
+        let out = dialogue::respond(&ctx, &inventory, now, &parsed, &mut state).await;
         if let Some(d) = input.deltas {
             // The reply in pieces of a few words, as a streamed reply would come.
             let mut piece = String::new();
@@ -92,9 +92,11 @@ impl Builtin {
 impl Assistant for Builtin {
     async fn open(
         &self,
-        _session: Option<&SessionId>,
+        session: Option<&SessionId>,
     ) -> Result<Arc<dyn Conversation>, AssistantError> {
-        Ok(Arc::new(self.clone()))
+        let mut c = self.clone();
+        c.session = session.map(|s| s.to_string());
+        Ok(Arc::new(c))
     }
 
     fn history_window(&self) -> Option<usize> {

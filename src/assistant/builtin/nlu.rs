@@ -1,14 +1,18 @@
-//! Understanding one message: its intent and slots (models, count, when, booking id).
-//! General rules — tokens, number words, fuzzy model names, a small date/time grammar —
-//! rather than a list of sentences.
+//! Understanding one message: what it says about time (the `when` grammar, with spans),
+//! the models (by name or by property, from the inventory), the count, references to
+//! bookings, and the intent — chosen by scores over the lexicon's cues, not by the order of
+//! a list of rules. Nothing here looks at the dialogue: `dialogue::step` decides what the
+//! message means in context.
 
-use super::when::{self, When};
-use super::words::{any, edit_distance, is_gpu_noun, number, phrase, tokens};
+use super::lexicon::{cues, is_filler, Cue, Cues};
+use super::when::{self, MentionKind, Reading};
+use super::words::{edit_distance, is_gpu_noun, number, tokens};
 use crate::domain::gpu::normalize;
-use crate::domain::Inventory;
-use chrono::NaiveDate;
+use crate::domain::{GpuModel, Inventory};
+use chrono::{DateTime, NaiveDate};
+use chrono_tz::Tz;
 
-/// What the person wants.
+/// What the person wants, before context.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Intent {
@@ -20,316 +24,615 @@ pub enum Intent {
     Availability,
     Book,
     MyBookings,
+    Total,
     Cancel,
+    Change,
+    FindSlot,
     Yes,
     No,
-    /// Only slots (a model, a time, a number): an answer to a question, or "what about X?".
-    Slots,
-    /// Change a booking: "move it to Tuesday", "make it 3 GPUs".
-    Change,
+    /// Only details (a model, a time, a number): an answer to a question or a correction.
+    Details,
     Unknown,
 }
 
+/// How many GPUs were asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Count {
+    /// A number ("2", "a couple of", "an").
+    Exact(u32),
+    /// "all" of a model.
+    All,
+    /// Plural without a number ("some A100s").
+    Some,
+}
+
+/// A property that picks a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Wanted {
+    /// The cheapest.
+    pub cheapest: bool,
+    /// The most memory.
+    pub most_memory: bool,
+    /// The fastest.
+    pub fastest: bool,
+    /// At least this much memory (GB).
+    pub min_memory: Option<u32>,
+    /// An architecture ("Hopper", "Ada").
+    pub family: Option<&'static str>,
+}
+
+impl Wanted {
+    /// Whether any property was asked for.
+    pub fn any(&self) -> bool {
+        *self != Wanted::default()
+    }
+}
+
+/// A way of pointing at one of the person's bookings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BookingRef {
+    /// An id or a prefix of one (4+ hex digits).
+    Id(String),
+    /// "it", "that", "this one", "them".
+    It,
+    /// "the second one".
+    Ordinal(usize),
+    /// "the one on the 9th", "the Friday booking" (several: "the Friday and the Monday one").
+    Dates(Vec<NaiveDate>),
+    /// "all of them", "everything".
+    All,
+}
+
 /// A message, understood.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Parsed {
     pub intent: Intent,
     /// Exact inventory names, in the order mentioned.
     pub models: Vec<String>,
-    /// How many GPUs.
-    pub count: Option<u32>,
-    /// "all" of a model.
-    pub all: bool,
-    /// When.
-    pub when: When,
-    /// A booking id or a prefix of one (4+ hex digits).
-    pub booking_ref: Option<String>,
-    /// A bare number and nothing else of substance ("2"): an answer to "how many?".
+    /// A model word the inventory does not have ("TPU", "A6000").
+    pub unknown_model: Option<String>,
+    /// The model picked by a property, and why.
+    pub by_property: Option<(String, String)>,
+    /// The property asked for (even when no model has it).
+    pub wanted: Wanted,
+    /// The property matched no model.
+    pub no_model_fits: bool,
+    pub count: Option<Count>,
+    /// "one more GPU" (+1), "one fewer" (−1).
+    pub count_delta: Option<i32>,
+    /// A model named in the singular without a number ("book A100 tomorrow"): one, unless
+    /// a number was given before.
+    pub one_implied: bool,
+    /// A number alone ("2"): an answer to "how many?".
     pub bare_number: Option<u32>,
-    /// "cheapest", "most memory"...
-    pub superlative: Option<Superlative>,
+    /// What was said about time.
+    pub time: Reading,
+    pub booking_ref: Option<BookingRef>,
+    /// A booking was named by model ("the L40S one") — `models` holds it.
+    pub ref_by_model: bool,
+    /// "actually", "instead", "make that", "not X but Y".
+    pub correction: bool,
+    /// A question rather than a request.
+    pub question: bool,
     /// A price asked per period ("per day" → 1440 minutes).
     pub per_minutes: Option<i64>,
+    /// The change asked for: later/earlier/extend/shorten/move words.
+    pub change: ChangeWords,
+    /// "the same", "same again": like the last request.
+    pub same: bool,
+    /// The message's cues (for the dialogue's own checks).
+    pub cues: Cues,
 }
 
-/// A question about the extreme of the fleet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Superlative {
-    /// The lowest hourly price.
-    Cheapest,
-    /// The most memory per GPU.
-    MostMemory,
+/// Words that say how a booking should change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ChangeWords {
+    pub later: bool,
+    pub earlier: bool,
+    pub extend: bool,
+    pub shorten: bool,
+    pub moved: bool,
+    pub more: bool,
+    pub fewer: bool,
 }
 
-const BOOK: &[&str] = &[
-    "book", "reserve", "rent", "grab", "schedule", "allocate", "hold", "need", "want", "get",
-    "give", "take", "lease", "order", "buy", "secure", "claim", "borrow", "use",
-];
-const AVAIL: &[&str] = &[
-    "free",
-    "available",
-    "availability",
-    "availabilities",
-    "vacant",
-    "open",
-    "idle",
-    "unused",
-    "unbooked",
-    "capacity",
-    "left",
-    "spare",
-    "avail",
-];
-const PRICE: &[&str] = &[
-    "price",
-    "prices",
-    "pricing",
-    "priced",
-    "cost",
-    "costs",
-    "costing",
-    "rate",
-    "rates",
-    "quote",
-    "expensive",
-    "cheap",
-    "cheaper",
-    "cheapest",
-    "charge",
-    "charges",
-    "fee",
-    "fees",
-    "tariff",
-    "$",
-    "usd",
-    "eur",
-    "budget",
-    "pay",
-    "spend",
-];
-const INVENTORY: &[&str] = &[
-    "gpus",
-    "gpu",
-    "hardware",
-    "cards",
-    "card",
-    "inventory",
-    "models",
-    "model",
-    "offer",
-    "fleet",
-    "catalog",
-    "catalogue",
-    "machines",
-    "nodes",
-    "specs",
-    "types",
-    "kinds",
-    "options",
-    "accelerators",
-    "selection",
-    "stock",
-    "lineup",
-    "range",
-    "resources",
-];
-const BOOKING_NOUN: &[&str] = &[
-    "booking",
-    "bookings",
-    "reservation",
-    "reservations",
-    "booked",
-    "reserved",
-    "reserve",
-    "order",
-    "orders",
-    "slot",
-    "slots",
-    "rental",
-    "rentals",
-];
-const CANCEL: &[&str] = &[
-    "cancel",
-    "cancellation",
-    "drop",
-    "delete",
-    "remove",
-    "release",
-    "unbook",
-    "unreserve",
-    "revoke",
-    "terminate",
-    "scrap",
-    "kill",
-    "undo",
-];
-const GREET: &[&str] = &[
-    "hi",
-    "hello",
-    "hey",
-    "hiya",
-    "howdy",
-    "greetings",
-    "yo",
-    "sup",
-    "hallo",
-    "hola",
-    "ahoj",
-    "servus",
-    "hei",
-    "heya",
-];
-const HELP: &[&str] = &[
-    "help",
-    "capabilities",
-    "commands",
-    "usage",
-    "instructions",
-    "manual",
-    "guide",
-    "howto",
-];
-const THANKS: &[&str] = &[
-    "thanks",
-    "thank",
-    "thx",
-    "ty",
-    "cheers",
-    "appreciated",
-    "ta",
-];
-/// Words that make a short message a yes (the other YES words may stand beside them).
-const YES_CORE: &[&str] = &[
-    "yes",
-    "y",
-    "yep",
-    "yeah",
-    "yea",
-    "ya",
-    "yup",
-    "sure",
-    "ok",
-    "okay",
-    "k",
-    "kk",
-    "confirm",
-    "confirmed",
-    "affirmative",
-    "absolutely",
-    "definitely",
-    "certainly",
-    "correct",
-    "proceed",
-    "perfect",
-    "alright",
-    "aye",
-    "yess",
-    "yas",
-    "👍",
-    "deal",
-    "agreed",
-];
-const YES: &[&str] = &[
-    "yes",
-    "y",
-    "yep",
-    "yeah",
-    "yea",
-    "ya",
-    "yup",
-    "sure",
-    "ok",
-    "okay",
-    "k",
-    "kk",
-    "confirm",
-    "confirmed",
-    "affirmative",
-    "absolutely",
-    "definitely",
-    "certainly",
-    "correct",
-    "right",
-    "fine",
-    "great",
-    "perfect",
-    "good",
-    "go",
-    "ahead",
-    "proceed",
-    "please",
-    "do",
-    "it",
-    "that",
-    "works",
-    "alright",
-    "sounds",
-    "book",
-    "yess",
-    "yas",
-    "aye",
-    "👍",
-    "lets",
-    "let",
-    "s",
-    "of",
-    "course",
-    "indeed",
-    "agreed",
-    "deal",
-    "done",
-    "excellent",
-    "sweet",
-    "cool",
-    "exactly",
-    "true",
-    "just",
-    "then",
-    "thanks",
-    "thank",
-    "you",
-];
-const NO: &[&str] = &[
-    "no",
-    "n",
-    "nope",
-    "nah",
-    "not",
-    "don",
-    "t",
-    "dont",
-    "cancel",
-    "that",
-    "it",
-    "never",
-    "mind",
-    "nevermind",
-    "forget",
-    "stop",
-    "abort",
-    "negative",
-    "actually",
-    "wait",
-    "hold",
-    "on",
-    "changed",
-    "my",
-    "i",
-    "ve",
-    "have",
-    "thanks",
-    "thank",
-    "you",
-    "please",
-    "do",
-    "leave",
-    "skip",
-    "pass",
-    "now",
-    "rather",
-    "wrong",
-    "incorrect",
-];
+impl Parsed {
+    /// Whether the message says something about time (a negated piece alone does not:
+    /// "not now").
+    pub fn time_said(&self) -> bool {
+        self.time.said != when::Said::default() || !self.time.problems.is_empty()
+    }
+
+    /// Whether the message names any booking detail.
+    pub fn has_details(&self) -> bool {
+        !self.models.is_empty()
+            || self.by_property.is_some()
+            || self.count.is_some()
+            || self.count_delta.is_some()
+            || self.bare_number.is_some()
+            || self.time_said()
+    }
+
+    /// The one model the message means, if it names exactly one (or one by property).
+    pub fn model(&self) -> Option<&str> {
+        match self.models.as_slice() {
+            [one] => Some(one),
+            [] => self.by_property.as_ref().map(|(m, _)| m.as_str()),
+            _ => None,
+        }
+    }
+}
+
+/// Understands `text`, with times relative to `now` in the configured zone.
+pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
+    let greeting_free = without_greetings(text);
+    let mut time = when::read(&greeting_free, now);
+    // "until 2027-01-01T00:00": a written 00:00 is the start of that day, not its end.
+    for m in &time.mentions {
+        if let MentionKind::Until(Some(d), Some(t)) = &m.kind {
+            let written = greeting_free.get(m.span.clone()).unwrap_or("");
+            if *t == chrono::NaiveTime::MIN && written.contains("00:00") {
+                time.said.end_date = d.pred_opt();
+                time.said.end_midnight = true;
+                time.said.end = None;
+            }
+        }
+    }
+    // "nah, not now", "not right now": a no, not a start time.
+    if time.said.from_now == Some(chrono::Duration::zero()) && time.mentions.len() == 1 {
+        let lower = text.to_lowercase();
+        if [
+            "not now",
+            "not right now",
+            "not just now",
+            "not for now",
+            "no, not now",
+        ]
+        .iter()
+        .any(|p| lower.contains(p))
+        {
+            time = Reading::default();
+        }
+    }
+    // "now make it 4 GPUs": an opening "now" is a discourse word, not a start time.
+    if time.said.from_now == Some(chrono::Duration::zero())
+        && text.trim_start().to_lowercase().starts_with("now ")
+        && time.mentions.len() == 1
+    {
+        time = Reading::default();
+    }
+    // What the time grammar read is blanked for the rest of the NLU, leaving a `|` so that
+    // words on either side do not become neighbours ("quick one: at 8 pm, H100 x8").
+    let blank = |time: &Reading| {
+        let mut b = text.as_bytes().to_vec();
+        for r in time.consumed() {
+            let end = r.end.min(text.len());
+            for x in b.iter_mut().take(end).skip(r.start) {
+                *x = b' ';
+            }
+            if r.start < end {
+                b[r.start] = b'|';
+            }
+        }
+        String::from_utf8_lossy(&b).into_owned()
+    };
+    // "the one on the 9th", "the Friday booking": a date that points at a booking is not a
+    // time for the request; read the message again without it.
+    let date_ref = date_reference(text, &time);
+    if let Some((_, spans)) = &date_ref {
+        let mut b = text.as_bytes().to_vec();
+        for span in spans {
+            for x in b.iter_mut().take(span.end).skip(span.start) {
+                *x = b' ';
+            }
+        }
+        let again = String::from_utf8_lossy(&b).into_owned();
+        let mut rest = when::read(&again, now);
+        for span in spans {
+            rest.mentions.push(when::Mention {
+                span: span.clone(),
+                kind: MentionKind::WholeDay,
+                negated: false,
+            });
+        }
+        time = rest;
+    }
+    // A number left glued to a time the grammar read ("friday 10-12" read as "friday 10"):
+    // the piece was not fully understood, so it is named back instead of half-used.
+    if let Some(p) = leftover_piece(text, &time) {
+        time.problems.push(p);
+    }
+    let toks = tokens(&blank(&time));
+    // Time words the grammar did not take ("a week from tody"): never ignored.
+    if time.problems.is_empty() {
+        if let Some(p) = unread_time_words(text, &toks, &time) {
+            time.problems.push(p);
+        }
+    }
+
+    let mut used = vec![false; toks.len()];
+    let (models, family) = find_models(&toks, inv, &mut used);
+    let model_at: Vec<bool> = used.clone();
+    let unknown_model = unknown_model(&toks, &used);
+    let (mut count, count_delta) = find_count(&toks, &used, &model_at);
+
+    let cues = cues(&toks, &used);
+    let mut wanted = wanted(&toks, &used, &cues);
+    wanted.family = family;
+    let (by_property, no_model_fits) = if wanted.any() && models.is_empty() {
+        match pick(inv, &wanted) {
+            Some((m, why)) => (Some((m, why)), false),
+            None => (None, true),
+        }
+    } else {
+        (None, false)
+    };
+    // "A100s" without a number: how many is still open.
+    if count.is_none() && !models.is_empty() {
+        let plural = toks
+            .iter()
+            .zip(&model_at)
+            .any(|(t, m)| *m && t.ends_with('s') && !t.ends_with("40s"))
+            || toks.iter().any(|t| t == "some" || t == "several");
+        if plural {
+            count = Some(Count::Some);
+        }
+    }
+    let one_implied = count.is_none()
+        && (!models.is_empty() || by_property.is_some())
+        && !toks
+            .iter()
+            .any(|t| matches!(t.as_str(), "gpus" | "cards" | "ones" | "them"));
+    if count.is_none()
+        && toks.iter().any(|t| t == "gpus" || t == "cards")
+        && toks.iter().any(|t| t == "some" || t == "several")
+    {
+        count = Some(Count::Some);
+    }
+    let mut booking_ref = toks
+        .iter()
+        .zip(&used)
+        .find(|(t, u)| !**u && hex_ref(t))
+        .map(|(t, _)| BookingRef::Id(t.clone()));
+    if booking_ref.is_none() {
+        booking_ref = date_ref.map(|(d, _)| BookingRef::Dates(d));
+    }
+    if booking_ref.is_none() {
+        booking_ref = ordinal_ref(&toks);
+    }
+    if booking_ref.is_none() && cues.has(Cue::All) && !models.is_empty() {
+        // "all A100s" is a count, handled above.
+    } else if booking_ref.is_none()
+        && (cues.has(Cue::All) || toks.iter().any(|t| t == "everything"))
+        && count.is_none()
+    {
+        booking_ref = Some(BookingRef::All);
+    }
+    if booking_ref.is_none()
+        && toks
+            .iter()
+            .any(|t| matches!(t.as_str(), "it" | "that" | "this" | "them" | "those"))
+    {
+        booking_ref = Some(BookingRef::It);
+    }
+    let ref_by_model = !models.is_empty()
+        && (cues.has(Cue::BookingNoun) || toks.iter().any(|t| t == "one"))
+        && count.is_none();
+    let question = text.trim_end().ends_with('?') || cues.has(Cue::Question);
+    let per_minutes = per_period(&toks);
+    let change = ChangeWords {
+        later: cues.has(Cue::Later),
+        earlier: cues.has(Cue::Earlier),
+        extend: cues.has(Cue::Extend),
+        shorten: cues.has(Cue::Shorten),
+        moved: cues.has(Cue::Move),
+        more: cues.has(Cue::More),
+        fewer: cues.has(Cue::Fewer),
+    };
+    // Numbers said on their own ("3", "four is enough", "one, not six"); not "the L40S
+    // one", not a number ruled out ("not six").
+    let free_numbers: Vec<u32> = toks
+        .iter()
+        .enumerate()
+        .filter(|(i, t)| {
+            let prev = if *i > 0 { toks[i - 1].as_str() } else { "" };
+            !used[*i]
+                && !matches!(
+                    t.as_str(),
+                    "a" | "an" | "couple" | "pair" | "few" | "both" | "single"
+                )
+                && prev != "not"
+                && !(t.as_str() == "one"
+                    && (matches!(
+                        prev,
+                        "the"
+                            | "this"
+                            | "that"
+                            | "which"
+                            | "each"
+                            | "every"
+                            | "any"
+                            | "another"
+                            | "no"
+                    ) || model_at.get(i.wrapping_sub(1)).copied().unwrap_or(false)))
+        })
+        .filter_map(|(_, t)| number(t))
+        .collect();
+    let bare_number = match (count, free_numbers.as_slice()) {
+        (None, [n]) => Some(*n),
+        _ => None,
+    };
+    let correction = cues.has(Cue::Correct)
+        || time.mentions.iter().any(|m| m.negated)
+        || toks
+            .windows(2)
+            .any(|w| w[0] == "not" && number(&w[1]).is_some());
+    let mut p = Parsed {
+        intent: Intent::Unknown,
+        models,
+        unknown_model,
+        by_property,
+        wanted,
+        no_model_fits,
+        count,
+        count_delta,
+        one_implied,
+        bare_number,
+        time,
+        booking_ref,
+        ref_by_model,
+        correction,
+        question,
+        per_minutes,
+        change,
+        same: toks.iter().any(|t| t == "same"),
+        cues,
+    };
+    p.intent = intent(&toks, &used, &p);
+    p
+}
+
+/// A time word left over after the grammar ran ("a week from tody" → "week"), with the
+/// words around it, as a problem to name back. Not after "per"/"a"/"each" ("per day").
+fn unread_time_words(text: &str, toks: &[String], time: &Reading) -> Option<when::Problem> {
+    const UNITS: &[&str] = &[
+        "week",
+        "weeks",
+        "day",
+        "days",
+        "month",
+        "months",
+        "hour",
+        "hours",
+        "minute",
+        "minutes",
+        "mins",
+        "hrs",
+        "fortnight",
+        "weekend",
+        "tonight",
+        "noon",
+        "midnight",
+        "morning",
+        "afternoon",
+        "evening",
+        "ago",
+        "yesterday",
+        "today",
+        "tomorrow",
+    ];
+    const NAMES: &[&str] = &[
+        "today",
+        "tomorrow",
+        "tonight",
+        "yesterday",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "january",
+        "february",
+        "march",
+        "april",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ];
+    let _ = time;
+    for (i, t) in toks.iter().enumerate() {
+        // A day or month name with a typo the grammar did not take ("tody", "thrusday").
+        let typo = t.len() >= 4
+            && t.bytes().all(|b| b.is_ascii_alphabetic())
+            && NAMES.iter().any(|n| super::words::edit_distance(n, t) <= 1);
+        if !UNITS.contains(&t.as_str()) && !typo {
+            continue;
+        }
+        let prev = if i > 0 { toks[i - 1].as_str() } else { "" };
+        if matches!(
+            prev,
+            "per" | "a" | "an" | "each" | "every" | "good" | "the" | "this"
+        ) && matches!(
+            t.as_str(),
+            "day" | "week" | "month" | "hour" | "morning" | "afternoon" | "evening"
+        ) {
+            continue;
+        }
+        let from = i.saturating_sub(2);
+        let piece = toks[from..(i + 3).min(toks.len())]
+            .iter()
+            .filter(|w| *w != "|")
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let at = text.to_lowercase().find(t.as_str()).unwrap_or(0);
+        return Some(when::Problem {
+            span: at..at + t.len(),
+            text: piece,
+            kind: when::ProblemKind::Unreadable,
+        });
+    }
+    None
+}
+
+/// A digit run right after a consumed time, joined by a dash or colon ("10-12" of which
+/// only "10" was read).
+fn leftover_piece(text: &str, time: &Reading) -> Option<when::Problem> {
+    let b = text.as_bytes();
+    let consumed = time.consumed();
+    for r in &consumed {
+        let mut i = r.end;
+        if i >= b.len() || !matches!(b[i], b'-' | b':') {
+            continue;
+        }
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let inside = consumed.iter().any(|c| c.start <= start && start < c.end);
+        if i > start && !inside && (i == b.len() || !b[i].is_ascii_alphanumeric()) {
+            return Some(when::Problem {
+                span: r.start..i,
+                text: text[r.start..i].to_string(),
+                kind: when::ProblemKind::Unreadable,
+            });
+        }
+    }
+    None
+}
+
+/// The text with greetings that name a part of the day ("Good afternoon.") blanked, so
+/// the time grammar does not read them as a time; lengths and positions are kept.
+fn without_greetings(text: &str) -> String {
+    let lower = text.to_lowercase();
+    if lower.len() != text.len() || !lower.contains("good ") {
+        return text.to_string();
+    }
+    let mut out = text.as_bytes().to_vec();
+    for g in [
+        "good morning",
+        "good afternoon",
+        "good evening",
+        "good night",
+        "good day",
+    ] {
+        let mut from = 0;
+        while let Some(pos) = lower[from..].find(g) {
+            let at = from + pos;
+            out[at..at + g.len()].iter_mut().for_each(|b| *b = b' ');
+            from = at + g.len();
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|_| text.to_string())
+}
+
+/// The intent with the highest score; ties go to the earlier in `ORDER` (a request
+/// outranks a question about the same thing: proposing is safe, it needs a yes).
+fn intent(toks: &[String], used: &[bool], p: &Parsed) -> Intent {
+    let c = &p.cues;
+    let cued = c.cued(toks.len());
+    // Words that are neither filler, nor cues, nor details.
+    let other = toks
+        .iter()
+        .enumerate()
+        .filter(|(i, t)| !used[*i] && !cued[*i] && !is_filler(t) && !is_gpu_noun(t))
+        .count();
+    let details = p.has_details() || p.unknown_model.is_some();
+    let meaningful = toks.iter().filter(|t| !is_filler(t)).count();
+    // Short answers: a yes or a no and nothing else of substance.
+    if !details && p.booking_ref.as_ref().is_none_or(|r| *r == BookingRef::It) {
+        let booking_verbs = c.has(Cue::Cancel) || c.has(Cue::Change);
+        if c.has(Cue::No) && other <= 1 && !booking_verbs {
+            return Intent::No;
+        }
+        if c.has(Cue::No)
+            && c.has(Cue::Cancel)
+            && other == 0
+            && toks.len() <= 4
+            && toks.iter().any(|t| t == "that" || t == "it")
+        {
+            // "actually cancel that", "no, cancel it": a no to what is pending (the
+            // dialogue reads "cancel it" after a booking as a cancellation).
+            return Intent::No;
+        }
+        if c.has(Cue::Yes) && !c.has(Cue::No) && other == 0 && !booking_verbs {
+            return Intent::Yes;
+        }
+    }
+    let has = |x: Cue| u32::from(c.has(x));
+    let q = u32::from(p.question);
+    let refd = u32::from(p.booking_ref.is_some() || p.ref_by_model);
+    let slots = u32::from(details);
+    let model_and_time =
+        u32::from((!p.models.is_empty() || p.by_property.is_some()) && p.time_said());
+    let mine = has(Cue::Mine);
+    let noun = has(Cue::BookingNoun);
+    let change_words =
+        has(Cue::Extend) + has(Cue::Shorten) + has(Cue::Move) + has(Cue::Later) + has(Cue::Earlier);
+    let scores = [
+        (
+            Intent::Cancel,
+            4 * has(Cue::Cancel) * (1 + (noun | refd | mine)),
+        ),
+        (
+            Intent::Change,
+            3 * has(Cue::Change) + change_words * (1 + slots) + has(Cue::Change) * refd,
+        ),
+        (Intent::Total, 4 * has(Cue::Total)),
+        (
+            Intent::FindSlot,
+            4 * has(Cue::Soonest) + has(Cue::Soonest) * q,
+        ),
+        (
+            Intent::Book,
+            has(Cue::Book) * (3 + slots + model_and_time * (1 - q)),
+        ),
+        (
+            Intent::Price,
+            4 * has(Cue::Price) + u32::from(p.per_minutes.is_some()) * 2,
+        ),
+        (
+            Intent::Availability,
+            3 * has(Cue::Avail) + has(Cue::Avail) * q,
+        ),
+        (
+            Intent::MyBookings,
+            (3 * noun + mine + has(Cue::List)) * noun + (2 * has(Cue::List) * mine) * (1 - slots),
+        ),
+        (
+            Intent::Inventory,
+            2 * has(Cue::Inventory)
+                * (1 - u32::from(!p.models.is_empty() || p.time_said() || p.by_property.is_some()))
+                + 2 * u32::from(p.wanted.any() && !c.has(Cue::Book) && !p.time_said()),
+        ),
+        (Intent::Help, 4 * has(Cue::Help)),
+        (Intent::Thanks, 2 * has(Cue::Thanks) * (1 - slots)),
+        (
+            Intent::Greeting,
+            2 * has(Cue::Greet) * u32::from(meaningful <= 4),
+        ),
+    ];
+    let best = scores.iter().fold((Intent::Unknown, 0), |acc, (i, s)| {
+        if *s > acc.1 {
+            (*i, *s)
+        } else {
+            acc
+        }
+    });
+    match best {
+        (Intent::Unknown, _) if details || p.booking_ref.is_some() => Intent::Details,
+        (Intent::Unknown, _) if c.has(Cue::Yes) && !c.has(Cue::No) => Intent::Yes,
+        (Intent::Unknown, _) if c.has(Cue::No) => Intent::No,
+        (i, _) => i,
+    }
+}
 
 /// A booking id or a prefix of one: 4-32 hex digits with at least one digit (so words like
 /// "face" or "decade" are not ids), or a whole 32-digit id.
@@ -338,9 +641,212 @@ fn hex_ref(t: &str) -> bool {
     hex && (t.len() == 32 || (4..=32).contains(&t.len()) && t.bytes().any(|b| b.is_ascii_digit()))
 }
 
+/// "the one on the 9th", "the one that starts Friday", "the Friday booking", "my Dec 3
+/// reservation": a date naming a booking. Returns it and its span.
+fn date_reference(
+    text: &str,
+    time: &Reading,
+) -> Option<(Vec<NaiveDate>, Vec<std::ops::Range<usize>>)> {
+    let mut dates = Vec::new();
+    let mut spans = Vec::new();
+    let lower = text.to_lowercase();
+    for m in &time.mentions {
+        let date = match &m.kind {
+            MentionKind::Date(d) | MentionKind::DateTime(d, _) => *d,
+            _ => continue,
+        };
+        let before: Vec<&str> = lower[..m.span.start.min(lower.len())]
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect();
+        let after: Vec<&str> = lower[m.span.end.min(lower.len())..]
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .take(2)
+            .collect();
+        let tail = |n: usize| before[before.len().saturating_sub(n)..].join(" ");
+        let points = [
+            "one on",
+            "one for",
+            "one from",
+            "one starting",
+            "one that starts",
+            "one which starts",
+            "one that s on",
+            "one that is on",
+            "booking on",
+            "booking for",
+            "reservation on",
+            "reservation for",
+            "booked for",
+            "booked on",
+            "one starting on",
+            "one that starts on",
+            "booking starting",
+            "one due",
+        ];
+        let named_before = points.iter().any(|p| {
+            let n = p.split(' ').count();
+            tail(n) == *p || tail(n + 1).ends_with(p)
+        });
+        let noun_after = after.first().is_some_and(|w| {
+            matches!(
+                *w,
+                "booking" | "bookings" | "reservation" | "reservations" | "one" | "s"
+            )
+        }) && before
+            .last()
+            .is_some_and(|w| matches!(*w, "the" | "my" | "that" | "this" | "and"));
+        let and_after = !dates.is_empty()
+            && before.last().is_some_and(|w| matches!(*w, "the" | "and"))
+            && (noun_after || after.first().is_some_and(|w| *w == "one"));
+        if named_before || noun_after || and_after {
+            dates.push(date);
+            spans.push(m.span.clone());
+        }
+    }
+    (!dates.is_empty()).then_some((dates, spans))
+}
+
+/// "the first one", "the second booking", "number 2".
+fn ordinal_ref(toks: &[String]) -> Option<BookingRef> {
+    const ORD: &[(&str, usize)] = &[
+        ("first", 1),
+        ("1st", 1),
+        ("second", 2),
+        ("2nd", 2),
+        ("third", 3),
+        ("3rd", 3),
+        ("fourth", 4),
+        ("4th", 4),
+        ("fifth", 5),
+        ("5th", 5),
+        ("last", 0),
+    ];
+    for w in toks.windows(2) {
+        if let Some((_, n)) = ORD.iter().find(|(o, _)| *o == w[0]) {
+            if matches!(w[1].as_str(), "one" | "booking" | "reservation") {
+                return Some(BookingRef::Ordinal(*n));
+            }
+        }
+    }
+    None
+}
+
+/// "per day", "a day", "daily" → minutes in the period.
+fn per_period(toks: &[String]) -> Option<i64> {
+    for w in toks.windows(2) {
+        if matches!(w[0].as_str(), "per" | "each" | "every") {
+            match w[1].as_str() {
+                "day" => return Some(24 * 60),
+                "week" => return Some(7 * 24 * 60),
+                "month" => return Some(30 * 24 * 60),
+                "hour" | "hr" => return Some(60),
+                _ => {}
+            }
+        }
+    }
+    toks.iter().find_map(|t| match t.as_str() {
+        "daily" => Some(24 * 60),
+        "weekly" => Some(7 * 24 * 60),
+        "monthly" => Some(30 * 24 * 60),
+        "hourly" => Some(60),
+        _ => None,
+    })
+}
+
+/// The properties a message asks for: "cheapest", "at least 48 GB", "Hopper".
+fn wanted(toks: &[String], used: &[bool], cues: &Cues) -> Wanted {
+    let mut w = Wanted {
+        cheapest: cues.has(Cue::Cheapest),
+        most_memory: cues.has(Cue::MostMemory),
+        fastest: cues.has(Cue::Fastest),
+        min_memory: None,
+        family: None,
+    };
+    for (i, t) in toks.iter().enumerate() {
+        if used[i] {
+            continue;
+        }
+        let gb = t
+            .strip_suffix("gb")
+            .and_then(|n| n.trim_end_matches('+').parse::<u32>().ok())
+            .or_else(|| {
+                let next = toks.get(i + 1).map(String::as_str);
+                (matches!(next, Some("gb" | "gig" | "gigs" | "gigabytes")))
+                    .then(|| t.trim_end_matches('+').parse::<u32>().ok())
+                    .flatten()
+            });
+        if let Some(n) = gb {
+            w.min_memory = Some(w.min_memory.map_or(n, |m| m.max(n)));
+        }
+    }
+    w
+}
+
+/// The model a property picks: among those meeting the memory bound (and architecture, via
+/// the model list given), the cheapest — or the one with most memory / the fastest.
+pub fn pick(inv: &Inventory, w: &Wanted) -> Option<(String, String)> {
+    let fits: Vec<&GpuModel> = inv
+        .models()
+        .iter()
+        .filter(|m| w.min_memory.is_none_or(|g| m.memory_gb >= g))
+        .filter(|m| {
+            w.family.is_none_or(|f| {
+                m.architecture()
+                    .is_some_and(|a| a.to_lowercase().split(' ').any(|p| p == f))
+            })
+        })
+        .collect();
+    let chosen = if w.most_memory {
+        let max = fits.iter().map(|m| m.memory_gb).max()?;
+        fits.iter()
+            .copied()
+            .filter(|m| m.memory_gb == max)
+            .min_by_key(|m| m.price_per_hour)
+    } else if w.fastest && !w.cheapest {
+        fits.iter().copied().max_by_key(|m| m.price_per_hour)
+    } else {
+        fits.iter().copied().min_by_key(|m| m.price_per_hour)
+    }?;
+    let mut why = Vec::new();
+    if w.most_memory {
+        why.push("card with the most memory".to_string());
+    } else if w.fastest && !w.cheapest {
+        why.push("fastest".to_string());
+    } else {
+        why.push("cheapest".to_string());
+    }
+    if let Some(f) = w.family {
+        why.push(format!("{}{} card", f[..1].to_uppercase(), &f[1..]));
+    }
+    if let Some(g) = w.min_memory {
+        why.push(format!("with at least {g} GB"));
+    }
+    Some((chosen.name.clone(), why.join(" ")))
+}
+
+/// Architecture names of the GPU families (the inventory names models; their family is
+/// known from the name).
+const ARCHITECTURES: &[&str] = &[
+    "hopper",
+    "ampere",
+    "ada",
+    "lovelace",
+    "volta",
+    "turing",
+    "blackwell",
+];
+
 /// Finds the models a message names, marking the tokens used. Tolerant of case, plurals,
-/// spacing ("rtx 4090", "a 100", "h100 80gb") and one typo in a model key ("a10o", "h1000").
-pub fn models(toks: &[String], inv: &Inventory, used: &mut [bool]) -> Vec<String> {
+/// spacing ("rtx 4090", "a 100", "h100 80gb"), one typo in a model key ("a10o"), and
+/// architecture names ("Hopper" → the cheapest model of that family).
+pub fn find_models(
+    toks: &[String],
+    inv: &Inventory,
+    used: &mut [bool],
+) -> (Vec<String>, Option<&'static str>) {
+    let mut family = None;
     // Keys per model: its full normalised name, its first part with a digit ("a100",
     // "4090"), that part joined with earlier letter parts ("rtx4090").
     let keys: Vec<(String, Vec<String>)> = inv
@@ -365,7 +871,6 @@ pub fn models(toks: &[String], inv: &Inventory, used: &mut [bool]) -> Vec<String
                     k.push(format!("{}{}", parts[pos], parts[pos + 1]));
                 }
             }
-            // A letters-only part unique to this model ("rtx").
             for p in &parts {
                 if p.len() >= 3 && p.chars().all(|c| c.is_ascii_alphabetic()) {
                     k.push(p.clone());
@@ -382,7 +887,7 @@ pub fn models(toks: &[String], inv: &Inventory, used: &mut [bool]) -> Vec<String
     };
     let lookup = |cand: &str, typos: bool| -> Option<String> {
         let mut forms = vec![cand.to_string()];
-        if let Some(s) = cand.strip_suffix("s") {
+        if let Some(s) = cand.strip_suffix('s') {
             forms.push(s.to_string());
         }
         if let Some(s) = cand.strip_suffix("es") {
@@ -398,17 +903,17 @@ pub fn models(toks: &[String], inv: &Inventory, used: &mut [bool]) -> Vec<String
                 return Some(hits[0].clone());
             }
         }
-        if !typos {
+        if !typos || cand.len() < 3 || !cand.chars().any(|c| c.is_ascii_digit()) {
             return None;
         }
         // One typo, in keys with digits of 4+ characters; 'o' for '0' is forgiven.
-        if cand.len() < 3 || !cand.chars().any(|c| c.is_ascii_digit()) {
-            return None;
-        }
         let fixed = cand.replace('o', "0");
+        let digits = |x: &str| x.chars().filter(char::is_ascii_digit).collect::<String>();
         let dist = |k: &Vec<String>| {
             k.iter()
                 .filter(|x| x.len() >= 4 && x.chars().any(|c| c.is_ascii_digit()))
+                // A typo in the letters only: "rtx 3090" is not an RTX 4090.
+                .filter(|x| digits(x) == digits(&fixed))
                 .map(|x| edit_distance(x, &fixed).min(edit_distance(x, cand.trim_end_matches('s'))))
                 .min()
                 .unwrap_or(usize::MAX)
@@ -431,10 +936,20 @@ pub fn models(toks: &[String], inv: &Inventory, used: &mut [bool]) -> Vec<String
             i += 1;
             continue;
         }
-        // Longest first: three, two, then one token joined.
+        // An architecture name: a property ("a Hopper card"), picked with the others.
+        let arch = toks[i].trim_end_matches('s');
+        if let Some(a) = ARCHITECTURES.iter().find(|a| **a == arch) {
+            used[i] = true;
+            family = Some(*a);
+            i += 1;
+            continue;
+        }
         let mut matched = None;
         for n in (1..=3).rev() {
-            if i + n > toks.len() || used[i..i + n].iter().any(|u| *u) {
+            if i + n > toks.len()
+                || used[i..i + n].iter().any(|u| *u)
+                || toks[i..i + n].iter().any(|t| t == "|")
+            {
                 continue;
             }
             let joined = normalize(&toks[i..i + n].concat());
@@ -442,6 +957,16 @@ pub fn models(toks: &[String], inv: &Inventory, used: &mut [bool]) -> Vec<String
                 continue;
             }
             if n > 1 && toks[i].bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            // "rtx 3090": a family word followed by another number is another model.
+            let other_number = n == 1
+                && !joined.chars().any(|c| c.is_ascii_digit())
+                && toks.get(i + 1).is_some_and(|t| {
+                    let t = t.trim_end_matches('s');
+                    t.len() >= 3 && t.bytes().all(|b| b.is_ascii_digit())
+                });
+            if other_number {
                 continue;
             }
             if let Some(m) = lookup(&joined, n == 1) {
@@ -456,7 +981,11 @@ pub fn models(toks: &[String], inv: &Inventory, used: &mut [bool]) -> Vec<String
                 if toks.get(i + n).is_some_and(|t| t.ends_with("gb")) {
                     used[i + n] = true;
                 }
-                if !found.contains(&m) {
+                // "not v100 - a100", "instead of the V100": a model ruled out.
+                let ruled_out = i > 0 && matches!(toks[i - 1].as_str(), "not" | "no")
+                    || i > 1 && toks[i - 2] == "instead" && toks[i - 1] == "of"
+                    || i > 1 && toks[i - 2] == "not" && toks[i - 1] == "the";
+                if !found.contains(&m) && !ruled_out {
                     found.push(m);
                 }
                 i += n;
@@ -464,12 +993,79 @@ pub fn models(toks: &[String], inv: &Inventory, used: &mut [bool]) -> Vec<String
             None => i += 1,
         }
     }
-    found
+    (found, family)
+}
+
+/// A word that looks like a GPU model the inventory does not have: letters and digits
+/// mixed ("a6000", "mi300", "t4"), or a known accelerator family ("tpu").
+fn unknown_model(toks: &[String], used: &[bool]) -> Option<String> {
+    const BRANDS: &[&str] = &[
+        "rtx", "gtx", "tesla", "quadro", "radeon", "instinct", "titan", "arc",
+    ];
+    for i in 0..toks.len().saturating_sub(1) {
+        if !used[i]
+            && !used[i + 1]
+            && BRANDS.contains(&toks[i].as_str())
+            && toks[i + 1]
+                .trim_end_matches('s')
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        {
+            return Some(format!("{} {}", toks[i], toks[i + 1]));
+        }
+    }
+    toks.iter().zip(used).find_map(|(t, u)| {
+        if *u {
+            return None;
+        }
+        let letters = t.bytes().filter(|b| b.is_ascii_alphabetic()).count();
+        let digits = t.bytes().filter(|b| b.is_ascii_digit()).count();
+        let mixed = letters >= 1
+            && digits >= 1
+            && t.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+            && t.bytes().all(|b| b.is_ascii_alphanumeric())
+            && !hex_ref(t)
+            && !t.ends_with("gb")
+            && !matches!(t.as_str(), "x2" | "x3" | "x4" | "x8" | "x16" | "x1");
+        let family = matches!(
+            t.as_str(),
+            "tpu" | "tpus" | "ipu" | "fpga" | "fpgas" | "mi300" | "gaudi"
+        );
+        (mixed || family).then(|| t.clone())
+    })
 }
 
 /// Finds a count: a number word or digits before a model or a GPU noun ("2 A100s", "a
-/// couple of 4090s", "four v100", "an H100", "x4"), or after one ("A100 x 2").
-fn count(toks: &[String], used: &[bool], model_at: &[bool]) -> (Option<u32>, bool) {
+/// couple of 4090s", "four v100", "an H100", "x4"), or after one ("A100 x 2"); and a
+/// change of count ("one more GPU", "two fewer").
+fn find_count(toks: &[String], used: &[bool], model_at: &[bool]) -> (Option<Count>, Option<i32>) {
+    // A number right before a model wins over one before a generic noun ("6 people, one
+    // card each, so 6 rtx 4090").
+    for i in 0..toks.len().saturating_sub(1) {
+        if used[i] {
+            continue;
+        }
+        // The model next, or after one unknown word ("6x rxt 4090").
+        let nx = toks[i]
+            .strip_suffix('x')
+            .is_some_and(|x| x.parse::<u32>().is_ok());
+        let next_model = model_at[i + 1]
+            || nx
+                && toks.get(i + 2).is_some_and(|_| model_at[i + 2])
+                && number(&toks[i + 1]).is_none()
+                && toks[i + 1] != "|"
+                && !used[i + 1];
+        if !next_model {
+            continue;
+        }
+        let n = number(&toks[i]).or_else(|| toks[i].strip_suffix('x').and_then(|x| x.parse().ok()));
+        if let Some(n) = n {
+            if i > 0 && matches!(toks[i - 1].as_str(), "not" | "than") {
+                continue;
+            }
+            return (Some(Count::Exact(n)), None);
+        }
+    }
     for i in 0..toks.len() {
         if used[i] && !model_at[i] {
             continue;
@@ -482,27 +1078,40 @@ fn count(toks: &[String], used: &[bool], model_at: &[bool]) -> (Option<u32>, boo
                 .take(3)
                 .any(|(w, m)| *m || is_gpu_noun(w) && w != "of" && w != "x")
         {
-            return (None, true);
+            return (Some(Count::All), None);
         }
         if model_at[i] {
-            // "A100 x 2", "a100 x2"
+            // "A100 x 2", "a100 x2", "H100 80GB x8"
+            let i = if toks.get(i + 1).is_some_and(|t| t.ends_with("gb")) {
+                i + 1
+            } else {
+                i
+            };
             if let Some(n) = toks
                 .get(i + 1)
                 .and_then(|x| x.strip_prefix('x'))
                 .and_then(|x| x.parse::<u32>().ok())
             {
-                return (Some(n), false);
+                return (Some(Count::Exact(n)), None);
             }
             if toks.get(i + 1).map(String::as_str) == Some("x") {
                 if let Some(n) = toks.get(i + 2).and_then(|x| x.parse::<u32>().ok()) {
-                    return (Some(n), false);
+                    return (Some(Count::Exact(n)), None);
                 }
             }
             continue;
         }
+        if let Some(n) = t.strip_suffix('x').and_then(|x| x.parse::<u32>().ok()) {
+            if toks
+                .get(i + 1)
+                .is_some_and(|w| model_at[i + 1] || is_gpu_noun(w))
+            {
+                return (Some(Count::Exact(n)), None);
+            }
+        }
         let Some(n) = number(t) else { continue };
-        // What follows: skipping "of", "more", adjectives like "nvidia".
         let mut j = i + 1;
+        let mut delta = 0i32;
         while j < toks.len()
             && matches!(
                 toks[j].as_str(),
@@ -510,6 +1119,8 @@ fn count(toks: &[String], used: &[bool], model_at: &[bool]) -> (Option<u32>, boo
                     | "pair"
                     | "few"
                     | "more"
+                    | "fewer"
+                    | "less"
                     | "nvidia"
                     | "extra"
                     | "additional"
@@ -520,353 +1131,122 @@ fn count(toks: &[String], used: &[bool], model_at: &[bool]) -> (Option<u32>, boo
                     | "those"
                     | "these"
                     | "them"
+                    | "your"
+                    | "x"
+                    | "cheapest"
+                    | "cheaper"
+                    | "fastest"
+                    | "biggest"
+                    | "largest"
+                    | "best"
+                    | "most"
+                    | "least"
+                    | "powerful"
+                    | "expensive"
+                    | "newest"
+                    | "available"
             )
             && !model_at[j]
         {
+            match toks[j].as_str() {
+                "more" | "extra" | "additional" => delta = 1,
+                "fewer" | "less" => delta = -1,
+                _ => {}
+            }
             j += 1;
         }
-        let before_model = j < toks.len()
-            && (model_at[j] || (is_gpu_noun(&toks[j]) && toks[j] != "of" && toks[j] != "x"));
+        let noun = |w: &str| is_gpu_noun(w) && w != "of" && w != "x";
+        let before_model = j < toks.len() && (model_at[j] || noun(&toks[j]));
         let of_them = j > i + 1 && matches!(toks[j - 1].as_str(), "them" | "those" | "these");
+        let n = match (t, toks.get(i + 1).map(String::as_str)) {
+            ("a", Some(w @ ("couple" | "pair" | "few" | "dozen"))) => number(w).unwrap_or(1),
+            _ => n,
+        };
+        if delta != 0 && (before_model || j >= toks.len() || of_them) {
+            return (None, Some(delta * n as i32));
+        }
         if before_model || of_them {
-            let n = match (t, toks.get(i + 1).map(String::as_str)) {
-                ("a", Some(w @ ("couple" | "pair" | "few" | "dozen"))) => number(w).unwrap_or(1),
-                _ => n,
-            };
-            return (Some(n), false);
+            return (Some(Count::Exact(n)), None);
         }
     }
-    (None, false)
+    // "another GPU", "an extra card".
+    for w in toks.windows(2) {
+        if matches!(w[0].as_str(), "another" | "extra" | "additional") && is_gpu_noun(&w[1]) {
+            return (None, Some(1));
+        }
+    }
+    (None, None)
 }
 
-fn detect_intent(toks: &[String], p: &Parsed, raw: &str) -> Intent {
-    let has = |w: &[&str]| any(toks, w);
-    let first = toks.first().map(String::as_str).unwrap_or("");
-    let question = raw.trim_end().ends_with('?')
-        || matches!(
-            first,
-            "is" | "are"
-                | "any"
-                | "how"
-                | "what"
-                | "which"
-                | "when"
-                | "do"
-                | "does"
-                | "can"
-                | "could"
-                | "will"
-                | "would"
-                | "whats"
-                | "where"
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Tz> {
+        chrono_tz::UTC
+            .with_ymd_and_hms(2026, 11, 26, 10, 0, 0)
+            .unwrap()
+    }
+
+    fn p(text: &str) -> Parsed {
+        parse(text, &Inventory::sample(), now())
+    }
+
+    #[test]
+    fn intents_by_score() {
+        assert_eq!(p("hi").intent, Intent::Greeting);
+        assert_eq!(p("what gpus do you have").intent, Intent::Inventory);
+        assert_eq!(p("book 2 A100s tomorrow 9am-5pm").intent, Intent::Book);
+        assert_eq!(
+            p("is an H100 free tomorrow 9-12?").intent,
+            Intent::Availability
         );
-    let meaningful: Vec<&String> = toks
-        .iter()
-        .filter(|t| {
-            !matches!(
-                t.as_str(),
-                "please"
-                    | "pls"
-                    | "plz"
-                    | "the"
-                    | "a"
-                    | "an"
-                    | "just"
-                    | "then"
-                    | "so"
-                    | "well"
-                    | "oh"
-            )
-        })
-        .collect();
+        assert_eq!(p("how much is an A100?").intent, Intent::Price);
+        assert_eq!(p("cancel my booking").intent, Intent::Cancel);
+        assert_eq!(p("my bookings").intent, Intent::MyBookings);
+        assert_eq!(p("what's my total bill?").intent, Intent::Total);
+        assert_eq!(p("sounds perfect, go for it").intent, Intent::Yes);
+        assert_eq!(p("no thanks, not at the moment").intent, Intent::No);
+        assert_eq!(p("forget it for now").intent, Intent::No);
+        assert_eq!(p("yep that's it").intent, Intent::Yes);
+    }
 
-    // Short answers first.
-    if !meaningful.is_empty()
-        && meaningful.len() <= 6
-        && p.models.is_empty()
-        && p.when.is_empty()
-        && p.booking_ref.is_none()
-    {
-        let yes_core = has(YES_CORE)
-            || phrase(toks, "go ahead")
-            || phrase(toks, "do it")
-            || phrase(toks, "book it")
-            || phrase(toks, "sounds good")
-            || phrase(toks, "that works")
-            || phrase(toks, "please do")
-            || phrase(toks, "of course");
-        let no_core = has(&[
-            "no",
-            "n",
-            "nope",
-            "nah",
-            "nevermind",
-            "abort",
-            "negative",
-            "dont",
-        ]) || phrase(toks, "never mind")
-            || phrase(toks, "forget it")
-            || phrase(toks, "cancel that")
-            || phrase(toks, "cancel it")
-            || phrase(toks, "don t")
-            || phrase(toks, "do not")
-            || phrase(toks, "changed my mind")
-            || phrase(toks, "not now")
-            || phrase(toks, "stop");
-        if no_core
-            && meaningful
-                .iter()
-                .all(|t| NO.contains(&t.as_str()) || YES.contains(&t.as_str()))
-        {
-            return Intent::No;
-        }
-        if yes_core && meaningful.iter().all(|t| YES.contains(&t.as_str())) {
-            return Intent::Yes;
-        }
+    #[test]
+    fn models_by_property() {
+        assert_eq!(p("the least expensive one").model(), Some("RTX-4090-24GB"));
+        assert_eq!(p("anything with 80 GB").model(), Some("A100-80GB"));
+        assert_eq!(
+            p("the card with the largest memory").model(),
+            Some("A100-80GB")
+        );
+        assert_eq!(p("a hopper please").model(), Some("H100-80GB"));
+        assert_eq!(
+            p("something with at least 48 GB").model(),
+            Some("L40S-48GB")
+        );
+        assert_eq!(p("book a tpu").unknown_model.as_deref(), Some("tpu"));
     }
-    let book_verb = has(BOOK)
-        || phrase(toks, "i d like")
-        || phrase(toks, "would like")
-        || phrase(toks, "sign me up")
-        || phrase(toks, "set me up")
-        || phrase(toks, "set up");
-    let booking_noun = has(BOOKING_NOUN) && !has(&["book"])
-        || has(&[
-            "booked",
-            "bookings",
-            "reservations",
-            "booking",
-            "reservation",
-        ]);
-    let mine = has(&["my", "mine", "i", "me", "our", "we", "ive"]);
-
-    if has(CANCEL)
-        && (booking_noun
-            || p.booking_ref.is_some()
-            || mine
-            || !p.models.is_empty()
-            || has(&["it", "that", "this", "one", "all", "everything", "them"]))
-    {
-        return Intent::Cancel;
-    }
-    if booking_noun && !p.models.is_empty() && p.count.is_some() && book_verb {
-        return Intent::Book;
-    }
-    // "what did I book?", "have I booked anything": a question about existing bookings.
-    if [
-        "did i book",
-        "have i booked",
-        "i have booked",
-        "i ve booked",
-        "did i reserve",
-        "have i reserved",
-        "i booked",
-    ]
-    .iter()
-    .any(|q| phrase(toks, q))
-        && p.models.is_empty()
-        && p.when.is_empty()
-    {
-        return Intent::MyBookings;
-    }
-    let change = has(&[
-        "move",
-        "reschedule",
-        "shift",
-        "postpone",
-        "extend",
-        "modify",
-        "change",
-        "switch",
-        "swap",
-    ]) || phrase(toks, "make it");
-    if change
-        && (!p.when.is_empty()
-            || !p.models.is_empty()
-            || p.count.is_some()
-            || p.bare_number.is_some())
-    {
-        return Intent::Change;
-    }
-    let list_words = has(&[
-        "my", "mine", "show", "list", "what", "which", "view", "see", "upcoming", "current",
-        "existing", "active", "all", "have", "any", "check", "display",
-    ]);
-    let only_nouns = !meaningful.is_empty()
-        && meaningful.iter().all(|t| {
-            BOOKING_NOUN.contains(&t.as_str()) || matches!(t.as_str(), "show" | "list" | "all")
-        });
-    if booking_noun
-        && (list_words || mine || only_nouns)
-        && !(book_verb && has(&["book", "reserve"]) && !p.models.is_empty())
-        && (!has(AVAIL) || p.models.is_empty())
-    {
-        return Intent::MyBookings;
-    }
-    let price = has(PRICE) || phrase(toks, "how much");
-    if price {
-        return Intent::Price;
-    }
-    let avail = has(AVAIL)
-        || phrase(toks, "how many") && !p.models.is_empty()
-        || phrase(toks, "in use")
-        || phrase(toks, "booked up");
-    if avail && (!book_verb || question) {
-        return Intent::Availability;
-    }
-    if book_verb
-        && (!p.models.is_empty()
-            || p.count.is_some()
-            || !p.when.is_empty()
-            || has(&[
-                "gpu", "gpus", "some", "card", "cards", "book", "reserve", "rent", "machine",
-                "node",
-            ]))
-    {
-        return Intent::Book;
-    }
-    if has(&["book", "reserve", "rent"]) {
-        return Intent::Book;
-    }
-    if avail {
-        return Intent::Availability;
-    }
-    if has(HELP)
-        || phrase(toks, "what can you do")
-        || phrase(toks, "how does this work")
-        || phrase(toks, "what do you do")
-        || phrase(toks, "who are you")
-        || phrase(toks, "how do i")
-        || phrase(toks, "what are you")
-        || phrase(toks, "how does it work")
-    {
-        return Intent::Help;
-    }
-    if has(INVENTORY) || phrase(toks, "what do you have") || phrase(toks, "what have you got") {
-        return Intent::Inventory;
-    }
-    if has(THANKS) {
-        return Intent::Thanks;
-    }
-    if has(GREET)
-        || ["good morning", "good afternoon", "good evening", "good day"]
-            .iter()
-            .any(|g| phrase(toks, g))
-    {
-        return Intent::Greeting;
-    }
-    if !p.models.is_empty()
-        || !p.when.is_empty()
-        || p.count.is_some()
-        || p.bare_number.is_some()
-        || p.booking_ref.is_some()
-    {
-        return Intent::Slots;
-    }
-    Intent::Unknown
 }
 
-/// Understands `text`, with dates relative to `today` (in the configured zone).
-pub fn parse(text: &str, inv: &Inventory, today: NaiveDate) -> Parsed {
-    let toks = tokens(text);
-    let mut used = vec![false; toks.len()];
-    let when = when::parse(&toks, today, &mut used);
-    let before = used.clone();
-    let models = models(&toks, inv, &mut used);
-    let model_at: Vec<bool> = used.iter().zip(&before).map(|(u, b)| *u && !b).collect();
-    let (count, all) = count(&toks, &used, &model_at);
-    // Not a token already read as a model or a time ("a100", "1400").
-    let booking_ref = toks
-        .iter()
-        .zip(&used)
-        .find(|(t, u)| !**u && hex_ref(t))
-        .map(|(t, _)| t.clone());
-    let free_numbers: Vec<u32> = toks
-        .iter()
-        .zip(&used)
-        .filter(|(t, u)| {
-            !**u && !matches!(
-                t.as_str(),
-                "a" | "an" | "couple" | "pair" | "few" | "both" | "single"
-            )
-        })
-        .filter_map(|(t, _)| number(t))
-        .collect();
-    let content = toks
-        .iter()
-        .zip(&used)
-        .filter(|(t, u)| {
-            !**u && !matches!(
-                t.as_str(),
-                "please"
-                    | "pls"
-                    | "make"
-                    | "it"
-                    | "gpus"
-                    | "gpu"
-                    | "of"
-                    | "them"
-                    | "just"
-                    | "instead"
-                    | "actually"
-                    | "ok"
-                    | "okay"
-                    | "then"
-                    | "let"
-                    | "s"
-                    | "say"
-                    | "how"
-                    | "about"
-            )
-        })
-        .count();
-    let bare_number = match (count, free_numbers.as_slice()) {
-        (None, [n]) if content <= 1 => Some(*n),
-        _ => None,
-    };
-    let superlative = if any(&toks, &["cheapest", "cheaper"])
-        || phrase(&toks, "least expensive")
-        || phrase(&toks, "lowest price")
-    {
-        Some(Superlative::Cheapest)
-    } else if any(&toks, &["biggest", "largest", "vram"])
-        || phrase(&toks, "most memory")
-        || phrase(&toks, "most powerful")
-        || phrase(&toks, "more memory")
-    {
-        Some(Superlative::MostMemory)
-    } else {
-        None
-    };
-    let per_minutes = if phrase(&toks, "per day")
-        || phrase(&toks, "a day") && !phrase(&toks, "for a day")
-        || any(&toks, &["daily"])
-    {
-        Some(24 * 60)
-    } else if phrase(&toks, "per week") || any(&toks, &["weekly"]) {
-        Some(7 * 24 * 60)
-    } else if phrase(&toks, "per month") || any(&toks, &["monthly"]) {
-        Some(30 * 24 * 60)
-    } else {
-        None
-    };
-    let mut p = Parsed {
-        intent: Intent::Unknown,
-        models,
-        count,
-        all,
-        when,
-        booking_ref,
-        bare_number,
-        superlative,
-        per_minutes,
-    };
-    p.intent = detect_intent(&toks, &p, text);
-    if p.intent == Intent::Cancel && any(&toks, &["all", "everything", "every"]) {
-        p.all = true;
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    #[ignore]
+    fn show() {
+        let now = chrono_tz::UTC
+            .with_ymd_and_hms(2026, 11, 26, 10, 0, 0)
+            .unwrap();
+        let text = std::env::var("NLU_TEXT").unwrap_or_default();
+        let p = parse(&text, &Inventory::sample(), now);
+        println!("{:#?}", p.time);
+        println!(
+            "intent {:?} models {:?} count {:?} delta {:?} bare {:?} ref {:?} prop {:?}",
+            p.intent, p.models, p.count, p.count_delta, p.bare_number, p.booking_ref, p.by_property
+        );
+        println!("tokens {:?}", tokens(&text));
     }
-    if p.intent == Intent::Unknown && p.superlative.is_some() {
-        p.intent = Intent::Inventory;
-    }
-    p
 }

@@ -12,6 +12,9 @@ pub fn tokens(text: &str) -> Vec<String> {
         };
         if c == '👍' {
             cleaned.push_str(" 👍 ");
+        } else if c == '|' {
+            // A boundary left where the time grammar took words out.
+            cleaned.push_str(" | ");
         } else if c.is_alphanumeric() || ":-./'$@".contains(c) {
             cleaned.extend(c.to_lowercase());
         } else {

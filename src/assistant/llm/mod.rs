@@ -9,7 +9,7 @@ pub mod breaker;
 pub mod client;
 pub mod mock;
 
-use super::builtin::dialogue::{Draft, State};
+use super::builtin::dialogue_old::{Draft, State};
 use super::builtin::format::{devices, span};
 use super::builtin::{nlu, Builtin};
 use super::tools::{BookingView, ToolError, Tools};
@@ -341,13 +341,8 @@ impl Llm {
             .inventory()
             .await
             .map_err(|e| AssistantError::Unavailable(e.to_string()))?;
-        let today = self
-            .tools
-            .clock()
-            .now()
-            .with_timezone(&self.tz)
-            .date_naive();
-        let user_said_yes = nlu::parse(input.message, &inventory, today).intent == nlu::Intent::Yes;
+        let now = self.tools.clock().now().with_timezone(&self.tz);
+        let user_said_yes = nlu::parse(input.message, &inventory, now).intent == nlu::Intent::Yes;
 
         let mut messages = vec![ChatMessage::text("system", self.system_prompt().await)];
         // The most recent messages only: bounded prompt size and upstream cost.

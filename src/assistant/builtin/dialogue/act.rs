@@ -1,0 +1,635 @@
+//! Runs a plan through the tools (the only I/O of the dialogue) and writes the reply.
+//! A proposal is checked here (free devices, price, the nearest free alternative) and
+//! becomes the pending state; a yes executes it as the caller, at most once per proposal.
+
+use super::reply;
+use super::shim::ToolsExt;
+use super::state::{Act, Pending, Proposal, State};
+use super::step::{Facts, Plan, Question, Say};
+use crate::assistant::builtin::format::{booking_table, gpu_table};
+use crate::assistant::tools::{BookingView, ToolError, Tools};
+use crate::assistant::Action;
+use crate::domain::{Booking, BookingStatus, Cents, Interval, Owner};
+use chrono::Duration;
+use chrono_tz::Tz;
+
+/// How far ahead a counter-offer may be.
+const OFFER_HORIZON_DAYS: i64 = 14;
+
+/// Everything acting needs.
+pub struct Ctx<'a> {
+    pub tools: &'a Tools,
+    pub caller: &'a Owner,
+    pub tz: Tz,
+    pub centre: &'a str,
+    pub currency: &'a str,
+    /// `false` for the stateless direct chat: nothing is ever changed.
+    pub can_act: bool,
+    /// The session, for proposal keys.
+    pub session: Option<&'a str>,
+}
+
+/// The reply of one turn.
+pub struct Out {
+    pub text: String,
+    pub actions: Vec<Action>,
+}
+
+fn text(t: impl Into<String>) -> Out {
+    Out {
+        text: t.into(),
+        actions: Vec::new(),
+    }
+}
+
+/// A tool failure as the person reads it.
+fn failure(e: &ToolError) -> String {
+    match e {
+        ToolError::Unavailable(_) | ToolError::Internal(_) => {
+            "Sorry, the booking system is not answering right now; nothing was changed. Please try again in a moment.".into()
+        }
+        other => format!("I couldn't do that: {other}."),
+    }
+}
+
+/// Runs `plan`; `state` is the step's new state and may be refined (a proposal made).
+pub async fn run(ctx: &Ctx<'_>, plan: Plan, state: &mut State, f: &Facts<'_>) -> Out {
+    let say = |s: &Say| reply::say(s, ctx.centre, ctx.tz, ctx.currency);
+    match plan {
+        Plan::Say(Say::WhichBooking { ids, cancel }) => {
+            let list: Vec<&Booking> = ids
+                .iter()
+                .filter_map(|id| f.bookings.iter().find(|b| b.id.as_str() == id))
+                .collect();
+            let mut s = say(&Say::WhichBooking { ids, cancel });
+            for (i, b) in list.iter().enumerate() {
+                s.push_str(&format!(
+                    "\n{}. {}",
+                    i + 1,
+                    reply::booking_line(b, ctx.tz, ctx.currency)
+                ));
+            }
+            text(s)
+        }
+        Plan::Say(Say::Ask {
+            slot: super::state::Slot::Model,
+            ..
+        }) => {
+            let names: Vec<&str> = f
+                .inventory
+                .models()
+                .iter()
+                .map(|m| m.name.as_str())
+                .collect();
+            text(format!(
+                "Which GPU model would you like? We have {} (ask *what GPUs do you have?* for prices).",
+                names.join(", ")
+            ))
+        }
+        Plan::Say(s) => text(say(&s)),
+        Plan::Propose {
+            draft,
+            model,
+            count,
+            start,
+            end,
+            assumed,
+        } => {
+            if !ctx.can_act {
+                return text("This chat can answer questions but not book. Open a chat session to book GPUs.");
+            }
+            let Ok(interval) = Interval::new(start, end) else {
+                return text(say(&Say::Refuse("the end is not after the start".into())));
+            };
+            let why = draft.model_why.clone();
+            let propose = |interval: Interval,
+                           gpus: Vec<crate::domain::Device>,
+                           price: Cents,
+                           state: &mut State| {
+                let stated = reply::propose_booking(
+                    &model,
+                    why.as_deref(),
+                    count,
+                    &interval,
+                    &gpus,
+                    price,
+                    ctx.tz,
+                    ctx.currency,
+                    &assumed,
+                    None,
+                );
+                state.pending = Pending::Confirming {
+                    proposal: Proposal {
+                        id: uuid::Uuid::new_v4().simple().to_string(),
+                        act: Act::Book {
+                            draft: draft.clone(),
+                            model: model.clone(),
+                            count,
+                            start: interval.start(),
+                            end: interval.end(),
+                        },
+                        price_cents: price.0,
+                        stated: stated.clone(),
+                    },
+                };
+                text(stated)
+            };
+            if let Err(e) = ctx.tools.check(&model, count as i64, &interval).await {
+                return text(say(&Say::Refuse(e.to_string())));
+            }
+            match ctx.tools.preview(&model, count, &interval).await {
+                Ok(Some(gpus)) => match ctx.tools.quote(&model, count, &interval).await {
+                    Ok(q) => propose(interval, gpus, q.price_total, state),
+                    Err(e) => text(failure(&e)),
+                },
+                Ok(None) => {
+                    let free = ctx
+                        .tools
+                        .availability(&model, interval)
+                        .await
+                        .map(|a| a.bookable)
+                        .unwrap_or(0);
+                    let offer = ctx
+                        .tools
+                        .next_free(
+                            &model,
+                            count,
+                            interval.duration(),
+                            interval.start(),
+                            Duration::days(OFFER_HORIZON_DAYS),
+                        )
+                        .await;
+                    let busy = format!(
+                        "Only {free} {model} GPU{} free for all of {}.",
+                        if free == 1 { " is" } else { "s are" },
+                        reply::span(&interval, ctx.tz)
+                    );
+                    match offer {
+                        Ok(Some(alt)) => {
+                            // A suggestion, not a proposal: a bare yes must not book a time
+                            // the person did not ask for. "book it" makes it a proposal.
+                            let local = alt.start().with_timezone(&ctx.tz);
+                            let mut suggested = draft.clone();
+                            suggested.model = Some(model.clone());
+                            suggested.count = Some(count);
+                            suggested.count_all = false;
+                            suggested.date = Some(local.date_naive());
+                            suggested.start = Some(local.time());
+                            suggested.end = None;
+                            suggested.end_date = None;
+                            suggested.end_midnight = false;
+                            suggested.whole_days = false;
+                            suggested.from_now = None;
+                            suggested.minutes = Some(alt.duration().num_minutes());
+                            state.pending = Pending::Filling {
+                                draft: draft.clone(),
+                                asking: super::state::Slot::Start,
+                            };
+                            state.memory.suggestion = Some(suggested);
+                            text(format!(
+                                "{busy} Nothing was booked. The nearest time {count} are free for as long is **{}** — say *book it* if you want that instead, or tell me another time.",
+                                reply::span(&alt, ctx.tz)
+                            ))
+                        }
+                        Ok(None) => text(format!(
+                            "{busy} I found no time in the next {OFFER_HORIZON_DAYS} days when {count} are free for as long — try fewer GPUs or a shorter booking."
+                        )),
+                        Err(e) => text(failure(&e)),
+                    }
+                }
+                Err(e) => text(failure(&e)),
+            }
+        }
+        Plan::ProposeChange {
+            booking,
+            start,
+            end,
+            count,
+            ask,
+        } => {
+            if !ctx.can_act {
+                return text("This chat can answer questions but not change bookings.");
+            }
+            let Some(old) = f.bookings.iter().find(|b| b.id.as_str() == booking) else {
+                return text(say(&Say::NoMatch(booking)));
+            };
+            let Ok(interval) = Interval::new(start, end) else {
+                return text(say(&Say::Refuse("the end is not after the start".into())));
+            };
+            match ctx.tools.preview_change(ctx.caller, &old.id, &interval, count).await {
+                Ok(Some((gpus, price))) => {
+                    let stated = reply::propose_change(old, &interval, count, &gpus, price, ctx.tz, ctx.currency);
+                    state.pending = Pending::Confirming {
+                        proposal: Proposal {
+                            id: uuid::Uuid::new_v4().simple().to_string(),
+                            act: Act::Change {
+                                booking: old.id.to_string(),
+                                start,
+                                end,
+                                count,
+                                ask,
+                            },
+                            price_cents: price.0,
+                            stated: stated.clone(),
+                        },
+                    };
+                    text(stated)
+                }
+                Ok(None) => text(format!(
+                    "That change does not fit: not enough {} GPUs are free for {}. Your booking stays as it is.",
+                    old.model,
+                    reply::span(&interval, ctx.tz)
+                )),
+                Err(e) => text(failure(&e)),
+            }
+        }
+        Plan::ProposeCancel { bookings } => {
+            if !ctx.can_act {
+                return text("This chat can answer questions but not cancel bookings.");
+            }
+            let list: Vec<&Booking> = bookings
+                .iter()
+                .filter_map(|id| f.bookings.iter().find(|b| b.id.as_str() == id))
+                .collect();
+            if list.is_empty() {
+                return text(say(&Say::NoBookings));
+            }
+            let stated = reply::propose_cancel(&list, ctx.tz, ctx.currency);
+            state.pending = Pending::Confirming {
+                proposal: Proposal {
+                    id: uuid::Uuid::new_v4().simple().to_string(),
+                    act: Act::Cancel {
+                        bookings: list.iter().map(|b| b.id.to_string()).collect(),
+                    },
+                    price_cents: list.iter().map(|b| b.price_total.0).sum(),
+                    stated: stated.clone(),
+                },
+            };
+            text(stated)
+        }
+        Plan::Execute(p) => execute(ctx, p, state).await,
+        Plan::Answer(q) => answer(ctx, q, state, f).await,
+    }
+}
+
+/// The yes: does what the proposal stated, once.
+async fn execute(ctx: &Ctx<'_>, p: Proposal, state: &mut State) -> Out {
+    if !ctx.can_act {
+        return text("This chat can answer questions but not book.");
+    }
+    match p.act {
+        Act::Book {
+            model,
+            count,
+            start,
+            end,
+            ..
+        } => {
+            let Ok(interval) = Interval::new(start, end) else {
+                return text("That booking is no longer valid; nothing was booked.");
+            };
+            let key = ctx.session.map(|s| super::shim::ProposalKey {
+                session: s.to_string(),
+                id: p.id.clone(),
+            });
+            match ctx
+                .tools
+                .book_proposal(ctx.caller, &model, count as i64, interval, key.as_ref())
+                .await
+            {
+                Ok(b) => {
+                    state.memory.last_booking = Some(b.id.to_string());
+                    let price_changed = b.price_total.0 != p.price_cents;
+                    let mut s = format!(
+                        "Booked! {} (booking id `{}`)",
+                        reply::booking_line(&b, ctx.tz, ctx.currency),
+                        b.id
+                    );
+                    if price_changed {
+                        s.push_str(" (the price differs from the quote because the times were rounded to the second)");
+                    }
+                    s.push_str(". Say *cancel it* to cancel or *extend it by an hour* to change it.");
+                    Out {
+                        text: s,
+                        actions: vec![Action::BookingCreated {
+                            booking: BookingView::from(&b),
+                        }],
+                    }
+                }
+                Err(ToolError::InsufficientCapacity { free, .. }) => text(format!(
+                    "Sorry — someone booked those GPUs a moment ago: only {free} are free now, so nothing was booked. Shall I look for another time? Tell me when."
+                )),
+                Err(e) => text(failure(&e)),
+            }
+        }
+        Act::Change {
+            booking,
+            start,
+            end,
+            count,
+            ..
+        } => {
+            let Ok(interval) = Interval::new(start, end) else {
+                return text("That change is no longer valid; nothing was changed.");
+            };
+            match ctx
+                .tools
+                .change_booking(ctx.caller, &booking, interval, count)
+                .await
+            {
+                Ok(b) => {
+                    state.memory.last_booking = Some(b.id.to_string());
+                    Out {
+                        text: format!(
+                            "Changed! {}.",
+                            reply::booking_line(&b, ctx.tz, ctx.currency)
+                        ),
+                        actions: vec![Action::BookingChanged {
+                            booking: BookingView::from(&b),
+                        }],
+                    }
+                }
+                Err(ToolError::InsufficientCapacity { .. }) => text(
+                    "Sorry — those GPUs were taken a moment ago, so the booking stays as it was.",
+                ),
+                Err(e) => text(failure(&e)),
+            }
+        }
+        Act::Cancel { bookings } => {
+            state.memory.topic = Some(crate::assistant::builtin::nlu::Intent::Cancel);
+            let mut out = Out {
+                text: String::new(),
+                actions: Vec::new(),
+            };
+            let mut lines = Vec::new();
+            for id in bookings {
+                match ctx.tools.cancel(ctx.caller, &id).await {
+                    Ok(b) => {
+                        if state.memory.last_booking.as_deref() == Some(b.id.as_str()) {
+                            state.memory.last_booking = None;
+                        }
+                        lines.push(format!(
+                            "- {}",
+                            reply::booking_line(&b, ctx.tz, ctx.currency)
+                        ));
+                        out.actions.push(Action::BookingCancelled {
+                            booking: BookingView::from(&b),
+                        });
+                    }
+                    Err(e) => lines.push(format!("- `{id}`: {}", failure(&e))),
+                }
+            }
+            out.text = format!("Cancelled:\n{}", lines.join("\n"));
+            out
+        }
+    }
+}
+
+/// Answers a question from the store.
+async fn answer(ctx: &Ctx<'_>, q: Question, state: &mut State, f: &Facts<'_>) -> Out {
+    let money = |c: Cents| reply::money(c, ctx.currency);
+    let out = match q {
+        Question::Inventory => match ctx.tools.gpus().await {
+            Ok(g) => text(format!(
+                "These are the GPUs of {}:\n\n{}\nAsk me what is free when, or to book some.",
+                ctx.centre,
+                gpu_table(&g, ctx.currency)
+            )),
+            Err(e) => text(failure(&e)),
+        },
+        Question::Price {
+            model,
+            count,
+            window,
+            minutes,
+            why,
+        } => {
+            let inv = f.inventory;
+            match model.as_deref().and_then(|m| inv.find(m)) {
+                None => {
+                    let lines: Vec<String> = inv
+                        .models()
+                        .iter()
+                        .map(|m| format!("- {}: {} per GPU-hour", m.name, money(m.price_per_hour)))
+                        .collect();
+                    text(format!("Prices per GPU per hour:\n{}", lines.join("\n")))
+                }
+                Some(m) => {
+                    let lead = match why {
+                        Some(w) => format!("The {w} is the **{}** ({} GB). ", m.name, m.memory_gb),
+                        None => String::new(),
+                    };
+                    let hourly = format!("{} per GPU-hour", money(m.price_per_hour));
+                    match (window, minutes) {
+                        (Some((s, e)), _) => match Interval::new(s, e) {
+                            Ok(i) => {
+                                let total =
+                                    crate::domain::booking::price(m.price_per_hour, count, &i);
+                                text(format!(
+                                    "{lead}{count} × {} for {} ({}) costs **{}** ({hourly}).",
+                                    m.name,
+                                    reply::span(&i, ctx.tz),
+                                    crate::assistant::builtin::format::duration(&i),
+                                    money(total)
+                                ))
+                            }
+                            Err(_) => text(format!("{lead}The {} costs {hourly}.", m.name)),
+                        },
+                        (None, Some(mins)) => {
+                            let total = Cents(
+                                ((m.price_per_hour.0 as i128 * count as i128 * mins as i128 * 60
+                                    + 1800)
+                                    / 3600) as i64,
+                            );
+                            text(format!(
+                                "{lead}{count} × {} for {} costs **{}** ({hourly}; {} per {}).",
+                                m.name,
+                                human_minutes(mins),
+                                money(total),
+                                money(total),
+                                human_minutes(mins).trim_start_matches("1 ")
+                            ))
+                        }
+                        (None, None) => text(format!(
+                            "{lead}The {} ({} GB) costs **{hourly}**{}.",
+                            m.name,
+                            m.memory_gb,
+                            if count > 1 {
+                                format!(
+                                    "; {count} of them cost {} per hour",
+                                    money(Cents(m.price_per_hour.0 * count as i64))
+                                )
+                            } else {
+                                String::new()
+                            }
+                        )),
+                    }
+                }
+            }
+        }
+        Question::Availability { models, start, end } => {
+            let Ok(window) = Interval::new(start, end) else {
+                return text("That window is empty — which times do you mean?");
+            };
+            let names: Vec<String> = if models.is_empty() {
+                f.inventory
+                    .models()
+                    .iter()
+                    .map(|m| m.name.clone())
+                    .collect()
+            } else {
+                models
+            };
+            let mut lines = Vec::new();
+            for n in &names {
+                match ctx.tools.availability(n, window).await {
+                    Ok(a) => lines.push(format!(
+                        "- {}: {} of {} free for the whole time",
+                        a.model, a.bookable, a.total
+                    )),
+                    Err(e) => return text(failure(&e)),
+                }
+            }
+            text(format!(
+                "For {}:\n{}\nSay *book it* (with how many) to book.",
+                reply::span(&window, ctx.tz),
+                lines.join("\n")
+            ))
+        }
+        Question::MyBookings => {
+            let mut list: Vec<&Booking> = f.bookings.iter().collect();
+            list.sort_by_key(|b| b.interval.start());
+            let upcoming: Vec<Booking> = list
+                .iter()
+                .filter(|b| b.status == BookingStatus::Confirmed && b.interval.end() > f.now)
+                .map(|b| (*b).clone())
+                .collect();
+            if upcoming.is_empty() {
+                text("You have no upcoming bookings.")
+            } else {
+                state.memory.listed = upcoming.iter().map(|b| b.id.to_string()).collect();
+                let total: i64 = upcoming.iter().map(|b| b.price_total.0).sum();
+                text(format!(
+                    "Your upcoming bookings:\n\n{}\nTotal: **{}**.",
+                    booking_table(&upcoming, ctx.tz, ctx.currency),
+                    money(Cents(total))
+                ))
+            }
+        }
+        Question::Total => {
+            let confirmed: Vec<&Booking> = f
+                .bookings
+                .iter()
+                .filter(|b| b.status == BookingStatus::Confirmed)
+                .collect();
+            let total: i64 = confirmed.iter().map(|b| b.price_total.0).sum();
+            if confirmed.is_empty() {
+                text(
+                    "You have no confirmed bookings, so your total is **$0.00**."
+                        .replace("$0.00", &money(Cents(0))),
+                )
+            } else {
+                let lines: Vec<String> = confirmed
+                    .iter()
+                    .map(|b| format!("- {}", reply::booking_line(b, ctx.tz, ctx.currency)))
+                    .collect();
+                text(format!(
+                    "Your {} confirmed booking{} come{} to **{}** in total:\n{}",
+                    confirmed.len(),
+                    if confirmed.len() == 1 { "" } else { "s" },
+                    if confirmed.len() == 1 { "s" } else { "" },
+                    money(Cents(total)),
+                    lines.join("\n")
+                ))
+            }
+        }
+        Question::FindSlot {
+            model,
+            count,
+            minutes,
+            after,
+            assumed_length,
+        } => {
+            let names: Vec<String> = match &model {
+                Some(m) => vec![m.clone()],
+                None => f
+                    .inventory
+                    .models()
+                    .iter()
+                    .map(|m| m.name.clone())
+                    .collect(),
+            };
+            let mut best: Option<(Interval, String)> = None;
+            for n in names {
+                match ctx
+                    .tools
+                    .next_free(
+                        &n,
+                        count,
+                        Duration::minutes(minutes),
+                        after,
+                        Duration::days(30),
+                    )
+                    .await
+                {
+                    Ok(Some(i)) => {
+                        if best.as_ref().is_none_or(|(b, _)| i.start() < b.start()) {
+                            best = Some((i, n));
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => return text(failure(&e)),
+                }
+            }
+            match best {
+                None => text(format!(
+                    "I found no time in the next 30 days when {count} {} GPUs are free for {}.",
+                    model.as_deref().unwrap_or(""),
+                    human_minutes(minutes)
+                )),
+                Some((i, m)) => {
+                    let note = if assumed_length {
+                        vec!["one hour (say how long you need)".to_string()]
+                    } else {
+                        vec![]
+                    };
+                    let mut draft = state.memory.context.clone();
+                    draft.model = Some(m.clone());
+                    draft.count = Some(count);
+                    return Box::pin(run(
+                        ctx,
+                        Plan::Propose {
+                            draft,
+                            model: m,
+                            count,
+                            start: i.start(),
+                            end: i.end(),
+                            assumed: note,
+                        },
+                        state,
+                        f,
+                    ))
+                    .await
+                    .prefix("The earliest I found: ");
+                }
+            }
+        }
+    };
+    out
+}
+
+impl Out {
+    fn prefix(mut self, p: &str) -> Out {
+        self.text = format!("{p}{}", self.text);
+        self
+    }
+}
+
+/// "90 minutes", "8 hours", "2 days".
+fn human_minutes(m: i64) -> String {
+    match m {
+        m if m % 1440 == 0 => format!("{} day{}", m / 1440, if m == 1440 { "" } else { "s" }),
+        m if m % 60 == 0 => format!("{} hour{}", m / 60, if m == 60 { "" } else { "s" }),
+        m => format!("{m} minutes"),
+    }
+}

@@ -1,0 +1,222 @@
+//! All the prose of the built-in assistant, apart from the logic that decides what to say.
+
+use super::state::{Draft, Slot};
+use super::step::Say;
+use crate::assistant::builtin::format;
+use crate::assistant::builtin::when::{Problem, ProblemKind};
+use crate::domain::{Booking, Cents, Interval};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+pub use format::{devices, moment, money, span};
+
+/// What the assistant can do, with examples.
+pub fn examples() -> &'static str {
+    "I can tell you which GPUs we have, what they cost and what is free when, and book, \
+change or cancel GPUs for you. Try for example:\n\
+- *what GPUs do you have?*\n\
+- *is an H100 free tomorrow 9-12?*\n\
+- *book 2 A100s tomorrow from 9am to 5pm*\n\
+- *when's the earliest I can get 4 H100s for 8 hours?*\n\
+- *my bookings* · *cancel my L40S booking* · *extend it by 2 hours*"
+}
+
+/// The words of a slot question.
+fn ask(slot: Slot, d: &Draft) -> String {
+    let what = match (&d.model, d.count) {
+        (Some(m), Some(n)) => format!("{n} × {m}"),
+        (Some(m), None) => m.clone(),
+        _ => "GPUs".into(),
+    };
+    match slot {
+        Slot::Model => {
+            "Which GPU model would you like? We have A100, H100, L40S, V100 and RTX 4090 \
+cards (ask *what GPUs do you have?* for prices)."
+                .into()
+        }
+        Slot::Count => format!(
+            "How many {} GPUs do you need?",
+            d.model.as_deref().unwrap_or("")
+        ),
+        Slot::Start if d.date.is_some() => {
+            format!("At what time should the {what} start, and for how long?")
+        }
+        Slot::Start => {
+            format!("When do you need the {what}? (a day and a time, e.g. *tomorrow 9-17*)")
+        }
+        Slot::Length => {
+            format!("For how long do you need the {what}? (e.g. *for 3 hours*, *until 17:00*)")
+        }
+    }
+}
+
+/// Why a time cannot be used, naming the piece.
+fn problem(p: &Problem) -> String {
+    let t = p.text.trim();
+    match &p.kind {
+        ProblemKind::Unreadable => format!(
+            "I didn't understand '{t}' as a date or time — which day and time do you mean?"
+        ),
+        ProblemKind::Impossible => {
+            format!("'{t}' is not a date that exists — which day do you mean?")
+        }
+        ProblemKind::Past => format!(
+            "'{t}' is in the past, so I can't book it — which day and time in the future do you mean?"
+        ),
+        ProblemKind::TooFar => format!(
+            "'{t}' is more than a year ahead; bookings can start at most 365 days from now. Which day do you mean?"
+        ),
+        ProblemKind::Ambiguous(dates) => {
+            let options: Vec<String> = dates
+                .iter()
+                .map(|d| d.format("%A %-d %B %Y").to_string())
+                .collect();
+            format!(
+                "'{t}' could mean {} — which one?",
+                options.join(" or ")
+            )
+        }
+        ProblemKind::Vague => format!(
+            "'{t}' is too vague for me to book — which day and time exactly, and for how long?"
+        ),
+        ProblemKind::EndBeforeStart => format!(
+            "In '{t}' the end is not after the start — what times do you mean?"
+        ),
+    }
+}
+
+/// The text for a `Say`.
+pub fn say(s: &Say, centre: &str, tz: Tz, currency: &str) -> String {
+    match s {
+        Say::Greeting => format!("Hello! I'm the GPU booking assistant of {centre}. {}", examples()),
+        Say::Help => examples().to_string(),
+        Say::Thanks => "You're welcome! Anything else I can do?".into(),
+        Say::NotUnderstood => format!("Sorry, I didn't understand that. {}", examples()),
+        Say::NothingPending => {
+            "There's nothing waiting for a yes, so I haven't done anything. What would you like to do?"
+                .into()
+        }
+        Say::Dropped { had: true } => "OK — I haven't booked or changed anything.".into(),
+        Say::Dropped { had: false } => "OK. Anything else I can do?".into(),
+        Say::Ask { slot, draft } => ask(*slot, draft),
+        Say::Time(p) => problem(p),
+        Say::UnknownModel(m) => format!(
+            "We don't have '{m}' GPUs. We have A100, H100, L40S, V100 and RTX 4090 cards — \
+ask *what GPUs do you have?* to see them with prices."
+        ),
+        Say::NoModelFits => {
+            "None of our GPU models has that. Ask *what GPUs do you have?* to see them all.".into()
+        }
+        Say::WhichModel(ms) => format!("Which one do you mean: {}?", ms.join(" or ")),
+        Say::TooMany { model, total } => format!(
+            "We have only {total} {model} GPUs in total. How many do you need (1 to {total})?"
+        ),
+        Say::Refuse(why) => format!("I can't book that: {why}. What would you like instead?"),
+        Say::NoBookings => "You have no upcoming bookings.".into(),
+        Say::NoMatch(r) => format!(
+            "None of your upcoming bookings matches {r}. Say *my bookings* to see them."
+        ),
+        Say::WhichBooking { ids: _, cancel } => format!(
+            "Several of your bookings match — which one should I {}? Say its number in the list \
+below, its id, its model or its day.",
+            if *cancel { "cancel" } else { "change" }
+        ),
+        Say::Restate(text) => text.clone(),
+    }
+    .replace("{tz}", &tz.to_string())
+    .replace("{currency}", currency)
+}
+
+/// "2 × A100-80GB (ampere-01:0-1), Fri 27 Nov 09:00–17:00 UTC (8 h), $36.64".
+pub fn booking_line(b: &Booking, tz: Tz, currency: &str) -> String {
+    format!(
+        "`{}` — {} × {} ({}), {} ({}), {}",
+        b.id.short(),
+        b.count(),
+        b.model,
+        devices(&b.gpus),
+        span(&b.interval, tz),
+        format::duration(&b.interval),
+        money(b.price_total, currency)
+    )
+}
+
+/// The proposal of a new booking.
+#[allow(clippy::too_many_arguments)]
+pub fn propose_booking(
+    model: &str,
+    why: Option<&str>,
+    count: u32,
+    interval: &Interval,
+    gpus: &[crate::domain::Device],
+    price: Cents,
+    tz: Tz,
+    currency: &str,
+    assumed: &[String],
+    counter: Option<&str>,
+) -> String {
+    let mut s = String::new();
+    if let Some(c) = counter {
+        s.push_str(c);
+        s.push(' ');
+    }
+    if let Some(why) = why {
+        s.push_str(&format!("The {why} is the **{model}**. "));
+    }
+    s.push_str(&format!(
+        "I can book **{count} × {model}** ({}) for **{}** ({}) — **{}** in total.",
+        devices(gpus),
+        span(interval, tz),
+        format::duration(interval),
+        money(price, currency)
+    ));
+    if !assumed.is_empty() {
+        s.push_str(&format!(" (I assumed {}.)", assumed.join(" and ")));
+    }
+    s.push_str(" Shall I book it? (yes / no)");
+    s
+}
+
+/// The proposal of a change.
+pub fn propose_change(
+    old: &Booking,
+    new: &Interval,
+    count: u32,
+    gpus: &[crate::domain::Device],
+    price: Cents,
+    tz: Tz,
+    currency: &str,
+) -> String {
+    format!(
+        "I can change booking `{}` ({} × {}, {}) to **{count} × {}** ({}) for **{}** ({}) — **{}** in total (was {}). Shall I change it? (yes / no)",
+        old.id.short(),
+        old.count(),
+        old.model,
+        span(&old.interval, tz),
+        old.model,
+        devices(gpus),
+        span(new, tz),
+        format::duration(new),
+        money(price, currency),
+        money(old.price_total, currency),
+    )
+}
+
+/// The proposal of a cancellation.
+pub fn propose_cancel(list: &[&Booking], tz: Tz, currency: &str) -> String {
+    let lines: Vec<String> = list
+        .iter()
+        .map(|b| format!("- {}", booking_line(b, tz, currency)))
+        .collect();
+    let what = if list.len() == 1 {
+        "this booking"
+    } else {
+        "these bookings"
+    };
+    format!("Shall I cancel {what}? (yes / no)\n{}", lines.join("\n"))
+}
+
+/// A moment in the configured zone.
+pub fn at(t: DateTime<Utc>, tz: Tz) -> String {
+    moment(t, tz)
+}

@@ -1,0 +1,1292 @@
+//! Every transition of the conversation, in one pure function: `step(state, message, facts)
+//! -> (state, plan)`. No I/O: the plan is run by `act`, and its prose written by `reply`.
+//! The rule it keeps: nothing is booked, changed or cancelled except by a yes to a proposal
+//! that stated it; what cannot be read is asked about, never guessed.
+
+use super::state::{Act, Draft, Memory, Pending, Proposal, Purpose, Slot, State};
+use crate::assistant::builtin::lexicon::Cue;
+use crate::assistant::builtin::nlu::{BookingRef, Count, Intent, Parsed};
+use crate::assistant::builtin::when::{Problem, Said};
+use crate::domain::{Booking, BookingStatus, Inventory};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+/// What the world looks like for this turn (read before the step; nothing is written).
+pub struct Facts<'a> {
+    pub now: DateTime<Utc>,
+    pub tz: Tz,
+    pub inventory: &'a Inventory,
+    /// The caller's bookings, newest first, when the step needs them.
+    pub bookings: &'a [Booking],
+}
+
+impl Facts<'_> {
+    fn today(&self) -> NaiveDate {
+        self.now.with_timezone(&self.tz).date_naive()
+    }
+
+    /// A local date and time as an instant (the earlier one in a DST fold; a time in a DST
+    /// gap moves an hour on).
+    pub fn at(&self, date: NaiveDate, t: NaiveTime) -> DateTime<Utc> {
+        let naive = date.and_time(t);
+        self.tz
+            .from_local_datetime(&naive)
+            .earliest()
+            .or_else(|| {
+                self.tz
+                    .from_local_datetime(&(naive + Duration::hours(1)))
+                    .earliest()
+            })
+            .map(|d| d.with_timezone(&Utc))
+            .unwrap_or_else(|| naive.and_utc())
+    }
+
+    fn local_time(&self, t: DateTime<Utc>) -> NaiveTime {
+        t.with_timezone(&self.tz).time()
+    }
+
+    fn local_date(&self, t: DateTime<Utc>) -> NaiveDate {
+        t.with_timezone(&self.tz).date_naive()
+    }
+
+    /// The caller's bookings that can still be cancelled or changed.
+    fn live(&self) -> Vec<&Booking> {
+        let mut v: Vec<&Booking> = self
+            .bookings
+            .iter()
+            .filter(|b| b.status == BookingStatus::Confirmed && b.interval.end() > self.now)
+            .collect();
+        v.sort_by_key(|b| b.interval.start());
+        v
+    }
+}
+
+/// A change asked of an existing booking, as said.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChangeAsk {
+    pub date: Option<NaiveDate>,
+    pub end_date: Option<NaiveDate>,
+    pub start: Option<NaiveTime>,
+    pub end: Option<NaiveTime>,
+    pub end_midnight: bool,
+    pub minutes: Option<i64>,
+    pub extra: Option<i64>,
+    pub by: Option<i64>,
+    pub shift: Option<i64>,
+    pub later: bool,
+    pub earlier: bool,
+    pub extend: bool,
+    pub shorten: bool,
+    pub count: Option<u32>,
+    pub count_delta: Option<i32>,
+    pub model: Option<String>,
+}
+
+impl ChangeAsk {
+    fn from(p: &Parsed) -> Self {
+        let s = &p.time.said;
+        let mins = |d: Option<Duration>| d.map(|d| d.num_minutes());
+        ChangeAsk {
+            date: s.date,
+            end_date: s.end_date,
+            start: s.start,
+            end: s.end,
+            end_midnight: s.end_midnight,
+            minutes: mins(s.duration),
+            extra: mins(s.extra),
+            by: mins(s.by),
+            shift: mins(s.shift),
+            later: p.change.later,
+            earlier: p.change.earlier,
+            extend: p.change.extend || p.change.more,
+            shorten: p.change.shorten,
+            count: match p.count {
+                Some(Count::Exact(n)) => Some(n),
+                _ => p.bare_number.filter(|_| !p.time_said()),
+            },
+            count_delta: p.count_delta,
+            model: p.model().map(str::to_string),
+        }
+    }
+
+    /// A correction of an earlier ask: what is said now replaces, the rest stays.
+    fn over(self, old: &ChangeAsk) -> ChangeAsk {
+        let direction = self.later || self.earlier || self.extend || self.shorten;
+        ChangeAsk {
+            date: self.date.or(old.date),
+            end_date: self.end_date.or(old.end_date),
+            start: self.start.or(old.start),
+            end: self.end.or(old.end),
+            end_midnight: self.end_midnight || old.end_midnight && self.end.is_none(),
+            minutes: self
+                .minutes
+                .or(if self.extra.is_some() || self.by.is_some() {
+                    None
+                } else {
+                    old.minutes
+                }),
+            extra: self
+                .extra
+                .or(if self.minutes.is_some() || self.by.is_some() {
+                    None
+                } else {
+                    old.extra
+                }),
+            by: self
+                .by
+                .or(if self.minutes.is_some() || self.extra.is_some() {
+                    None
+                } else {
+                    old.by
+                }),
+            shift: self.shift.or(old.shift),
+            later: if direction { self.later } else { old.later },
+            earlier: if direction { self.earlier } else { old.earlier },
+            extend: if direction { self.extend } else { old.extend },
+            shorten: if direction { self.shorten } else { old.shorten },
+            count: self.count.or(if self.count_delta.is_some() {
+                None
+            } else {
+                old.count
+            }),
+            count_delta: self.count_delta.or(if self.count.is_some() {
+                None
+            } else {
+                old.count_delta
+            }),
+            model: self.model.or(old.model.clone()),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        *self == ChangeAsk::default()
+            || ChangeAsk {
+                later: false,
+                earlier: false,
+                extend: false,
+                shorten: false,
+                ..self.clone()
+            } == ChangeAsk::default()
+    }
+}
+
+/// Prose the renderer writes; the plan's answer when nothing is to be looked up.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Say {
+    Greeting,
+    Help,
+    Thanks,
+    NotUnderstood,
+    /// A yes with nothing waiting for it.
+    NothingPending,
+    /// A no: what was pending is dropped.
+    Dropped {
+        had: bool,
+    },
+    /// One question for a missing slot.
+    Ask {
+        slot: Slot,
+        draft: Draft,
+    },
+    /// A time that cannot be used, named back.
+    Time(Problem),
+    /// The person named a model the inventory has not.
+    UnknownModel(String),
+    /// No model has the property asked for.
+    NoModelFits,
+    /// Several models named for one booking.
+    WhichModel(Vec<String>),
+    /// More GPUs than the model has.
+    TooMany {
+        model: String,
+        total: u32,
+    },
+    /// A reason the request cannot be made as said.
+    Refuse(String),
+    /// No booking to cancel or change.
+    NoBookings,
+    /// A reference matched none of the bookings.
+    NoMatch(String),
+    /// Several bookings fit; which one?
+    WhichBooking {
+        ids: Vec<String>,
+        cancel: bool,
+    },
+    /// A pending proposal's statement again (the price asked while it waits).
+    Restate(String),
+}
+
+/// A question answered from the store.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Question {
+    Inventory,
+    /// The price per hour or of a period.
+    Price {
+        model: Option<String>,
+        count: u32,
+        window: Option<(DateTime<Utc>, DateTime<Utc>)>,
+        minutes: Option<i64>,
+        why: Option<String>,
+    },
+    Availability {
+        models: Vec<String>,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    },
+    MyBookings,
+    Total,
+    /// The earliest window (proposed as a booking).
+    FindSlot {
+        model: Option<String>,
+        count: u32,
+        minutes: i64,
+        after: DateTime<Utc>,
+        assumed_length: bool,
+    },
+}
+
+/// What to do this turn.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plan {
+    Say(Say),
+    /// Check a complete request and state it (or the nearest free alternative).
+    Propose {
+        draft: Draft,
+        model: String,
+        count: u32,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        assumed: Vec<String>,
+    },
+    /// State a change of a booking.
+    ProposeChange {
+        booking: String,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        count: u32,
+        ask: ChangeAsk,
+    },
+    /// State a cancellation.
+    ProposeCancel {
+        bookings: Vec<String>,
+    },
+    /// The yes: act on the proposal.
+    Execute(Proposal),
+    Answer(Question),
+}
+
+/// Where a request stands once its slots are read.
+enum Resolved {
+    Ready {
+        model: String,
+        count: u32,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        assumed: Vec<String>,
+    },
+    Need(Slot),
+    Bad(Say),
+}
+
+/// The one transition function.
+pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
+    let mut mem = state.memory.clone();
+    // A suggested time lasts one turn: "book it" takes it, anything else drops it.
+    let suggestion = mem.suggestion.take();
+    let state = &State {
+        pending: state.pending.clone(),
+        memory: Memory {
+            suggestion: suggestion.filter(|_| p.intent == Intent::Yes && p.cues.has(Cue::Book)),
+            ..mem.clone()
+        },
+    };
+    let mem = state.memory.clone();
+    let keep = |plan: Plan| (state.clone(), plan);
+    let idle = |memory: Memory, plan: Plan| {
+        (
+            State {
+                pending: Pending::Idle,
+                memory,
+            },
+            plan,
+        )
+    };
+    let about_time = matches!(
+        p.intent,
+        Intent::Book
+            | Intent::Availability
+            | Intent::Change
+            | Intent::Details
+            | Intent::FindSlot
+            | Intent::Price
+    ) || matches!(
+        state.pending,
+        Pending::Filling { .. } | Pending::Confirming { .. }
+    );
+
+    // A time that cannot be used: name it and ask; never act on the rest of the message, and
+    // never leave a proposal that a later yes would book.
+    if let Some(problem) = p.time.problems.first() {
+        if about_time && !matches!(p.intent, Intent::No | Intent::Cancel) {
+            let mut draft = match &state.pending {
+                Pending::Filling { draft, .. } => draft.clone(),
+                Pending::Confirming { proposal } => match &proposal.act {
+                    Act::Book { draft, .. } => draft.clone(),
+                    _ => Draft::default(),
+                },
+                _ => Draft::default(),
+            };
+            absorb_details(&mut draft, p, f);
+            let pending = if matches!(p.intent, Intent::Book | Intent::Details)
+                || matches!(
+                    state.pending,
+                    Pending::Filling { .. } | Pending::Confirming { .. }
+                ) {
+                Pending::Filling {
+                    draft,
+                    asking: Slot::Start,
+                }
+            } else {
+                Pending::Idle
+            };
+            return (
+                State {
+                    pending,
+                    memory: mem,
+                },
+                Plan::Say(Say::Time(problem.clone())),
+            );
+        }
+    }
+    if let Some(name) = &p.unknown_model {
+        if p.models.is_empty()
+            && matches!(
+                p.intent,
+                Intent::Book | Intent::Details | Intent::Availability | Intent::Price
+            )
+        {
+            return keep(Plan::Say(Say::UnknownModel(name.clone())));
+        }
+    }
+    if p.no_model_fits && !matches!(p.intent, Intent::Yes | Intent::No) {
+        return keep(Plan::Say(Say::NoModelFits));
+    }
+
+    match (&state.pending, p.intent) {
+        // Small talk never changes what is pending.
+        (_, Intent::Greeting) => keep(Plan::Say(Say::Greeting)),
+        (_, Intent::Help) => keep(Plan::Say(Say::Help)),
+        (_, Intent::Thanks) => keep(Plan::Say(Say::Thanks)),
+
+        // A proposal waits: only a yes to it acts.
+        (Pending::Confirming { proposal }, Intent::Yes) => {
+            let mut memory = mem;
+            if let Act::Book { draft, .. } = &proposal.act {
+                memory.context = draft.clone();
+            }
+            idle(memory, Plan::Execute(proposal.clone()))
+        }
+        (Pending::Confirming { .. }, Intent::No) => {
+            idle(mem, Plan::Say(Say::Dropped { had: true }))
+        }
+        (Pending::Confirming { proposal }, Intent::Price) if !p.has_details() => {
+            keep(Plan::Say(Say::Restate(proposal.stated.clone())))
+        }
+        (Pending::Confirming { proposal }, i) if corrects(p, i) => match &proposal.act {
+            Act::Book { draft, .. } => {
+                let mut draft = draft.clone();
+                if p.count.is_none() && p.count_delta.is_none() && !p.time_said() {
+                    if let Some(n) = p.bare_number {
+                        draft.count = Some(n);
+                    }
+                }
+                absorb_details(&mut draft, p, f);
+                fill(draft, mem, p, f)
+            }
+            Act::Change { booking, ask, .. } => {
+                match f.bookings.iter().find(|b| b.id.as_str() == booking) {
+                    Some(b) => change(b, &ChangeAsk::from(p).over(ask), mem, f),
+                    None => idle(mem, Plan::Say(Say::NoMatch(booking.clone()))),
+                }
+            }
+            Act::Cancel { .. }
+                if p.booking_ref.is_some() || p.ref_by_model || !p.models.is_empty() =>
+            {
+                cancel(p, mem, f)
+            }
+            Act::Cancel { .. } => idle(mem, Plan::Say(Say::NotUnderstood)),
+        },
+        (Pending::Confirming { .. }, Intent::Unknown | Intent::Details) => {
+            // Something about the proposal that could not be read: drop it rather than
+            // let a later yes act on it.
+            idle(mem, Plan::Say(Say::NotUnderstood))
+        }
+        (Pending::Confirming { .. }, Intent::Cancel)
+            if p.booking_ref.as_ref().is_none_or(|r| *r == BookingRef::It) && !p.ref_by_model =>
+        {
+            // "cancel that" while a proposal waits: a no to the proposal.
+            idle(mem, Plan::Say(Say::Dropped { had: true }))
+        }
+
+        // Filling a request.
+        (Pending::Filling { .. }, Intent::No) => idle(mem, Plan::Say(Say::Dropped { had: true })),
+        (Pending::Filling { draft, asking }, i)
+            if corrects(p, i)
+                || i == Intent::Yes && p.has_details()
+                || *asking == Slot::Count && p.booking_ref == Some(BookingRef::All) =>
+        {
+            let mut draft = draft.clone();
+            if *asking == Slot::Count && p.booking_ref == Some(BookingRef::All) {
+                // "all of them"
+                draft.count_all = true;
+            }
+            if (*asking == Slot::Count || draft.count.is_some() || p.correction)
+                && p.count.is_none()
+            {
+                if let Some(n) = p.bare_number.filter(|_| !p.time_said()) {
+                    draft.count = Some(n);
+                }
+            }
+            absorb_details(&mut draft, p, f);
+            fill(draft, mem, p, f)
+        }
+        (Pending::Filling { draft, asking }, Intent::Yes | Intent::Unknown)
+            if mem.suggestion.is_none() || !p.cues.has(Cue::Book) =>
+        {
+            keep(Plan::Say(Say::Ask {
+                slot: *asking,
+                draft: draft.clone(),
+            }))
+        }
+
+        // Choosing a booking.
+        (Pending::Choosing { .. }, Intent::No) => idle(mem, Plan::Say(Say::Dropped { had: true })),
+        (
+            Pending::Choosing {
+                purpose,
+                candidates,
+            },
+            _,
+        ) if p.booking_ref.is_some() || !p.models.is_empty() || p.time.said.date.is_some() => {
+            let pool: Vec<&Booking> = f
+                .live()
+                .into_iter()
+                .filter(|b| candidates.iter().any(|c| c == b.id.as_str()))
+                .collect();
+            let hits = refer(&pool, p, &mem, f);
+            match (hits.as_slice(), purpose) {
+                ([one], Purpose::Cancel) => (
+                    State {
+                        pending: Pending::Idle,
+                        memory: mem,
+                    },
+                    Plan::ProposeCancel {
+                        bookings: vec![one.id.to_string()],
+                    },
+                ),
+                ([one], Purpose::Change { ask }) => change(one, ask, mem, f),
+                ([], _) => keep(Plan::Say(Say::NoMatch(describe_ref(p)))),
+                (many, _) => keep(Plan::Say(Say::WhichBooking {
+                    ids: many.iter().map(|b| b.id.to_string()).collect(),
+                    cancel: matches!(purpose, Purpose::Cancel),
+                })),
+            }
+        }
+
+        // Nothing waits for a yes.
+        (_, Intent::Yes)
+            if p.cues.has(Cue::Book)
+                && (mem.context.model.is_some() || mem.suggestion.is_some()) =>
+        {
+            // "book it" after a suggested time, or a question about a model and a time.
+            let mut mem = mem;
+            let draft = mem.suggestion.take().unwrap_or_else(|| mem.context.clone());
+            fill(draft, mem, p, f)
+        }
+        (_, Intent::Yes) => keep(Plan::Say(Say::NothingPending)),
+        (Pending::Idle, Intent::No) => keep(Plan::Say(Say::Dropped { had: false })),
+
+        (_, Intent::Book) => {
+            let mut draft = if p.cues.has(Cue::Correct) || same_again(p) {
+                mem.context.clone()
+            } else {
+                Draft::default()
+            };
+            absorb_details(&mut draft, p, f);
+            fill(draft, mem, p, f)
+        }
+        (_, Intent::Cancel) => cancel(p, mem, f),
+        (_, Intent::Change) => {
+            let ask = ChangeAsk::from(p);
+            pick_booking(p, &mem, f, Purpose::Change { ask: Box::new(ask) })
+        }
+        (_, Intent::Details)
+            if mem.topic == Some(Intent::Cancel)
+                && (p.ref_by_model
+                    || matches!(
+                        p.booking_ref,
+                        Some(BookingRef::Dates(_) | BookingRef::Id(_) | BookingRef::Ordinal(_))
+                    )) =>
+        {
+            cancel(p, mem, f)
+        }
+        (_, Intent::Details)
+            if (p.correction || p.count_delta.is_some())
+                && mem.last_booking.is_some()
+                && !same_again(p) =>
+        {
+            // "make it 3 GPUs instead" after a booking: a change of that booking.
+            let ask = ChangeAsk::from(p);
+            pick_booking(p, &mem, f, Purpose::Change { ask: Box::new(ask) })
+        }
+        (_, Intent::Details) => match mem.topic {
+            Some(Intent::Availability) | Some(Intent::Price) if !same_again(p) => {
+                let mut ctx = mem.context.clone();
+                absorb_details(&mut ctx, p, f);
+                let mut memory = mem;
+                memory.context = ctx.clone();
+                let topic = memory.topic;
+                let q = if topic == Some(Intent::Price) {
+                    price_question(&ctx, p, f)
+                } else {
+                    availability_question(&ctx, f)
+                };
+                idle(memory, Plan::Answer(q))
+            }
+            _ if (p.model().is_some() || same_again(p)) && (p.time_said() || p.count.is_some()) => {
+                // "2 A100s tomorrow 9-5" without a verb: a request; proposing it is safe.
+                let mut draft = if same_again(p) {
+                    mem.context.clone()
+                } else {
+                    Draft::default()
+                };
+                absorb_details(&mut draft, p, f);
+                fill(draft, mem, p, f)
+            }
+            _ => keep(Plan::Say(Say::NotUnderstood)),
+        },
+        (_, Intent::Availability) => {
+            let mut ctx = Draft::default();
+            absorb_details(&mut ctx, p, f);
+            if ctx.model.is_none() && p.models.is_empty() && !p.cues.has(Cue::All) {
+                ctx.model = None;
+            }
+            let mut memory = mem;
+            memory.topic = Some(Intent::Availability);
+            memory.context = ctx.clone();
+            let mut q = availability_question(&ctx, f);
+            if let Question::Availability { models, .. } = &mut q {
+                if p.models.len() > 1 {
+                    *models = p.models.clone();
+                }
+            }
+            (
+                State {
+                    pending: state.pending.clone(),
+                    memory,
+                },
+                Plan::Answer(q),
+            )
+        }
+        (_, Intent::Price) => {
+            let mut ctx = Draft::default();
+            absorb_details(&mut ctx, p, f);
+            let mut memory = mem;
+            memory.topic = Some(Intent::Price);
+            memory.context = ctx.clone();
+            let q = price_question(&ctx, p, f);
+            (
+                State {
+                    pending: state.pending.clone(),
+                    memory,
+                },
+                Plan::Answer(q),
+            )
+        }
+        (_, Intent::FindSlot) => {
+            let mut ctx = Draft::default();
+            absorb_details(&mut ctx, p, f);
+            let after = match (ctx.date, ctx.start) {
+                (Some(d), s) => f.at(d, s.unwrap_or(NaiveTime::MIN)).max(f.now),
+                _ => f.now,
+            };
+            let (minutes, assumed_length) = match ctx.minutes {
+                Some(m) => (m, false),
+                None => (60, true),
+            };
+            let count = match (
+                ctx.count_all,
+                ctx.model.as_deref().and_then(|m| f.inventory.find(m)),
+            ) {
+                (true, Some(m)) => m.total(),
+                _ => ctx.count.unwrap_or(1),
+            };
+            let mut memory = mem;
+            memory.topic = Some(Intent::FindSlot);
+            memory.context = ctx.clone();
+            (
+                State {
+                    pending: Pending::Idle,
+                    memory,
+                },
+                Plan::Answer(Question::FindSlot {
+                    model: ctx.model,
+                    count,
+                    minutes,
+                    after,
+                    assumed_length,
+                }),
+            )
+        }
+        (_, Intent::Inventory) => {
+            let mut memory = mem;
+            memory.topic = Some(Intent::Inventory);
+            if let Some((m, why)) = &p.by_property {
+                // "what's your cheapest card?": the price of that one.
+                memory.context.model = Some(m.clone());
+                let q = Question::Price {
+                    model: Some(m.clone()),
+                    count: 1,
+                    window: None,
+                    minutes: None,
+                    why: Some(why.clone()),
+                };
+                return (
+                    State {
+                        pending: state.pending.clone(),
+                        memory,
+                    },
+                    Plan::Answer(q),
+                );
+            }
+            (
+                State {
+                    pending: state.pending.clone(),
+                    memory,
+                },
+                Plan::Answer(Question::Inventory),
+            )
+        }
+        (_, Intent::MyBookings) => {
+            let mut memory = mem;
+            memory.topic = Some(Intent::MyBookings);
+            (
+                State {
+                    pending: state.pending.clone(),
+                    memory,
+                },
+                Plan::Answer(Question::MyBookings),
+            )
+        }
+        (_, Intent::Total) => keep(Plan::Answer(Question::Total)),
+        (_, Intent::Unknown) => keep(Plan::Say(Say::NotUnderstood)),
+    }
+}
+
+/// Whether a message while something is pending corrects it: it has details and is not a
+/// question about something else.
+fn corrects(p: &Parsed, i: Intent) -> bool {
+    p.has_details()
+        && matches!(
+            i,
+            Intent::Details | Intent::Book | Intent::Change | Intent::Inventory | Intent::Unknown
+        )
+        || p.bare_number.is_some() && p.correction && matches!(i, Intent::Details | Intent::Unknown)
+}
+
+/// "same but next week", "the same again": a new request like the last one.
+fn same_again(p: &Parsed) -> bool {
+    p.same
+}
+
+/// Copies the message's details into a draft, slot by slot.
+fn absorb_details(d: &mut Draft, p: &Parsed, f: &Facts<'_>) {
+    if let Some(m) = p.model() {
+        if d.model.as_deref() != Some(m) {
+            d.model = Some(m.to_string());
+            d.model_why = p.by_property.as_ref().map(|(_, why)| why.clone());
+        }
+    }
+    match p.count {
+        Some(Count::Exact(n)) => {
+            d.count = Some(n);
+            d.count_all = false;
+        }
+        Some(Count::All) => {
+            d.count_all = true;
+            d.count = None;
+        }
+        Some(Count::Some) | None => {}
+    }
+    if matches!(p.count, Some(Count::Some)) && d.count.is_none() {
+        d.count_open = true;
+    }
+    if p.one_implied && d.count.is_none() && !d.count_all && !d.count_open {
+        d.count = Some(1);
+    }
+    if let (Some(delta), Some(c)) = (p.count_delta, d.count) {
+        d.count = u32::try_from(c as i64 + delta as i64).ok();
+    }
+    d.absorb_time(&p.time.said, f.now);
+}
+
+/// Moves a request on: asks for the first missing slot, refuses what cannot be, or
+/// proposes it.
+fn fill(draft: Draft, mem: Memory, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
+    if p.models.len() > 1 && draft.model.is_none() {
+        return (
+            State {
+                pending: Pending::Filling {
+                    draft,
+                    asking: Slot::Model,
+                },
+                memory: mem,
+            },
+            Plan::Say(Say::WhichModel(p.models.clone())),
+        );
+    }
+    match resolve(&draft, f) {
+        Resolved::Ready {
+            model,
+            count,
+            start,
+            end,
+            assumed,
+        } => {
+            let mut memory = mem;
+            memory.context = draft.clone();
+            (
+                State {
+                    pending: Pending::Filling {
+                        draft: draft.clone(),
+                        asking: Slot::Start,
+                    },
+                    memory,
+                },
+                Plan::Propose {
+                    draft,
+                    model,
+                    count,
+                    start,
+                    end,
+                    assumed,
+                },
+            )
+        }
+        Resolved::Need(slot) => (
+            State {
+                pending: Pending::Filling {
+                    draft: draft.clone(),
+                    asking: slot,
+                },
+                memory: mem,
+            },
+            Plan::Say(Say::Ask { slot, draft }),
+        ),
+        Resolved::Bad(say) => {
+            let asking = match &say {
+                Say::TooMany { .. } => Slot::Count,
+                _ => Slot::Start,
+            };
+            (
+                State {
+                    pending: Pending::Filling { draft, asking },
+                    memory: mem,
+                },
+                Plan::Say(say),
+            )
+        }
+    }
+}
+
+/// Reads a draft into a model, a count and an interval, by the documented rules; or the
+/// first slot still missing.
+fn resolve(d: &Draft, f: &Facts<'_>) -> Resolved {
+    let Some(model) = d.model.clone() else {
+        return Resolved::Need(Slot::Model);
+    };
+    let Some(m) = f.inventory.find(&model) else {
+        return Resolved::Bad(Say::UnknownModel(model));
+    };
+    let count = match (d.count, d.count_all) {
+        (_, true) => m.total(),
+        (Some(n), _) => n,
+        (None, _) => return Resolved::Need(Slot::Count),
+    };
+    if count == 0 {
+        return Resolved::Need(Slot::Count);
+    }
+    if count > m.total() {
+        return Resolved::Bad(Say::TooMany {
+            model: m.name.clone(),
+            total: m.total(),
+        });
+    }
+    let mut assumed = Vec::new();
+    let today = f.today();
+    let soon = ceil_minute(f.now);
+    let start = if let Some(mins) = d.from_now {
+        let base = d.said_at.unwrap_or(f.now);
+        ceil_minute(base + Duration::minutes(mins)).max(soon)
+    } else if let Some(date) = d.date {
+        match d.start {
+            Some(t) => f.at(date, t),
+            None if d.whole_days => f.at(date, NaiveTime::MIN).max(soon),
+            // A length without a start time: 09:00 is assumed (and said). An end without
+            // a start is asked about: "until 21:30" does not say when it begins.
+            None if d.minutes.is_some() && d.end.is_none()
+                || d.end_date.is_some() && d.end.is_none() =>
+            {
+                if date == today && f.at(date, nine()) < f.now {
+                    assumed.push("starting now".to_string());
+                    soon
+                } else {
+                    assumed.push("a 09:00 start".to_string());
+                    f.at(date, nine())
+                }
+            }
+            None => return Resolved::Need(Slot::Start),
+        }
+    } else if let Some(t) = d.start {
+        let at = f.at(today, t);
+        if at >= f.now - Duration::minutes(5) {
+            at
+        } else {
+            f.at(today + Duration::days(1), t)
+        }
+    } else if d.whole_days {
+        soon
+    } else {
+        return Resolved::Need(Slot::Start);
+    };
+    let start_date = f.local_date(start);
+    let end = if d.whole_days && d.start.is_none() || d.end_midnight {
+        f.at(
+            d.end_date.unwrap_or(start_date) + Duration::days(1),
+            NaiveTime::MIN,
+        )
+    } else if let Some(e) = d.end {
+        // An end before the start ("10pm to 2am") is asked about, not read as overnight.
+        f.at(d.end_date.unwrap_or(start_date), e)
+    } else if let Some(mins) = d.minutes {
+        start + Duration::minutes(mins)
+    } else if let Some(day) = d.end_date {
+        f.at(day + Duration::days(1), NaiveTime::MIN)
+    } else {
+        return Resolved::Need(Slot::Length);
+    };
+    if start < f.now - Duration::minutes(5) {
+        return Resolved::Bad(Say::Refuse(format!(
+            "that start ({}) is in the past",
+            super::reply::moment(start, f.tz)
+        )));
+    }
+    if end <= start {
+        return Resolved::Bad(Say::Refuse("the end is not after the start".into()));
+    }
+    if end - start > Duration::days(30) {
+        return Resolved::Bad(Say::Refuse("a booking lasts at most 30 days".into()));
+    }
+    if start > f.now + Duration::days(365) {
+        return Resolved::Bad(Say::Refuse(
+            "bookings can start at most 365 days ahead".into(),
+        ));
+    }
+    Resolved::Ready {
+        model: m.name.clone(),
+        count,
+        start,
+        end,
+        assumed,
+    }
+}
+
+fn nine() -> NaiveTime {
+    NaiveTime::from_hms_opt(9, 0, 0).expect("valid")
+}
+
+/// The next whole minute.
+pub fn ceil_minute(t: DateTime<Utc>) -> DateTime<Utc> {
+    let s = t.timestamp();
+    let next = (s + 59).div_euclid(60) * 60;
+    DateTime::from_timestamp(next, 0).unwrap_or(t)
+}
+
+/// An availability question's window: a day without times is the whole day.
+fn availability_question(ctx: &Draft, f: &Facts<'_>) -> Question {
+    let today = f.today();
+    let (start, end) = match resolve_window(ctx, f) {
+        Some(w) => w,
+        None => {
+            let date = ctx.date.unwrap_or(today);
+            let s = f.at(date, NaiveTime::MIN).max(f.now);
+            let e = f.at(
+                ctx.end_date.unwrap_or(date) + Duration::days(1),
+                NaiveTime::MIN,
+            );
+            (s, e)
+        }
+    };
+    Question::Availability {
+        models: ctx.model.iter().cloned().collect(),
+        start,
+        end,
+    }
+}
+
+/// The window a draft names, when it names a whole one.
+fn resolve_window(ctx: &Draft, f: &Facts<'_>) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let mut d = ctx.clone();
+    d.model = Some(d.model.clone().unwrap_or_else(|| {
+        f.inventory
+            .models()
+            .first()
+            .map(|m| m.name.clone())
+            .unwrap_or_default()
+    }));
+    d.count = Some(1);
+    d.count_all = false;
+    if d.date.is_some() && d.start.is_none() && d.minutes.is_none() && d.end.is_none() {
+        return None;
+    }
+    if !d.has_time() {
+        let s = ceil_minute(f.now);
+        return Some((s, s + Duration::hours(1)));
+    }
+    if d.start.is_some() && d.end.is_none() && d.minutes.is_none() && !d.end_midnight {
+        d.minutes = Some(60);
+    }
+    // The same rules as a booking.
+    match resolve(&d, f) {
+        Resolved::Ready { start, end, .. } => Some((start, end)),
+        _ => None,
+    }
+}
+
+/// A price question: per hour, per period, or for a stated window or length.
+fn price_question(ctx: &Draft, p: &Parsed, f: &Facts<'_>) -> Question {
+    let window =
+        if ctx.start.is_some() || ctx.end.is_some() || ctx.whole_days || ctx.end_date.is_some() {
+            resolve_window(ctx, f)
+        } else {
+            None
+        };
+    Question::Price {
+        model: ctx.model.clone(),
+        count: ctx.count.unwrap_or(1),
+        window,
+        minutes: if window.is_none() {
+            ctx.minutes.or(p.per_minutes)
+        } else {
+            None
+        },
+        why: ctx.model_why.clone(),
+    }
+}
+
+/// The bookings a message points at, among `pool`.
+fn refer<'b>(pool: &[&'b Booking], p: &Parsed, mem: &Memory, f: &Facts<'_>) -> Vec<&'b Booking> {
+    let mut hits: Vec<&Booking> = pool.to_vec();
+    match &p.booking_ref {
+        Some(BookingRef::Id(prefix)) => {
+            hits.retain(|b| b.id.as_str().starts_with(prefix.as_str()));
+        }
+        Some(BookingRef::Ordinal(n)) => {
+            let order: Vec<&Booking> = if mem.listed.is_empty() {
+                hits.clone()
+            } else {
+                mem.listed
+                    .iter()
+                    .filter_map(|id| hits.iter().find(|b| b.id.as_str() == id).copied())
+                    .collect()
+            };
+            hits = match n {
+                0 => order.last().copied().into_iter().collect(),
+                n => order.get(n - 1).copied().into_iter().collect(),
+            };
+        }
+        Some(BookingRef::Dates(ds)) => {
+            hits.retain(|b| ds.contains(&f.local_date(b.interval.start())));
+        }
+        Some(BookingRef::It) if !p.ref_by_model && p.time.said.date.is_none() => {
+            if let Some(last) = &mem.last_booking {
+                if hits.iter().any(|b| b.id.as_str() == last) {
+                    hits.retain(|b| b.id.as_str() == last);
+                }
+            }
+        }
+        _ => {}
+    }
+    if !p.models.is_empty()
+        && (p.ref_by_model || p.intent == Intent::Cancel || p.booking_ref.is_some())
+    {
+        hits.retain(|b| p.models.contains(&b.model));
+    }
+    hits
+}
+
+fn describe_ref(p: &Parsed) -> String {
+    match &p.booking_ref {
+        Some(BookingRef::Id(x)) => format!("`{x}`"),
+        Some(BookingRef::Dates(ds)) => format!(
+            "on {}",
+            ds.iter()
+                .map(|d| d.format("%a %-d %b").to_string())
+                .collect::<Vec<_>>()
+                .join(" or ")
+        ),
+        Some(BookingRef::Ordinal(n)) => format!("number {n}"),
+        _ if !p.models.is_empty() => p.models.join(", "),
+        _ => "that".into(),
+    }
+}
+
+/// A cancellation: which booking(s), then a proposal that names them.
+fn cancel(p: &Parsed, mem: Memory, f: &Facts<'_>) -> (State, Plan) {
+    let live = f.live();
+    if live.is_empty() {
+        return (
+            State {
+                pending: Pending::Idle,
+                memory: mem,
+            },
+            Plan::Say(Say::NoBookings),
+        );
+    }
+    if p.booking_ref == Some(BookingRef::All) && p.models.is_empty() {
+        return (
+            State {
+                pending: Pending::Idle,
+                memory: mem,
+            },
+            Plan::ProposeCancel {
+                bookings: live.iter().map(|b| b.id.to_string()).collect(),
+            },
+        );
+    }
+    pick_booking(p, &mem, f, Purpose::Cancel)
+}
+
+/// Finds the one booking meant, or asks which.
+fn pick_booking(p: &Parsed, mem: &Memory, f: &Facts<'_>, purpose: Purpose) -> (State, Plan) {
+    let live = f.live();
+    if live.is_empty() {
+        return (
+            State {
+                pending: Pending::Idle,
+                memory: mem.clone(),
+            },
+            Plan::Say(Say::NoBookings),
+        );
+    }
+    // For a change, a date without a booking noun is the new time, not a reference.
+    let hits = refer(&live, p, mem, f);
+    let all_named = (p.models.len() > 1
+        || matches!(&p.booking_ref, Some(BookingRef::Dates(ds)) if ds.len() > 1))
+        && matches!(purpose, Purpose::Cancel);
+    match hits.as_slice() {
+        [] => (
+            State {
+                pending: Pending::Idle,
+                memory: mem.clone(),
+            },
+            Plan::Say(Say::NoMatch(describe_ref(p))),
+        ),
+        [one] => match &purpose {
+            Purpose::Cancel => (
+                State {
+                    pending: Pending::Idle,
+                    memory: mem.clone(),
+                },
+                Plan::ProposeCancel {
+                    bookings: vec![one.id.to_string()],
+                },
+            ),
+            Purpose::Change { ask } => change(one, ask, mem.clone(), f),
+        },
+        many if all_named || (p.cues.has(Cue::All) && matches!(purpose, Purpose::Cancel)) => (
+            State {
+                pending: Pending::Idle,
+                memory: mem.clone(),
+            },
+            Plan::ProposeCancel {
+                bookings: many.iter().map(|b| b.id.to_string()).collect(),
+            },
+        ),
+        many => {
+            let ids: Vec<String> = many.iter().map(|b| b.id.to_string()).collect();
+            let mut memory = mem.clone();
+            memory.listed = ids.clone();
+            let cancel = matches!(purpose, Purpose::Cancel);
+            (
+                State {
+                    pending: Pending::Choosing {
+                        purpose,
+                        candidates: ids.clone(),
+                    },
+                    memory,
+                },
+                Plan::Say(Say::WhichBooking { ids, cancel }),
+            )
+        }
+    }
+}
+
+/// The new times and count of a booking, from what was asked; refused when it cannot be
+/// read or is not allowed (a started booking changes only its end).
+fn change(b: &Booking, ask: &ChangeAsk, mem: Memory, f: &Facts<'_>) -> (State, Plan) {
+    let refuse = |mem: Memory, why: &str| {
+        (
+            State {
+                pending: Pending::Idle,
+                memory: mem,
+            },
+            Plan::Say(Say::Refuse(why.to_string())),
+        )
+    };
+    if ask.is_empty() {
+        return (
+            State {
+                pending: Pending::Idle,
+                memory: mem,
+            },
+            Plan::Say(Say::NotUnderstood),
+        );
+    }
+    if ask.model.as_deref().is_some_and(|m| m != b.model) {
+        return refuse(
+            mem,
+            "a booking's model cannot be switched in place — cancel it and book the other model",
+        );
+    }
+    let (s0, e0) = (b.interval.start(), b.interval.end());
+    let len = e0 - s0;
+    let mut start = s0;
+    let mut end = e0;
+    let signed = |m: i64| Duration::minutes(m);
+    if let Some(sh) = ask.shift {
+        start = s0 + signed(sh);
+        end = e0 + signed(sh);
+    } else if let Some(by) = ask.by.or(ask.minutes).filter(|_| ask.later || ask.earlier) {
+        if ask.later && ask.earlier {
+            return refuse(mem, "I can't tell whether you mean earlier or later");
+        }
+        let d = if ask.earlier { -by } else { by };
+        if ask.extend || ask.shorten {
+            end = e0 + signed(if ask.shorten { -by } else { by });
+        } else {
+            start = s0 + signed(d);
+            end = e0 + signed(d);
+        }
+    } else if let Some(x) = ask.extra {
+        end = e0 + signed(x);
+    } else if let Some(by) = ask.by.filter(|_| ask.extend || ask.shorten) {
+        end = e0 + signed(if ask.shorten { -by } else { by });
+    } else if ask.minutes.is_some()
+        && (ask.extend || ask.shorten)
+        && ask.start.is_none()
+        && ask.date.is_none()
+    {
+        // "extend it by 2 hours" read as a length after "extend": add it.
+        let m = ask.minutes.unwrap_or(0);
+        end = e0 + signed(if ask.shorten { -m } else { m });
+    } else {
+        let mut ask = ask.clone();
+        if (ask.extend || ask.shorten) && ask.end.is_none() && ask.start.is_some() {
+            // "extend it to 7pm": the time is the new end.
+            ask.end = ask.start.take();
+        }
+        let ask = &ask;
+        let old_date = f.local_date(s0);
+        let old_time = f.local_time(s0);
+        let end_only = ask.start.is_none()
+            && ask.date.is_none()
+            && (ask.end.is_some() || ask.end_midnight || ask.end_date.is_some());
+        if end_only
+            || (ask.extend || ask.shorten)
+                && ask.start.is_none()
+                && (ask.end.is_some() || ask.end_date.is_some() || ask.date.is_some())
+        {
+            let day = ask
+                .end_date
+                .or(ask.date)
+                .unwrap_or_else(|| f.local_date(e0));
+            end = if ask.end_midnight {
+                f.at(day + Duration::days(1), NaiveTime::MIN)
+            } else if let Some(e) = ask.end {
+                f.at(day, e)
+            } else {
+                // "keep them until Friday": the same time of day on that day.
+                f.at(day, f.local_time(e0))
+            };
+        } else if ask.date.is_some() || ask.start.is_some() {
+            let date = ask.date.unwrap_or(old_date);
+            let time = ask.start.unwrap_or(old_time);
+            start = f.at(date, time);
+            end = match (ask.end, ask.end_midnight, ask.minutes) {
+                (Some(e), _, _) => {
+                    let mut x = f.at(ask.end_date.unwrap_or(date), e);
+                    if x <= start {
+                        x = f.at(ask.end_date.unwrap_or(date) + Duration::days(1), e);
+                    }
+                    x
+                }
+                (None, true, _) => f.at(
+                    ask.end_date.unwrap_or(date) + Duration::days(1),
+                    NaiveTime::MIN,
+                ),
+                (None, false, Some(m)) => start + signed(m),
+                _ => start + len,
+            };
+        } else if let Some(m) = ask.minutes {
+            end = s0 + signed(m);
+        }
+    }
+    let count = match (ask.count, ask.count_delta) {
+        (Some(n), _) => n,
+        (None, Some(d)) => match u32::try_from(b.count() as i64 + d as i64) {
+            Ok(n) if n >= 1 => n,
+            _ => return refuse(mem, "a booking needs at least one GPU"),
+        },
+        _ => b.count(),
+    };
+    if start == s0 && end == e0 && count == b.count() {
+        return refuse(mem, "that would leave the booking as it is");
+    }
+    if s0 <= f.now && (start != s0 || count != b.count()) {
+        return refuse(
+            mem,
+            "this booking has already started, so only its end can change",
+        );
+    }
+    if end <= start {
+        return refuse(mem, "the end would not be after the start");
+    }
+    if start < f.now - Duration::minutes(5) && start != s0 {
+        return refuse(mem, "the new start would be in the past");
+    }
+    if end <= f.now {
+        return refuse(mem, "the new end would be in the past");
+    }
+    (
+        State {
+            pending: Pending::Idle,
+            memory: mem,
+        },
+        Plan::ProposeChange {
+            booking: b.id.to_string(),
+            start,
+            end,
+            count,
+            ask: ask.clone(),
+        },
+    )
+}
+
+/// What was said, as the draft's time slots (for tests).
+pub fn said_draft(s: &Said, now: DateTime<Utc>) -> Draft {
+    let mut d = Draft::default();
+    d.absorb_time(s, now);
+    d
+}
