@@ -254,19 +254,23 @@ impl Engine {
     }
 
     /// Resolves how a request names its session into a live session, creating one when
-    /// needed. `owner` is the authenticated user (`None` with auth = none).
+    /// needed. `owner` is the authenticated user whose sessions alone are visible (`None` with
+    /// auth = none: whoever holds a session's id may use it); `creator` owns a session created
+    /// here (the user, or the `hpcbot_client` of auth = none; `None`: it owns itself). A stale
+    /// cookie starts a new session of the same creator, so a person's bookings stay theirs.
     pub async fn resolve(
         &self,
         r: SessionRef,
         owner: Option<&Owner>,
+        creator: Option<&Owner>,
     ) -> Result<SessionRecord, ChatError> {
         match r {
             SessionRef::Explicit(id) => self.session(&id, owner).await,
             SessionRef::Cookie(id) => match self.session(&id, owner).await {
-                Err(ChatError::SessionNotFound) => self.create_session(owner).await,
+                Err(ChatError::SessionNotFound) => self.create_session(creator).await,
                 other => other,
             },
-            SessionRef::New => self.create_session(owner).await,
+            SessionRef::New => self.create_session(creator).await,
         }
     }
 

@@ -1,0 +1,29 @@
+-- Chat sessions in the booking database (sessions = "database", the default): history,
+-- dialogue state and the per-session lease survive a restart. Times are Unix milliseconds.
+CREATE TABLE chat_sessions (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    turns BIGINT NOT NULL,
+    state TEXT NOT NULL
+);
+CREATE INDEX chat_sessions_expires_at ON chat_sessions (expires_at);
+
+-- Two messages per completed turn: seq 2k is the person's, 2k+1 the reply.
+CREATE TABLE chat_messages (
+    session_id TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    role TEXT NOT NULL,
+    content TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    PRIMARY KEY (session_id, seq)
+);
+
+-- The lease a turn holds while it runs, so turns of one session on several instances are
+-- applied one at a time; `until` lets a dead instance's lease lapse by itself.
+CREATE TABLE chat_leases (
+    session_id TEXT PRIMARY KEY,
+    token TEXT NOT NULL,
+    until BIGINT NOT NULL
+);

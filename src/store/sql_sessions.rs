@@ -1,0 +1,307 @@
+//! Sessions in the booking database (`sessions = "database"`, the default): history,
+//! dialogue state and the per-session lease in the SQLite file or in PostgreSQL, so a restart
+//! loses nothing a person was told.
+//!
+//! A session is a row of `chat_sessions` (owner, times, turn count, dialogue state as JSON
+//! text) and two rows of `chat_messages` per turn (seq `2k`, `2k+1`). A turn is committed in
+//! one transaction that first bumps the turn count *only if it is still the one loaded*
+//! (`UPDATE ... WHERE turns = $expected`): the version check, so a turn is never lost or
+//! interleaved, whatever the lease does. On PostgreSQL several instances share the store, so
+//! turns of one session also take a lease, a row of `chat_leases` taken by an upsert that only
+//! overwrites a lapsed lease and released by compare-and-delete (`shared()` is true). SQLite
+//! is one machine's store: the engine's per-session queue orders turns there, and the version
+//! check still refuses a turn that raced one of another process on the same file.
+
+use super::bookings::StoreError;
+use super::sessions::{Message, Role, SessionRecord, SessionStore, SessionStoreError, TurnRecord};
+use super::sql::Dialect;
+use crate::domain::{Owner, SessionId};
+use async_trait::async_trait;
+use chrono::{DateTime, TimeZone, Utc};
+use sqlx::{AnyPool, Row};
+use std::time::Duration;
+
+/// Sessions in the SQL database.
+pub struct SqlSessions {
+    pool: AnyPool,
+    dialect: Dialect,
+}
+
+fn backend(e: impl std::fmt::Display) -> SessionStoreError {
+    SessionStoreError::Backend(e.to_string())
+}
+
+impl From<sqlx::Error> for SessionStoreError {
+    fn from(e: sqlx::Error) -> Self {
+        backend(e)
+    }
+}
+
+impl From<StoreError> for SessionStoreError {
+    fn from(e: StoreError) -> Self {
+        backend(e)
+    }
+}
+
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn from_ms(v: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(v).single().unwrap_or_default()
+}
+
+fn role_text(r: Role) -> &'static str {
+    match r {
+        Role::User => "user",
+        Role::Assistant => "assistant",
+    }
+}
+
+fn state_text(v: &serde_json::Value) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+impl SqlSessions {
+    /// Sessions over the booking store's pool (its migrations made the tables).
+    pub fn new(pool: AnyPool, dialect: Dialect) -> Self {
+        Self { pool, dialect }
+    }
+
+    /// A write transaction; SQLite takes its write lock at once (no deadlock-prone upgrade).
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Dialect::Postgres => self.pool.begin().await,
+        }
+    }
+
+    async fn insert_message(
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        id: &SessionId,
+        seq: u64,
+        m: &Message,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO chat_messages (session_id, seq, role, content, at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id.as_str().to_string())
+        .bind(seq as i64)
+        .bind(role_text(m.role))
+        .bind(m.content.clone())
+        .bind(ms(m.at))
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SessionStore for SqlSessions {
+    async fn create(&self, r: SessionRecord) -> Result<(), SessionStoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO chat_sessions (id, owner, created_at, expires_at, turns, state) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(r.id.as_str().to_string())
+        .bind(r.owner.as_str().to_string())
+        .bind(ms(r.created_at))
+        .bind(ms(r.expires_at))
+        .bind((r.messages.len() / 2) as i64)
+        .bind(state_text(&r.state))
+        .execute(&mut *tx)
+        .await?;
+        for (seq, m) in r.messages.iter().enumerate() {
+            Self::insert_message(&mut tx, &r.id, seq as u64, m).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn load(
+        &self,
+        id: &SessionId,
+        now: DateTime<Utc>,
+        last: Option<usize>,
+    ) -> Result<Option<SessionRecord>, SessionStoreError> {
+        let Some(row) = sqlx::query(
+            "SELECT owner, created_at, expires_at, turns, state FROM chat_sessions WHERE id = $1",
+        )
+        .bind(id.as_str().to_string())
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let expires_at = from_ms(row.try_get("expires_at")?);
+        if expires_at <= now {
+            return Ok(None);
+        }
+        // The messages of exactly the turns counted in the row just read, so a turn committed
+        // in between cannot make the record inconsistent.
+        let total = 2 * row.try_get::<i64, _>("turns")?.max(0) as u64;
+        let from = last.map_or(0, |n| total.saturating_sub(n as u64));
+        let rows = sqlx::query(
+            "SELECT role, content, at FROM chat_messages \
+             WHERE session_id = $1 AND seq >= $2 AND seq < $3 ORDER BY seq",
+        )
+        .bind(id.as_str().to_string())
+        .bind(from as i64)
+        .bind(total as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut messages = Vec::with_capacity(rows.len());
+        for m in rows {
+            messages.push(Message {
+                role: match m.try_get::<String, _>("role")?.as_str() {
+                    "user" => Role::User,
+                    _ => Role::Assistant,
+                },
+                content: m.try_get("content")?,
+                at: from_ms(m.try_get("at")?),
+            });
+        }
+        let state: String = row.try_get("state")?;
+        Ok(Some(SessionRecord {
+            id: id.clone(),
+            owner: Owner::from_stored(row.try_get("owner")?),
+            created_at: from_ms(row.try_get("created_at")?),
+            expires_at,
+            earlier: from,
+            messages,
+            state: serde_json::from_str(&state).unwrap_or_default(),
+        }))
+    }
+
+    async fn commit_turn(
+        &self,
+        id: &SessionId,
+        expected_turns: u64,
+        t: TurnRecord,
+    ) -> Result<u64, SessionStoreError> {
+        let mut tx = self.begin_write().await?;
+        let bumped = sqlx::query(
+            "UPDATE chat_sessions SET turns = turns + 1, state = $1, expires_at = $2 \
+             WHERE id = $3 AND turns = $4",
+        )
+        .bind(state_text(&t.state))
+        .bind(ms(t.expires_at))
+        .bind(id.as_str().to_string())
+        .bind(expected_turns as i64)
+        .execute(&mut *tx)
+        .await?;
+        if bumped.rows_affected() == 0 {
+            let exists = sqlx::query("SELECT 1 FROM chat_sessions WHERE id = $1")
+                .bind(id.as_str().to_string())
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
+            return Err(if exists {
+                SessionStoreError::Conflict
+            } else {
+                SessionStoreError::NotFound
+            });
+        }
+        Self::insert_message(&mut tx, id, 2 * expected_turns, &t.user).await?;
+        Self::insert_message(&mut tx, id, 2 * expected_turns + 1, &t.assistant).await?;
+        tx.commit().await?;
+        Ok(expected_turns + 1)
+    }
+
+    async fn delete(&self, id: &SessionId) -> Result<bool, SessionStoreError> {
+        let mut tx = self.begin_write().await?;
+        for sql in [
+            "DELETE FROM chat_messages WHERE session_id = $1",
+            "DELETE FROM chat_leases WHERE session_id = $1",
+        ] {
+            sqlx::query(sql)
+                .bind(id.as_str().to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        let n = sqlx::query("DELETE FROM chat_sessions WHERE id = $1")
+            .bind(id.as_str().to_string())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+
+    async fn count(&self) -> Result<u64, SessionStoreError> {
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM chat_sessions")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?;
+        Ok(n.max(0) as u64)
+    }
+
+    async fn sweep(&self, now: DateTime<Utc>) -> Result<u64, SessionStoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "DELETE FROM chat_messages WHERE session_id IN \
+             (SELECT id FROM chat_sessions WHERE expires_at <= $1)",
+        )
+        .bind(ms(now))
+        .execute(&mut *tx)
+        .await?;
+        let n = sqlx::query("DELETE FROM chat_sessions WHERE expires_at <= $1")
+            .bind(ms(now))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        // Lapsed leases (by wall time: leases are not on the injectable clock).
+        sqlx::query("DELETE FROM chat_leases WHERE until < $1")
+            .bind(ms(Utc::now()))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    async fn ping(&self) -> Result<(), SessionStoreError> {
+        sqlx::query("SELECT 1").fetch_one(&self.pool).await?;
+        Ok(())
+    }
+
+    fn name(&self) -> &'static str {
+        "database"
+    }
+
+    fn shared(&self) -> bool {
+        self.dialect == Dialect::Postgres
+    }
+
+    async fn try_lease(
+        &self,
+        id: &SessionId,
+        token: &str,
+        ttl: Duration,
+    ) -> Result<bool, SessionStoreError> {
+        // Wall time, as Redis' PX: a lease must lapse even if the clock is a test's.
+        let now = ms(Utc::now());
+        let n = sqlx::query(
+            "INSERT INTO chat_leases (session_id, token, until) VALUES ($1, $2, $3) \
+             ON CONFLICT (session_id) DO UPDATE SET token = excluded.token, until = excluded.until \
+             WHERE chat_leases.until < $4",
+        )
+        .bind(id.as_str().to_string())
+        .bind(token.to_string())
+        .bind(now + ttl.as_millis() as i64)
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn release_lease(&self, id: &SessionId, token: &str) -> Result<(), SessionStoreError> {
+        sqlx::query("DELETE FROM chat_leases WHERE session_id = $1 AND token = $2")
+            .bind(id.as_str().to_string())
+            .bind(token.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
