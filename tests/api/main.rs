@@ -6,6 +6,7 @@ mod bookings;
 mod browser;
 mod cli;
 mod conversation;
+mod durable;
 mod fuzz;
 mod helpers;
 mod llm;
