@@ -461,7 +461,11 @@ async fn durable() {
         builtin_turns_on(&[("sessions", "memory"), ("database_url", pg.as_str())]).await;
     for (label, r, base) in [
         ("database (SQLite) vs memory", &sqlite, &memory),
-        ("database (PostgreSQL) vs memory (bookings on PostgreSQL)", &postgres, &memory_pg),
+        (
+            "database (PostgreSQL) vs memory (bookings on PostgreSQL)",
+            &postgres,
+            &memory_pg,
+        ),
     ] {
         println!(
             "RESULT durable sessions, {label}: {:.0} vs {:.0} turns/s → ratio {:.2} (goal >= 0.50); p50 {:.2} vs {:.2} ms, p99 {:.2} vs {:.2} ms; errors {}; lost turns {}",

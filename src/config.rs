@@ -287,7 +287,12 @@ fn read<T: SettingValue>(
     let raw = values.get(key).map(|s| s.trim()).unwrap_or_default();
     T::parse_setting(raw)
         .and_then(|v| check(&v).map(|()| v))
-        .map_err(|why| ConfigError(format!("invalid setting `{key}` ({}): {why}", env_name(key))))
+        .map_err(|why| {
+            ConfigError(format!(
+                "invalid setting `{key}` ({}): {why}",
+                env_name(key)
+            ))
+        })
 }
 
 /// Declares the settings: see the module comment. Generates [`Config`], its sections,
@@ -631,7 +636,10 @@ mod tests {
             c.sessions,
             SessionsBackend::Redis("redis://127.0.0.1:6379".into())
         );
-        assert_eq!(c.database(), DatabaseUrl::Postgres("postgres://u@h/db".into()));
+        assert_eq!(
+            c.database(),
+            DatabaseUrl::Postgres("postgres://u@h/db".into())
+        );
         let c = Config::defaults_with(&[("sessions", "memory")]).unwrap();
         assert_eq!(c.sessions, SessionsBackend::Memory);
         for (k, v, env) in [
@@ -640,7 +648,11 @@ mod tests {
             ("llm.base_url", "ftp://x", "HPCBOT_LLM_BASE_URL"),
             ("body_limit", "100", "HPCBOT_BODY_LIMIT"),
             ("max_in_flight", "0", "HPCBOT_MAX_IN_FLIGHT"),
-            ("database_max_connections", "5000", "HPCBOT_DATABASE_MAX_CONNECTIONS"),
+            (
+                "database_max_connections",
+                "5000",
+                "HPCBOT_DATABASE_MAX_CONNECTIONS",
+            ),
             ("session_ttl", "0s", "HPCBOT_SESSION_TTL"),
             ("centre_name", " ", "HPCBOT_CENTRE_NAME"),
             ("auth", "magic", "HPCBOT_AUTH"),
@@ -708,7 +720,9 @@ mod tests {
         let readme = std::fs::read_to_string(&path).unwrap();
         let (begin, end) = ("<!-- settings:begin -->\n", "<!-- settings:end -->");
         let a = readme.find(begin).expect("README has the settings markers") + begin.len();
-        let b = readme.find(end).expect("README has the settings end marker");
+        let b = readme
+            .find(end)
+            .expect("README has the settings end marker");
         let want = settings_markdown();
         if readme[a..b] != want {
             if std::env::var_os("HPCBOT_WRITE_README").is_some() {

@@ -61,7 +61,9 @@ async fn client_with_cookie(url: &str) -> anyhow::Result<(reqwest::Client, Value
             reqwest::header::COOKIE,
             reqwest::header::HeaderValue::from_str(&format!("hpcbot_client={id}"))?,
         );
-        Ok(reqwest::Client::builder().default_headers(headers).build()?)
+        Ok(reqwest::Client::builder()
+            .default_headers(headers)
+            .build()?)
     };
     let client = match &kept {
         Some(id) => build(id)?,
@@ -69,7 +71,11 @@ async fn client_with_cookie(url: &str) -> anyhow::Result<(reqwest::Client, Value
     };
     let res = client.get(format!("{url}/api/bookings")).send().await?;
     let given = client_cookie_of(&res);
-    let list: Value = res.error_for_status()?.json().await?;
+    // A refusal (e.g. a server with auth = token) only means no list is shown here.
+    let list: Value = match res.error_for_status() {
+        Ok(r) => r.json().await.unwrap_or(Value::Null),
+        Err(_) => Value::Null,
+    };
     match (kept, given) {
         (Some(_), _) => Ok((client, list)),
         (None, Some(id)) => {

@@ -126,10 +126,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
     ) -> Result<Self, Self::Rejection> {
         Ok(Caller {
             user: parts.extensions.get::<AuthUser>().cloned(),
-            client: parts
-                .extensions
-                .get::<CarriedClient>()
-                .map(|c| c.0.clone()),
+            client: parts.extensions.get::<CarriedClient>().map(|c| c.0.clone()),
         })
     }
 }

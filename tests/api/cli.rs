@@ -117,7 +117,10 @@ async fn chat_client_books_and_resumes_with_history() {
         "{out}"
     );
     let reply = &out[out.find("bot> ").expect("a reply") + 5..];
-    assert!(reply.contains("A100-80GB"), "the new chat lists the booking: {out}");
+    assert!(
+        reply.contains("A100-80GB"),
+        "the new chat lists the booking: {out}"
+    );
     assert_ne!(
         std::fs::read_to_string(state.path().join("hpcbot/chat_session")).unwrap(),
         "0123456789abcdef0123456789abcdef",

@@ -32,10 +32,19 @@ impl Browser {
         }
     }
 
-    async fn send(&mut self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    async fn send(
+        &mut self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let mut req = self.client.request(method, format!("{}{path}", self.base));
         if !self.cookies.is_empty() {
-            let jar: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let jar: Vec<String> = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
             req = req.header("cookie", jar.join("; "));
         }
         if let Some(b) = body {
@@ -54,7 +63,10 @@ impl Browser {
         }
         let status = res.status().as_u16();
         let text = res.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     async fn get(&mut self, path: &str) -> (u16, Value) {
@@ -64,7 +76,11 @@ impl Browser {
     /// One chat turn in the chat the cookie names (a new one without it); must be 200.
     async fn chat(&mut self, message: &str) -> Value {
         let (status, v) = self
-            .send(reqwest::Method::POST, "/api/chat", Some(json!({"message": message})))
+            .send(
+                reqwest::Method::POST,
+                "/api/chat",
+                Some(json!({"message": message})),
+            )
             .await;
         assert_eq!(status, 200, "{message}: {v}");
         v
@@ -103,7 +119,13 @@ impl Server {
             c.env_remove(k);
         }
         let mut child = c
-            .args(["serve", "--listen", "127.0.0.1:0", "--set", "log_format=json"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--set",
+                "log_format=json",
+            ])
             .arg("--data-dir")
             .arg(data_dir)
             .current_dir(data_dir)
@@ -169,7 +191,10 @@ async fn a_restart_keeps_history_dialogue_state_and_bookings() {
     let r = b.chat("book an a100 tomorrow 9-10").await;
     assert!(text(&r).contains("Shall I book it?"), "{r}");
     let sid = r["session_id"].as_str().unwrap().to_string();
-    assert!(b.bookings().await.is_empty(), "nothing booked before the yes");
+    assert!(
+        b.bookings().await.is_empty(),
+        "nothing booked before the yes"
+    );
 
     // Graceful restart: the proposal waiting for a yes is still there.
     s1.terminate().await;
@@ -206,8 +231,10 @@ async fn a_restart_keeps_history_dialogue_state_and_bookings() {
     assert_ne!(r["session_id"], sid.as_str());
     assert_eq!(r["turn"], 1);
     assert!(text(&r).contains("A100-80GB"), "{r}");
-    b.cookies
-        .insert("hpcbot_sid".into(), "0123456789abcdef0123456789abcdef".into());
+    b.cookies.insert(
+        "hpcbot_sid".into(),
+        "0123456789abcdef0123456789abcdef".into(),
+    );
     let r = b.chat("my bookings").await;
     assert_eq!(r["turn"], 1, "a stale chat starts a new one");
     assert!(text(&r).contains("A100-80GB"), "{r}");
@@ -239,7 +266,10 @@ async fn two_chats_of_one_browser_share_bookings_and_two_browsers_never_do() {
         assert!(set.contains(attr), "{set}");
     }
     let id = a.client_id();
-    assert!(id.len() >= 32 && id.bytes().all(|c| c.is_ascii_hexdigit()), "{id}");
+    assert!(
+        id.len() >= 32 && id.bytes().all(|c| c.is_ascii_hexdigit()),
+        "{id}"
+    );
     a.get("/api/gpus").await;
     assert!(
         a.last_set.iter().all(|c| !c.starts_with("hpcbot_client=")),
@@ -249,7 +279,10 @@ async fn two_chats_of_one_browser_share_bookings_and_two_browsers_never_do() {
     // Chat 1 books through the assistant.
     a.chat("book an h100 tomorrow 9-10").await;
     let r = a.chat("yes").await;
-    let b1 = r["actions"][0]["booking"]["id"].as_str().unwrap().to_string();
+    let b1 = r["actions"][0]["booking"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let chat1 = r["session_id"].as_str().unwrap().to_string();
     let owner = app
         .state
@@ -280,7 +313,11 @@ async fn two_chats_of_one_browser_share_bookings_and_two_browsers_never_do() {
     // Back in chat 1: cancel chat 2's booking.
     a.cookies.insert("hpcbot_sid".into(), chat1.clone());
     let (status, v) = a
-        .send(reqwest::Method::DELETE, &format!("/api/bookings/{b2}"), None)
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/bookings/{b2}"),
+            None,
+        )
         .await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["status"], "cancelled");
@@ -293,7 +330,11 @@ async fn two_chats_of_one_browser_share_bookings_and_two_browsers_never_do() {
     assert!(!text(&r).contains(&b1[..8]), "{r}");
     assert!(other.bookings().await.is_empty());
     let (status, v) = other
-        .send(reqwest::Method::DELETE, &format!("/api/bookings/{b1}"), None)
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/bookings/{b1}"),
+            None,
+        )
         .await;
     assert_eq!(status, 404, "{v}");
     assert_eq!(v["error"]["code"], "booking_not_found");

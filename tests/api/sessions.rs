@@ -145,7 +145,9 @@ async fn a_session_whose_creation_blocks_delays_no_other_session(store: Store) {
 
 async fn a_turn_past_the_deadline_ends_504_and_leaves_no_half_turn(store: Store) {
     let echo = Echo::default();
-    let app = store.echo_app(&echo, vec![("request_timeout", "3s".into())]).await;
+    let app = store
+        .echo_app(&echo, vec![("request_timeout", "3s".into())])
+        .await;
     let sid = new_session(&app).await;
     let ok = concurrent_turns(&app, &sid, vec!["before".into()]).await;
     let res = app
@@ -166,7 +168,9 @@ async fn a_turn_past_the_deadline_ends_504_and_leaves_no_half_turn(store: Store)
 /// behind it, then runs (its own deadline is later) and the stuck one leaves nothing.
 async fn a_turn_queued_behind_a_stuck_one_runs_once_the_stuck_one_times_out(store: Store) {
     let echo = Echo::default();
-    let app = store.echo_app(&echo, vec![("request_timeout", "4s".into())]).await;
+    let app = store
+        .echo_app(&echo, vec![("request_timeout", "4s".into())])
+        .await;
     let sid = new_session(&app).await;
     let stuck = {
         let (c, url, sid) = (app.client.clone(), app.url("/api/chat"), sid.clone());
@@ -256,15 +260,16 @@ async fn two_hundred_sessions_times_five_turns_lose_nothing(store: Store) {
 async fn sessions_expire_when_idle_and_turns_renew_them(store: Store) {
     let clock = hpcbot::domain::Clock::fixed(chrono::Utc::now());
     let echo = Echo::default();
-    let app = store.spawn(Spawn {
-        settings: vec![("session_ttl", "1h".into())],
-        overrides: Overrides {
-            assistant: Some(Arc::new(echo.clone())),
-            clock: Some(clock.clone()),
-        },
-        ..Default::default()
-    })
-    .await;
+    let app = store
+        .spawn(Spawn {
+            settings: vec![("session_ttl", "1h".into())],
+            overrides: Overrides {
+                assistant: Some(Arc::new(echo.clone())),
+                clock: Some(clock.clone()),
+            },
+            ..Default::default()
+        })
+        .await;
     let sid = new_session(&app).await;
     clock.advance(chrono::Duration::minutes(50));
     assert_eq!(
@@ -298,7 +303,9 @@ async fn sessions_expire_when_idle_and_turns_renew_them(store: Store) {
 #[tokio::test]
 async fn the_session_store_is_bounded() {
     let echo = Echo::default();
-    let app = Store::Memory.echo_app(&echo, vec![("max_sessions", "32".into())]).await;
+    let app = Store::Memory
+        .echo_app(&echo, vec![("max_sessions", "32".into())])
+        .await;
     let mut last = String::new();
     for _ in 0..300 {
         last = new_session(&app).await;
