@@ -405,3 +405,96 @@ async fn two_instances_sharing_postgresql_keep_one_sessions_turns_in_order() {
     let threads: Value = b.get("/health/threads").await.json().await.unwrap();
     assert_eq!(threads["session_store"], "database");
 }
+
+/// The database store's own contract, on SQLite and PostgreSQL: version-checked commits,
+/// partial loads, expiry and sweep, and (where shared) an exclusive lease.
+async fn database_store_contract(store: Store) {
+    use hpcbot::domain::{Owner, SessionId};
+    use hpcbot::store::sessions::{Message, Role, SessionRecord, SessionStoreError, TurnRecord};
+    let app = store.spawn(Spawn::default()).await;
+    let s = app.state.engine.store().clone();
+    assert_eq!(s.name(), "database");
+    let now = chrono::Utc::now();
+    let id = SessionId::new();
+    let hour = chrono::Duration::hours(1);
+    s.create(SessionRecord::new(
+        id.clone(),
+        Owner::session(&id),
+        now,
+        now + hour,
+    ))
+    .await
+    .unwrap();
+    let turn = |n: u64| TurnRecord {
+        user: Message {
+            role: Role::User,
+            content: format!("u{n}"),
+            at: now,
+        },
+        assistant: Message {
+            role: Role::Assistant,
+            content: format!("a{n}"),
+            at: now,
+        },
+        state: json!({"n": n}),
+        expires_at: now + hour * 2,
+    };
+    assert_eq!(s.commit_turn(&id, 0, turn(0)).await.unwrap(), 1);
+    assert_eq!(s.commit_turn(&id, 1, turn(1)).await.unwrap(), 2);
+    assert!(matches!(
+        s.commit_turn(&id, 1, turn(9)).await,
+        Err(SessionStoreError::Conflict)
+    ));
+    assert!(matches!(
+        s.commit_turn(&SessionId::new(), 0, turn(0)).await,
+        Err(SessionStoreError::NotFound)
+    ));
+    let r = s.load(&id, now, Some(2)).await.unwrap().unwrap();
+    assert_eq!((r.earlier, r.messages.len(), r.turns()), (2, 2, 2));
+    assert_eq!(r.messages[0].content, "u1");
+    assert_eq!(r.state, json!({"n": 1}));
+    assert_eq!(
+        r.expires_at.timestamp_millis(),
+        (now + hour * 2).timestamp_millis()
+    );
+    let all = s.load(&id, now, None).await.unwrap().unwrap();
+    assert_eq!(all.messages.len(), 4);
+    assert!(
+        s.load(&id, now + hour * 3, None).await.unwrap().is_none(),
+        "expired"
+    );
+    if s.shared() {
+        let ttl = std::time::Duration::from_secs(30);
+        assert!(s.try_lease(&id, "a", ttl).await.unwrap());
+        assert!(!s.try_lease(&id, "b", ttl).await.unwrap(), "held");
+        s.release_lease(&id, "b").await.unwrap();
+        assert!(
+            !s.try_lease(&id, "b", ttl).await.unwrap(),
+            "only the holder releases"
+        );
+        s.release_lease(&id, "a").await.unwrap();
+        assert!(s.try_lease(&id, "b", ttl).await.unwrap());
+        let short = std::time::Duration::from_millis(1);
+        let other = SessionId::new();
+        assert!(s.try_lease(&other, "x", short).await.unwrap());
+        // A lease lapses by itself (a dead instance's turn does not block the session).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !s.try_lease(&other, "y", ttl).await.unwrap() {
+            assert!(std::time::Instant::now() < deadline, "the lease lapses");
+            tokio::task::yield_now().await;
+        }
+    }
+    assert_eq!(s.sweep(now + hour * 3).await.unwrap(), 1);
+    assert!(s.load(&id, now, None).await.unwrap().is_none(), "swept");
+    assert!(!s.delete(&id).await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_store_keeps_its_contract_on_sqlite() {
+    database_store_contract(Store::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_store_keeps_its_contract_on_postgres() {
+    database_store_contract(Store::Postgres).await;
+}
