@@ -21,8 +21,9 @@ CREATE TABLE chat_messages (
 );
 
 -- The lease a turn holds while it runs, so turns of one session on several instances are
--- applied one at a time; `until` lets a dead instance's lease lapse by itself.
-CREATE TABLE chat_leases (
+-- applied one at a time; `until` lets a dead instance's lease lapse by itself. UNLOGGED: a
+-- lease is worth nothing after a crash, and taking one then waits for no WAL flush.
+CREATE UNLOGGED TABLE chat_leases (
     session_id TEXT PRIMARY KEY,
     token TEXT NOT NULL,
     until BIGINT NOT NULL
