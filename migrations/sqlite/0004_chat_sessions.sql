@@ -6,7 +6,14 @@ CREATE TABLE chat_sessions (
     created_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL,
     turns BIGINT NOT NULL,
-    state TEXT NOT NULL
+    state TEXT NOT NULL,
+    -- The last turn's two messages: a turn is committed by ONE statement (an UPDATE that bumps
+    -- `turns` only if it is still the count loaded, and sets these), whose trigger below
+    -- appends them to chat_messages. One statement = atomic and one round trip.
+    last_user TEXT,
+    last_user_at BIGINT,
+    last_reply TEXT,
+    last_reply_at BIGINT
 );
 CREATE INDEX chat_sessions_expires_at ON chat_sessions (expires_at);
 
@@ -27,3 +34,10 @@ CREATE TABLE chat_leases (
     token TEXT NOT NULL,
     until BIGINT NOT NULL
 );
+
+CREATE TRIGGER chat_turn AFTER UPDATE OF turns ON chat_sessions
+BEGIN
+    INSERT INTO chat_messages (session_id, seq, role, content, at) VALUES
+        (NEW.id, 2 * OLD.turns, 'user', NEW.last_user, NEW.last_user_at),
+        (NEW.id, 2 * OLD.turns + 1, 'assistant', NEW.last_reply, NEW.last_reply_at);
+END;

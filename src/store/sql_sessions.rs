@@ -3,10 +3,11 @@
 //! loses nothing a person was told.
 //!
 //! A session is a row of `chat_sessions` (owner, times, turn count, dialogue state as JSON
-//! text) and two rows of `chat_messages` per turn (seq `2k`, `2k+1`). A turn is committed in
-//! one transaction that first bumps the turn count *only if it is still the one loaded*
-//! (`UPDATE ... WHERE turns = $expected`): the version check, so a turn is never lost or
-//! interleaved, whatever the lease does. On PostgreSQL several instances share the store, so
+//! text) and two rows of `chat_messages` per turn (seq `2k`, `2k+1`). A turn is committed by
+//! one statement that bumps the turn count *only if it is still the one loaded*
+//! (`UPDATE ... WHERE turns = $expected`, the version check, so a turn is never lost or
+//! interleaved, whatever the lease does) and sets the turn's two messages in `last_*`
+//! columns, which a trigger appends to `chat_messages`: atomic, one round trip. On PostgreSQL several instances share the store, so
 //! turns of one session also take a lease, a row of `chat_leases` taken by an upsert that only
 //! overwrites a lapsed lease and released by compare-and-delete (`shared()` is true). SQLite
 //! is one machine's store: the engine's per-session queue orders turns there, and the version
@@ -143,8 +144,7 @@ impl SqlSessions {
 #[async_trait]
 impl SessionStore for SqlSessions {
     async fn create(&self, r: SessionRecord) -> Result<(), SessionStoreError> {
-        let (_gate, mut tx) = self.begin_write().await?;
-        sqlx::query(
+        let insert = sqlx::query(
             "INSERT INTO chat_sessions (id, owner, created_at, expires_at, turns, state) \
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
@@ -153,9 +153,18 @@ impl SessionStore for SqlSessions {
         .bind(ms(r.created_at))
         .bind(ms(r.expires_at))
         .bind((r.messages.len() / 2) as i64)
-        .bind(state_text(&r.state))
-        .execute(&mut *tx)
-        .await?;
+        .bind(state_text(&r.state));
+        if r.messages.is_empty() {
+            // The usual case: one statement, no transaction.
+            let _gate = match &self.write_gate {
+                Some(g) => Some(g.lock().await),
+                None => None,
+            };
+            insert.execute(&self.pool).await?;
+            return Ok(());
+        }
+        let (_gate, mut tx) = self.begin_write().await?;
+        insert.execute(&mut *tx).await?;
         let msgs: Vec<&Message> = r.messages.iter().collect();
         for (i, chunk) in msgs.chunks(50).enumerate() {
             Self::insert_messages(&mut tx, &r.id, 50 * i as u64, chunk).await?;
@@ -224,21 +233,32 @@ impl SessionStore for SqlSessions {
         expected_turns: u64,
         t: TurnRecord,
     ) -> Result<u64, SessionStoreError> {
-        let (_gate, mut tx) = self.begin_write().await?;
+        // One statement (see the migration): the version check, the new state and expiry, and
+        // (by the trigger) the two messages, atomically and in one round trip.
+        let _gate = match &self.write_gate {
+            Some(g) => Some(g.lock().await),
+            None => None,
+        };
         let bumped = sqlx::query(
-            "UPDATE chat_sessions SET turns = turns + 1, state = $1, expires_at = $2 \
-             WHERE id = $3 AND turns = $4",
+            "UPDATE chat_sessions SET turns = turns + 1, state = $1, expires_at = $2, \
+             last_user = $3, last_user_at = $4, last_reply = $5, last_reply_at = $6 \
+             WHERE id = $7 AND turns = $8",
         )
         .bind(state_text(&t.state))
         .bind(ms(t.expires_at))
+        .bind(t.user.content.clone())
+        .bind(ms(t.user.at))
+        .bind(t.assistant.content.clone())
+        .bind(ms(t.assistant.at))
         .bind(id.as_str().to_string())
         .bind(expected_turns as i64)
-        .execute(&mut *tx)
+        .execute(&self.pool)
         .await?;
+        drop(_gate);
         if bumped.rows_affected() == 0 {
             let exists = sqlx::query("SELECT 1 FROM chat_sessions WHERE id = $1")
                 .bind(id.as_str().to_string())
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&self.pool)
                 .await?
                 .is_some();
             return Err(if exists {
@@ -247,8 +267,6 @@ impl SessionStore for SqlSessions {
                 SessionStoreError::NotFound
             });
         }
-        Self::insert_messages(&mut tx, id, 2 * expected_turns, &[&t.user, &t.assistant]).await?;
-        tx.commit().await?;
         Ok(expected_turns + 1)
     }
 
