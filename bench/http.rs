@@ -455,10 +455,21 @@ async fn durable() {
     let pg = fresh_pg(&pg_base).await;
     let memory = builtin_turns_on(&[("sessions", "memory")]).await;
     let sqlite = builtin_turns_on(&[("sessions", "database")]).await;
-    let postgres =
-        builtin_turns_on(&[("sessions", "database"), ("database_url", pg.as_str())]).await;
-    let memory_pg =
-        builtin_turns_on(&[("sessions", "memory"), ("database_url", pg.as_str())]).await;
+    // PostgreSQL waits for its WAL flush at each commit; commits of concurrent connections
+    // share a flush, so the pool size (the same for both runs) sets how many do.
+    let pool = std::env::var("HPCBOT_BENCH_PG_POOL").unwrap_or_else(|_| "32".into());
+    let postgres = builtin_turns_on(&[
+        ("sessions", "database"),
+        ("database_url", pg.as_str()),
+        ("database_max_connections", pool.as_str()),
+    ])
+    .await;
+    let memory_pg = builtin_turns_on(&[
+        ("sessions", "memory"),
+        ("database_url", pg.as_str()),
+        ("database_max_connections", pool.as_str()),
+    ])
+    .await;
     for (label, r, base) in [
         ("database (SQLite) vs memory", &sqlite, &memory),
         (

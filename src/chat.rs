@@ -121,8 +121,20 @@ struct Lease {
     token: String,
 }
 
+impl Lease {
+    /// Releases the lease now, before the reply goes out, so the session's next turn (often
+    /// sent at once) finds it free instead of polling until a background release ran.
+    async fn release(mut self) {
+        let token = std::mem::take(&mut self.token);
+        let _ = self.store.release_lease(&self.id, &token).await;
+    }
+}
+
 impl Drop for Lease {
     fn drop(&mut self) {
+        if self.token.is_empty() {
+            return; // released already
+        }
         let (store, id, token) = (
             self.store.clone(),
             self.id.clone(),
@@ -320,7 +332,7 @@ impl Engine {
                 .await
                 .map_err(|_| ChatError::SessionBusy)?,
         );
-        let _lease = self.lease(id, deadline).await?;
+        let lease = self.lease(id, deadline).await?;
 
         let record = self
             .session_recent(id, owner, self.assistant.history_window())
@@ -377,6 +389,11 @@ impl Engine {
         )
         .await
         .map_err(|_| ChatError::DeadlineExceeded)??;
+        if let Some(lease) = lease {
+            // Bounded like every store call; on timeout, Drop is not reached (token taken),
+            // and the lease lapses by itself a second after the deadline.
+            let _ = tokio::time::timeout(self.opts.store_timeout, lease.release()).await;
+        }
         drop(place);
         metrics::counter!("hpcbot_turns_total", "backend" => reply.backend.as_str()).increment(1);
         Ok(TurnReply {
