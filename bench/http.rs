@@ -14,6 +14,9 @@
 //! `cargo bench --bench http -- overload` — twice the in-flight limit: shed requests'
 //!   latency (goal < 10 ms) and the admitted ones' p99 beside a run at the limit.
 //! `cargo bench --bench http -- memory` — bytes per idle session (100k sessions x 10 turns).
+//! `cargo bench --bench http -- durable` — built-in session turns/s with `sessions =
+//!   "database"` on SQLite and on PostgreSQL, each beside `sessions = "memory"` measured in the
+//!   same run (goal: >= 0.5).
 //! `cargo bench --bench http -- bookings` — bookings/s with 64 concurrent clients on
 //!   SQLite and on PostgreSQL (`HPCBOT_TEST_POSTGRES`, default postgres://postgres@127.0.0.1:5432).
 
@@ -412,6 +415,98 @@ async fn builtin() {
     }
 }
 
+/// Built-in session turns (64 users, 10 turns a session) on a server with `settings`.
+async fn builtin_turns_on(settings: &[(&str, &str)]) -> Report {
+    let (url, _dir) = start(settings, None).await;
+    let msgs = [
+        "what gpus do you have",
+        "is an a100 free tomorrow 9-12?",
+        "how much is an h100 for 3 hours",
+        "my bookings",
+    ];
+    let run = |secs| {
+        let url = url.clone();
+        async move {
+            loadtest::run(LoadOptions {
+                url,
+                users: 64,
+                duration: Duration::from_secs(secs),
+                turns: Some(10),
+                mode: Mode::Session,
+                verify: true,
+                allow_remote: false,
+                progress: false,
+                messages: msgs.map(String::from).to_vec(),
+                honour_retry_after: true,
+                ramp_up: Duration::ZERO,
+            })
+            .await
+            .unwrap()
+        }
+    };
+    run(2).await;
+    run(10).await
+}
+
+/// Durable sessions against in-memory ones, in the same run.
+async fn durable() {
+    let pg_base = std::env::var("HPCBOT_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let pg = fresh_pg(&pg_base).await;
+    let memory = builtin_turns_on(&[("sessions", "memory")]).await;
+    let sqlite = builtin_turns_on(&[("sessions", "database")]).await;
+    // PostgreSQL waits for its WAL flush at each commit; commits of concurrent connections
+    // share a flush, so the pool size (the same for both runs) sets how many do.
+    let pool = std::env::var("HPCBOT_BENCH_PG_POOL").unwrap_or_else(|_| "32".into());
+    let postgres = builtin_turns_on(&[
+        ("sessions", "database"),
+        ("database_url", pg.as_str()),
+        ("database_max_connections", pool.as_str()),
+    ])
+    .await;
+    let memory_pg = builtin_turns_on(&[
+        ("sessions", "memory"),
+        ("database_url", pg.as_str()),
+        ("database_max_connections", pool.as_str()),
+    ])
+    .await;
+    for (label, r, base) in [
+        ("database (SQLite) vs memory", &sqlite, &memory),
+        (
+            "database (PostgreSQL) vs memory (bookings on PostgreSQL)",
+            &postgres,
+            &memory_pg,
+        ),
+    ] {
+        println!(
+            "RESULT durable sessions, {label}: {:.0} vs {:.0} turns/s → ratio {:.2} (goal >= 0.50); p50 {:.2} vs {:.2} ms, p99 {:.2} vs {:.2} ms; errors {}; lost turns {}",
+            r.throughput_per_s,
+            base.throughput_per_s,
+            r.throughput_per_s / base.throughput_per_s,
+            r.latency_ms["p50"],
+            base.latency_ms["p50"],
+            r.latency_ms["p99"],
+            base.latency_ms["p99"],
+            r.errors.values().sum::<u64>(),
+            r.sessions_with_lost_turns.unwrap_or(0)
+        );
+    }
+}
+
+/// A new, empty PostgreSQL database under `base`; returns its URL.
+async fn fresh_pg(base: &str) -> String {
+    use sqlx::Connection;
+    let name = format!("hpcbot_bench_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&format!("{base}/postgres"))
+        .await
+        .expect("PostgreSQL for the durable benchmark");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    format!("{base}/{name}")
+}
+
 async fn llm() {
     let (_mock, mut server, url, _dir) = llm_server("4096").await;
     let before = rss_mib(server.id());
@@ -500,5 +595,8 @@ fn main() {
     }
     if all || which.iter().any(|w| w == "bookings") {
         rt.block_on(bookings());
+    }
+    if all || which.iter().any(|w| w == "durable") {
+        rt.block_on(durable());
     }
 }

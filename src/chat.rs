@@ -138,8 +138,26 @@ struct Lease {
     ttl: Duration,
 }
 
+impl Lease {
+    /// Releases the lease now, before the reply goes out, so the session's next turn (often
+    /// sent at once) finds it free instead of polling until a background release ran.
+    /// Waits at most `bound`; a release the store did not confirm by then (or that is
+    /// cancelled) is left to Drop, which retries it in the background until confirmed.
+    async fn release(mut self, bound: Duration) {
+        let done = tokio::time::timeout(bound, self.store.release_lease(&self.id, &self.token))
+            .await
+            .is_ok_and(|r| r.is_ok());
+        if done {
+            self.token.clear(); // Drop has nothing left to do
+        }
+    }
+}
+
 impl Drop for Lease {
     fn drop(&mut self) {
+        if self.token.is_empty() {
+            return; // released already
+        }
         let (store, id, token) = (
             self.store.clone(),
             self.id.clone(),
@@ -324,19 +342,23 @@ impl Engine {
     }
 
     /// Resolves how a request names its session into a live session, creating one when
-    /// needed. `owner` is the authenticated user (`None` with auth = none).
+    /// needed. `owner` is the authenticated user whose sessions alone are visible (`None` with
+    /// auth = none: whoever holds a session's id may use it); `creator` owns a session created
+    /// here (the user, or the `hpcbot_client` of auth = none; `None`: it owns itself). A stale
+    /// cookie starts a new session of the same creator, so a person's bookings stay theirs.
     pub async fn resolve(
         &self,
         r: SessionRef,
         owner: Option<&Owner>,
+        creator: Option<&Owner>,
     ) -> Result<SessionRecord, ChatError> {
         match r {
             SessionRef::Explicit(id) => self.session(&id, owner).await,
             SessionRef::Cookie(id) => match self.session(&id, owner).await {
-                Err(ChatError::SessionNotFound) => self.create_session(owner).await,
+                Err(ChatError::SessionNotFound) => self.create_session(creator).await,
                 other => other,
             },
-            SessionRef::New => self.create_session(owner).await,
+            SessionRef::New => self.create_session(creator).await,
         }
     }
 
@@ -386,7 +408,7 @@ impl Engine {
                 .await
                 .map_err(|_| ChatError::SessionBusy)?,
         );
-        let _lease = self.lease(id, deadline).await?;
+        let lease = self.lease(id, deadline).await?;
 
         let record = self
             .session_recent(id, owner, self.assistant.history_window())
@@ -461,6 +483,12 @@ impl Engine {
             }
             Err(_) => return Err(unknown),
         };
+        if let Some(lease) = lease {
+            // Released before the reply (the session's next turn, often sent at once, finds
+            // it free); one that the store does not confirm in time goes to the retrying
+            // background release, as on every other path (Drop).
+            lease.release(self.opts.store_timeout).await;
+        }
         drop(place);
         metrics::counter!("hpcbot_turns_total", "backend" => reply.backend.as_str()).increment(1);
         Ok(TurnReply {

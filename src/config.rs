@@ -1,15 +1,36 @@
 //! Layered settings: defaults < `hpcbot.toml` < `HPCBOT_*` environment < command-line flags.
-//! Every setting is listed once in [`SETTINGS`]; it is validated at start, and a bad one
-//! stops start-up with one line that names it.
+//!
+//! Every setting is ONE declaration in the [`settings!`] block below: its key, its type, its
+//! default and its help text. From that one line come the field of [`Config`] (or of a
+//! section such as [`LlmConfig`]), the entry in [`SETTINGS`] (hence `serve --help` and the
+//! README table, which a test keeps equal to [`settings_markdown`]), the environment
+//! variable (`HPCBOT_` + the key upper-cased, `.` → `_`) and the validation: the value is
+//! parsed by its type's [`SettingValue`] impl, then by the optional `check`. A bad value
+//! stops start-up with one line naming the key and its environment variable.
+//!
+//! To add a setting: add one line to the block, e.g.
+//! `    /// what it means (shown in --help and the README)`
+//! `    idempotency_ttl: Duration = "24h";`
+//! (optionally `, check = |v: &Duration| ...` returning `Result<(), String>`), then run
+//! `HPCBOT_WRITE_README=1 cargo test --lib config` to regenerate the README table. A new type
+//! needs a [`SettingValue`] impl (the parse rule, in one place for every key of that type).
+//!
+//! Why no crate: figment/config would add a dependency tree for what is here a table of
+//! strings; figment's env provider splits names on `_`, which our keys contain, and neither
+//! names the environment variable of a value that came from the file or a default. clap's
+//! `env` cannot put the file layer between the defaults and the environment.
 
 use chrono_tz::Tz;
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::num::{NonZeroU32, NonZeroU64, NonZeroUsize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// One setting: its key in `hpcbot.toml`, default and meaning. The environment variable is
 /// `HPCBOT_` + the key in upper case with `.` → `_`.
+#[derive(Debug)]
 pub struct Setting {
     /// Key in the file (`llm.base_url` is `base_url` under `[llm]`).
     pub key: &'static str,
@@ -19,228 +40,147 @@ pub struct Setting {
     pub help: &'static str,
 }
 
-/// Every setting.
-pub const SETTINGS: &[Setting] = &[
-    Setting {
-        key: "listen",
-        default: "127.0.0.1:8080",
-        help: "address to serve on",
-    },
-    Setting {
-        key: "data_dir",
-        default: "./data",
-        help: "where the SQLite file and other local state live",
-    },
-    Setting {
-        key: "database_url",
-        default: "",
-        help: "sqlite://... or postgres://... (default: SQLite file in data_dir)",
-    },
-    Setting {
-        key: "database_max_connections",
-        default: "8",
-        help: "database connection pool size",
-    },
-    Setting {
-        key: "store_timeout",
-        default: "5s",
-        help: "bound on each database / session-store operation",
-    },
-    Setting {
-        key: "sessions",
-        default: "memory",
-        help: "session store: memory or redis://...",
-    },
-    Setting {
-        key: "redis_prefix",
-        default: "hpcbot",
-        help: "prefix of every Redis key (sessions = redis://...)",
-    },
-    Setting {
-        key: "max_sessions",
-        default: "100000",
-        help: "in-memory sessions kept at most (the longest idle is evicted)",
-    },
-    Setting {
-        key: "session_ttl",
-        default: "24h",
-        help: "idle time after which a session expires (each turn renews it)",
-    },
-    Setting {
-        key: "timezone",
-        default: "UTC",
-        help: "IANA time zone in which dates and times people type are read",
-    },
-    Setting {
-        key: "auth",
-        default: "none",
-        help: "none (the chat session is the caller) or token (Bearer tokens name users)",
-    },
-    Setting {
-        key: "centre_name",
-        default: "SK HPC Services",
-        help: "the centre's name, as the assistant says it",
-    },
-    Setting {
-        key: "currency",
-        default: "USD",
-        help: "currency of prices",
-    },
-    Setting {
-        key: "request_timeout",
-        default: "30s",
-        help: "the request deadline",
-    },
-    Setting {
-        key: "body_limit",
-        default: "65536",
-        help: "largest request body in bytes",
-    },
-    Setting {
-        key: "max_in_flight",
-        default: "512",
-        help: "requests handled at once; more are shed with 503 overloaded",
-    },
-    Setting {
-        key: "slow_request",
-        default: "5s",
-        help: "requests slower than this are logged as warnings",
-    },
-    Setting {
-        key: "shutdown_grace",
-        default: "20s",
-        help: "how long in-flight requests may finish after SIGTERM/Ctrl-C",
-    },
-    Setting {
-        key: "header_read_timeout",
-        default: "15s",
-        help: "bound on receiving a request's headers, counted from when the connection is ready for one (new, or kept alive after a reply): also the idle keep-alive timeout",
-    },
-    Setting {
-        key: "body_read_timeout",
-        default: "10s",
-        help: "bound on receiving a request's whole body; slower is 408 body_timeout",
-    },
-    Setting {
-        key: "max_connections",
-        default: "10000",
-        help: "open client connections at most (kept below the open-file limit); more are answered 503 and closed",
-    },
-    Setting {
-        key: "max_connections_per_client",
-        default: "256",
-        help: "open connections from one address (not a trusted proxy; loopback only with rate_limit_loopback); more are answered 429 and closed",
-    },
-    Setting {
-        key: "max_in_flight_per_client",
-        default: "64",
-        help: "requests of one client in flight at once; more get 429 too_many_requests",
-    },
-    Setting {
-        key: "rate_limit_sessions",
-        default: "60",
-        help: "sessions one client may create per minute (0: no limit); more get 429 with Retry-After",
-    },
-    Setting {
-        key: "rate_limit_turns",
-        default: "120",
-        help: "chat turns (and direct or /v1 questions) of one client per minute (0: no limit)",
-    },
-    Setting {
-        key: "rate_limit_bookings",
-        default: "60",
-        help: "booking changes (create, change, cancel) of one client per minute (0: no limit)",
-    },
-    Setting {
-        key: "rate_limit_loopback",
-        default: "false",
-        help: "whether clients on this machine's loopback (load tests, probes) are limited per client too",
-    },
-    Setting {
-        key: "trusted_proxies",
-        default: "",
-        help: "comma-separated IP addresses of reverse proxies whose X-Forwarded-For names the client",
-    },
-    Setting {
-        key: "max_advance",
-        default: "365d",
-        help: "how far ahead a booking may start",
-    },
-    Setting {
-        key: "max_session_turns",
-        default: "1000",
-        help: "turns one chat session may hold; more get 409 session_full (start a new session)",
-    },
-    Setting {
-        key: "log_format",
-        default: "human",
-        help: "human or json",
-    },
-    Setting {
-        key: "llm.base_url",
-        default: "",
-        help:
-            "OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (unset: built-in assistant)",
-    },
-    Setting {
-        key: "llm.api_key",
-        default: "",
-        help: "the LLM's key (default: OPENAI_API_KEY)",
-    },
-    Setting {
-        key: "llm.model",
-        default: "gpt-4o-mini",
-        help: "the LLM's model name",
-    },
-    Setting {
-        key: "llm.max_history",
-        default: "40",
-        help: "earlier messages of a session sent to the LLM at most (the most recent)",
-    },
-    Setting {
-        key: "llm.connect_timeout",
-        default: "3s",
-        help: "bound on connecting to the LLM",
-    },
-    Setting {
-        key: "llm.first_byte_timeout",
-        default: "20s",
-        help: "bound on the LLM's first byte",
-    },
-    Setting {
-        key: "llm.timeout",
-        default: "25s",
-        help: "bound on one whole LLM call (inside the request deadline)",
-    },
-    Setting {
-        key: "llm.max_retries",
-        default: "2",
-        help: "retries of a failed LLM call (connect errors, 429, 502/503/504), before any output",
-    },
-    Setting {
-        key: "llm.breaker_failures",
-        default: "5",
-        help: "LLM failures within llm.breaker_window that open the circuit breaker",
-    },
-    Setting {
-        key: "llm.breaker_window",
-        default: "30s",
-        help: "window in which LLM failures are counted",
-    },
-    Setting {
-        key: "llm.breaker_open_for",
-        default: "30s",
-        help: "how long the open breaker sends turns to the built-in assistant before a probe",
-    },
-];
+/// How a setting's text becomes a typed value: one rule per type, for every key of it.
+pub trait SettingValue: Sized {
+    /// Parses the (trimmed) text; the error says what was expected.
+    fn parse_setting(s: &str) -> Result<Self, String>;
+}
+
+/// Whole numbers accept `_` separators (`100_000`).
+fn whole(s: &str) -> Result<u64, String> {
+    s.replace('_', "")
+        .parse()
+        .map_err(|_| format!("`{s}` is not a whole number"))
+}
+
+impl SettingValue for u32 {
+    fn parse_setting(s: &str) -> Result<Self, String> {
+        u32::try_from(whole(s)?).map_err(|_| format!("`{s}` is too large"))
+    }
+}
+
+impl SettingValue for usize {
+    fn parse_setting(s: &str) -> Result<Self, String> {
+        usize::try_from(whole(s)?).map_err(|_| format!("`{s}` is too large"))
+    }
+}
+
+impl SettingValue for u64 {
+    fn parse_setting(s: &str) -> Result<Self, String> {
+        whole(s)
+    }
+}
+
+impl SettingValue for NonZeroU64 {
+    fn parse_setting(s: &str) -> Result<Self, String> {
+        NonZeroU64::new(whole(s)?).ok_or_else(|| "must be at least 1".into())
+    }
+}
+
+impl SettingValue for NonZeroU32 {
+    fn parse_setting(s: &str) -> Result<Self, String> {
+        NonZeroU32::new(u32::parse_setting(s)?).ok_or_else(|| "must be at least 1".into())
+    }
+}
+
+impl SettingValue for NonZeroUsize {
+    fn parse_setting(s: &str) -> Result<Self, String> {
+        NonZeroUsize::new(usize::parse_setting(s)?).ok_or_else(|| "must be at least 1".into())
+    }
+}
+
+/// Durations are humantime (`30s`, `5m`, `24h`) and more than zero.
+impl SettingValue for Duration {
+    fn parse_setting(s: &str) -> Result<Self, String> {
+        let d = humantime::parse_duration(s)
+            .map_err(|e| format!("`{s}` is not a duration like 30s or 5m ({e})"))?;
+        if d.is_zero() {
+            return Err("must be more than zero".into());
+        }
+        Ok(d)
+    }
+}
+
+/// Text settings must not be empty (an optional one is `Option<String>`).
+impl SettingValue for String {
+    fn parse_setting(s: &str) -> Result<Self, String> {
+        if s.is_empty() {
+            return Err("must not be empty".into());
+        }
+        Ok(s.to_string())
+    }
+}
+
+impl SettingValue for PathBuf {
+    fn parse_setting(s: &str) -> Result<Self, String> {
+        String::parse_setting(s).map(PathBuf::from)
+    }
+}
+
+impl SettingValue for SocketAddr {
+    fn parse_setting(s: &str) -> Result<Self, String> {
+        s.parse()
+            .map_err(|_| format!("`{s}` is not an address like 127.0.0.1:8080"))
+    }
+}
+
+/// Switches are `true` or `false` (a TOML boolean reads the same).
+impl SettingValue for bool {
+    fn parse_setting(s: &str) -> Result<Self, String> {
+        match s {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            other => Err(format!("`{other}` must be true or false")),
+        }
+    }
+}
+
+/// A list of IP addresses, comma-separated (empty: none).
+impl SettingValue for Vec<IpAddr> {
+    fn parse_setting(s: &str) -> Result<Self, String> {
+        s.split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| p.parse().map_err(|_| format!("`{p}` is not an IP address")))
+            .collect()
+    }
+}
+
+impl SettingValue for Tz {
+    fn parse_setting(s: &str) -> Result<Self, String> {
+        s.parse()
+            .map_err(|_| format!("`{s}` is not an IANA time zone like UTC or Europe/Bratislava"))
+    }
+}
+
+/// Empty means unset.
+impl<T: SettingValue> SettingValue for Option<T> {
+    fn parse_setting(s: &str) -> Result<Self, String> {
+        if s.is_empty() {
+            Ok(None)
+        } else {
+            T::parse_setting(s).map(Some)
+        }
+    }
+}
 
 /// How callers are identified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthMode {
-    /// The chat session is the caller.
+    /// The chat session (or the `hpcbot_client` cookie) is the caller.
     None,
     /// `Authorization: Bearer <token>` names a user.
     Token,
+}
+
+impl SettingValue for AuthMode {
+    fn parse_setting(s: &str) -> Result<Self, String> {
+        match s {
+            "none" => Ok(Self::None),
+            "token" => Ok(Self::Token),
+            other => Err(format!("`{other}` must be none or token")),
+        }
+    }
 }
 
 /// Log output format.
@@ -252,69 +192,114 @@ pub enum LogFormat {
     Json,
 }
 
-/// LLM settings.
-#[derive(Debug, Clone)]
-pub struct LlmConfig {
-    /// Base URL; `None` means the built-in assistant.
-    pub base_url: Option<String>,
-    /// API key.
-    pub api_key: Option<String>,
-    /// Model name.
-    pub model: String,
-    /// Bound on connecting.
-    pub connect_timeout: Duration,
-    /// Bound on the first byte.
-    pub first_byte_timeout: Duration,
-    /// Bound on a whole call.
-    pub timeout: Duration,
-    /// Retries of a failed call.
-    pub max_retries: u32,
-    /// Earlier messages sent at most.
-    pub max_history: usize,
-    /// Failures that open the breaker.
-    pub breaker_failures: u32,
-    /// Window of those failures.
-    pub breaker_window: Duration,
-    /// Open period.
-    pub breaker_open_for: Duration,
+impl SettingValue for LogFormat {
+    fn parse_setting(s: &str) -> Result<Self, String> {
+        match s {
+            "human" => Ok(Self::Human),
+            "json" => Ok(Self::Json),
+            other => Err(format!("`{other}` must be human or json")),
+        }
+    }
 }
 
-/// The validated settings.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub listen: SocketAddr,
-    pub data_dir: PathBuf,
-    pub database_url: String,
-    pub database_max_connections: u32,
-    pub store_timeout: Duration,
-    pub sessions: String,
-    pub redis_prefix: String,
-    pub max_sessions: usize,
-    pub session_ttl: Duration,
-    pub timezone: Tz,
-    pub auth: AuthMode,
-    pub centre_name: String,
-    pub currency: String,
-    pub request_timeout: Duration,
-    pub body_limit: usize,
-    pub max_in_flight: usize,
-    pub slow_request: Duration,
-    pub shutdown_grace: Duration,
-    pub log_format: LogFormat,
-    pub llm: LlmConfig,
-    pub header_read_timeout: Duration,
-    pub body_read_timeout: Duration,
-    pub max_connections: usize,
-    pub max_connections_per_client: usize,
-    pub max_in_flight_per_client: usize,
-    /// Per client and minute; 0 = no limit.
-    pub rate_limit_sessions: u32,
-    pub rate_limit_turns: u32,
-    pub rate_limit_bookings: u32,
-    pub rate_limit_loopback: bool,
-    pub trusted_proxies: Vec<std::net::IpAddr>,
-    pub max_advance: Duration,
-    pub max_session_turns: u64,
+/// The booking database: the one place the URL prefix is looked at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// `sqlite://...` (a file; several processes on one machine may share it).
+    Sqlite(String),
+    /// `postgres://...` or `postgresql://...` (shared by every instance).
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// The URL as given.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Sqlite(u) | Self::Postgres(u) => u,
+        }
+    }
+
+    /// Whether it is a local SQLite file.
+    pub fn is_sqlite(&self) -> bool {
+        matches!(self, Self::Sqlite(_))
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl SettingValue for DatabaseUrl {
+    fn parse_setting(s: &str) -> Result<Self, String> {
+        if s.starts_with("sqlite:") {
+            Ok(Self::Sqlite(s.into()))
+        } else if s.starts_with("postgres:") || s.starts_with("postgresql:") {
+            Ok(Self::Postgres(s.into()))
+        } else {
+            Err(format!(
+                "`{}` must start with sqlite:// or postgres://",
+                s.split(':').next().unwrap_or("")
+            ))
+        }
+    }
+}
+
+/// Where chat sessions (history, dialogue state, the per-session lease) live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionsBackend {
+    /// The booking database (the default): durable, shared when it is PostgreSQL.
+    Database,
+    /// This process's memory: lost on restart.
+    Memory,
+    /// Redis at this URL (`redis://` or `rediss://`), shared by every instance.
+    Redis(String),
+}
+
+impl fmt::Display for SessionsBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Database => f.write_str("database"),
+            Self::Memory => f.write_str("memory"),
+            Self::Redis(u) => f.write_str(u),
+        }
+    }
+}
+
+impl SettingValue for SessionsBackend {
+    fn parse_setting(s: &str) -> Result<Self, String> {
+        match s {
+            "database" => Ok(Self::Database),
+            "memory" => Ok(Self::Memory),
+            u if u.starts_with("redis://") || u.starts_with("rediss://") => {
+                Ok(Self::Redis(u.into()))
+            }
+            other => Err(format!(
+                "`{other}` must be `database`, `memory` or a redis:// URL"
+            )),
+        }
+    }
+}
+
+/// An `http://` or `https://` URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpUrl(pub String);
+
+impl SettingValue for HttpUrl {
+    fn parse_setting(s: &str) -> Result<Self, String> {
+        if s.starts_with("http://") || s.starts_with("https://") {
+            Ok(Self(s.into()))
+        } else {
+            Err(format!("`{s}` must be an http:// or https:// URL"))
+        }
+    }
+}
+
+impl fmt::Display for HttpUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// A setting that could not be read; the message names it.
@@ -325,6 +310,180 @@ pub struct ConfigError(pub String);
 /// The environment variable of a key.
 pub fn env_name(key: &str) -> String {
     format!("HPCBOT_{}", key.replace('.', "_").to_ascii_uppercase())
+}
+
+/// Reads one key from the merged layers with its type's rule and its check.
+fn read<T: SettingValue>(
+    values: &BTreeMap<String, String>,
+    key: &str,
+    check: impl Fn(&T) -> Result<(), String>,
+) -> Result<T, ConfigError> {
+    let raw = values.get(key).map(|s| s.trim()).unwrap_or_default();
+    T::parse_setting(raw)
+        .and_then(|v| check(&v).map(|()| v))
+        .map_err(|why| {
+            ConfigError(format!(
+                "invalid setting `{key}` ({}): {why}",
+                env_name(key)
+            ))
+        })
+}
+
+/// Declares the settings: see the module comment. Generates [`Config`], its sections,
+/// [`SETTINGS`] and the typed reading of every key.
+macro_rules! settings {
+    (@check) => { |_: &_| Ok(()) };
+    (@check $c:expr) => { $c };
+    (
+        $( #[doc = $help:literal] $field:ident : $ty:ty = $default:literal $(, check = $check:expr)? ; )*
+        $( [$sec:ident : $secty:ident]
+           $( #[doc = $shelp:literal] $sfield:ident : $sty:ty = $sdefault:literal $(, check = $scheck:expr)? ; )*
+        )*
+    ) => {
+        /// The validated settings.
+        #[derive(Debug, Clone)]
+        pub struct Config {
+            $( #[doc = $help] pub $field: $ty, )*
+            $( #[doc = concat!("The `[", stringify!($sec), "]` section.")] pub $sec: $secty, )*
+        }
+
+        $(
+            #[doc = concat!("The `[", stringify!($sec), "]` settings.")]
+            #[derive(Debug, Clone)]
+            pub struct $secty {
+                $( #[doc = $shelp] pub $sfield: $sty, )*
+            }
+        )*
+
+        /// Every setting, in declaration order.
+        pub const SETTINGS: &[Setting] = &[
+            $( Setting { key: stringify!($field), default: $default, help: $help.trim_ascii() }, )*
+            $( $( Setting {
+                key: concat!(stringify!($sec), ".", stringify!($sfield)),
+                default: $sdefault,
+                help: $shelp.trim_ascii(),
+            }, )* )*
+        ];
+
+        impl Config {
+            fn from_values(v: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
+                Ok(Self {
+                    $( $field: read::<$ty>(v, stringify!($field), settings!(@check $($check)?))?, )*
+                    $( $sec: $secty {
+                        $( $sfield: read::<$sty>(
+                            v,
+                            concat!(stringify!($sec), ".", stringify!($sfield)),
+                            settings!(@check $($scheck)?),
+                        )?, )*
+                    }, )*
+                })
+            }
+        }
+    };
+}
+
+settings! {
+    /// address to serve on
+    listen: SocketAddr = "127.0.0.1:8080";
+    /// where the SQLite file and other local state live
+    data_dir: PathBuf = "./data";
+    /// `sqlite://...` or `postgres://...` (unset: the SQLite file `hpcbot.db` in `data_dir`)
+    database_url: Option<DatabaseUrl> = "";
+    /// database connection pool size
+    database_max_connections: NonZeroU32 = "8", check = |n: &NonZeroU32| at_most(n.get() as u64, 1000);
+    /// bound on each database / session-store operation
+    store_timeout: Duration = "5s";
+    /// where sessions (history, dialogue state) live: `database` (the booking database, durable; shared by every instance on PostgreSQL), `memory` (lost on restart) or `redis://...` (shared)
+    sessions: SessionsBackend = "database";
+    /// prefix of every Redis key (`sessions = redis://...`)
+    redis_prefix: String = "hpcbot";
+    /// sessions kept in memory at most (`sessions = memory`; the longest idle is evicted) and conversations kept ready per process
+    max_sessions: NonZeroUsize = "100000";
+    /// idle time after which a session expires (each turn renews it)
+    session_ttl: Duration = "24h";
+    /// IANA time zone in which dates and times people type are read
+    timezone: Tz = "UTC";
+    /// `none` (the chat session, or the browser's `hpcbot_client` cookie, is the caller) or `token` (Bearer tokens name users)
+    auth: AuthMode = "none";
+    /// the centre's name, as the assistant says it
+    centre_name: String = "SK HPC Services";
+    /// currency of prices
+    currency: String = "USD";
+    /// the request deadline
+    request_timeout: Duration = "30s";
+    /// largest request body in bytes
+    body_limit: NonZeroUsize = "65536", check = |n: &NonZeroUsize| at_least(n.get() as u64, 1024, " bytes");
+    /// requests handled at once; more are shed with `503 overloaded`
+    max_in_flight: NonZeroUsize = "512";
+    /// requests slower than this are logged as warnings
+    slow_request: Duration = "5s";
+    /// how long in-flight requests may finish after SIGTERM/Ctrl-C
+    shutdown_grace: Duration = "20s";
+    /// bound on receiving a request's headers, from when the connection is ready for one (new, or kept alive after a reply) — so also the idle keep-alive timeout; then the connection is closed
+    header_read_timeout: Duration = "15s";
+    /// bound on receiving a whole request body; slower is `408 body_timeout`
+    body_read_timeout: Duration = "10s";
+    /// open client connections at most, lowered at start to fit the open-file limit (less 256 kept for the pool, Redis, logs); more are answered `503 overloaded` and closed
+    max_connections: NonZeroUsize = "10000";
+    /// open connections from one address (trusted proxies never, loopback only with `rate_limit_loopback`); more are answered `429 too_many_connections` and closed
+    max_connections_per_client: NonZeroUsize = "256";
+    /// one client's share of `max_in_flight`; more get `429 too_many_requests`
+    max_in_flight_per_client: NonZeroUsize = "64";
+    /// sessions one client may create per minute (burst the same; `0`: no limit); more get `429 too_many_requests` with `Retry-After`
+    rate_limit_sessions: u32 = "60";
+    /// chat turns, direct and `/v1` questions of one client per minute (`0`: no limit)
+    rate_limit_turns: u32 = "120";
+    /// booking creations, changes and cancellations of one client per minute (`0`: no limit)
+    rate_limit_bookings: u32 = "60";
+    /// whether clients on this machine's loopback (load tests, probes) get the per-client limits too
+    rate_limit_loopback: bool = "false";
+    /// comma-separated IP addresses of reverse proxies whose `X-Forwarded-For` names the client
+    trusted_proxies: Vec<IpAddr> = "";
+    /// how far ahead a booking may start (`400 start_too_far_ahead`)
+    max_advance: Duration = "365d";
+    /// turns one chat session may hold; more are `409 session_full`
+    max_session_turns: NonZeroU64 = "1000";
+    /// `human` or `json` (`HPCBOT_LOG` sets the filter)
+    log_format: LogFormat = "human";
+    [llm: LlmConfig]
+    /// OpenAI-compatible base URL, e.g. `http://127.0.0.1:8000/v1` (unset: the built-in assistant)
+    base_url: Option<HttpUrl> = "";
+    /// the LLM's key (default: `OPENAI_API_KEY`)
+    api_key: Option<String> = "";
+    /// the LLM's model name
+    model: String = "gpt-4o-mini";
+    /// earlier messages of a session sent to the LLM at most (the most recent)
+    max_history: usize = "40";
+    /// bound on connecting to the LLM
+    connect_timeout: Duration = "3s";
+    /// bound on the LLM's first byte
+    first_byte_timeout: Duration = "20s";
+    /// bound on one whole LLM call (inside the request deadline)
+    timeout: Duration = "25s";
+    /// retries of a failed LLM call (connect errors, 429 honouring Retry-After, 502/503/504), never after output was streamed
+    max_retries: u32 = "2";
+    /// LLM failures within `llm.breaker_window` that open the circuit breaker
+    breaker_failures: NonZeroU32 = "5";
+    /// window in which LLM failures are counted
+    breaker_window: Duration = "30s";
+    /// how long the open breaker sends turns to the built-in assistant before one probe call
+    breaker_open_for: Duration = "30s";
+}
+
+/// A check: at most `max`.
+fn at_most(n: u64, max: u64) -> Result<(), String> {
+    if n > max {
+        return Err(format!("must be at most {max}"));
+    }
+    Ok(())
+}
+
+/// A check: at least `min`.
+fn at_least(n: u64, min: u64, unit: &str) -> Result<(), String> {
+    if n < min {
+        return Err(format!("must be at least {min}{unit}"));
+    }
+    Ok(())
 }
 
 /// The `--help` text listing every setting.
@@ -339,13 +498,31 @@ pub fn settings_help() -> String {
             st.default
         };
         s.push_str(&format!(
-            "  {:<26} {:<34} {}\n  {:<26} {:<34} default: {}\n",
+            "  {:<26} {:<34} default: {}\n      {}\n",
             st.key,
             env_name(st.key),
-            st.help,
-            "",
-            "",
-            default
+            default,
+            st.help.replace('`', ""),
+        ));
+    }
+    s
+}
+
+/// The README's settings table (kept equal to it by a test).
+pub fn settings_markdown() -> String {
+    let mut s = String::from("| key | env | default | meaning |\n|---|---|---|---|\n");
+    for st in SETTINGS {
+        let default = if st.default.is_empty() {
+            "unset".to_string()
+        } else {
+            format!("`{}`", st.default)
+        };
+        s.push_str(&format!(
+            "| `{}` | `{}` | {} | {} |\n",
+            st.key,
+            env_name(st.key),
+            default,
+            st.help.replace('|', "\\|")
         ));
     }
     s
@@ -386,6 +563,14 @@ fn flatten(
     Ok(())
 }
 
+/// The defaults of every key.
+fn defaults() -> BTreeMap<String, String> {
+    SETTINGS
+        .iter()
+        .map(|s| (s.key.to_string(), s.default.to_string()))
+        .collect()
+}
+
 impl Config {
     /// Reads the layers. `file` is an explicit config path (it must exist); without one,
     /// `hpcbot.toml` in the current directory is read if present. `env` looks a variable up.
@@ -394,10 +579,7 @@ impl Config {
         overrides: &[(String, String)],
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let mut values: BTreeMap<String, String> = SETTINGS
-            .iter()
-            .map(|s| (s.key.to_string(), s.default.to_string()))
-            .collect();
+        let mut values = defaults();
         let path = file.map(Path::to_path_buf).or_else(|| {
             let p = PathBuf::from("hpcbot.toml");
             p.exists().then_some(p)
@@ -440,203 +622,26 @@ impl Config {
         Self::from_values(&values)
     }
 
-    fn from_values(v: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
-        let get = |k: &str| v.get(k).map(|s| s.trim().to_string()).unwrap_or_default();
-        let bad = |k: &str, why: String| {
-            ConfigError(format!("invalid setting `{k}` ({}): {why}", env_name(k)))
-        };
-        let duration = |k: &str| -> Result<Duration, ConfigError> {
-            let d = humantime::parse_duration(&get(k)).map_err(|e| {
-                bad(
-                    k,
-                    format!("`{}` is not a duration like 30s or 5m ({e})", get(k)),
-                )
-            })?;
-            if d.is_zero() {
-                return Err(bad(k, "must be more than zero".into()));
-            }
-            Ok(d)
-        };
-        let number = |k: &str| -> Result<u64, ConfigError> {
-            let n: u64 = get(k)
-                .replace('_', "")
-                .parse()
-                .map_err(|_| bad(k, format!("`{}` is not a whole number", get(k))))?;
-            if n == 0 {
-                return Err(bad(k, "must be at least 1".into()));
-            }
-            Ok(n)
-        };
-        let optional = |k: &str| Some(get(k)).filter(|s| !s.is_empty());
-
-        let data_dir = PathBuf::from(get("data_dir"));
-        let database_url = match optional("database_url") {
-            Some(url)
-                if url.starts_with("sqlite:")
-                    || url.starts_with("postgres:")
-                    || url.starts_with("postgresql:") =>
-            {
-                url
-            }
-            Some(url) => {
-                return Err(bad(
-                    "database_url",
-                    format!(
-                        "`{}` must start with sqlite:// or postgres://",
-                        url.split(':').next().unwrap_or("")
-                    ),
-                ))
-            }
-            None => format!("sqlite://{}?mode=rwc", data_dir.join("hpcbot.db").display()),
-        };
-        let sessions = get("sessions");
-        if sessions != "memory"
-            && !sessions.starts_with("redis://")
-            && !sessions.starts_with("rediss://")
-        {
-            return Err(bad(
-                "sessions",
-                format!("`{sessions}` must be `memory` or a redis:// URL"),
-            ));
-        }
-        let llm_base = optional("llm.base_url");
-        if let Some(u) = &llm_base {
-            if !(u.starts_with("http://") || u.starts_with("https://")) {
-                return Err(bad(
-                    "llm.base_url",
-                    format!("`{u}` must be an http:// or https:// URL"),
-                ));
-            }
-        }
-        let body_limit = number("body_limit")?;
-        if body_limit < 1024 {
-            return Err(bad("body_limit", "must be at least 1024 bytes".into()));
-        }
-        let per_minute = |k: &str| -> Result<u32, ConfigError> {
-            get(k).parse().map_err(|_| {
-                bad(
-                    k,
-                    format!("`{}` is not a whole number (0: no limit)", get(k)),
-                )
-            })
-        };
-        let mut trusted_proxies = Vec::new();
-        for p in get("trusted_proxies")
-            .split(',')
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-        {
-            trusted_proxies.push(
-                p.parse()
-                    .map_err(|_| bad("trusted_proxies", format!("`{p}` is not an IP address")))?,
-            );
-        }
-        Ok(Self {
-            header_read_timeout: duration("header_read_timeout")?,
-            body_read_timeout: duration("body_read_timeout")?,
-            max_connections: number("max_connections")? as usize,
-            max_connections_per_client: number("max_connections_per_client")? as usize,
-            max_in_flight_per_client: number("max_in_flight_per_client")? as usize,
-            rate_limit_sessions: per_minute("rate_limit_sessions")?,
-            rate_limit_turns: per_minute("rate_limit_turns")?,
-            rate_limit_bookings: per_minute("rate_limit_bookings")?,
-            rate_limit_loopback: match get("rate_limit_loopback").as_str() {
-                "true" => true,
-                "false" => false,
-                other => {
-                    return Err(bad(
-                        "rate_limit_loopback",
-                        format!("`{other}` must be true or false"),
-                    ))
-                }
-            },
-            trusted_proxies,
-            max_advance: duration("max_advance")?,
-            max_session_turns: number("max_session_turns")?,
-            listen: get("listen").parse().map_err(|_| {
-                bad(
-                    "listen",
-                    format!("`{}` is not an address like 127.0.0.1:8080", get("listen")),
-                )
-            })?,
-            data_dir,
-            database_url,
-            database_max_connections: number("database_max_connections")?.min(1000) as u32,
-            store_timeout: duration("store_timeout")?,
-            sessions,
-            max_sessions: number("max_sessions")? as usize,
-            redis_prefix: optional("redis_prefix")
-                .ok_or_else(|| bad("redis_prefix", "must not be empty".into()))?,
-            session_ttl: duration("session_ttl")?,
-            timezone: get("timezone").parse().map_err(|_| {
-                bad(
-                    "timezone",
-                    format!(
-                        "`{}` is not an IANA time zone like UTC or Europe/Bratislava",
-                        get("timezone")
-                    ),
-                )
-            })?,
-            auth: match get("auth").as_str() {
-                "none" => AuthMode::None,
-                "token" => AuthMode::Token,
-                other => return Err(bad("auth", format!("`{other}` must be none or token"))),
-            },
-            centre_name: optional("centre_name")
-                .ok_or_else(|| bad("centre_name", "must not be empty".into()))?,
-            currency: optional("currency")
-                .ok_or_else(|| bad("currency", "must not be empty".into()))?,
-            request_timeout: duration("request_timeout")?,
-            body_limit: body_limit as usize,
-            max_in_flight: number("max_in_flight")? as usize,
-            slow_request: duration("slow_request")?,
-            shutdown_grace: duration("shutdown_grace")?,
-            log_format: match get("log_format").as_str() {
-                "human" => LogFormat::Human,
-                "json" => LogFormat::Json,
-                other => {
-                    return Err(bad(
-                        "log_format",
-                        format!("`{other}` must be human or json"),
-                    ))
-                }
-            },
-            llm: LlmConfig {
-                base_url: llm_base,
-                api_key: optional("llm.api_key"),
-                model: get("llm.model"),
-                connect_timeout: duration("llm.connect_timeout")?,
-                first_byte_timeout: duration("llm.first_byte_timeout")?,
-                timeout: duration("llm.timeout")?,
-                max_retries: get("llm.max_retries").parse().map_err(|_| {
-                    bad(
-                        "llm.max_retries",
-                        format!("`{}` is not a whole number", get("llm.max_retries")),
-                    )
-                })?,
-                breaker_failures: number("llm.breaker_failures")? as u32,
-                max_history: get("llm.max_history").parse().map_err(|_| {
-                    bad(
-                        "llm.max_history",
-                        format!("`{}` is not a whole number", get("llm.max_history")),
-                    )
-                })?,
-                breaker_window: duration("llm.breaker_window")?,
-                breaker_open_for: duration("llm.breaker_open_for")?,
-            },
-        })
-    }
-
     /// Defaults only (plus `overrides`), ignoring the environment and any file: for tests.
     pub fn defaults_with(overrides: &[(&str, &str)]) -> Result<Self, ConfigError> {
-        let mut values: BTreeMap<String, String> = SETTINGS
-            .iter()
-            .map(|s| (s.key.to_string(), s.default.to_string()))
-            .collect();
+        let mut values = defaults();
         for (k, v) in overrides {
+            if !values.contains_key(*k) {
+                return Err(ConfigError(format!("unknown setting `{k}`")));
+            }
             values.insert(k.to_string(), v.to_string());
         }
         Self::from_values(&values)
+    }
+
+    /// The booking database: `database_url`, or the SQLite file in `data_dir`.
+    pub fn database(&self) -> DatabaseUrl {
+        self.database_url.clone().unwrap_or_else(|| {
+            DatabaseUrl::Sqlite(format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("hpcbot.db").display()
+            ))
+        })
     }
 }
 
@@ -672,7 +677,77 @@ mod tests {
         assert_eq!(c.request_timeout, Duration::from_secs(12));
         assert_eq!(c.llm.model, "m");
         assert_eq!(c.llm.api_key.as_deref(), Some("k1"));
-        assert!(c.database_url.starts_with("sqlite://"));
+        assert!(c.database().is_sqlite());
+        assert!(c.database().as_str().starts_with("sqlite://"));
+        assert_eq!(c.sessions, SessionsBackend::Database, "API.md's default");
+        assert_eq!(c.auth, AuthMode::None);
+    }
+
+    #[test]
+    fn backends_are_typed() {
+        let c = Config::defaults_with(&[
+            ("sessions", "redis://127.0.0.1:6379"),
+            ("database_url", "postgres://u@h/db"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.sessions,
+            SessionsBackend::Redis("redis://127.0.0.1:6379".into())
+        );
+        assert_eq!(
+            c.database(),
+            DatabaseUrl::Postgres("postgres://u@h/db".into())
+        );
+        let c = Config::defaults_with(&[("sessions", "memory")]).unwrap();
+        assert_eq!(c.sessions, SessionsBackend::Memory);
+        for (k, v, env) in [
+            ("sessions", "mysql://x", "HPCBOT_SESSIONS"),
+            ("database_url", "mysql://x", "HPCBOT_DATABASE_URL"),
+            ("llm.base_url", "ftp://x", "HPCBOT_LLM_BASE_URL"),
+            ("body_limit", "100", "HPCBOT_BODY_LIMIT"),
+            ("max_in_flight", "0", "HPCBOT_MAX_IN_FLIGHT"),
+            (
+                "database_max_connections",
+                "5000",
+                "HPCBOT_DATABASE_MAX_CONNECTIONS",
+            ),
+            ("session_ttl", "0s", "HPCBOT_SESSION_TTL"),
+            ("centre_name", " ", "HPCBOT_CENTRE_NAME"),
+            ("auth", "magic", "HPCBOT_AUTH"),
+            ("max_connections", "0", "HPCBOT_MAX_CONNECTIONS"),
+            ("max_session_turns", "0", "HPCBOT_MAX_SESSION_TURNS"),
+            ("rate_limit_turns", "-1", "HPCBOT_RATE_LIMIT_TURNS"),
+            ("rate_limit_loopback", "yes", "HPCBOT_RATE_LIMIT_LOOPBACK"),
+            ("trusted_proxies", "10.0.0.1, proxy", "HPCBOT_TRUSTED_PROXIES"),
+        ] {
+            let e = Config::defaults_with(&[(k, v)]).unwrap_err();
+            assert!(
+                e.0.contains(&format!("`{k}`")) && e.0.contains(env),
+                "{k}={v}: {e}"
+            );
+        }
+        // Zero is allowed where the type says so.
+        let c = Config::defaults_with(&[("llm.max_retries", "0"), ("llm.max_history", "0")]);
+        assert!(c.is_ok());
+        let c = Config::defaults_with(&[("max_sessions", "1_000")]).unwrap();
+        assert_eq!(c.max_sessions.get(), 1000);
+        // Hardening's keys: 0 turns a rate limit off; lists and switches are typed.
+        let c = Config::defaults_with(&[
+            ("rate_limit_sessions", "0"),
+            ("rate_limit_loopback", "true"),
+            ("trusted_proxies", "127.0.0.1, ::1"),
+        ])
+        .unwrap();
+        assert_eq!(c.rate_limit_sessions, 0);
+        assert!(c.rate_limit_loopback);
+        assert_eq!(
+            c.trusted_proxies,
+            vec![
+                IpAddr::from([127, 0, 0, 1]),
+                IpAddr::from(std::net::Ipv6Addr::LOCALHOST)
+            ]
+        );
+        assert!(Config::defaults_with(&[]).unwrap().trusted_proxies.is_empty());
     }
 
     #[test]
@@ -706,5 +781,38 @@ mod tests {
             .unwrap_err()
             .0
             .contains("llm.modle"));
+    }
+
+    #[test]
+    fn every_default_is_valid_and_help_lists_every_key() {
+        Config::defaults_with(&[]).unwrap();
+        let help = settings_help();
+        for s in SETTINGS {
+            assert!(help.contains(&env_name(s.key)), "{}", s.key);
+            assert!(!s.help.is_empty() && !s.help.starts_with(' '), "{}", s.key);
+        }
+    }
+
+    /// The README's table is the declaration's; `HPCBOT_WRITE_README=1` rewrites it.
+    #[test]
+    fn readme_settings_table_matches_the_declaration() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+        let readme = std::fs::read_to_string(&path).unwrap();
+        let (begin, end) = ("<!-- settings:begin -->\n", "<!-- settings:end -->");
+        let a = readme.find(begin).expect("README has the settings markers") + begin.len();
+        let b = readme
+            .find(end)
+            .expect("README has the settings end marker");
+        let want = settings_markdown();
+        if readme[a..b] != want {
+            if std::env::var_os("HPCBOT_WRITE_README").is_some() {
+                std::fs::write(&path, format!("{}{want}{}", &readme[..a], &readme[b..])).unwrap();
+            } else {
+                panic!(
+                    "README.md's settings table differs from src/config.rs; run \
+                     `HPCBOT_WRITE_README=1 cargo test --lib config` to regenerate it:\n{want}"
+                );
+            }
+        }
     }
 }

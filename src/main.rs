@@ -197,11 +197,12 @@ async fn shutdown_signal() {
 }
 
 async fn open_store(config: &Config) -> anyhow::Result<hpcbot::store::sql::SqlStore> {
-    if config.database_url.starts_with("sqlite:") {
+    let database = config.database();
+    if database.is_sqlite() {
         std::fs::create_dir_all(&config.data_dir)?;
     }
     hpcbot::store::sql::SqlStore::connect(&hpcbot::store::sql::SqlOptions {
-        url: config.database_url.clone(),
+        url: database.as_str().to_string(),
         max_connections: 2,
         timeout: config.store_timeout,
     })
@@ -222,8 +223,8 @@ async fn main_inner() -> anyhow::Result<()> {
                 .with_context(|| {
                     format!("cannot listen on {} (setting `listen`)", config.listen)
                 })?;
-            tracing::info!(address = %listener.local_addr()?, database = %hpcbot::server::redact(&config.database_url),
-                sessions = %hpcbot::server::redact(&config.sessions), assistant = if config.llm.base_url.is_some() { "llm" } else { "builtin" },
+            tracing::info!(address = %listener.local_addr()?, database = %hpcbot::server::redact(config.database().as_str()),
+                sessions = %hpcbot::server::redact(&config.sessions.to_string()), assistant = if config.llm.base_url.is_some() { "llm" } else { "builtin" },
                 "hpcbot serving");
             hpcbot::run(config, listener, shutdown_signal()).await
         }

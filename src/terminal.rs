@@ -1,5 +1,10 @@
 //! `hpcbot chat`: a terminal client of a running server — line editing, the session's
-//! history shown on resume, replies streamed as they come; Ctrl-C or Ctrl-D leaves.
+//! history shown on resume, the person's bookings shown whatever chat is open, replies
+//! streamed as they come; Ctrl-C or Ctrl-D leaves.
+//!
+//! Like a browser, it keeps the server's `hpcbot_client` cookie (in `chat_client` beside the
+//! session file) and sends it on every request, so every chat started here shares one owner
+//! and its bookings (API.md "Identity"); an expired chat is said plainly and a new one begun.
 
 use futures::StreamExt;
 use serde_json::{json, Value};
@@ -15,12 +20,115 @@ pub fn state_file() -> PathBuf {
     base.join("hpcbot").join("chat_session")
 }
 
-fn remember(id: &str) {
-    let f = state_file();
+/// Where the client id (the `hpcbot_client` cookie) is kept between runs.
+fn client_file() -> PathBuf {
+    state_file().with_file_name("chat_client")
+}
+
+fn write_state(f: PathBuf, value: &str) {
     if let Some(dir) = f.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
-    let _ = std::fs::write(f, id);
+    let _ = std::fs::write(f, value);
+}
+
+fn remember(id: &str) {
+    write_state(state_file(), id);
+}
+
+/// The `hpcbot_client` value of a response's `Set-Cookie`, if it gives one.
+fn client_cookie_of(res: &reqwest::Response) -> Option<String> {
+    res.headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next()?.trim().strip_prefix("hpcbot_client="))
+        .map(str::to_string)
+        .next()
+}
+
+/// An HTTP client that sends this terminal's `hpcbot_client` cookie: the one kept from an
+/// earlier run, else a new one the server gives (kept for the next run). Also returns the
+/// person's bookings as the server listed them.
+async fn client_with_cookie(url: &str) -> anyhow::Result<(reqwest::Client, Value)> {
+    let kept = std::fs::read_to_string(client_file())
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit()));
+    let build = |id: &str| -> anyhow::Result<reqwest::Client> {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::COOKIE,
+            reqwest::header::HeaderValue::from_str(&format!("hpcbot_client={id}"))?,
+        );
+        Ok(reqwest::Client::builder()
+            .default_headers(headers)
+            .build()?)
+    };
+    let client = match &kept {
+        Some(id) => build(id)?,
+        None => reqwest::Client::new(),
+    };
+    let res = client.get(format!("{url}/api/bookings")).send().await?;
+    let given = client_cookie_of(&res);
+    // A refusal (e.g. a server with auth = token) only means no list is shown here.
+    let list: Value = match res.error_for_status() {
+        Ok(r) => r.json().await.unwrap_or(Value::Null),
+        Err(_) => Value::Null,
+    };
+    match (kept, given) {
+        (Some(_), _) => Ok((client, list)),
+        (None, Some(id)) => {
+            write_state(client_file(), &id);
+            Ok((build(&id)?, list))
+        }
+        // A server that gives no client cookie: chats own themselves as before.
+        (None, None) => Ok((client, list)),
+    }
+}
+
+/// Prints the person's bookings (all of them, whichever chat made them).
+fn show_bookings(list: &Value) {
+    let confirmed: Vec<&Value> = list["bookings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|b| b["status"] == "confirmed")
+        .collect();
+    if confirmed.is_empty() {
+        return;
+    }
+    println!("Your bookings:");
+    for b in confirmed {
+        println!(
+            "  {} × {} {} → {}  ({})",
+            b["count"],
+            b["model"].as_str().unwrap_or(""),
+            b["start"].as_str().unwrap_or(""),
+            b["end"].as_str().unwrap_or(""),
+            &b["id"].as_str().unwrap_or("")[..8.min(b["id"].as_str().unwrap_or("").len())]
+        );
+    }
+    println!();
+}
+
+/// Lists the person's bookings now.
+async fn bookings(client: &reqwest::Client, url: &str) -> anyhow::Result<Value> {
+    Ok(client
+        .get(format!("{url}/api/bookings"))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?)
+}
+
+/// What a turn came to.
+enum TurnEnd {
+    /// The session to continue (the reply was shown, or an error that keeps it).
+    Session(Option<String>),
+    /// The named session is unknown or expired on the server.
+    Expired,
 }
 
 async fn show_history(client: &reqwest::Client, url: &str, id: &str) -> anyhow::Result<bool> {
@@ -49,7 +157,7 @@ async fn turn(
     url: &str,
     session: Option<&str>,
     message: &str,
-) -> anyhow::Result<Option<String>> {
+) -> anyhow::Result<TurnEnd> {
     let mut body = json!({"message": message});
     if let Some(s) = session {
         body["session_id"] = json!(s);
@@ -60,14 +168,18 @@ async fn turn(
         .send()
         .await?;
     if !res.status().is_success() {
+        let status = res.status();
         let v: Value = res.json().await.unwrap_or(Value::Null);
+        if status == 404 && v["error"]["code"] == "session_not_found" && session.is_some() {
+            return Ok(TurnEnd::Expired);
+        }
         println!(
             "error: {}",
             v["error"]["message"]
                 .as_str()
                 .unwrap_or("the server refused the message")
         );
-        return Ok(session.map(str::to_string));
+        return Ok(TurnEnd::Session(session.map(str::to_string)));
     }
     print!("bot> ");
     let mut stream = res.bytes_stream();
@@ -114,13 +226,13 @@ async fn turn(
             }
         }
     }
-    Ok(sid)
+    Ok(TurnEnd::Session(sid))
 }
 
 /// Runs the client until Ctrl-C / Ctrl-D.
 pub async fn run(url: String, session: Option<String>, new: bool) -> anyhow::Result<()> {
     let url = url.trim_end_matches('/').to_string();
-    let client = reqwest::Client::new();
+    let (client, list) = client_with_cookie(&url).await?;
     let mut sid = session.or_else(|| {
         if new {
             None
@@ -132,11 +244,18 @@ pub async fn run(url: String, session: Option<String>, new: bool) -> anyhow::Res
     });
     if let Some(id) = sid.clone() {
         if !show_history(&client, &url, &id).await? {
+            println!(
+                "— your last chat ({}) has expired or is unknown to this server; \
+                 a new chat starts (your bookings are kept) —",
+                &id[..8.min(id.len())]
+            );
             sid = None;
         }
     }
+    show_bookings(&list);
     println!(
-        "hpcbot at {url} — type a message; /new starts a new chat; Ctrl-C or Ctrl-D leaves.\n"
+        "hpcbot at {url} — type a message; /new starts a new chat; /bookings lists your \
+         bookings; Ctrl-C or Ctrl-D leaves.\n"
     );
     let mut editor = rustyline::DefaultEditor::new()?;
     loop {
@@ -163,8 +282,33 @@ pub async fn run(url: String, session: Option<String>, new: bool) -> anyhow::Res
             println!("— new chat —\n");
             continue;
         }
+        if msg == "/bookings" {
+            match bookings(&client, &url).await {
+                Ok(list) if list["bookings"].as_array().is_some_and(|b| !b.is_empty()) => {
+                    show_bookings(&list)
+                }
+                Ok(_) => println!("You have no bookings.\n"),
+                Err(e) => println!("error: cannot reach {url}: {e}\n"),
+            }
+            continue;
+        }
+        let run = async {
+            match turn(&client, &url, sid.as_deref(), msg).await? {
+                TurnEnd::Expired => {
+                    println!(
+                        "— this chat has expired or is unknown to the server; a new chat \
+                         starts (your bookings are kept) —"
+                    );
+                    match turn(&client, &url, None, msg).await? {
+                        TurnEnd::Session(s) => Ok(s),
+                        TurnEnd::Expired => Ok(None),
+                    }
+                }
+                TurnEnd::Session(s) => Ok::<_, anyhow::Error>(s),
+            }
+        };
         tokio::select! {
-            r = turn(&client, &url, sid.as_deref(), msg) => {
+            r = run => {
                 match r {
                     Ok(s) => {
                         if let Some(s) = &s {

@@ -73,6 +73,46 @@ impl fmt::Display for SessionId {
     }
 }
 
+/// A browser's (or terminal client's) id under `auth = none`: the `hpcbot_client` cookie,
+/// 128 random bits as 32 lowercase hex digits, issued by the server only. Every chat of one
+/// client shares one owner, [`Owner::client`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClientId(String);
+
+impl ClientId {
+    /// A fresh random id.
+    pub fn new() -> Self {
+        Self(random_hex(16))
+    }
+
+    /// Parses a client-supplied id; anything the server could not have issued is refused.
+    pub fn parse(s: &str) -> Result<Self, InvalidId> {
+        let s = s.trim();
+        if s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            Ok(Self(s.to_ascii_lowercase()))
+        } else {
+            Err(InvalidId(s.chars().take(80).collect()))
+        }
+    }
+
+    /// The textual form.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for ClientId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// A booking id: 128 random bits as 32 hex digits. People may type a unique prefix.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(transparent)]
@@ -117,7 +157,8 @@ impl fmt::Display for BookingId {
     }
 }
 
-/// Who owns sessions and bookings: a session (auth = none) or a named user (auth = token).
+/// Who owns sessions and bookings: a client (auth = none, the `hpcbot_client` cookie), a
+/// session (auth = none, a client without cookies) or a named user (auth = token).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct Owner(String);
@@ -126,6 +167,11 @@ impl Owner {
     /// The owner for `auth = none`: the chat session itself.
     pub fn session(id: &SessionId) -> Self {
         Self(format!("session:{id}"))
+    }
+
+    /// A client (`auth = none` with the `hpcbot_client` cookie): every chat of one browser.
+    pub fn client(id: &ClientId) -> Self {
+        Self(format!("client:{id}"))
     }
 
     /// A named user (`auth = token`).

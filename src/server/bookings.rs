@@ -6,6 +6,7 @@ use super::extract::{ApiJson, ApiQuery};
 use super::gpus::parse_interval;
 use super::AppState;
 use crate::assistant::tools::BookingView;
+use crate::chat::SessionRef;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -73,15 +74,21 @@ pub async fn create(
     // Check the request before a session is created for it.
     s.tools.check(&req.model, req.count, &interval).await?;
     let user = caller.owner();
+    let named = caller::session_ref(
+        req.session_id.as_deref().or(query.session_id.as_deref()),
+        &headers,
+    )?;
+    // No session named and a client cookie: the client is the caller, no session is needed.
+    if let (SessionRef::New, Some(client)) = (&named, caller.creator()) {
+        let booking = s
+            .tools
+            .book(&client, &req.model, req.count, interval)
+            .await?;
+        return Ok((StatusCode::CREATED, Json(BookingView::from(&booking))).into_response());
+    }
     let session = s
         .engine
-        .resolve(
-            caller::session_ref(
-                req.session_id.as_deref().or(query.session_id.as_deref()),
-                &headers,
-            )?,
-            user.as_ref(),
-        )
+        .resolve(named, user.as_ref(), caller.creator().as_ref())
         .await?;
     let booking = s
         .tools

@@ -46,6 +46,7 @@ async fn open_session(
                 headers,
             )?,
             user.as_ref(),
+            caller.creator().as_ref(),
         )
         .await?;
     Ok((session.id, user))

@@ -68,12 +68,12 @@ impl Guard {
             sessions: limiter(c.rate_limit_sessions).map(Arc::new),
             turns: limiter(c.rate_limit_turns),
             bookings: limiter(c.rate_limit_bookings),
-            per_client: c.max_in_flight_per_client,
+            per_client: c.max_in_flight_per_client.get(),
             in_flight: Mutex::new(HashMap::new()),
-            conns_per_client: c.max_connections_per_client,
+            conns_per_client: c.max_connections_per_client.get(),
             conns_by_ip: Mutex::new(HashMap::new()),
             connections: AtomicUsize::new(0),
-            max_connections: AtomicUsize::new(c.max_connections),
+            max_connections: AtomicUsize::new(c.max_connections.get()),
             sessions_seen: AtomicU64::new(0),
         }
     }

@@ -41,10 +41,10 @@ impl Options {
         let fit = nofile
             .map(|n| n.saturating_sub(FD_RESERVE).max(16) as usize)
             .unwrap_or(usize::MAX);
-        let max_connections = c.max_connections.min(fit);
-        if max_connections < c.max_connections {
+        let max_connections = c.max_connections.get().min(fit);
+        if max_connections < c.max_connections.get() {
             tracing::warn!(
-                setting = c.max_connections,
+                setting = c.max_connections.get(),
                 nofile = nofile.unwrap_or(0),
                 max_connections,
                 "max_connections lowered to fit the open-file limit"

@@ -137,7 +137,7 @@ pub async fn track(State(s): State<AppState>, mut req: Request, next: Next) -> R
             format!("the request headers are larger than {MAX_HEADER_BYTES} bytes"),
         ))
     } else {
-        match read_body(req, s.config.body_limit, s.config.body_read_timeout).await {
+        match read_body(req, s.config.body_limit.get(), s.config.body_read_timeout).await {
             Ok(r) => {
                 req = r;
                 None

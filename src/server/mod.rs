@@ -20,7 +20,7 @@ pub mod ui;
 use crate::assistant::tools::Tools;
 use crate::assistant::Assistant;
 use crate::chat::{Engine, EngineOptions};
-use crate::config::Config;
+use crate::config::{Config, SessionsBackend};
 use crate::domain::booking::BookingLimits;
 use crate::domain::Clock;
 use crate::ops::Inflight;
@@ -97,19 +97,20 @@ fn metrics_handle() -> PrometheusHandle {
 /// Connects the stores and builds the state.
 pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<AppState> {
     let clock = overrides.clock.unwrap_or_default();
-    if config.database_url.starts_with("sqlite:") {
+    let database = config.database();
+    if database.is_sqlite() {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| {
             anyhow::anyhow!("cannot create data_dir {}: {e}", config.data_dir.display())
         })?;
     }
     let sql = Arc::new(
         SqlStore::connect(&SqlOptions {
-            url: config.database_url.clone(),
-            max_connections: config.database_max_connections,
+            url: database.as_str().to_string(),
+            max_connections: config.database_max_connections.get(),
             timeout: config.store_timeout,
         })
         .await
-        .map_err(|e| anyhow::anyhow!("database ({}): {e}", redact(&config.database_url)))?,
+        .map_err(|e| anyhow::anyhow!("database ({}): {e}", redact(database.as_str())))?,
     );
     let store: Arc<dyn BookingStore> = sql.clone();
     let limits = BookingLimits {
@@ -118,18 +119,18 @@ pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<AppSt
         ..BookingLimits::default()
     };
     let tools = Tools::new(store, clock.clone(), limits);
-    let sessions: Arc<dyn SessionStore> = if config.sessions == "memory" {
-        Arc::new(MemorySessions::new(config.max_sessions))
-    } else {
-        Arc::new(
+    let sessions: Arc<dyn SessionStore> = match &config.sessions {
+        SessionsBackend::Database => Arc::new(sql.sessions()),
+        SessionsBackend::Memory => Arc::new(MemorySessions::new(config.max_sessions.get())),
+        SessionsBackend::Redis(url) => Arc::new(
             crate::store::redis::RedisSessions::connect(
-                &config.sessions,
+                url,
                 &config.redis_prefix,
                 config.store_timeout,
             )
             .await
-            .map_err(|e| anyhow::anyhow!("sessions ({}): {e}", redact(&config.sessions)))?,
-        )
+            .map_err(|e| anyhow::anyhow!("sessions ({}): {e}", redact(url)))?,
+        ),
     };
     let builtin = crate::assistant::builtin::Builtin::new(tools.clone(), &config);
     let mut llm_breaker = None;
@@ -140,7 +141,7 @@ pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<AppSt
             let llm = &config.llm;
             // One HTTP client for the process, made here, never per session.
             let client = Arc::new(client::LlmClient::new(client::ClientOptions {
-                base_url: base_url.clone(),
+                base_url: base_url.0.clone(),
                 api_key: llm.api_key.clone(),
                 model: llm.model.clone(),
                 connect_timeout: llm.connect_timeout,
@@ -150,7 +151,7 @@ pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<AppSt
             })?);
             let b = Arc::new(breaker::Breaker::new(
                 breaker::BreakerOptions {
-                    failures: llm.breaker_failures,
+                    failures: llm.breaker_failures.get(),
                     window: chrono::Duration::from_std(llm.breaker_window)?,
                     open_for: chrono::Duration::from_std(llm.breaker_open_for)?,
                 },
@@ -175,14 +176,14 @@ pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<AppSt
         clock,
         EngineOptions {
             session_ttl: config.session_ttl,
-            max_conversations: config.max_sessions as u64,
+            max_conversations: config.max_sessions.get() as u64,
             store_timeout: config.store_timeout,
-            max_turns: Some(config.max_session_turns),
+            max_turns: Some(config.max_session_turns.get()),
         },
     ));
     Ok(AppState {
         guard: Arc::new(guard::Guard::new(&config)),
-        admission: Arc::new(Semaphore::new(config.max_in_flight)),
+        admission: Arc::new(Semaphore::new(config.max_in_flight.get())),
         config: Arc::new(config),
         tools,
         engine,
@@ -288,7 +289,11 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .route_layer(axum::middleware::from_fn(middleware::matched))
-        .layer(DefaultBodyLimit::max(state.config.body_limit))
+        .layer(DefaultBodyLimit::max(state.config.body_limit.get()))
+        // Inside the guard: a refused request (a cross-site write, which a browser sends
+        // without its SameSite=Lax cookie) must not be handed a new client id that would
+        // replace the browser's own.
+        .layer(axum::middleware::from_fn(caller::client_cookie))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             guard::protect,

@@ -53,8 +53,7 @@ pub async fn create(
     State(s): State<AppState>,
     caller: caller::Caller,
 ) -> Result<Response, ApiError> {
-    let user = caller.owner();
-    let rec = s.engine.create_session(user.as_ref()).await?;
+    let rec = s.engine.create_session(caller.creator().as_ref()).await?;
     let mut res = (StatusCode::CREATED, Json(SessionInfo::from(&rec))).into_response();
     res.headers_mut().insert(
         header::SET_COOKIE,

@@ -5,6 +5,7 @@ pub mod memory;
 pub mod redis;
 pub mod sessions;
 pub mod sql;
+pub mod sql_sessions;
 pub mod users;
 
 pub use bookings::{BookingStore, NewBooking, StoreError};

@@ -74,9 +74,17 @@ impl SqlStore {
         if dialect == Dialect::Sqlite {
             pool = pool.after_connect(|conn, _| {
                 Box::pin(async move {
-                    sqlx::query("PRAGMA busy_timeout = 10000")
-                        .execute(&mut *conn)
-                        .await?;
+                    // WAL + synchronous=NORMAL: a committed transaction survives a crash of
+                    // the process (it is in the WAL file); a power loss or OS crash can lose
+                    // the last transactions before a checkpoint (never corrupts the file).
+                    // Readers never wait for the writer. See README "Durability".
+                    for pragma in [
+                        "PRAGMA busy_timeout = 10000",
+                        "PRAGMA journal_mode = WAL",
+                        "PRAGMA synchronous = NORMAL",
+                    ] {
+                        sqlx::query(pragma).execute(&mut *conn).await?;
+                    }
                     Ok(())
                 })
             });
@@ -103,6 +111,11 @@ impl SqlStore {
     /// The engine behind this store.
     pub fn dialect(&self) -> Dialect {
         self.dialect
+    }
+
+    /// The chat sessions kept in this database (`sessions = "database"`).
+    pub fn sessions(&self) -> super::sql_sessions::SqlSessions {
+        super::sql_sessions::SqlSessions::new(self.pool.clone(), self.dialect)
     }
 
     async fn seed_sample(&self) -> Result<(), StoreError> {

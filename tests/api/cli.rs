@@ -102,6 +102,30 @@ async fn chat_client_books_and_resumes_with_history() {
         out.contains("A100-80GB") && out.contains("confirmed"),
         "{out}"
     );
+    // The terminal kept its client cookie, so its bookings are shown on start, and a chat the
+    // server does not know is said plainly and a new one begun with the bookings still there.
+    assert!(state.path().join("hpcbot/chat_client").exists());
+    std::fs::write(
+        state.path().join("hpcbot/chat_session"),
+        "0123456789abcdef0123456789abcdef",
+    )
+    .unwrap();
+    let (ok, out, err) = run_with_stdin(chat(), "show my bookings\n").await;
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("has expired or is unknown") && out.contains("Your bookings:"),
+        "{out}"
+    );
+    let reply = &out[out.find("bot> ").expect("a reply") + 5..];
+    assert!(
+        reply.contains("A100-80GB"),
+        "the new chat lists the booking: {out}"
+    );
+    assert_ne!(
+        std::fs::read_to_string(state.path().join("hpcbot/chat_session")).unwrap(),
+        "0123456789abcdef0123456789abcdef",
+        "the new chat is remembered"
+    );
 }
 
 #[tokio::test]

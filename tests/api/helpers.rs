@@ -70,6 +70,8 @@ pub struct TestApp {
     _dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
     pub handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+    /// The PostgreSQL database the app uses, when [`Store::Postgres`] made one for it.
+    pub pg: Option<PgDb>,
 }
 
 impl TestApp {
@@ -148,6 +150,55 @@ pub async fn spawn_with(opts: Spawn) -> TestApp {
         _dir: dir,
         stop: Some(tx),
         handle,
+        pg: None,
+    }
+}
+
+/// Where a test server keeps its sessions: the engine's tests run on each.
+#[derive(Debug, Clone, Copy)]
+pub enum Store {
+    /// `sessions = "memory"`.
+    Memory,
+    /// `sessions = "database"` on the SQLite file (the default).
+    Sqlite,
+    /// `sessions = "database"` on a fresh PostgreSQL database.
+    Postgres,
+}
+
+impl Store {
+    /// [`spawn_with`] with this session store.
+    pub async fn spawn(self, mut opts: Spawn) -> TestApp {
+        let mut pg = None;
+        match self {
+            Store::Memory => opts.settings.push(("sessions", "memory".into())),
+            Store::Sqlite => opts.settings.push(("sessions", "database".into())),
+            Store::Postgres => {
+                let db = PgDb::new().await;
+                opts.database_url = Some(db.url.clone());
+                opts.settings.push(("sessions", "database".into()));
+                pg = Some(db);
+            }
+        }
+        let mut app = spawn_with(opts).await;
+        app.pg = pg;
+        app
+    }
+
+    /// [`echo_app`] with this session store.
+    pub async fn echo_app(
+        self,
+        echo: &crate::assistants::Echo,
+        settings: Vec<(&'static str, String)>,
+    ) -> TestApp {
+        self.spawn(Spawn {
+            settings,
+            overrides: Overrides {
+                assistant: Some(std::sync::Arc::new(echo.clone())),
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .await
     }
 }
 

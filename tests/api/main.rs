@@ -6,6 +6,7 @@ mod bookings;
 mod browser;
 mod cli;
 mod conversation;
+mod durable;
 mod faults;
 mod fuzz;
 mod helpers;

@@ -67,10 +67,9 @@ pub fn check_history(hist: &[Value], replies: &[Value]) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn twenty_concurrent_turns_of_one_session_are_ordered_and_whole() {
+async fn twenty_concurrent_turns_of_one_session_are_ordered_and_whole(store: Store) {
     let echo = Echo::default();
-    let app = echo_app(&echo, vec![]).await;
+    let app = store.echo_app(&echo, vec![]).await;
     let sid = new_session(&app).await;
     let replies = concurrent_turns(&app, &sid, (0..20).map(|i| format!("m{i}")).collect()).await;
     assert!(!replies.is_empty());
@@ -78,10 +77,9 @@ async fn twenty_concurrent_turns_of_one_session_are_ordered_and_whole() {
     assert_eq!(echo.opens_of(&sid), 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn racing_first_turns_create_each_assistant_once() {
+async fn racing_first_turns_create_each_assistant_once(store: Store) {
     let echo = Echo::default();
-    let app = echo_app(&echo, vec![]).await;
+    let app = store.echo_app(&echo, vec![]).await;
     let mut sids = Vec::new();
     for _ in 0..200 {
         sids.push(new_session(&app).await);
@@ -110,10 +108,9 @@ async fn racing_first_turns_create_each_assistant_once() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_session_whose_creation_blocks_delays_no_other_session() {
+async fn a_session_whose_creation_blocks_delays_no_other_session(store: Store) {
     let echo = Echo::default();
-    let app = echo_app(&echo, vec![]).await;
+    let app = store.echo_app(&echo, vec![]).await;
     let (stuck, stuck_turn) = blocked_turn(&app, &echo).await;
     let others: Vec<_> = (0..50)
         .map(|i| {
@@ -144,10 +141,11 @@ async fn a_session_whose_creation_blocks_delays_no_other_session() {
     assert_eq!(stuck_turn.await.unwrap().status(), 200);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_turn_past_the_deadline_ends_504_and_leaves_no_half_turn() {
+async fn a_turn_past_the_deadline_ends_504_and_leaves_no_half_turn(store: Store) {
     let echo = Echo::default();
-    let app = echo_app(&echo, vec![("request_timeout", "3s".into())]).await;
+    let app = store
+        .echo_app(&echo, vec![("request_timeout", "3s".into())])
+        .await;
     let sid = new_session(&app).await;
     let ok = concurrent_turns(&app, &sid, vec!["before".into()]).await;
     let res = app
@@ -166,10 +164,11 @@ async fn a_turn_past_the_deadline_ends_504_and_leaves_no_half_turn() {
 
 /// A stuck turn holds its session only until its own deadline: the next turn, queued
 /// behind it, then runs (its own deadline is later) and the stuck one leaves nothing.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_turn_queued_behind_a_stuck_one_runs_once_the_stuck_one_times_out() {
+async fn a_turn_queued_behind_a_stuck_one_runs_once_the_stuck_one_times_out(store: Store) {
     let echo = Echo::default();
-    let app = echo_app(&echo, vec![("request_timeout", "4s".into())]).await;
+    let app = store
+        .echo_app(&echo, vec![("request_timeout", "4s".into())])
+        .await;
     let sid = new_session(&app).await;
     let stuck = {
         let (c, url, sid) = (app.client.clone(), app.url("/api/chat"), sid.clone());
@@ -223,10 +222,9 @@ async fn a_turn_queued_behind_a_stuck_one_runs_once_the_stuck_one_times_out() {
     check_history(&history(&app, &sid).await, &[next]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_hundred_sessions_times_five_turns_lose_nothing() {
+async fn two_hundred_sessions_times_five_turns_lose_nothing(store: Store) {
     let echo = Echo::default();
-    let app = echo_app(&echo, vec![]).await;
+    let app = store.echo_app(&echo, vec![]).await;
     let mut sids = Vec::new();
     for _ in 0..200 {
         sids.push(new_session(&app).await);
@@ -257,19 +255,19 @@ async fn two_hundred_sessions_times_five_turns_lose_nothing() {
     }
 }
 
-#[tokio::test]
-async fn sessions_expire_when_idle_and_turns_renew_them() {
+async fn sessions_expire_when_idle_and_turns_renew_them(store: Store) {
     let clock = hpcbot::domain::Clock::fixed(chrono::Utc::now());
     let echo = Echo::default();
-    let app = spawn_with(Spawn {
-        settings: vec![("session_ttl", "1h".into())],
-        overrides: Overrides {
-            assistant: Some(Arc::new(echo.clone())),
-            clock: Some(clock.clone()),
-        },
-        ..Default::default()
-    })
-    .await;
+    let app = store
+        .spawn(Spawn {
+            settings: vec![("session_ttl", "1h".into())],
+            overrides: Overrides {
+                assistant: Some(Arc::new(echo.clone())),
+                clock: Some(clock.clone()),
+            },
+            ..Default::default()
+        })
+        .await;
     let sid = new_session(&app).await;
     clock.advance(chrono::Duration::minutes(50));
     assert_eq!(
@@ -303,7 +301,9 @@ async fn sessions_expire_when_idle_and_turns_renew_them() {
 #[tokio::test]
 async fn the_session_store_is_bounded() {
     let echo = Echo::default();
-    let app = echo_app(&echo, vec![("max_sessions", "32".into())]).await;
+    let app = Store::Memory
+        .echo_app(&echo, vec![("max_sessions", "32".into())])
+        .await;
     let mut last = String::new();
     for _ in 0..300 {
         last = new_session(&app).await;
@@ -317,9 +317,8 @@ async fn the_session_store_is_bounded() {
     );
 }
 
-#[tokio::test]
-async fn chat_and_session_errors_have_the_contract_body() {
-    let app = echo_app(&Echo::default(), vec![]).await;
+async fn chat_and_session_errors_have_the_contract_body(store: Store) {
+    let app = store.echo_app(&Echo::default(), vec![]).await;
     expect_error(
         app.post("/api/chat", &json!({"message": ""})).await,
         400,
@@ -443,9 +442,8 @@ async fn chat_and_session_errors_have_the_contract_body() {
     .await;
 }
 
-#[tokio::test]
-async fn a_new_chat_sets_the_cookie_and_the_cookie_continues_it() {
-    let app = echo_app(&Echo::default(), vec![]).await;
+async fn a_new_chat_sets_the_cookie_and_the_cookie_continues_it(store: Store) {
+    let app = store.echo_app(&Echo::default(), vec![]).await;
     let res = app.post("/api/chat", &json!({"message": "one"})).await;
     let cookie = res.headers()["set-cookie"].to_str().unwrap().to_string();
     assert!(
@@ -486,9 +484,8 @@ async fn a_new_chat_sets_the_cookie_and_the_cookie_continues_it() {
     assert_eq!(stale["turn"], 1);
 }
 
-#[tokio::test]
-async fn the_stream_sends_deltas_then_done() {
-    let app = echo_app(&Echo::default(), vec![]).await;
+async fn the_stream_sends_deltas_then_done(store: Store) {
+    let app = store.echo_app(&Echo::default(), vec![]).await;
     let res = app
         .post("/api/chat/stream", &json!({"message": "streamed"}))
         .await;
@@ -533,7 +530,12 @@ async fn direct_chat_is_stateless() {
         .post("/api/direct/chat", &json!({"message": "hello"}))
         .await;
     assert_eq!(res.status(), 200);
-    assert!(res.headers().get("set-cookie").is_none());
+    // No session cookie (only the client cookie every /api/* reply gives a cookieless caller).
+    assert!(res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .all(|c| !c.to_str().unwrap().starts_with("hpcbot_sid=")));
     let v: Value = res.json().await.unwrap();
     assert_eq!(v["response"], "echo:hello|seen:0");
     assert_eq!(v["backend"], "builtin");
@@ -560,9 +562,8 @@ async fn graceful_shutdown_lets_the_turn_in_flight_finish() {
     (&mut app.handle).await.unwrap().unwrap();
 }
 
-#[tokio::test]
-async fn the_session_can_be_named_in_the_query_string() {
-    let app = echo_app(&Echo::default(), vec![]).await;
+async fn the_session_can_be_named_in_the_query_string(store: Store) {
+    let app = store.echo_app(&Echo::default(), vec![]).await;
     let sid = new_session(&app).await;
     let res = app
         .post(
@@ -587,3 +588,36 @@ async fn the_session_can_be_named_in_the_query_string() {
         .unwrap();
     assert_eq!(mine["bookings"].as_array().unwrap().len(), 1);
 }
+
+/// Runs each session-engine test above on every session store: memory, the database on
+/// SQLite (the default) and the database on PostgreSQL.
+macro_rules! on_every_store {
+    ($($name:ident),* $(,)?) => {
+        mod on_memory {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(crate::helpers::Store::Memory).await } )*
+        }
+        mod on_sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(crate::helpers::Store::Sqlite).await } )*
+        }
+        mod on_postgres {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(crate::helpers::Store::Postgres).await } )*
+        }
+    };
+}
+
+on_every_store!(
+    twenty_concurrent_turns_of_one_session_are_ordered_and_whole,
+    racing_first_turns_create_each_assistant_once,
+    a_session_whose_creation_blocks_delays_no_other_session,
+    a_turn_past_the_deadline_ends_504_and_leaves_no_half_turn,
+    a_turn_queued_behind_a_stuck_one_runs_once_the_stuck_one_times_out,
+    two_hundred_sessions_times_five_turns_lose_nothing,
+    sessions_expire_when_idle_and_turns_renew_them,
+    chat_and_session_errors_have_the_contract_body,
+    a_new_chat_sets_the_cookie_and_the_cookie_continues_it,
+    the_stream_sends_deltas_then_done,
+    the_session_can_be_named_in_the_query_string,
+);
