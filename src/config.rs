@@ -718,7 +718,11 @@ mod tests {
             ("max_session_turns", "0", "HPCBOT_MAX_SESSION_TURNS"),
             ("rate_limit_turns", "-1", "HPCBOT_RATE_LIMIT_TURNS"),
             ("rate_limit_loopback", "yes", "HPCBOT_RATE_LIMIT_LOOPBACK"),
-            ("trusted_proxies", "10.0.0.1, proxy", "HPCBOT_TRUSTED_PROXIES"),
+            (
+                "trusted_proxies",
+                "10.0.0.1, proxy",
+                "HPCBOT_TRUSTED_PROXIES",
+            ),
         ] {
             let e = Config::defaults_with(&[(k, v)]).unwrap_err();
             assert!(
@@ -747,7 +751,10 @@ mod tests {
                 IpAddr::from(std::net::Ipv6Addr::LOCALHOST)
             ]
         );
-        assert!(Config::defaults_with(&[]).unwrap().trusted_proxies.is_empty());
+        assert!(Config::defaults_with(&[])
+            .unwrap()
+            .trusted_proxies
+            .is_empty());
     }
 
     #[test]
