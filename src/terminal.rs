@@ -54,8 +54,10 @@ async fn turn(
     if let Some(s) = session {
         body["session_id"] = json!(s);
     }
+    // A key per turn: a retried turn is answered once (API.md "Exactly once").
     let res = client
         .post(format!("{url}/api/chat/stream"))
+        .header("idempotency-key", uuid::Uuid::new_v4().simple().to_string())
         .json(&body)
         .send()
         .await?;

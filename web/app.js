@@ -207,13 +207,13 @@ async function send(text) {
   try {
     if (!state.session) await newSession();
     let res = await api("/api/chat/stream", {
-      method: "POST", headers: { "content-type": "application/json" },
+      method: "POST", headers: { "content-type": "application/json", "idempotency-key": Date.now().toString(36) + Math.random().toString(36).slice(2) },
       body: JSON.stringify({ message: text, session_id: state.session }), signal: controller.signal,
     });
     if (res.status === 404) {
       // The session expired: start a fresh one and send again.
       await newSession();
-      res = await api("/api/chat/stream", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ message: text, session_id: state.session }), signal: controller.signal });
+      res = await api("/api/chat/stream", { method: "POST", headers: { "content-type": "application/json", "idempotency-key": Date.now().toString(36) + Math.random().toString(36).slice(2) }, body: JSON.stringify({ message: text, session_id: state.session }), signal: controller.signal });
     }
     if (!res.ok) {
       const e = await res.json().catch(() => null);

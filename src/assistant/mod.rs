@@ -50,12 +50,20 @@ pub enum Action {
         /// The booking.
         booking: BookingView,
     },
+    /// A booking was changed in place (same id).
+    BookingChanged {
+        /// The booking after the change.
+        booking: BookingView,
+    },
 }
 
 /// One turn as the assistant sees it.
 pub struct TurnInput<'a> {
     /// Who is asking (bookings are made and listed as this owner).
     pub caller: &'a Owner,
+    /// The chat session (`None` for a stateless question): proposals are keyed by it so
+    /// that each is booked at most once.
+    pub session: Option<&'a SessionId>,
     /// The message, trimmed.
     pub message: &'a str,
     /// Earlier messages of the session, in order.

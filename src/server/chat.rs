@@ -92,11 +92,21 @@ pub async fn stream(
     caller: caller::Caller,
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<SessionQuery>,
+    ticket: Option<Extension<std::sync::Arc<crate::store::idempotency::Ticket>>>,
     ApiJson(req): ApiJson<ChatRequest>,
 ) -> Result<Response, ApiError> {
     let (id, user) = open_session(&s, &caller, &headers, &query, &req).await?;
     let engine = s.engine.clone();
     let sid = id.clone();
+    // With an Idempotency-Key the stream stores its own reply (at `done`); if the client
+    // goes away first, the claim is released: the turn was not stored either.
+    let claim = ticket.map(|Extension(t)| {
+        t.defer();
+        StreamClaim {
+            store: s.idempotency.clone(),
+            ticket: t,
+        }
+    });
     let mut res = sse::reply(move |tx| async move {
         let (dtx, drx) = mpsc::unbounded_channel::<String>();
         let turn = engine.turn(&sid, user.as_ref(), &req.message, deadline, Some(&dtx));
@@ -109,6 +119,10 @@ pub async fn stream(
             Ok(reply) => {
                 for a in &reply.actions {
                     let _ = tx.send(event("action", a)).await;
+                }
+                if let Some(c) = &claim {
+                    let body = serde_json::to_string(&reply).unwrap_or_default();
+                    super::idempotency::complete(&c.store, &c.ticket, 200, body).await;
                 }
                 let _ = tx.send(event("done", &reply)).await;
             }
@@ -124,6 +138,21 @@ pub async fn stream(
         caller::set_cookie(&id, s.config.session_ttl.as_secs()),
     );
     Ok(res)
+}
+
+/// A stream's claim on its Idempotency-Key: released when dropped without a stored reply
+/// (the client went away, or the turn failed).
+struct StreamClaim {
+    store: std::sync::Arc<dyn crate::store::idempotency::IdempotencyStore>,
+    ticket: std::sync::Arc<crate::store::idempotency::Ticket>,
+}
+
+impl Drop for StreamClaim {
+    fn drop(&mut self) {
+        if !self.ticket.is_completed() {
+            super::idempotency::release_later(self.store.clone(), self.ticket.clone());
+        }
+    }
 }
 
 /// A stateless question.

@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod gpus;
 pub mod health;
+pub mod idempotency;
 pub mod middleware;
 pub mod openai;
 pub mod sessions;
@@ -61,6 +62,8 @@ pub struct AppState {
     /// Token lookups, kept briefly so a request costs no query (revocation shows within
     /// [`AUTH_CACHE_TTL`]).
     pub auth_cache: moka::future::Cache<String, Option<crate::store::users::User>>,
+    /// Idempotency-Key records (the booking database).
+    pub idempotency: Arc<dyn crate::store::idempotency::IdempotencyStore>,
 }
 
 /// How long a token lookup is trusted.
@@ -121,7 +124,10 @@ pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<AppSt
             .map_err(|e| anyhow::anyhow!("sessions ({}): {e}", redact(&config.sessions)))?,
         )
     };
-    let builtin = crate::assistant::builtin::Builtin::new(tools.clone(), &config);
+    let builtin = crate::assistant::builtin::Builtin::new(
+        tools.with_via(crate::store::bookings::Via::Chat),
+        &config,
+    );
     let mut llm_breaker = None;
     let assistant: Arc<dyn Assistant> = match (overrides.assistant, &config.llm.base_url) {
         (Some(a), _) => a,
@@ -150,7 +156,7 @@ pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<AppSt
             Arc::new(Llm::new(
                 client,
                 b,
-                tools.clone(),
+                tools.with_via(crate::store::bookings::Via::Llm),
                 builtin,
                 config.centre_name.clone(),
                 config.timezone,
@@ -177,6 +183,7 @@ pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<AppSt
         inflight: Arc::new(Inflight::default()),
         metrics: metrics_handle(),
         llm_breaker,
+        idempotency: sql.clone(),
         users: sql,
         auth_cache: moka::future::Cache::builder()
             .max_capacity(10_000)
@@ -219,6 +226,9 @@ pub fn redact(url: &str) -> String {
         bookings::list,
         bookings::create,
         bookings::cancel,
+        bookings::change,
+        bookings::events,
+        bookings::slots,
         bookings::all,
         health::health,
         health::ready,
@@ -252,7 +262,12 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(ui::index))
         .route("/assets/{file}", get(ui::asset))
         .route("/api/bookings", get(bookings::list).post(bookings::create))
-        .route("/api/bookings/{id}", delete(bookings::cancel))
+        .route(
+            "/api/bookings/{id}",
+            delete(bookings::cancel).patch(bookings::change),
+        )
+        .route("/api/bookings/{id}/events", get(bookings::events))
+        .route("/api/slots", get(bookings::slots))
         .route("/api/admin/bookings", get(bookings::all))
         .route("/api/openapi.json", get(openapi))
         .route("/v1/models", get(openai::models))
@@ -272,6 +287,10 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(state.config.body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::idempotency,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,
@@ -300,11 +319,15 @@ pub async fn serve(
     let sweeper = {
         let engine = state.engine.clone();
         let clock = state.tools.clock().clone();
+        let keys = state.idempotency.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
             loop {
                 tick.tick().await;
                 let _ = engine.store().sweep(clock.now()).await;
+                let _ = keys
+                    .sweep_idempotency(chrono::Utc::now().timestamp_millis())
+                    .await;
             }
         })
     };
