@@ -265,14 +265,20 @@ async fn idem() {
 async fn patch() {
     let post = writes_on("SQLite", None, 10, Write::Post).await;
     let patch = writes_on("SQLite", None, 10, Write::Patch).await;
-    println!("RESULT SQLite PATCH/s {patch:.0} vs POST/s {post:.0} → {:.2}", patch / post);
+    println!(
+        "RESULT SQLite PATCH/s {patch:.0} vs POST/s {post:.0} → {:.2}",
+        patch / post
+    );
     let (url, name) = fresh_pg("post").await;
     let post = writes_on("PostgreSQL", Some(url), 10, Write::Post).await;
     drop_pg(&name).await;
     let (url, name) = fresh_pg("patch").await;
     let patch = writes_on("PostgreSQL", Some(url), 10, Write::Patch).await;
     drop_pg(&name).await;
-    println!("RESULT PostgreSQL PATCH/s {patch:.0} vs POST/s {post:.0} → {:.2}", patch / post);
+    println!(
+        "RESULT PostgreSQL PATCH/s {patch:.0} vs POST/s {post:.0} → {:.2}",
+        patch / post
+    );
 }
 
 /// `GET /api/slots` with 10,000 bookings on one model: latency of one client's requests.
@@ -293,7 +299,9 @@ async fn slots() {
     let mut seed: u64 = 42;
     let mut next_free = vec![t0; m.devices.len()];
     while list.len() < 10_000 {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let d = (seed >> 33) as usize % m.devices.len();
         let gap = chrono::Duration::minutes(((seed >> 13) % 3) as i64 * 30);
         let start = next_free[d] + gap;
@@ -326,14 +334,22 @@ async fn slots() {
         if i >= 200 {
             hist.record(t.elapsed().as_micros() as u64).unwrap();
         } else if i == 0 {
-            println!("first slot: {} (bookings up to {horizon})", v["slots"][0]["start"]);
+            println!(
+                "first slot: {} (bookings up to {horizon})",
+                v["slots"][0]["start"]
+            );
         }
     }
     // The baseline in the same run: the trivial echo route.
     let mut echo = hdrhistogram::Histogram::<u64>::new(3).unwrap();
     for _ in 0..2000 {
         let t = Instant::now();
-        let r = client.post(format!("{url}/debug/echo")).json(&json!({"a": 1})).send().await.unwrap();
+        let r = client
+            .post(format!("{url}/debug/echo"))
+            .json(&json!({"a": 1}))
+            .send()
+            .await
+            .unwrap();
         let _ = r.bytes().await.unwrap();
         echo.record(t.elapsed().as_micros() as u64).unwrap();
     }

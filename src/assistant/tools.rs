@@ -4,8 +4,8 @@
 
 use crate::domain::booking::{check_request, min_free, BookingLimits, RequestError};
 use crate::domain::{Booking, BookingId, Cents, Clock, Interval, Inventory, Owner};
-use crate::store::bookings::{BookingEvent, Busy, ChangeRules, EventKind, Origin};
 pub use crate::store::bookings::{BookingChange, ProposalKey, Via};
+use crate::store::bookings::{BookingEvent, Busy, ChangeRules, EventKind, Origin};
 use crate::store::{BookingStore, NewBooking, StoreError};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;

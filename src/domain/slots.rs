@@ -12,6 +12,9 @@ use super::gpu::Device;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::BTreeMap;
 
+/// An open range of window starts `(lo, hi)` in which a device is blocked.
+type Range = (DateTime<Utc>, DateTime<Utc>);
+
 /// What to look for, for one model.
 #[derive(Debug, Clone, Copy)]
 pub struct SlotSearch {
@@ -35,7 +38,7 @@ pub fn find_slots(total: u32, busy: &[(Interval, &[Device])], q: &SlotSearch) ->
         return out;
     }
     // Per device, its blocked start ranges (open), merged where they overlap.
-    let mut per_device: BTreeMap<&Device, Vec<(DateTime<Utc>, DateTime<Utc>)>> = BTreeMap::new();
+    let mut per_device: BTreeMap<&Device, Vec<Range>> = BTreeMap::new();
     for (iv, devices) in busy {
         for d in devices.iter() {
             per_device
@@ -47,7 +50,7 @@ pub fn find_slots(total: u32, busy: &[(Interval, &[Device])], q: &SlotSearch) ->
     let (mut los, mut his) = (Vec::new(), Vec::new());
     for ranges in per_device.values_mut() {
         ranges.sort();
-        let mut cur: Option<(DateTime<Utc>, DateTime<Utc>)> = None;
+        let mut cur: Option<Range> = None;
         for &(lo, hi) in ranges.iter() {
             match &mut cur {
                 // Open ranges that touch (`lo == hi`) leave that instant free: keep apart.
@@ -135,7 +138,10 @@ mod tests {
 
     #[test]
     fn finds_the_gap_after_a_booking_and_chains_slots() {
-        let d: Vec<Device> = ["n:0", "n:1"].iter().map(|s| Device::parse(s).unwrap()).collect();
+        let d: Vec<Device> = ["n:0", "n:1"]
+            .iter()
+            .map(|s| Device::parse(s).unwrap())
+            .collect();
         let busy = vec![(Interval::new(t(1), t(3)).unwrap(), &d[..1])];
         let q = SlotSearch {
             count: 2,
@@ -162,7 +168,10 @@ mod tests {
         assert_eq!(parse_duration("8h"), Some(Duration::hours(8)));
         assert_eq!(parse_duration("2d"), Some(Duration::days(2)));
         assert_eq!(parse_duration("PT8H"), Some(Duration::hours(8)));
-        assert_eq!(parse_duration("P1DT2H30M"), Some(Duration::minutes(26 * 60 + 30)));
+        assert_eq!(
+            parse_duration("P1DT2H30M"),
+            Some(Duration::minutes(26 * 60 + 30))
+        );
         for bad in ["", "P", "PT", "8x", "P8H"] {
             assert_eq!(parse_duration(bad), None, "{bad}");
         }

@@ -149,9 +149,15 @@ fn parse_change(
             ("start", Value::String(t)) => change.start = Some(parse_time("start", t)?),
             ("end", Value::String(t)) => change.end = Some(parse_time("end", t)?),
             ("count", Value::Number(n)) => {
-                let c = n.as_u64().filter(|c| *c <= u32::MAX as u64).ok_or_else(|| {
-                    ApiError::bad_request("invalid_count", "count must be a whole number from 1 to 64")
-                })?;
+                let c = n
+                    .as_u64()
+                    .filter(|c| *c <= u32::MAX as u64)
+                    .ok_or_else(|| {
+                        ApiError::bad_request(
+                            "invalid_count",
+                            "count must be a whole number from 1 to 64",
+                        )
+                    })?;
                 change.count = Some(c as u32);
             }
             ("start" | "end" | "count", other) => {
@@ -159,8 +165,16 @@ fn parse_change(
                     "invalid_json",
                     format!(
                         "`{k}` must be {}, got {}",
-                        if k == "count" { "a number" } else { "an RFC 3339 time" },
-                        if other.is_null() { "null".to_string() } else { other.to_string() }
+                        if k == "count" {
+                            "a number"
+                        } else {
+                            "an RFC 3339 time"
+                        },
+                        if other.is_null() {
+                            "null".to_string()
+                        } else {
+                            other.to_string()
+                        }
                     ),
                 ))
             }
@@ -293,7 +307,8 @@ pub async fn slots(
             ApiError::bad_request("invalid_limit", "`limit` must be a number from 1 to 50")
         })?,
     };
-    let time = |field: &str, v: &Option<String>| v.as_deref().map(|t| parse_time(field, t)).transpose();
+    let time =
+        |field: &str, v: &Option<String>| v.as_deref().map(|t| parse_time(field, t)).transpose();
     let slots = s
         .tools
         .slots(SlotQuery {

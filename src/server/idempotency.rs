@@ -9,8 +9,8 @@
 use super::error::ApiError;
 use super::AppState;
 use crate::assistant::tools::BookingView;
-use crate::store::idempotency::{self, Begin, StoredReply, Ticket, Times};
 use crate::store::idempotency::IdempotencyStore;
+use crate::store::idempotency::{self, Begin, StoredReply, Ticket, Times};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
@@ -50,8 +50,10 @@ fn route_of(method: &Method, path: &str) -> Option<Route> {
         (&Method::POST, "/api/bookings") => Some(Route::Booking),
         (&Method::POST, "/api/chat") => Some(Route::Chat),
         (&Method::POST, "/api/chat/stream") => Some(Route::Stream),
-        (m, p) if (m == Method::PATCH || m == Method::DELETE)
-            && p.strip_prefix("/api/bookings/").is_some_and(|id| !id.is_empty() && !id.contains('/')) =>
+        (m, p)
+            if (m == Method::PATCH || m == Method::DELETE)
+                && p.strip_prefix("/api/bookings/")
+                    .is_some_and(|id| !id.is_empty() && !id.contains('/')) =>
         {
             Some(Route::Booking)
         }
@@ -67,7 +69,11 @@ fn caller_of(req: &Request, body: &[u8]) -> String {
     }
     let from_body = serde_json::from_slice::<serde_json::Value>(body)
         .ok()
-        .and_then(|v| v.get("session_id").and_then(|s| s.as_str()).map(str::to_string));
+        .and_then(|v| {
+            v.get("session_id")
+                .and_then(|s| s.as_str())
+                .map(str::to_string)
+        });
     let from_query = req.uri().query().and_then(|q| {
         q.split('&')
             .filter_map(|kv| kv.split_once('='))
@@ -236,7 +242,11 @@ pub async fn idempotency(State(s): State<AppState>, req: Request, next: Next) ->
     };
     let render: Option<idempotency::Render> = match route {
         Route::Booking => {
-            let status = if req.method() == Method::POST { 201 } else { 200 };
+            let status = if req.method() == Method::POST {
+                201
+            } else {
+                200
+            };
             Some(Box::new(move |b| StoredReply {
                 status,
                 body: serde_json::to_string(&BookingView::from(b)).unwrap_or_default(),
@@ -283,11 +293,23 @@ mod tests {
 
     #[test]
     fn only_the_five_routes_take_a_key() {
-        assert_eq!(route_of(&Method::POST, "/api/bookings"), Some(Route::Booking));
-        assert_eq!(route_of(&Method::PATCH, "/api/bookings/abc"), Some(Route::Booking));
-        assert_eq!(route_of(&Method::DELETE, "/api/bookings/abc"), Some(Route::Booking));
+        assert_eq!(
+            route_of(&Method::POST, "/api/bookings"),
+            Some(Route::Booking)
+        );
+        assert_eq!(
+            route_of(&Method::PATCH, "/api/bookings/abc"),
+            Some(Route::Booking)
+        );
+        assert_eq!(
+            route_of(&Method::DELETE, "/api/bookings/abc"),
+            Some(Route::Booking)
+        );
         assert_eq!(route_of(&Method::POST, "/api/chat"), Some(Route::Chat));
-        assert_eq!(route_of(&Method::POST, "/api/chat/stream"), Some(Route::Stream));
+        assert_eq!(
+            route_of(&Method::POST, "/api/chat/stream"),
+            Some(Route::Stream)
+        );
         assert_eq!(route_of(&Method::GET, "/api/bookings"), None);
         assert_eq!(route_of(&Method::GET, "/api/bookings/abc/events"), None);
         assert_eq!(route_of(&Method::POST, "/api/direct/chat"), None);

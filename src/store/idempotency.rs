@@ -215,11 +215,25 @@ mod tests {
 
     #[test]
     fn same_json_value_same_fingerprint() {
-        let a = fingerprint("POST", "/api/bookings", br#"{"a": 1, "b": [1, {"y":2,"x":1}]}"#);
+        let a = fingerprint(
+            "POST",
+            "/api/bookings",
+            br#"{"a": 1, "b": [1, {"y":2,"x":1}]}"#,
+        );
         let b = fingerprint("POST", "/api/bookings", br#"{"b":[1,{"x":1,"y":2}],"a":1}"#);
         assert_eq!(a, b);
-        assert_ne!(a, fingerprint("POST", "/api/bookings", br#"{"a":2,"b":[1,{"x":1,"y":2}]}"#));
-        assert_ne!(a, fingerprint("PATCH", "/api/bookings", br#"{"a":1,"b":[1,{"x":1,"y":2}]}"#));
+        assert_ne!(
+            a,
+            fingerprint("POST", "/api/bookings", br#"{"a":2,"b":[1,{"x":1,"y":2}]}"#)
+        );
+        assert_ne!(
+            a,
+            fingerprint(
+                "PATCH",
+                "/api/bookings",
+                br#"{"a":1,"b":[1,{"x":1,"y":2}]}"#
+            )
+        );
     }
 
     #[test]

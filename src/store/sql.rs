@@ -251,7 +251,8 @@ async fn insert_devices(
 }
 
 /// The columns of an event row, in the order [`row_to_event`] reads them.
-const EVENT_COLUMNS: &str = "SELECT booking_id, at, kind, via, request_id, owner, model, start_at, \
+const EVENT_COLUMNS: &str =
+    "SELECT booking_id, at, kind, via, request_id, owner, model, start_at, \
      end_at, price_cents, status, created_at, gpus FROM booking_events";
 
 fn row_to_event(r: &AnyRow) -> Result<BookingEvent, StoreError> {
@@ -415,11 +416,12 @@ async fn booking_by_proposal(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     p: &ProposalKey,
 ) -> Result<Option<Booking>, StoreError> {
-    let row = sqlx::query("SELECT id FROM bookings WHERE proposal_session = $1 AND proposal_id = $2")
-        .bind(p.session.clone())
-        .bind(p.id.clone())
-        .fetch_optional(&mut **tx)
-        .await?;
+    let row =
+        sqlx::query("SELECT id FROM bookings WHERE proposal_session = $1 AND proposal_id = $2")
+            .bind(p.session.clone())
+            .bind(p.id.clone())
+            .fetch_optional(&mut **tx)
+            .await?;
     match row {
         Some(r) => {
             let id: String = r.try_get(0)?;
@@ -493,7 +495,10 @@ async fn changed(
         if interval.duration() > rules.limits.max_duration {
             return Err(rejected(
                 "booking_too_long",
-                format!("a booking lasts at most {} days", rules.limits.max_duration.num_days()),
+                format!(
+                    "a booking lasts at most {} days",
+                    rules.limits.max_duration.num_days()
+                ),
             ));
         }
     } else {
@@ -657,10 +662,9 @@ impl BookingStore for SqlStore {
         match (made, &new.proposal) {
             // Two confirmations of one proposal raced past the check (different models, so
             // different locks): the unique index kept one; answer with it.
-            (Err(StoreError::Database(e)), Some(p)) if is_unique_violation(&e) => self
-                .by_proposal(p)
-                .await?
-                .ok_or(StoreError::Database(e)),
+            (Err(StoreError::Database(e)), Some(p)) if is_unique_violation(&e) => {
+                self.by_proposal(p).await?.ok_or(StoreError::Database(e))
+            }
             (other, _) => other,
         }
     }
@@ -674,8 +678,7 @@ impl BookingStore for SqlStore {
     ) -> Result<Booking, StoreError> {
         self.bounded(async {
             let mut tx = self.begin_write().await?;
-            let Some(found) = booking_tx(&mut tx, id).await?.filter(|b| &b.owner == owner)
-            else {
+            let Some(found) = booking_tx(&mut tx, id).await?.filter(|b| &b.owner == owner) else {
                 return Err(StoreError::BookingNotFound);
             };
             lock_model(&mut tx, &found.model).await?;
@@ -1092,7 +1095,9 @@ impl IdempotencyStore for SqlStore {
                 None => Begin::InProgress,
                 Some(status) => Begin::Replay(StoredReply {
                     status: status as u16,
-                    body: row.try_get::<Option<String>, _>("body")?.unwrap_or_default(),
+                    body: row
+                        .try_get::<Option<String>, _>("body")?
+                        .unwrap_or_default(),
                 }),
             })
         })

@@ -20,7 +20,10 @@ async fn serve(data: &std::path::Path, hold: bool) -> (Child, String) {
         .env_remove("HPCBOT_DATABASE_URL")
         .env("HPCBOT_LISTEN", format!("127.0.0.1:{port}"))
         .env("HPCBOT_DATA_DIR", data)
-        .env("HPCBOT_FAULT_HOLD_AFTER_COMMIT", if hold { "1" } else { "0" })
+        .env(
+            "HPCBOT_FAULT_HOLD_AFTER_COMMIT",
+            if hold { "1" } else { "0" },
+        )
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true);
@@ -73,12 +76,18 @@ async fn killed_after_the_commit_the_retry_returns_the_booking_and_creates_nothi
         if let Some(b) = list.first() {
             break b.clone();
         }
-        assert!(tokio::time::Instant::now() < deadline, "the booking commits");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the booking commits"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
     child.start_kill().unwrap(); // SIGKILL
     child.wait().await.unwrap();
-    assert!(first.await.unwrap().is_err(), "the first request got no reply");
+    assert!(
+        first.await.unwrap().is_err(),
+        "the first request got no reply"
+    );
 
     let (_child, url) = serve(data.path(), false).await;
     let res = client

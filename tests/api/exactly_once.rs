@@ -120,7 +120,14 @@ async fn a_key_replays_the_same_request_and_refuses_another() {
     let app = spawn_app().await;
     let c = &app.client;
     let url = app.url("/api/bookings");
-    let (s, r, first) = keyed(c, reqwest::Method::POST, url.clone(), "k-1", Some(&booking_body(9))).await;
+    let (s, r, first) = keyed(
+        c,
+        reqwest::Method::POST,
+        url.clone(),
+        "k-1",
+        Some(&booking_body(9)),
+    )
+    .await;
     assert_eq!((s, r), (201, false));
     // The same JSON value, keys in another order and other spacing: a replay, nothing new.
     let reordered = format!(
@@ -181,7 +188,10 @@ async fn a_key_replays_the_same_request_and_refuses_another() {
     }
     // Without the header, as before: two requests, two bookings.
     for _ in 0..2 {
-        assert_eq!(app.post("/api/bookings", &booking_body(13)).await.status(), 201);
+        assert_eq!(
+            app.post("/api/bookings", &booking_body(13)).await.status(),
+            201
+        );
     }
     assert_eq!(app.state.tools.store().all().await.unwrap().len(), 3);
 }
@@ -205,7 +215,10 @@ async fn keys_are_per_caller() {
         assert!(res.headers().get("idempotency-replayed").is_none());
         bodies.push(res.json::<Value>().await.unwrap());
     }
-    assert_ne!(bodies[0]["id"], bodies[1]["id"], "two callers, two bookings");
+    assert_ne!(
+        bodies[0]["id"], bodies[1]["id"],
+        "two callers, two bookings"
+    );
 }
 
 #[tokio::test]
@@ -215,19 +228,53 @@ async fn patch_and_delete_with_a_key_act_once() {
     let mut body = booking_body(9);
     body["session_id"] = json!(sid);
     let b: Value = app.post("/api/bookings", &body).await.json().await.unwrap();
-    let url = app.url(&format!("/api/bookings/{}?session_id={sid}", b["id"].as_str().unwrap()));
+    let url = app.url(&format!(
+        "/api/bookings/{}?session_id={sid}",
+        b["id"].as_str().unwrap()
+    ));
     let change = json!({"end": tomorrow(12)});
-    let (s, r, first) = keyed(&app.client, reqwest::Method::PATCH, url.clone(), "p-1", Some(&change)).await;
+    let (s, r, first) = keyed(
+        &app.client,
+        reqwest::Method::PATCH,
+        url.clone(),
+        "p-1",
+        Some(&change),
+    )
+    .await;
     assert_eq!((s, r), (200, false), "{first}");
-    let (s, r, again) = keyed(&app.client, reqwest::Method::PATCH, url.clone(), "p-1", Some(&change)).await;
+    let (s, r, again) = keyed(
+        &app.client,
+        reqwest::Method::PATCH,
+        url.clone(),
+        "p-1",
+        Some(&change),
+    )
+    .await;
     assert_eq!((s, r), (200, true));
     assert_eq!(first, again);
-    let (s, _, cancelled) = keyed(&app.client, reqwest::Method::DELETE, url.clone(), "d-1", None).await;
+    let (s, _, cancelled) = keyed(
+        &app.client,
+        reqwest::Method::DELETE,
+        url.clone(),
+        "d-1",
+        None,
+    )
+    .await;
     assert_eq!(s, 200);
-    let (s, r, again) = keyed(&app.client, reqwest::Method::DELETE, url.clone(), "d-1", None).await;
+    let (s, r, again) = keyed(
+        &app.client,
+        reqwest::Method::DELETE,
+        url.clone(),
+        "d-1",
+        None,
+    )
+    .await;
     assert_eq!((s, r, again), (200, true, cancelled));
     let ev: Value = app
-        .get(&format!("/api/bookings/{}/events?session_id={sid}", b["id"].as_str().unwrap()))
+        .get(&format!(
+            "/api/bookings/{}/events?session_id={sid}",
+            b["id"].as_str().unwrap()
+        ))
         .await
         .json()
         .await
@@ -286,20 +333,47 @@ async fn a_booking_changes_in_place_keeping_its_devices() {
     let per_hour = b["price_total"].as_f64().unwrap() / 3.0;
     assert!((longer["price_total"].as_f64().unwrap() - per_hour * 4.0).abs() < 0.02);
     // More devices: it keeps its two; fewer: a subset of what it had.
-    let more: Value = patch(&app, &sid, &id, &json!({"count": 3})).await.json().await.unwrap();
+    let more: Value = patch(&app, &sid, &id, &json!({"count": 3}))
+        .await
+        .json()
+        .await
+        .unwrap();
     let had: Vec<Value> = b["gpus"].as_array().unwrap().clone();
-    assert!(had.iter().all(|d| more["gpus"].as_array().unwrap().contains(d)), "{more}");
-    let fewer: Value = patch(&app, &sid, &id, &json!({"count": 1})).await.json().await.unwrap();
+    assert!(
+        had.iter()
+            .all(|d| more["gpus"].as_array().unwrap().contains(d)),
+        "{more}"
+    );
+    let fewer: Value = patch(&app, &sid, &id, &json!({"count": 1}))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(more["gpus"].as_array().unwrap().contains(&fewer["gpus"][0]));
     // What cannot fit changes nothing.
-    let before: Value = app.get(&format!("/api/bookings?session_id={sid}")).await.json().await.unwrap();
+    let before: Value = app
+        .get(&format!("/api/bookings?session_id={sid}"))
+        .await
+        .json()
+        .await
+        .unwrap();
     let res = patch(&app, &sid, &id, &json!({"count": 64, "end": tomorrow(14)})).await;
     expect_error(res, 409, "insufficient_capacity").await;
-    let after: Value = app.get(&format!("/api/bookings?session_id={sid}")).await.json().await.unwrap();
+    let after: Value = app
+        .get(&format!("/api/bookings?session_id={sid}"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(before, after);
     // Another caller's booking is not found; a cancelled one cannot change.
     let other = new_session(&app).await;
-    expect_error(patch(&app, &other, &id, &json!({"count": 2})).await, 404, "booking_not_found").await;
+    expect_error(
+        patch(&app, &other, &id, &json!({"count": 2})).await,
+        404,
+        "booking_not_found",
+    )
+    .await;
     let res = app
         .client
         .delete(app.url(&format!("/api/bookings/{id}?session_id={sid}")))
@@ -307,7 +381,12 @@ async fn a_booking_changes_in_place_keeping_its_devices() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    expect_error(patch(&app, &sid, &id, &json!({"count": 2})).await, 409, "booking_cancelled").await;
+    expect_error(
+        patch(&app, &sid, &id, &json!({"count": 2})).await,
+        409,
+        "booking_cancelled",
+    )
+    .await;
 
     // History: one event per change, in order, with the request id; none for the refusals.
     let ev: Value = app
@@ -318,9 +397,15 @@ async fn a_booking_changes_in_place_keeping_its_devices() {
         .unwrap();
     let events = ev["events"].as_array().unwrap();
     let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["created", "changed", "changed", "changed", "cancelled"]);
+    assert_eq!(
+        kinds,
+        ["created", "changed", "changed", "changed", "cancelled"]
+    );
     assert!(events.iter().all(|e| e["via"] == "api"));
-    assert_eq!(events[1]["request_id"], format!("req-{}", json!({"end": tomorrow(13)})));
+    assert_eq!(
+        events[1]["request_id"],
+        format!("req-{}", json!({"end": tomorrow(13)}))
+    );
     assert_eq!(events[1]["booking"]["end"], json!(tomorrow(13)));
     assert_eq!(events[4]["booking"]["status"], "cancelled");
     let res = app
@@ -383,7 +468,11 @@ async fn slots_are_the_earliest_free_windows_and_can_be_booked() {
         "count=1&duration=1h&limit=0",
         "count=1&duration=1h&limit=51",
     ] {
-        assert_eq!(app.get(&format!("/api/slots?{q}")).await.status(), 400, "{q}");
+        assert_eq!(
+            app.get(&format!("/api/slots?{q}")).await.status(),
+            400,
+            "{q}"
+        );
     }
     let after = tomorrow(9);
     let res = app
@@ -394,9 +483,22 @@ async fn slots_are_the_earliest_free_windows_and_can_be_booked() {
         ))
         .await;
     assert_eq!(res.status(), 400);
-    expect_error(app.get("/api/slots?count=1&duration=1h&model=Z80").await, 404, "unknown_model").await;
+    expect_error(
+        app.get("/api/slots?count=1&duration=1h&model=Z80").await,
+        404,
+        "unknown_model",
+    )
+    .await;
     // Fill every A100 from 9 to 11 tomorrow: the first 2-hour slot for 1 A100 is at 11.
-    let total = app.state.tools.inventory().await.unwrap().find("a100").unwrap().total();
+    let total = app
+        .state
+        .tools
+        .inventory()
+        .await
+        .unwrap()
+        .find("a100")
+        .unwrap()
+        .total();
     let res = app
         .post(
             "/api/bookings",
@@ -412,7 +514,11 @@ async fn slots_are_the_earliest_free_windows_and_can_be_booked() {
     let slots = v["slots"].as_array().unwrap();
     assert_eq!(slots.len(), 3);
     assert_eq!(slots[0]["start"], json!(tomorrow(11)));
-    assert_eq!(slots[1]["start"], json!(tomorrow(13)), "the next one starts where it ends");
+    assert_eq!(
+        slots[1]["start"],
+        json!(tomorrow(13)),
+        "the next one starts where it ends"
+    );
     let res = app
         .post(
             "/api/bookings",

@@ -37,7 +37,9 @@ async fn turn(app: &TestApp, sid: Option<&str>, msg: &str) -> (u16, Value) {
 async fn proposed(app: &TestApp, mock: &MockLlm) -> String {
     let args = json!({"model": "H100", "count": 1, "start": tomorrow(9), "end": tomorrow(10)});
     mock.push(call("propose_booking", args));
-    mock.push(Behavior::Text("1 × H100 tomorrow 09:00–10:00. Shall I book it?".into()));
+    mock.push(Behavior::Text(
+        "1 × H100 tomorrow 09:00–10:00. Shall I book it?".into(),
+    ));
     let (s, v) = turn(app, None, "book an h100 tomorrow 9-10").await;
     assert_eq!(s, 200, "{v}");
     v["session_id"].as_str().unwrap().to_string()
@@ -100,7 +102,10 @@ async fn a_yes_whose_stream_was_closed_then_a_retried_yes_books_once() {
     // The turn was cancelled and not stored: only the first turn is in the history.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     while mock.disconnects() == 0 {
-        assert!(tokio::time::Instant::now() < deadline, "the upstream call is cancelled");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the upstream call is cancelled"
+        );
         tokio::task::yield_now().await;
     }
     assert_eq!(history(&app, &sid).await.len(), 2);
@@ -119,7 +124,10 @@ async fn a_yes_whose_next_llm_round_failed_says_what_was_booked() {
     let all = app.state.tools.store().all().await.unwrap();
     assert_eq!(all.len(), 1);
     let text = v["response"].as_str().unwrap();
-    assert!(text.contains(all[0].id.short()) && text.contains("Booked"), "{text}");
+    assert!(
+        text.contains(all[0].id.short()) && text.contains("Booked"),
+        "{text}"
+    );
     assert_eq!(v["actions"][0]["booking"]["id"], all[0].id.as_str());
     // A yes again books nothing more.
     mock.push(call("confirm_booking", json!({})));
@@ -146,7 +154,11 @@ async fn two_confirm_calls_in_one_completion_book_once() {
     assert_eq!(app.state.tools.store().all().await.unwrap().len(), 1);
     // Both tool results name the same booking.
     let round = mock.body(3).unwrap().to_string();
-    assert_eq!(round.matches("\\\"status\\\":\\\"booked\\\"").count(), 2, "{round}");
+    assert_eq!(
+        round.matches("\\\"status\\\":\\\"booked\\\"").count(),
+        2,
+        "{round}"
+    );
 }
 
 #[tokio::test]

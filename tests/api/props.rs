@@ -7,8 +7,8 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use hpcbot::assistant::tools::Tools;
 use hpcbot::domain::booking::{check_against, BookingLimits};
 use hpcbot::domain::{BookingStatus, Clock, Interval, Owner};
-use hpcbot::store::sql::{SqlOptions, SqlStore};
 use hpcbot::store::bookings::{BookingChange, ChangeRules, Origin, Via};
+use hpcbot::store::sql::{SqlOptions, SqlStore};
 use hpcbot::store::{BookingStore, NewBooking, StoreError};
 use proptest::prelude::*;
 use std::sync::Arc;
@@ -173,23 +173,40 @@ async fn run(ops: Vec<Op>) {
                 match r {
                     Ok(b) => {
                         assert_eq!(b.id, id);
-                        assert_eq!(b.interval.start(), new_start.unwrap_or(old.interval.start()));
+                        assert_eq!(
+                            b.interval.start(),
+                            new_start.unwrap_or(old.interval.start())
+                        );
                         assert_eq!(b.count(), count.unwrap_or(old.count()));
                         // It keeps the devices that stay free for it.
                         let now_mine: std::collections::HashSet<_> = b.gpus.iter().collect();
                         let others_busy: std::collections::HashSet<_> = all
                             .iter()
-                            .filter(|o| o.id != id && o.status == BookingStatus::Confirmed && o.model == b.model && o.interval.overlaps(&b.interval))
+                            .filter(|o| {
+                                o.id != id
+                                    && o.status == BookingStatus::Confirmed
+                                    && o.model == b.model
+                                    && o.interval.overlaps(&b.interval)
+                            })
                             .flat_map(|o| o.gpus.iter())
                             .collect();
-                        let kept_possible = old.gpus.iter().filter(|d| !others_busy.contains(d)).count();
+                        let kept_possible =
+                            old.gpus.iter().filter(|d| !others_busy.contains(d)).count();
                         let kept = old.gpus.iter().filter(|d| now_mine.contains(d)).count();
-                        assert_eq!(kept, kept_possible.min(b.count() as usize), "keeps free devices");
+                        assert_eq!(
+                            kept,
+                            kept_possible.min(b.count() as usize),
+                            "keeps free devices"
+                        );
                     }
                     Err(StoreError::InsufficientCapacity { .. })
                     | Err(StoreError::BookingCancelled)
                     | Err(StoreError::Rejected { .. }) => {
-                        assert_eq!(store.all().await.unwrap(), all, "a refused change changes nothing");
+                        assert_eq!(
+                            store.all().await.unwrap(),
+                            all,
+                            "a refused change changes nothing"
+                        );
                     }
                     Err(e) => panic!("{e}"),
                 }
@@ -247,7 +264,9 @@ fn brute_slots(
         let w = iv(s, hours);
         let busy: std::collections::HashSet<_> = list
             .iter()
-            .filter(|b| b.model == m.name && b.status == BookingStatus::Confirmed && b.interval.overlaps(&w))
+            .filter(|b| {
+                b.model == m.name && b.status == BookingStatus::Confirmed && b.interval.overlaps(&w)
+            })
             .flat_map(|b| b.gpus.iter())
             .collect();
         if m.total() - busy.len() as u32 >= count {
@@ -260,7 +279,13 @@ fn brute_slots(
     out
 }
 
-async fn run_slots(bookings: Vec<(usize, u32, i64, i64)>, count: u32, hours: i64, after: i64, span: i64) {
+async fn run_slots(
+    bookings: Vec<(usize, u32, i64, i64)>,
+    count: u32,
+    hours: i64,
+    after: i64,
+    span: i64,
+) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
     let store = SqlStore::connect(&SqlOptions {
@@ -278,12 +303,18 @@ async fn run_slots(bookings: Vec<(usize, u32, i64, i64)>, count: u32, hours: i64
         .await
         .unwrap();
     let store: Arc<dyn BookingStore> = Arc::new(store);
-    let tools = Tools::new(store.clone(), Clock::fixed(base()), BookingLimits::default());
+    let tools = Tools::new(
+        store.clone(),
+        Clock::fixed(base()),
+        BookingLimits::default(),
+    );
     let inv = store.inventory().await.unwrap();
     let owner = Owner::user("prop");
     for (model, c, start, h) in bookings {
         // Some do not fit: they are simply not made.
-        let _ = tools.book(&owner, &inv.models()[model].name, c as i64, iv(start, h)).await;
+        let _ = tools
+            .book(&owner, &inv.models()[model].name, c as i64, iv(start, h))
+            .await;
     }
     let list = store.all().await.unwrap();
     let before = after + span;
@@ -303,7 +334,12 @@ async fn run_slots(bookings: Vec<(usize, u32, i64, i64)>, count: u32, hours: i64
             .iter()
             .map(|s| ((s.start - base()).num_hours(), (s.end - base()).num_hours()))
             .collect();
-        assert_eq!(got, brute_slots(&list, m, count, hours, after, before, 5), "{}", m.name);
+        assert_eq!(
+            got,
+            brute_slots(&list, m, count, hours, after, before, 5),
+            "{}",
+            m.name
+        );
         if let Some(&(s, e)) = got.first() {
             tools
                 .book(&owner, &m.name, count as i64, iv(s, e - s))

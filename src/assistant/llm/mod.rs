@@ -170,9 +170,7 @@ struct Before {
 
 /// A reply that says what a turn did when the LLM could not finish it.
 fn acted_summary(actions: &[Action]) -> String {
-    let mut lines = vec![
-        "_The AI assistant stopped answering, but this was done:_".to_string(),
-    ];
+    let mut lines = vec!["_The AI assistant stopped answering, but this was done:_".to_string()];
     for a in actions {
         let (what, b) = match a {
             Action::BookingCreated { booking } => ("Booked", booking),
@@ -383,9 +381,12 @@ impl Llm {
                         state.confirm = None;
                         turn.pending.booking = None;
                         let view = BookingView::from(&b);
-                        push_once(actions, Action::BookingCreated {
-                            booking: view.clone(),
-                        });
+                        push_once(
+                            actions,
+                            Action::BookingCreated {
+                                booking: view.clone(),
+                            },
+                        );
                         json!({"status": "booked", "booking": view})
                     }
                     Err(e) => tool_err(e),
@@ -396,7 +397,8 @@ impl Llm {
                     .as_str()
                     .and_then(crate::domain::slots::parse_duration)
                     .ok_or("`duration` must be like 90m, 8h or 2d");
-                let (after, before_t) = match (opt_time(&args, "after"), opt_time(&args, "before")) {
+                let (after, before_t) = match (opt_time(&args, "after"), opt_time(&args, "before"))
+                {
                     (Ok(a), Ok(b)) => (a, b),
                     (Err(e), _) | (_, Err(e)) => return json!({"error": e}),
                 };
@@ -459,13 +461,19 @@ impl Llm {
                     session: s.to_string(),
                     id: p.id.clone(),
                 });
-                match t.change(input.caller, &p.booking_id, change, key.as_ref()).await {
+                match t
+                    .change(input.caller, &p.booking_id, change, key.as_ref())
+                    .await
+                {
                     Ok(b) => {
                         turn.pending.change = None;
                         let view = BookingView::from(&b);
-                        push_once(actions, Action::BookingChanged {
-                            booking: view.clone(),
-                        });
+                        push_once(
+                            actions,
+                            Action::BookingChanged {
+                                booking: view.clone(),
+                            },
+                        );
                         json!({"status": "changed", "booking": view})
                     }
                     Err(e) => tool_err(e),
@@ -489,9 +497,12 @@ impl Llm {
                 {
                     Ok(b) => {
                         let view = BookingView::from(&b);
-                        push_once(actions, Action::BookingCancelled {
-                            booking: view.clone(),
-                        });
+                        push_once(
+                            actions,
+                            Action::BookingCancelled {
+                                booking: view.clone(),
+                            },
+                        );
                         json!({"status": "cancelled", "booking": view})
                     }
                     Err(e) => tool_err(e),
