@@ -61,8 +61,8 @@ pub struct CreateBooking {
 }
 
 /// Books GPUs; the concrete devices are chosen by the server.
-#[utoipa::path(post, path = "/api/bookings", request_body = CreateBooking,
-    responses((status = 201, body = BookingView), (status = 400), (status = 404), (status = 409), (status = 413)))]
+#[utoipa::path(post, path = "/api/bookings", request_body = CreateBooking, params(("Idempotency-Key" = Option<String>, Header, description = "1..=255 visible ASCII; a repeat with the same method, path and body replays the first reply (Idempotency-Replayed: true)")),
+    responses((status = 201, body = BookingView), (status = 400), (status = 404), (status = 409), (status = 413), (status = 422)))]
 pub async fn create(
     State(s): State<AppState>,
     caller: caller::Caller,
@@ -97,8 +97,8 @@ pub async fn create(
 }
 
 /// Cancels one of the caller's bookings.
-#[utoipa::path(delete, path = "/api/bookings/{id}", params(("id" = String, Path), SessionQuery),
-    responses((status = 200, body = BookingView), (status = 404)))]
+#[utoipa::path(delete, path = "/api/bookings/{id}", params(("id" = String, Path), SessionQuery, ("Idempotency-Key" = Option<String>, Header, description = "1..=255 visible ASCII; a repeat with the same method, path and body replays the first reply (Idempotency-Replayed: true)")),
+    responses((status = 200, body = BookingView), (status = 404), (status = 409), (status = 422)))]
 pub async fn cancel(
     State(s): State<AppState>,
     caller: caller::Caller,
@@ -203,7 +203,7 @@ pub struct ChangeBooking {
 
 /// Changes one of the caller's bookings in place, all or nothing: its own GPUs count as free
 /// for it and it keeps those that stay free; a started booking can change only its end.
-#[utoipa::path(patch, path = "/api/bookings/{id}", params(("id" = String, Path), SessionQuery),
+#[utoipa::path(patch, path = "/api/bookings/{id}", params(("id" = String, Path), SessionQuery, ("Idempotency-Key" = Option<String>, Header, description = "1..=255 visible ASCII; a repeat with the same method, path and body replays the first reply (Idempotency-Replayed: true)")),
     request_body = ChangeBooking,
     responses((status = 200, body = BookingView), (status = 400), (status = 404), (status = 409), (status = 422)))]
 pub async fn change(

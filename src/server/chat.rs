@@ -51,8 +51,8 @@ async fn open_session(
 }
 
 /// One turn of a conversation.
-#[utoipa::path(post, path = "/api/chat", request_body = ChatRequest,
-    responses((status = 200, body = TurnReply), (status = 400), (status = 404), (status = 503), (status = 504)))]
+#[utoipa::path(post, path = "/api/chat", request_body = ChatRequest, params(("Idempotency-Key" = Option<String>, Header, description = "1..=255 visible ASCII; a repeat with the same method, path and body replays the first reply (Idempotency-Replayed: true)")),
+    responses((status = 200, body = TurnReply), (status = 400), (status = 404), (status = 409), (status = 422), (status = 503), (status = 504)))]
 pub async fn chat(
     State(s): State<AppState>,
     Extension(Deadline(deadline)): Extension<Deadline>,
@@ -84,7 +84,7 @@ fn event<T: Serialize>(name: &str, data: &T) -> Event {
 /// The same turn as `/api/chat`, answered as server-sent events: `delta` pieces, `action`s,
 /// then `done` (the reply object) or `error`. If the client goes away, the turn is
 /// cancelled and nothing of it is stored.
-#[utoipa::path(post, path = "/api/chat/stream", request_body = ChatRequest,
+#[utoipa::path(post, path = "/api/chat/stream", request_body = ChatRequest, params(("Idempotency-Key" = Option<String>, Header, description = "1..=255 visible ASCII; a repeat with the same method, path and body replays the first reply (Idempotency-Replayed: true)")),
     responses((status = 200, description = "text/event-stream of delta, action, done | error")))]
 pub async fn stream(
     State(s): State<AppState>,

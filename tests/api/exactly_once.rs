@@ -545,3 +545,26 @@ async fn slots_are_the_earliest_free_windows_and_can_be_booked() {
     assert_eq!(prices.len(), 5);
     assert!(prices.windows(2).all(|w| w[0] <= w[1]), "{prices:?}");
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_keys_changes_slots_and_history() {
+    let app = spawn_app().await;
+    let v: Value = app.get("/api/openapi.json").await.json().await.unwrap();
+    let paths = &v["paths"];
+    assert!(paths["/api/bookings/{id}"]["patch"].is_object());
+    assert!(paths["/api/bookings/{id}/events"]["get"].is_object());
+    assert!(paths["/api/slots"]["get"].is_object());
+    for (path, method) in [
+        ("/api/bookings", "post"),
+        ("/api/bookings/{id}", "patch"),
+        ("/api/bookings/{id}", "delete"),
+        ("/api/chat", "post"),
+        ("/api/chat/stream", "post"),
+    ] {
+        let params = paths[path][method]["parameters"].to_string();
+        assert!(
+            params.contains("Idempotency-Key"),
+            "{path} {method}: {params}"
+        );
+    }
+}
