@@ -568,3 +568,27 @@ async fn the_openapi_document_describes_keys_changes_slots_and_history() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_booking_made_in_the_chat_is_recorded_as_via_chat() {
+    let app = spawn_app().await;
+    let sid = new_session(&app).await;
+    for msg in ["book an a100 tomorrow 9-10", "yes"] {
+        let res = app
+            .post("/api/chat", &json!({"message": msg, "session_id": sid}))
+            .await;
+        assert_eq!(res.status(), 200);
+    }
+    let all = app.state.tools.store().all().await.unwrap();
+    assert_eq!(all.len(), 1);
+    let ev: Value = app
+        .get(&format!(
+            "/api/bookings/{}/events?session_id={sid}",
+            all[0].id
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ev["events"][0]["via"], "chat", "{ev}");
+}

@@ -152,6 +152,19 @@ async fn two_confirm_calls_in_one_completion_book_once() {
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["actions"].as_array().unwrap().len(), 1, "{v}");
     assert_eq!(app.state.tools.store().all().await.unwrap().len(), 1);
+    // One event, recorded as made through the LLM, with this request's id.
+    let id = v["actions"][0]["booking"]["id"].as_str().unwrap();
+    let ev: Value = app
+        .get(&format!("/api/bookings/{id}/events?session_id={sid}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let events = ev["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{ev}");
+    assert_eq!(events[0]["type"], "created");
+    assert_eq!(events[0]["via"], "llm");
+    assert!(!events[0]["request_id"].as_str().unwrap().is_empty());
     // Both tool results name the same booking.
     let round = mock.body(3).unwrap().to_string();
     assert_eq!(
