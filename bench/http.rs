@@ -291,8 +291,9 @@ async fn slots() {
     let store = state.tools.store().clone();
     let inv = store.inventory().await.unwrap();
     let m = inv.find("a100").unwrap().clone();
-    // 10,000 half-hour bookings of one device each, packed over the next 30 days with
-    // pseudo-random gaps (a fixed LCG, so every run sees the same bookings).
+    // 10,000 quarter-hour bookings of one device each over the next weeks, back to back
+    // with a 2-hour gap after every tenth or so (a fixed LCG, so every run sees the same):
+    // a 1-hour window with 2 devices free is rare, so a search sweeps many edges.
     let t0 = chrono::Utc::now() + chrono::Duration::hours(1);
     let t0 = chrono::DateTime::from_timestamp(t0.timestamp() / 3600 * 3600, 0).unwrap();
     let mut list = Vec::new();
@@ -303,9 +304,13 @@ async fn slots() {
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
         let d = (seed >> 33) as usize % m.devices.len();
-        let gap = chrono::Duration::minutes(((seed >> 13) % 3) as i64 * 30);
+        let gap = if (seed >> 13) % 10 == 0 {
+            chrono::Duration::hours(2)
+        } else {
+            chrono::Duration::zero()
+        };
         let start = next_free[d] + gap;
-        let end = start + chrono::Duration::minutes(30);
+        let end = start + chrono::Duration::minutes(15);
         next_free[d] = end;
         list.push(Booking {
             id: BookingId::new(),
@@ -324,7 +329,10 @@ async fn slots() {
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(server::serve(state, listener, std::future::pending()));
     let client = reqwest::Client::new();
-    let q = format!("{url}/api/slots?model=A100&count=4&duration=2h&limit=5");
+    let q = format!(
+        "{url}/api/slots?model=A100&count=2&duration=1h&limit=5&after={}",
+        t0.to_rfc3339().replace('+', "%2B")
+    );
     let mut hist = hdrhistogram::Histogram::<u64>::new(3).unwrap();
     for i in 0..2200 {
         let t = Instant::now();

@@ -581,9 +581,12 @@ impl Tools {
             if m.total() < q.count {
                 continue;
             }
-            let busy = self.store.busy(&m.name, &window).await?;
-            let edges: Vec<(Interval, &[crate::domain::Device])> =
-                busy.iter().map(|b| (b.interval, &b.gpus[..])).collect();
+            let busy = self.store.busy_after(&m.name, after).await?;
+            let edges: Vec<(Interval, &[crate::domain::Device])> = busy
+                .iter()
+                .filter(|(iv, _)| iv.overlaps(&window))
+                .map(|(iv, b)| (*iv, &b.gpus[..]))
+                .collect();
             for iv in crate::domain::slots::find_slots(m.total(), &edges, &search) {
                 out.push(Slot {
                     model: m.name.clone(),

@@ -258,6 +258,14 @@ pub trait BookingStore: Send + Sync {
     async fn list(&self, owner: &Owner) -> Result<Vec<Booking>, StoreError>;
     /// Confirmed bookings of `model` that overlap `window`.
     async fn busy(&self, model: &str, window: &Interval) -> Result<Vec<Busy>, StoreError>;
+    /// Confirmed bookings of `model` that end after `after` (with their intervals), read
+    /// again only when a change of the model's bookings committed since the last read (the
+    /// model's `lock_version`): for slot searches over long windows.
+    async fn busy_after(
+        &self,
+        model: &str,
+        after: DateTime<Utc>,
+    ) -> Result<Arc<Vec<(Interval, Busy)>>, StoreError>;
     /// Every booking, oldest first (for export).
     async fn all(&self) -> Result<Vec<Booking>, StoreError>;
     /// Replaces the inventory and/or the bookings in one transaction, after checking that

@@ -53,6 +53,18 @@ pub struct SqlStore {
     dialect: Dialect,
     timeout: Duration,
     cache: Mutex<Option<(Instant, Arc<Inventory>)>>,
+    /// Per model, its confirmed bookings that end after `from`, as read at the model's
+    /// `lock_version` (written by every change of its bookings, in the change's
+    /// transaction): reused while the version is unchanged, so repeated availability and
+    /// slot searches cost one small query instead of reading every booking again.
+    busy_cache: Mutex<std::collections::HashMap<String, BusySnapshot>>,
+}
+
+/// A model's bookings as read at one `lock_version`.
+struct BusySnapshot {
+    version: i64,
+    from: i64,
+    busy: Arc<Vec<(Interval, Busy)>>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -99,6 +111,7 @@ impl SqlStore {
             dialect,
             timeout: opts.timeout,
             cache: Mutex::new(None),
+            busy_cache: Mutex::new(std::collections::HashMap::new()),
         };
         store.seed_sample().await?;
         Ok(store)
@@ -168,6 +181,43 @@ impl SqlStore {
         Inventory::new(models).map_err(StoreError::Invalid)
     }
 
+    /// Every confirmed booking of `model` that ends after `from` (Unix seconds).
+    async fn busy_from(&self, model: &str, from: i64) -> Result<Vec<(Interval, Busy)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT b.id, b.start_at, b.end_at, d.device FROM bookings b \
+             JOIN booking_devices d ON d.booking_id = b.id \
+             WHERE b.model = $1 AND b.status = 'confirmed' AND b.end_at > $2 \
+             ORDER BY b.id, d.position",
+        )
+        .bind(model.to_string())
+        .bind(from)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: Vec<(String, Interval, Busy)> = Vec::new();
+        for r in rows {
+            let id: String = r.try_get("id")?;
+            let device =
+                Device::parse(&r.try_get::<String, _>("device")?).map_err(StoreError::Invalid)?;
+            match out.last_mut() {
+                Some((last, _, b)) if *last == id => b.gpus.push(device),
+                _ => {
+                    let interval =
+                        Interval::new(ts(r.try_get("start_at")?)?, ts(r.try_get("end_at")?)?)
+                            .map_err(StoreError::Invalid)?;
+                    out.push((
+                        id,
+                        interval,
+                        Busy {
+                            interval,
+                            gpus: vec![device],
+                        },
+                    ));
+                }
+            }
+        }
+        Ok(out.into_iter().map(|(_, i, b)| (i, b)).collect())
+    }
+
     async fn bookings_where(
         &self,
         filter: &str,
@@ -198,13 +248,15 @@ async fn insert_inventory(
         let devices: Vec<String> = m.devices.iter().map(Device::to_string).collect();
         sqlx::query(
             "INSERT INTO gpu_models (name, memory_gb, price_cents, devices, position, lock_version) \
-             VALUES ($1, $2, $3, $4, $5, 0)",
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(m.name.clone())
         .bind(m.memory_gb as i64)
         .bind(m.price_per_hour.0)
         .bind(devices.join(","))
         .bind(pos as i64)
+        // Never a version an earlier inventory had (caches compare versions).
+        .bind(Utc::now().timestamp_micros())
         .execute(&mut **tx)
         .await?;
     }
@@ -870,6 +922,51 @@ impl BookingStore for SqlStore {
         .await
     }
 
+    async fn busy_after(
+        &self,
+        model: &str,
+        after: DateTime<Utc>,
+    ) -> Result<Arc<Vec<(Interval, Busy)>>, StoreError> {
+        self.bounded(async {
+            let version: Option<i64> =
+                sqlx::query("SELECT lock_version FROM gpu_models WHERE name = $1")
+                    .bind(model.to_string())
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(|r| r.try_get(0))
+                    .transpose()?;
+            let Some(version) = version else {
+                return Err(StoreError::UnknownModel(model.to_string()));
+            };
+            let start = after.timestamp();
+            let cached = {
+                let map = self.busy_cache.lock().expect("busy cache");
+                map.get(model)
+                    .filter(|c| c.version == version && c.from <= start)
+                    .map(|c| c.busy.clone())
+            };
+            let busy = match cached {
+                Some(b) => b,
+                None => {
+                    // From a little before the window (or now), so later searches reuse it.
+                    let from = start.min(Utc::now().timestamp() - 3600);
+                    let read = Arc::new(self.busy_from(model, from).await?);
+                    self.busy_cache.lock().expect("busy cache").insert(
+                        model.to_string(),
+                        BusySnapshot {
+                            version,
+                            from,
+                            busy: read.clone(),
+                        },
+                    );
+                    read
+                }
+            };
+            Ok(busy)
+        })
+        .await
+    }
+
     async fn all(&self) -> Result<Vec<Booking>, StoreError> {
         self.bounded(self.bookings_where("", None)).await
     }
@@ -908,6 +1005,9 @@ impl BookingStore for SqlStore {
                 .execute(&mut *tx)
                 .await?;
             sqlx::query("DELETE FROM bookings")
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE gpu_models SET lock_version = lock_version + 1")
                 .execute(&mut *tx)
                 .await?;
             let origin = Origin::current(Via::Import);
