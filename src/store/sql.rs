@@ -1132,6 +1132,9 @@ impl IdempotencyStore for SqlStore {
         times: Times,
     ) -> Result<Begin, StoreError> {
         self.bounded(async {
+            // One write transaction (SQLite: BEGIN IMMEDIATE, queued like every other writer
+            // instead of an autocommit write that backs off on a busy database).
+            let mut tx = self.begin_write().await?;
             let token = BookingId::new().to_string();
             let inserted = sqlx::query(
                 "INSERT INTO idempotency_keys (caller, idem_key, fingerprint, token, status, body, \
@@ -1144,9 +1147,10 @@ impl IdempotencyStore for SqlStore {
             .bind(token.clone())
             .bind(times.locked_until_ms)
             .bind(times.expires_at_ms)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
             if inserted.rows_affected() == 1 {
+                tx.commit().await?;
                 return Ok(Begin::Run { token });
             }
             let Some(row) = sqlx::query(
@@ -1155,7 +1159,7 @@ impl IdempotencyStore for SqlStore {
             )
             .bind(caller.to_string())
             .bind(key.to_string())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *tx)
             .await?
             else {
                 // Swept between the two statements: it is as if it never was.
@@ -1180,8 +1184,9 @@ impl IdempotencyStore for SqlStore {
                 .bind(caller.to_string())
                 .bind(key.to_string())
                 .bind(old_token)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
+                tx.commit().await?;
                 return Ok(if taken.rows_affected() == 1 {
                     Begin::Run { token }
                 } else {
@@ -1212,6 +1217,7 @@ impl IdempotencyStore for SqlStore {
         reply: &StoredReply,
     ) -> Result<(), StoreError> {
         self.bounded(async {
+            let mut tx = self.begin_write().await?;
             sqlx::query(
                 "UPDATE idempotency_keys SET status = $1, body = $2 \
                  WHERE caller = $3 AND idem_key = $4 AND token = $5 AND status IS NULL",
@@ -1221,8 +1227,9 @@ impl IdempotencyStore for SqlStore {
             .bind(caller.to_string())
             .bind(key.to_string())
             .bind(token.to_string())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+            tx.commit().await?;
             Ok(())
         })
         .await
@@ -1230,6 +1237,7 @@ impl IdempotencyStore for SqlStore {
 
     async fn release(&self, caller: &str, key: &str, token: &str) -> Result<(), StoreError> {
         self.bounded(async {
+            let mut tx = self.begin_write().await?;
             sqlx::query(
                 "DELETE FROM idempotency_keys \
                  WHERE caller = $1 AND idem_key = $2 AND token = $3 AND status IS NULL",
@@ -1237,8 +1245,9 @@ impl IdempotencyStore for SqlStore {
             .bind(caller.to_string())
             .bind(key.to_string())
             .bind(token.to_string())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+            tx.commit().await?;
             Ok(())
         })
         .await
