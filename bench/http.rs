@@ -159,16 +159,25 @@ async fn writes_on(label: &str, database_url: Option<String>, secs: u64, what: W
         for u in 0..64i64 {
             let model = ["A100", "H100", "L40S", "V100", "4090"][(u % 5) as usize];
             let start = base + chrono::Duration::hours(u * 1000);
-            let r: serde_json::Value = client
-                .post(format!("{url}/api/bookings"))
-                .json(&json!({"model": model, "count": 1, "start": start, "end": start + chrono::Duration::hours(1)}))
+            let sid: serde_json::Value = client
+                .post(format!("{url}/api/sessions"))
                 .send()
                 .await
                 .unwrap()
                 .json()
                 .await
                 .unwrap();
-            own.push(r["id"].as_str().unwrap().to_string());
+            let sid = sid["session_id"].as_str().unwrap().to_string();
+            let r: serde_json::Value = client
+                .post(format!("{url}/api/bookings"))
+                .json(&json!({"model": model, "count": 1, "start": start, "end": start + chrono::Duration::hours(1), "session_id": sid}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            own.push(format!("{}?session_id={sid}", r["id"].as_str().unwrap()));
         }
     }
     let until = Instant::now() + Duration::from_secs(secs);
