@@ -323,7 +323,7 @@ async fn slots() {
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
         let d = (seed >> 33) as usize % m.devices.len();
-        let gap = if (seed >> 13) % 10 == 0 {
+        let gap = if (seed >> 13).is_multiple_of(10) {
             chrono::Duration::hours(2)
         } else {
             chrono::Duration::zero()
