@@ -412,6 +412,7 @@ impl Engine {
             deadline,
             conversation.reply(TurnInput {
                 caller: &record.owner,
+                session: Some(id),
                 message,
                 history: &record.messages,
                 state: record.state.clone(),
@@ -497,6 +498,7 @@ impl Engine {
             let conv = self.assistant.open(None).await?;
             conv.reply(TurnInput {
                 caller: &anonymous,
+                session: None,
                 message,
                 history,
                 state: serde_json::Value::Null,

@@ -92,6 +92,11 @@ pub const SETTINGS: &[Setting] = &[
         help: "the request deadline",
     },
     Setting {
+        key: "idempotency_ttl",
+        default: "24h",
+        help: "how long a reply stored under an Idempotency-Key is replayed",
+    },
+    Setting {
         key: "body_limit",
         default: "65536",
         help: "largest request body in bytes",
@@ -296,6 +301,7 @@ pub struct Config {
     pub centre_name: String,
     pub currency: String,
     pub request_timeout: Duration,
+    pub idempotency_ttl: Duration,
     pub body_limit: usize,
     pub max_in_flight: usize,
     pub slow_request: Duration,
@@ -587,6 +593,7 @@ impl Config {
             currency: optional("currency")
                 .ok_or_else(|| bad("currency", "must not be empty".into()))?,
             request_timeout: duration("request_timeout")?,
+            idempotency_ttl: duration("idempotency_ttl")?,
             body_limit: body_limit as usize,
             max_in_flight: number("max_in_flight")? as usize,
             slow_request: duration("slow_request")?,
