@@ -434,6 +434,7 @@ impl Engine {
             deadline,
             conversation.reply(TurnInput {
                 caller: &record.owner,
+                session: Some(id),
                 message,
                 history: &record.messages,
                 state: record.state.clone(),
@@ -525,6 +526,7 @@ impl Engine {
             let conv = self.assistant.open(None).await?;
             conv.reply(TurnInput {
                 caller: &anonymous,
+                session: None,
                 message,
                 history,
                 state: serde_json::Value::Null,

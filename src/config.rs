@@ -411,6 +411,8 @@ settings! {
     currency: String = "USD";
     /// the request deadline
     request_timeout: Duration = "30s";
+    /// how long a reply stored under an `Idempotency-Key` is replayed
+    idempotency_ttl: Duration = "24h";
     /// largest request body in bytes
     body_limit: NonZeroUsize = "65536", check = |n: &NonZeroUsize| at_least(n.get() as u64, 1024, " bytes");
     /// requests handled at once; more are shed with `503 overloaded`

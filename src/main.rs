@@ -367,6 +367,18 @@ async fn main_inner() -> anyhow::Result<()> {
                 b_path.display(),
                 all.len()
             );
+            // The booking history, append-only, beside the files that import reads.
+            let events = store.all_events().await?;
+            let e_path = out.join("booking_events.json");
+            let views: Vec<hpcbot::assistant::tools::EventView> = events
+                .iter()
+                .map(hpcbot::assistant::tools::EventView::from)
+                .collect();
+            std::fs::write(
+                &e_path,
+                serde_json::to_string_pretty(&serde_json::json!({ "events": views }))? + "\n",
+            )?;
+            println!("wrote {} ({} events)", e_path.display(), events.len());
             Ok(())
         }
     }

@@ -162,11 +162,20 @@ async fn turn(
     if let Some(s) = session {
         body["session_id"] = json!(s);
     }
-    let res = client
-        .post(format!("{url}/api/chat/stream"))
-        .json(&body)
-        .send()
-        .await?;
+    // A key per turn: the one retry after a lost connection is answered once (API.md
+    // "Exactly once"): a turn that completed is replayed, one that did not runs again.
+    let key = uuid::Uuid::new_v4().simple().to_string();
+    let send = || {
+        client
+            .post(format!("{url}/api/chat/stream"))
+            .header("idempotency-key", key.as_str())
+            .json(&body)
+            .send()
+    };
+    let res = match send().await {
+        Err(e) if e.is_connect() || e.is_request() => send().await?,
+        other => other?,
+    };
     if !res.status().is_success() {
         let status = res.status();
         let v: Value = res.json().await.unwrap_or(Value::Null);

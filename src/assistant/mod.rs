@@ -61,6 +61,9 @@ pub enum Action {
 pub struct TurnInput<'a> {
     /// Who is asking (bookings are made and listed as this owner).
     pub caller: &'a Owner,
+    /// The chat session (`None` for a stateless question): proposals are keyed by it so
+    /// that each is booked at most once.
+    pub session: Option<&'a SessionId>,
     /// The message, trimmed.
     pub message: &'a str,
     /// Earlier messages of the session, in order.

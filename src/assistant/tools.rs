@@ -4,7 +4,8 @@
 
 use crate::domain::booking::{check_request, min_free, BookingLimits, RequestError};
 use crate::domain::{Booking, BookingId, Cents, Clock, Interval, Inventory, Owner};
-use crate::store::bookings::Busy;
+pub use crate::store::bookings::{BookingChange, ProposalKey, Via};
+use crate::store::bookings::{BookingEvent, Busy, ChangeRules, EventKind, Origin};
 use crate::store::{BookingStore, NewBooking, StoreError};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -38,6 +39,9 @@ pub enum ToolError {
     /// No such booking for this caller.
     #[error("no booking of yours matches `{0}`")]
     BookingNotFound(String),
+    /// The booking is cancelled and cannot change.
+    #[error("that booking is cancelled and cannot change")]
+    BookingCancelled,
     /// Several of the caller's bookings match a prefix.
     #[error("`{0}` matches several of your bookings; give more of the id")]
     Ambiguous(String),
@@ -79,6 +83,8 @@ impl From<StoreError> for ToolError {
                 Self::InsufficientCapacity { model, free, total }
             }
             StoreError::BookingNotFound => Self::BookingNotFound(String::new()),
+            StoreError::BookingCancelled => Self::BookingCancelled,
+            StoreError::Rejected { code, message } => Self::Invalid { code, message },
             StoreError::Timeout(s) => {
                 Self::Unavailable(format!("the {s} store did not answer in time"))
             }
@@ -195,22 +201,44 @@ pub struct Quote {
     pub price_total: Cents,
 }
 
-/// The operations, bound to one store, clock and set of limits.
+/// The operations, bound to one store, clock and set of limits, and to the channel (`via`)
+/// their changes are recorded under.
 #[derive(Clone)]
 pub struct Tools {
     store: Arc<dyn BookingStore>,
     clock: Clock,
     limits: BookingLimits,
+    via: Via,
 }
 
 impl Tools {
-    /// Tools over `store`.
+    /// Tools over `store`, recording their changes as made through the API.
     pub fn new(store: Arc<dyn BookingStore>, clock: Clock, limits: BookingLimits) -> Self {
         Self {
             store,
             clock,
             limits,
+            via: Via::Api,
         }
+    }
+
+    /// The same tools, recording their changes as made through `via` (the built-in chat
+    /// uses `Via::Chat`, the LLM backend `Via::Llm`).
+    pub fn with_via(&self, via: Via) -> Self {
+        Self {
+            via,
+            ..self.clone()
+        }
+    }
+
+    /// The channel changes are recorded under.
+    pub fn via(&self) -> Via {
+        self.via
+    }
+
+    /// The limits of a booking.
+    pub fn limits(&self) -> &BookingLimits {
+        &self.limits
     }
 
     /// The clock these tools read "now" from.
@@ -321,6 +349,35 @@ impl Tools {
         count: i64,
         interval: Interval,
     ) -> Result<Booking, ToolError> {
+        self.book_inner(caller, model, count, interval, None).await
+    }
+
+    /// Books what the chat proposal `proposal` holds, at most once: if a booking was made
+    /// from this proposal already (a second confirm, a retried yes, a turn that failed after
+    /// booking), that booking is returned as it is and nothing new is booked.
+    pub async fn book_proposal(
+        &self,
+        caller: &Owner,
+        model: &str,
+        count: i64,
+        interval: Interval,
+        proposal: &ProposalKey,
+    ) -> Result<Booking, ToolError> {
+        if let Some(b) = self.store.by_proposal(proposal).await? {
+            return Ok(b);
+        }
+        self.book_inner(caller, model, count, interval, Some(proposal))
+            .await
+    }
+
+    async fn book_inner(
+        &self,
+        caller: &Owner,
+        model: &str,
+        count: i64,
+        interval: Interval,
+        proposal: Option<&ProposalKey>,
+    ) -> Result<Booking, ToolError> {
         let (model, count) = self.check(model, count, &interval).await?;
         // Stored at whole seconds (times) and milliseconds (creation): show what is stored.
         let whole = |t: DateTime<Utc>| DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t);
@@ -341,6 +398,8 @@ impl Tools {
                 count,
                 interval,
                 now,
+                proposal: proposal.cloned(),
+                origin: Origin::current(self.via),
             })
             .await;
         let outcome = match &booking {
@@ -357,31 +416,225 @@ impl Tools {
         Ok(self.store.list(caller).await?)
     }
 
+    /// The full id of the caller's booking named by its id or a unique prefix (>= 4 digits).
+    pub async fn resolve_id(&self, caller: &Owner, id: &str) -> Result<BookingId, ToolError> {
+        let id = id.trim().to_ascii_lowercase();
+        if let Ok(full) = BookingId::parse(&id) {
+            return Ok(full);
+        }
+        if id.len() < 4 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ToolError::BookingNotFound(id));
+        }
+        let mine = self.store.list(caller).await?;
+        let hits: Vec<&Booking> = mine
+            .iter()
+            .filter(|b| b.id.as_str().starts_with(&id))
+            .collect();
+        match hits.as_slice() {
+            [one] => Ok(one.id.clone()),
+            [] => Err(ToolError::BookingNotFound(id)),
+            _ => Err(ToolError::Ambiguous(id)),
+        }
+    }
+
     /// Cancels the caller's booking named by its id or a unique prefix of it (>= 4 digits).
     pub async fn cancel(&self, caller: &Owner, id: &str) -> Result<Booking, ToolError> {
-        let id = id.trim().to_ascii_lowercase();
-        let full = match BookingId::parse(&id) {
-            Ok(full) => full,
-            Err(_) => {
-                if id.len() < 4 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    return Err(ToolError::BookingNotFound(id));
-                }
-                let mine = self.store.list(caller).await?;
-                let hits: Vec<&Booking> = mine
-                    .iter()
-                    .filter(|b| b.id.as_str().starts_with(&id))
-                    .collect();
-                match hits.as_slice() {
-                    [one] => one.id.clone(),
-                    [] => return Err(ToolError::BookingNotFound(id)),
-                    _ => return Err(ToolError::Ambiguous(id)),
-                }
+        let full = self.resolve_id(caller, id).await?;
+        self.store
+            .cancel(caller, &full, &Origin::current(self.via), self.now_ms())
+            .await
+            .map_err(|e| not_found_as(e, id))
+    }
+
+    /// Changes the caller's booking (id or unique prefix) in place, all or nothing (API.md
+    /// "Changing a booking"): its own devices count as free for it and it keeps those that
+    /// stay free; a started booking changes only its end. With `proposal`, the change is
+    /// carried out at most once: a repeat returns the booking as it is.
+    pub async fn change(
+        &self,
+        caller: &Owner,
+        id: &str,
+        change: BookingChange,
+        proposal: Option<&ProposalKey>,
+    ) -> Result<Booking, ToolError> {
+        self.change_inner(caller, id, change, proposal, false).await
+    }
+
+    /// What [`Tools::change`] would give now (devices, times, price), without making it:
+    /// for stating a change before the person says yes. Errors as the change would.
+    pub async fn preview_change(
+        &self,
+        caller: &Owner,
+        id: &str,
+        change: BookingChange,
+    ) -> Result<ChangePreview, ToolError> {
+        let full = self.resolve_id(caller, id).await?;
+        let before = self
+            .store
+            .list(caller)
+            .await?
+            .into_iter()
+            .find(|b| b.id == full)
+            .ok_or_else(|| ToolError::BookingNotFound(id.to_string()))?;
+        let after = self.change_inner(caller, id, change, None, true).await?;
+        Ok(ChangePreview { before, after })
+    }
+
+    async fn change_inner(
+        &self,
+        caller: &Owner,
+        id: &str,
+        change: BookingChange,
+        proposal: Option<&ProposalKey>,
+        dry_run: bool,
+    ) -> Result<Booking, ToolError> {
+        if change == BookingChange::default() {
+            return Err(ToolError::Invalid {
+                code: "empty_change",
+                message: "say what to change: start, end or count".into(),
+            });
+        }
+        let full = self.resolve_id(caller, id).await?;
+        // Stored at whole seconds: compare and show what is stored.
+        let whole = |t: Option<DateTime<Utc>>| {
+            t.map(|t| DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t))
+        };
+        let change = BookingChange {
+            start: whole(change.start),
+            end: whole(change.end),
+            count: change.count,
+        };
+        let rules = ChangeRules {
+            proposal: proposal.cloned(),
+            now: self.now_ms(),
+            limits: self.limits,
+            dry_run,
+        };
+        let r = self
+            .store
+            .change(caller, &full, &change, &rules, &Origin::current(self.via))
+            .await;
+        if !dry_run {
+            let outcome = match &r {
+                Ok(_) => "changed",
+                Err(StoreError::InsufficientCapacity { .. }) => "conflict",
+                Err(_) => "error",
+            };
+            metrics::counter!("hpcbot_booking_changes_total", "outcome" => outcome).increment(1);
+        }
+        r.map_err(|e| not_found_as(e, id))
+    }
+
+    /// A booking's history, oldest first: the caller's booking only (`None`: any, for an
+    /// admin). Unknown or another's: `BookingNotFound`.
+    pub async fn events(
+        &self,
+        caller: Option<&Owner>,
+        id: &str,
+    ) -> Result<Vec<BookingEvent>, ToolError> {
+        let full = BookingId::parse(id).map_err(|_| ToolError::BookingNotFound(id.into()))?;
+        let events = self.store.events(&full).await?;
+        match (events.first(), caller) {
+            (None, _) => Err(ToolError::BookingNotFound(id.into())),
+            (Some(e), Some(c)) if &e.booking.owner != c => {
+                Err(ToolError::BookingNotFound(id.into()))
+            }
+            _ => Ok(events),
+        }
+    }
+
+    /// The earliest free windows (API.md "Finding a slot"): per model one store query and
+    /// one sweep over the bookings' edges; without a model every model is searched and
+    /// equal starts list the cheaper first.
+    pub async fn slots(&self, q: SlotQuery) -> Result<Vec<Slot>, ToolError> {
+        let invalid = |code: &'static str, message: String| ToolError::Invalid { code, message };
+        if q.count < 1 || q.count > self.limits.max_count {
+            return Err(invalid(
+                "invalid_count",
+                format!("count must be between 1 and {}", self.limits.max_count),
+            ));
+        }
+        if q.duration <= Duration::zero() || q.duration > self.limits.max_duration {
+            return Err(invalid(
+                "invalid_duration",
+                format!(
+                    "duration must be positive and at most {} days",
+                    self.limits.max_duration.num_days()
+                ),
+            ));
+        }
+        if !(1..=MAX_SLOTS).contains(&q.limit) {
+            return Err(invalid(
+                "invalid_limit",
+                format!("limit must be between 1 and {MAX_SLOTS}"),
+            ));
+        }
+        let now = self.clock.now();
+        // Whole seconds (how bookings are stored), never before now.
+        let ceil = |t: DateTime<Utc>| {
+            let whole = DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t);
+            if whole < t {
+                whole + Duration::seconds(1)
+            } else {
+                whole
             }
         };
-        self.store.cancel(caller, &full).await.map_err(|e| match e {
-            StoreError::BookingNotFound => ToolError::BookingNotFound(id),
-            other => other.into(),
-        })
+        let after = ceil(q.after.unwrap_or(now).max(now));
+        let before = q.before.unwrap_or(after + self.limits.max_duration);
+        if after >= before {
+            return Err(invalid(
+                "invalid_interval",
+                "`after` must be before `before`".into(),
+            ));
+        }
+        let duration = Duration::seconds(q.duration.num_seconds().max(1));
+        let inv = self.inventory().await?;
+        let models: Vec<&crate::domain::GpuModel> = match &q.model {
+            Some(name) => vec![inv
+                .find(name)
+                .ok_or_else(|| ToolError::UnknownModel(name.clone()))?],
+            None => inv.models().iter().collect(),
+        };
+        let window = Interval::new(after, before).expect("after < before");
+        let search = crate::domain::slots::SlotSearch {
+            count: q.count,
+            duration,
+            after,
+            before,
+            limit: q.limit,
+        };
+        let mut out = Vec::new();
+        for m in models {
+            if m.total() < q.count {
+                continue;
+            }
+            let busy = self.store.busy_after(&m.name, after).await?;
+            let edges: Vec<(Interval, &[crate::domain::Device])> = busy
+                .iter()
+                .filter(|(iv, _)| iv.overlaps(&window))
+                .map(|(iv, b)| (*iv, &b.gpus[..]))
+                .collect();
+            for iv in crate::domain::slots::find_slots(m.total(), &edges, &search) {
+                out.push(Slot {
+                    model: m.name.clone(),
+                    start: iv.start(),
+                    end: iv.end(),
+                    count: q.count,
+                    price_total: crate::domain::booking::price(m.price_per_hour, q.count, &iv),
+                });
+            }
+        }
+        out.sort_by(|a, b| {
+            (a.start, a.price_total.0, &a.model).cmp(&(b.start, b.price_total.0, &b.model))
+        });
+        out.truncate(q.limit);
+        Ok(out)
+    }
+
+    /// "Now" at the millisecond (what is stored).
+    fn now_ms(&self) -> DateTime<Utc> {
+        let now = self.clock.now();
+        DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
     }
 
     /// The earliest start at or after `after` (within `horizon`) when `count` devices of
@@ -447,6 +700,87 @@ impl Tools {
     /// Confirmed bookings of `model` overlapping `window` (for timelines).
     pub async fn busy(&self, model: &str, window: &Interval) -> Result<Vec<Busy>, ToolError> {
         Ok(self.store.busy(model, window).await?)
+    }
+}
+
+/// A `BookingNotFound` from the store, named by what the caller typed.
+fn not_found_as(e: StoreError, id: &str) -> ToolError {
+    match e {
+        StoreError::BookingNotFound => ToolError::BookingNotFound(id.trim().to_string()),
+        other => other.into(),
+    }
+}
+
+/// Most slots one search returns.
+pub const MAX_SLOTS: usize = 50;
+
+/// A slot search (API.md "Finding a slot").
+#[derive(Debug, Clone)]
+pub struct SlotQuery {
+    /// One model (loose names accepted), or every model.
+    pub model: Option<String>,
+    /// Devices wanted, 1..=64.
+    pub count: u32,
+    /// Length of the window, at most 30 days.
+    pub duration: Duration,
+    /// Earliest start (default and at the earliest: now).
+    pub after: Option<DateTime<Utc>>,
+    /// Latest end (default: 30 days after `after`).
+    pub before: Option<DateTime<Utc>>,
+    /// Most slots, 1..=50.
+    pub limit: usize,
+}
+
+/// A free window: booked as it is, it succeeds (at the time of the answer).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Slot {
+    /// Model name.
+    pub model: String,
+    /// Start.
+    pub start: DateTime<Utc>,
+    /// End (start + duration).
+    pub end: DateTime<Utc>,
+    /// Devices.
+    pub count: u32,
+    /// The price of booking it.
+    #[schema(value_type = f64)]
+    pub price_total: Cents,
+}
+
+/// A change as it would be made: the booking before and after.
+#[derive(Debug, Clone)]
+pub struct ChangePreview {
+    /// As it is.
+    pub before: Booking,
+    /// As it would be (devices, times, price).
+    pub after: Booking,
+}
+
+/// One entry of a booking's history, as clients see it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct EventView {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// `created`, `changed` or `cancelled`.
+    #[serde(rename = "type")]
+    pub kind: EventKind,
+    /// `api`, `chat`, `llm`, `admin` or `import`.
+    pub via: Via,
+    /// The `x-request-id` of the request that made it.
+    pub request_id: String,
+    /// The booking after the event.
+    pub booking: BookingView,
+}
+
+impl From<&BookingEvent> for EventView {
+    fn from(e: &BookingEvent) -> Self {
+        Self {
+            at: e.at,
+            kind: e.kind,
+            via: e.via,
+            request_id: e.request_id.clone(),
+            booking: BookingView::from(&e.booking),
+        }
     }
 }
 

@@ -1,11 +1,12 @@
-//! `GET/POST /api/bookings`, `DELETE /api/bookings/{id}`.
+//! `GET/POST /api/bookings`, `PATCH/DELETE /api/bookings/{id}`, `GET /api/bookings/{id}/events`,
+//! `GET /api/slots`.
 
 use super::caller::{self, reading_owner};
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery};
-use super::gpus::parse_interval;
+use super::gpus::{parse_interval, parse_time};
 use super::AppState;
-use crate::assistant::tools::BookingView;
+use crate::assistant::tools::{BookingChange, BookingView, EventView, Slot, SlotQuery, ToolError};
 use crate::chat::SessionRef;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -61,8 +62,8 @@ pub struct CreateBooking {
 }
 
 /// Books GPUs; the concrete devices are chosen by the server.
-#[utoipa::path(post, path = "/api/bookings", request_body = CreateBooking,
-    responses((status = 201, body = BookingView), (status = 400), (status = 404), (status = 409), (status = 413)))]
+#[utoipa::path(post, path = "/api/bookings", request_body = CreateBooking, params(("Idempotency-Key" = Option<String>, Header, description = "1..=255 visible ASCII; a repeat with the same method, path and body replays the first reply (Idempotency-Replayed: true)")),
+    responses((status = 201, body = BookingView), (status = 400), (status = 404), (status = 409), (status = 413), (status = 422)))]
 pub async fn create(
     State(s): State<AppState>,
     caller: caller::Caller,
@@ -103,8 +104,8 @@ pub async fn create(
 }
 
 /// Cancels one of the caller's bookings.
-#[utoipa::path(delete, path = "/api/bookings/{id}", params(("id" = String, Path), SessionQuery),
-    responses((status = 200, body = BookingView), (status = 404)))]
+#[utoipa::path(delete, path = "/api/bookings/{id}", params(("id" = String, Path), SessionQuery, ("Idempotency-Key" = Option<String>, Header, description = "1..=255 visible ASCII; a repeat with the same method, path and body replays the first reply (Idempotency-Replayed: true)")),
+    responses((status = 200, body = BookingView), (status = 404), (status = 409), (status = 422)))]
 pub async fn cancel(
     State(s): State<AppState>,
     caller: caller::Caller,
@@ -136,4 +137,195 @@ pub async fn all(State(s): State<AppState>) -> Result<Json<BookingList>, ApiErro
     Ok(Json(BookingList {
         bookings: list.iter().map(BookingView::from).collect(),
     }))
+}
+
+/// `PATCH /api/bookings/{id}` body: `{"start"?, "end"?, "count"?}`, at least one, no nulls.
+fn parse_change(
+    body: &serde_json::Map<String, serde_json::Value>,
+) -> Result<BookingChange, ApiError> {
+    use serde_json::Value;
+    if body.is_empty() {
+        return Err(ApiError::bad_request(
+            "empty_change",
+            "the body must change something: give start, end and/or count",
+        ));
+    }
+    let mut change = BookingChange::default();
+    for (k, v) in body {
+        match (k.as_str(), v) {
+            ("start", Value::String(t)) => change.start = Some(parse_time("start", t)?),
+            ("end", Value::String(t)) => change.end = Some(parse_time("end", t)?),
+            ("count", Value::Number(n)) => {
+                let c = n
+                    .as_u64()
+                    .filter(|c| *c <= u32::MAX as u64)
+                    .ok_or_else(|| {
+                        ApiError::bad_request(
+                            "invalid_count",
+                            "count must be a whole number from 1 to 64",
+                        )
+                    })?;
+                change.count = Some(c as u32);
+            }
+            ("start" | "end" | "count", other) => {
+                return Err(ApiError::bad_request(
+                    "invalid_json",
+                    format!(
+                        "`{k}` must be {}, got {}",
+                        if k == "count" {
+                            "a number"
+                        } else {
+                            "an RFC 3339 time"
+                        },
+                        if other.is_null() {
+                            "null".to_string()
+                        } else {
+                            other.to_string()
+                        }
+                    ),
+                ))
+            }
+            _ => {
+                return Err(ApiError::bad_request(
+                    "invalid_json",
+                    format!("unknown field `{k}`; a change takes start, end and count"),
+                ))
+            }
+        }
+    }
+    Ok(change)
+}
+
+/// A change of a booking (every field optional; at least one).
+#[derive(Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ChangeBooking {
+    /// New start (RFC 3339); not for a booking that has started.
+    pub start: Option<String>,
+    /// New end (RFC 3339), after the start and not in the past.
+    pub end: Option<String>,
+    /// New number of GPUs, 1..=64; not for a booking that has started.
+    pub count: Option<i64>,
+}
+
+/// Changes one of the caller's bookings in place, all or nothing: its own GPUs count as free
+/// for it and it keeps those that stay free; a started booking can change only its end.
+#[utoipa::path(patch, path = "/api/bookings/{id}", params(("id" = String, Path), SessionQuery, ("Idempotency-Key" = Option<String>, Header, description = "1..=255 visible ASCII; a repeat with the same method, path and body replays the first reply (Idempotency-Replayed: true)")),
+    request_body = ChangeBooking,
+    responses((status = 200, body = BookingView), (status = 400), (status = 404), (status = 409), (status = 422)))]
+pub async fn change(
+    State(s): State<AppState>,
+    caller: caller::Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<SessionQuery>,
+    ApiJson(body): ApiJson<serde_json::Map<String, serde_json::Value>>,
+) -> Result<Json<BookingView>, ApiError> {
+    let change = parse_change(&body)?;
+    let owner = reading_owner(&s, &caller, q.session_id.as_deref(), &headers)
+        .await?
+        .ok_or_else(|| ApiError::from(ToolError::BookingNotFound(id.clone())))?;
+    let booking = s.tools.change(&owner, &id, change, None).await?;
+    Ok(Json(BookingView::from(&booking)))
+}
+
+/// A booking's history.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EventList {
+    /// Oldest first.
+    pub events: Vec<EventView>,
+}
+
+/// A booking's history: one event per create, change and cancel (and import), oldest first.
+#[utoipa::path(get, path = "/api/bookings/{id}/events", params(("id" = String, Path), SessionQuery),
+    responses((status = 200, body = EventList), (status = 404)))]
+pub async fn events(
+    State(s): State<AppState>,
+    caller: caller::Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<SessionQuery>,
+) -> Result<Json<EventList>, ApiError> {
+    let admin = caller.0.as_ref().is_some_and(|u| u.admin);
+    let owner = if admin {
+        None
+    } else {
+        Some(
+            reading_owner(&s, &caller, q.session_id.as_deref(), &headers)
+                .await?
+                .ok_or_else(|| ApiError::from(ToolError::BookingNotFound(id.clone())))?,
+        )
+    };
+    let events = s.tools.events(owner.as_ref(), &id).await?;
+    Ok(Json(EventList {
+        events: events.iter().map(EventView::from).collect(),
+    }))
+}
+
+/// Query of `/api/slots`.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct SlotsQuery {
+    /// Devices wanted, 1..=64.
+    pub count: Option<String>,
+    /// Length: `90m`, `8h`, `2d` or ISO 8601 `PT8H`; at most 30 days.
+    pub duration: Option<String>,
+    /// One model (loose names accepted); without it every model.
+    pub model: Option<String>,
+    /// Earliest start, RFC 3339 (default now; a past time means now).
+    pub after: Option<String>,
+    /// Latest end, RFC 3339 (default 30 days after `after`).
+    pub before: Option<String>,
+    /// Most slots, 1..=50 (default 5).
+    pub limit: Option<String>,
+}
+
+/// The slots found.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SlotList {
+    /// Earliest first.
+    pub slots: Vec<Slot>,
+}
+
+/// The earliest windows in which `count` GPUs of a model are free for `duration`.
+#[utoipa::path(get, path = "/api/slots", params(SlotsQuery),
+    responses((status = 200, body = SlotList), (status = 400), (status = 404)))]
+pub async fn slots(
+    State(s): State<AppState>,
+    ApiQuery(q): ApiQuery<SlotsQuery>,
+) -> Result<Json<SlotList>, ApiError> {
+    let count = q
+        .count
+        .as_deref()
+        .and_then(|c| c.trim().parse::<u32>().ok())
+        .ok_or_else(|| ApiError::bad_request("invalid_count", "`count` (1..=64) is required"))?;
+    let duration = q
+        .duration
+        .as_deref()
+        .and_then(crate::domain::slots::parse_duration)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_duration",
+                "`duration` is required, like 90m, 8h, 2d or PT8H",
+            )
+        })?;
+    let limit = match q.limit.as_deref() {
+        None => 5,
+        Some(l) => l.trim().parse::<usize>().map_err(|_| {
+            ApiError::bad_request("invalid_limit", "`limit` must be a number from 1 to 50")
+        })?,
+    };
+    let time =
+        |field: &str, v: &Option<String>| v.as_deref().map(|t| parse_time(field, t)).transpose();
+    let slots = s
+        .tools
+        .slots(SlotQuery {
+            model: q.model.filter(|m| !m.trim().is_empty()),
+            count,
+            duration,
+            after: time("after", &q.after)?,
+            before: time("before", &q.before)?,
+            limit,
+        })
+        .await?;
+    Ok(Json(SlotList { slots }))
 }

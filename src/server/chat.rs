@@ -53,8 +53,8 @@ async fn open_session(
 }
 
 /// One turn of a conversation.
-#[utoipa::path(post, path = "/api/chat", request_body = ChatRequest,
-    responses((status = 200, body = TurnReply), (status = 400), (status = 404), (status = 503), (status = 504)))]
+#[utoipa::path(post, path = "/api/chat", request_body = ChatRequest, params(("Idempotency-Key" = Option<String>, Header, description = "1..=255 visible ASCII; a repeat with the same method, path and body replays the first reply (Idempotency-Replayed: true)")),
+    responses((status = 200, body = TurnReply), (status = 400), (status = 404), (status = 409), (status = 422), (status = 503), (status = 504)))]
 pub async fn chat(
     State(s): State<AppState>,
     Extension(Deadline(deadline)): Extension<Deadline>,
@@ -86,21 +86,31 @@ fn event<T: Serialize>(name: &str, data: &T) -> Event {
 /// The same turn as `/api/chat`, answered as server-sent events: `delta` pieces, `action`s,
 /// then `done` (the reply object) or `error`. If the client goes away, the turn is
 /// cancelled and nothing of it is stored.
-#[utoipa::path(post, path = "/api/chat/stream", request_body = ChatRequest,
+#[utoipa::path(post, path = "/api/chat/stream", request_body = ChatRequest, params(("Idempotency-Key" = Option<String>, Header, description = "1..=255 visible ASCII; a repeat with the same method, path and body replays the first reply (Idempotency-Replayed: true)")),
     responses((status = 200, description = "text/event-stream of delta, action, done | error"),
-        (status = 400, description = "invalid message or body"), (status = 404), (status = 413),
-        (status = 415), (status = 429), (status = 503)))]
+        (status = 400, description = "invalid message or body"), (status = 404), (status = 409), (status = 413),
+        (status = 415), (status = 422), (status = 429), (status = 503)))]
 pub async fn stream(
     State(s): State<AppState>,
     Extension(Deadline(deadline)): Extension<Deadline>,
     caller: caller::Caller,
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<SessionQuery>,
+    ticket: Option<Extension<std::sync::Arc<crate::store::idempotency::Ticket>>>,
     ApiJson(req): ApiJson<ChatRequest>,
 ) -> Result<Response, ApiError> {
     let (id, user) = open_session(&s, &caller, &headers, &query, &req).await?;
     let engine = s.engine.clone();
     let sid = id.clone();
+    // With an Idempotency-Key the stream stores its own reply (at `done`); if the client
+    // goes away first, the claim is released: the turn was not stored either.
+    let claim = ticket.map(|Extension(t)| {
+        t.defer();
+        StreamClaim {
+            store: s.idempotency.clone(),
+            ticket: t,
+        }
+    });
     let mut res = sse::reply(move |tx| async move {
         let (dtx, drx) = mpsc::unbounded_channel::<String>();
         let turn = engine.turn(&sid, user.as_ref(), &req.message, deadline, Some(&dtx));
@@ -113,6 +123,10 @@ pub async fn stream(
             Ok(reply) => {
                 for a in &reply.actions {
                     let _ = tx.send(event("action", a)).await;
+                }
+                if let Some(c) = &claim {
+                    let body = serde_json::to_string(&reply).unwrap_or_default();
+                    super::idempotency::complete(&c.store, &c.ticket, 200, body).await;
                 }
                 let _ = tx.send(event("done", &reply)).await;
             }
@@ -128,6 +142,21 @@ pub async fn stream(
         caller::set_cookie(&id, s.config.session_ttl.as_secs()),
     );
     Ok(res)
+}
+
+/// A stream's claim on its Idempotency-Key: released when dropped without a stored reply
+/// (the client went away, or the turn failed).
+struct StreamClaim {
+    store: std::sync::Arc<dyn crate::store::idempotency::IdempotencyStore>,
+    ticket: std::sync::Arc<crate::store::idempotency::Ticket>,
+}
+
+impl Drop for StreamClaim {
+    fn drop(&mut self) {
+        if !self.ticket.is_completed() {
+            super::idempotency::release_later(self.store.clone(), self.ticket.clone());
+        }
+    }
 }
 
 /// A stateless question.

@@ -92,6 +92,9 @@ impl From<ToolError> for ApiError {
                 "booking_not_found",
                 "no booking of yours has that id",
             ),
+            ToolError::BookingCancelled => {
+                Self::new(StatusCode::CONFLICT, "booking_cancelled", msg)
+            }
             ToolError::Ambiguous(_) => Self::bad_request("ambiguous_booking_id", msg),
             ToolError::Unavailable(_) => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", msg).retry_after(2)

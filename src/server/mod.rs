@@ -10,6 +10,7 @@ pub mod extract;
 pub mod gpus;
 pub mod guard;
 pub mod health;
+pub mod idempotency;
 pub mod listen;
 pub mod middleware;
 pub mod openai;
@@ -66,6 +67,8 @@ pub struct AppState {
     pub auth_cache: moka::future::Cache<String, Option<crate::store::users::User>>,
     /// Per-client limits, connection counts and the last seen session count.
     pub guard: Arc<guard::Guard>,
+    /// Idempotency-Key records (the booking database).
+    pub idempotency: Arc<dyn crate::store::idempotency::IdempotencyStore>,
 }
 
 /// How long a token lookup is trusted.
@@ -132,7 +135,10 @@ pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<AppSt
             .map_err(|e| anyhow::anyhow!("sessions ({}): {e}", redact(url)))?,
         ),
     };
-    let builtin = crate::assistant::builtin::Builtin::new(tools.clone(), &config);
+    let builtin = crate::assistant::builtin::Builtin::new(
+        tools.with_via(crate::store::bookings::Via::Chat),
+        &config,
+    );
     let mut llm_breaker = None;
     let assistant: Arc<dyn Assistant> = match (overrides.assistant, &config.llm.base_url) {
         (Some(a), _) => a,
@@ -161,7 +167,7 @@ pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<AppSt
             Arc::new(Llm::new(
                 client,
                 b,
-                tools.clone(),
+                tools.with_via(crate::store::bookings::Via::Llm),
                 builtin,
                 config.centre_name.clone(),
                 config.timezone,
@@ -190,6 +196,7 @@ pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<AppSt
         inflight: Arc::new(Inflight::default()),
         metrics: metrics_handle(),
         llm_breaker,
+        idempotency: sql.clone(),
         users: sql,
         auth_cache: moka::future::Cache::builder()
             .max_capacity(10_000)
@@ -232,6 +239,9 @@ pub fn redact(url: &str) -> String {
         bookings::list,
         bookings::create,
         bookings::cancel,
+        bookings::change,
+        bookings::events,
+        bookings::slots,
         bookings::all,
         health::health,
         health::ready,
@@ -269,7 +279,12 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(ui::index))
         .route("/assets/{file}", get(ui::asset))
         .route("/api/bookings", get(bookings::list).post(bookings::create))
-        .route("/api/bookings/{id}", delete(bookings::cancel))
+        .route(
+            "/api/bookings/{id}",
+            delete(bookings::cancel).patch(bookings::change),
+        )
+        .route("/api/bookings/{id}/events", get(bookings::events))
+        .route("/api/slots", get(bookings::slots))
         .route("/api/admin/bookings", get(bookings::all))
         .route("/api/openapi.json", get(openapi))
         .route("/v1/models", get(openai::models))
@@ -294,6 +309,10 @@ pub fn router(state: AppState) -> Router {
         // without its SameSite=Lax cookie) must not be handed a new client id that would
         // replace the browser's own.
         .layer(axum::middleware::from_fn(caller::client_cookie))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::idempotency,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             guard::protect,
@@ -344,12 +363,18 @@ pub async fn serve(
         let clock = state.tools.clock().clone();
         let guard = state.guard.clone();
         let bound = state.config.store_timeout;
+        let keys = state.idempotency.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
             loop {
                 tick.tick().await;
                 let _ = tokio::time::timeout(bound, engine.store().sweep(clock.now())).await;
                 guard.sweep();
+                let _ = tokio::time::timeout(
+                    bound,
+                    keys.sweep_idempotency(chrono::Utc::now().timestamp_millis()),
+                )
+                .await;
             }
         })
     };

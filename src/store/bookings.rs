@@ -25,6 +25,17 @@ pub enum StoreError {
     /// No such booking for this owner.
     #[error("booking not found")]
     BookingNotFound,
+    /// A change of a cancelled booking.
+    #[error("the booking is cancelled and cannot change")]
+    BookingCancelled,
+    /// A change refused by the rules (e.g. `booking_started`); `code` is the API code.
+    #[error("{message}")]
+    Rejected {
+        /// snake_case code.
+        code: &'static str,
+        /// What to fix.
+        message: String,
+    },
     /// Import data broke a rule; the message names the record and field.
     #[error("{0}")]
     Invalid(String),
@@ -49,6 +60,156 @@ pub struct NewBooking {
     pub interval: Interval,
     /// Creation time.
     pub now: DateTime<Utc>,
+    /// The chat proposal it confirms: a second booking of the same proposal returns the
+    /// first one instead (unique in the database).
+    pub proposal: Option<ProposalKey>,
+    /// Where the request came from, for the event.
+    pub origin: Origin,
+}
+
+/// The chat proposal a booking comes from: the session and the proposal's id in it. A
+/// proposal is booked at most once, whatever happens to the turn that confirms it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct ProposalKey {
+    /// The chat session.
+    pub session: String,
+    /// The proposal's id within the session (e.g. a random id made when it was proposed).
+    pub id: String,
+}
+
+/// Which channel made a change (API.md "Booking history").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Via {
+    /// The REST API.
+    Api,
+    /// The built-in chat assistant.
+    Chat,
+    /// The LLM backend.
+    Llm,
+    /// An admin route or command.
+    Admin,
+    /// `hpcbot import`.
+    Import,
+}
+
+impl Via {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Api => "api",
+            Via::Chat => "chat",
+            Via::Llm => "llm",
+            Via::Admin => "admin",
+            Via::Import => "import",
+        }
+    }
+
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "api" => Via::Api,
+            "chat" => Via::Chat,
+            "llm" => Via::Llm,
+            "admin" => Via::Admin,
+            "import" => Via::Import,
+            _ => return None,
+        })
+    }
+}
+
+/// Who asked for a change: the channel and the request id (`x-request-id`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// The channel.
+    pub via: Via,
+    /// The request's id ("" outside a request).
+    pub request_id: String,
+}
+
+impl Origin {
+    /// `via` with the current request's id (from the in-flight registry's task-local).
+    pub fn current(via: Via) -> Self {
+        Self {
+            via,
+            request_id: crate::ops::current()
+                .map(|e| e.request_id.clone())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// A change of a booking (PATCH): each part `None` stays as it is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BookingChange {
+    /// New start.
+    pub start: Option<DateTime<Utc>>,
+    /// New end.
+    pub end: Option<DateTime<Utc>>,
+    /// New number of devices.
+    pub count: Option<u32>,
+}
+
+/// What an event records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    /// Made (or imported).
+    Created,
+    /// Changed in place.
+    Changed,
+    /// Cancelled.
+    Cancelled,
+}
+
+impl EventKind {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Created => "created",
+            EventKind::Changed => "changed",
+            EventKind::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "created" => EventKind::Created,
+            "changed" => EventKind::Changed,
+            "cancelled" => EventKind::Cancelled,
+            _ => return None,
+        })
+    }
+}
+
+/// One entry of a booking's history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BookingEvent {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// What.
+    pub kind: EventKind,
+    /// Through which channel.
+    pub via: Via,
+    /// The request's `x-request-id`.
+    pub request_id: String,
+    /// The booking as it was after the event.
+    pub booking: Booking,
+}
+
+/// The rules a change is checked against, at `now`.
+#[derive(Debug, Clone)]
+pub struct ChangeRules {
+    /// The chat proposal the change carries out: carried out at most once (a repeat returns
+    /// the booking as it is).
+    pub proposal: Option<ProposalKey>,
+    /// "Now".
+    pub now: DateTime<Utc>,
+    /// The limits of `POST`.
+    pub limits: crate::domain::booking::BookingLimits,
+    /// Write nothing; answer what the change would give.
+    pub dry_run: bool,
 }
 
 /// A confirmed booking as seen by availability: when and which devices.
@@ -67,12 +228,44 @@ pub trait BookingStore: Send + Sync {
     async fn inventory(&self) -> Result<Arc<Inventory>, StoreError>;
     /// Reserves devices atomically; fails with `InsufficientCapacity` when too few are free.
     async fn create(&self, new: NewBooking) -> Result<Booking, StoreError>;
-    /// Cancels one of `owner`'s confirmed bookings (a cancelled one is returned as it is).
-    async fn cancel(&self, owner: &Owner, id: &BookingId) -> Result<Booking, StoreError>;
+    /// Cancels one of `owner`'s confirmed bookings (a cancelled one is returned as it is,
+    /// with no event).
+    async fn cancel(
+        &self,
+        owner: &Owner,
+        id: &BookingId,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<Booking, StoreError>;
+    /// Changes one of `owner`'s bookings in place, in one transaction (API.md "Changing a
+    /// booking"): its own devices count as free for it, and it keeps those that stay free.
+    /// With `dry_run` nothing is written: the result is what the change would give now.
+    async fn change(
+        &self,
+        owner: &Owner,
+        id: &BookingId,
+        change: &BookingChange,
+        rules: &ChangeRules,
+        origin: &Origin,
+    ) -> Result<Booking, StoreError>;
+    /// The booking made from `proposal`, if any.
+    async fn by_proposal(&self, proposal: &ProposalKey) -> Result<Option<Booking>, StoreError>;
+    /// A booking's history, oldest first (empty for an unknown id).
+    async fn events(&self, id: &BookingId) -> Result<Vec<BookingEvent>, StoreError>;
+    /// Every event of every booking, oldest first (for export).
+    async fn all_events(&self) -> Result<Vec<BookingEvent>, StoreError>;
     /// `owner`'s bookings, newest first.
     async fn list(&self, owner: &Owner) -> Result<Vec<Booking>, StoreError>;
     /// Confirmed bookings of `model` that overlap `window`.
     async fn busy(&self, model: &str, window: &Interval) -> Result<Vec<Busy>, StoreError>;
+    /// Confirmed bookings of `model` that end after `after` (with their intervals), read
+    /// again only when a change of the model's bookings committed since the last read (the
+    /// model's `lock_version`): for slot searches over long windows.
+    async fn busy_after(
+        &self,
+        model: &str,
+        after: DateTime<Utc>,
+    ) -> Result<Arc<Vec<(Interval, Busy)>>, StoreError>;
     /// Every booking, oldest first (for export).
     async fn all(&self) -> Result<Vec<Booking>, StoreError>;
     /// Replaces the inventory and/or the bookings in one transaction, after checking that

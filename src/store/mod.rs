@@ -1,6 +1,7 @@
 //! Persistence behind small traits; each backend is one file.
 
 pub mod bookings;
+pub mod idempotency;
 pub mod memory;
 pub mod redis;
 pub mod sessions;

@@ -7,7 +7,11 @@
 //! with `BEGIN IMMEDIATE`, which takes the database's write lock. Only then are the busy
 //! devices read and the free ones chosen, so two bookings can never pick the same device.
 
-use super::bookings::{BookingStore, Busy, NewBooking, StoreError};
+use super::bookings::{
+    BookingChange, BookingEvent, BookingStore, Busy, ChangeRules, EventKind, NewBooking, Origin,
+    ProposalKey, StoreError, Via,
+};
+use super::idempotency::{Begin, IdempotencyStore, StoredReply, Times};
 use crate::domain::booking::{check_against, price, BookingStatus};
 use crate::domain::{Booking, BookingId, Cents, Device, GpuModel, Interval, Inventory, Owner};
 use async_trait::async_trait;
@@ -49,6 +53,18 @@ pub struct SqlStore {
     dialect: Dialect,
     timeout: Duration,
     cache: Mutex<Option<(Instant, Arc<Inventory>)>>,
+    /// Per model, its confirmed bookings that end after `from`, as read at the model's
+    /// `lock_version` (written by every change of its bookings, in the change's
+    /// transaction): reused while the version is unchanged, so repeated availability and
+    /// slot searches cost one small query instead of reading every booking again.
+    busy_cache: Mutex<std::collections::HashMap<String, BusySnapshot>>,
+}
+
+/// A model's bookings as read at one `lock_version`.
+struct BusySnapshot {
+    version: i64,
+    from: i64,
+    busy: Arc<Vec<(Interval, Busy)>>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -103,6 +119,7 @@ impl SqlStore {
             dialect,
             timeout: opts.timeout,
             cache: Mutex::new(None),
+            busy_cache: Mutex::new(std::collections::HashMap::new()),
         };
         store.seed_sample().await?;
         Ok(store)
@@ -177,6 +194,43 @@ impl SqlStore {
         Inventory::new(models).map_err(StoreError::Invalid)
     }
 
+    /// Every confirmed booking of `model` that ends after `from` (Unix seconds).
+    async fn busy_from(&self, model: &str, from: i64) -> Result<Vec<(Interval, Busy)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT b.id, b.start_at, b.end_at, d.device FROM bookings b \
+             JOIN booking_devices d ON d.booking_id = b.id \
+             WHERE b.model = $1 AND b.status = 'confirmed' AND b.end_at > $2 \
+             ORDER BY b.id, d.position",
+        )
+        .bind(model.to_string())
+        .bind(from)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: Vec<(String, Interval, Busy)> = Vec::new();
+        for r in rows {
+            let id: String = r.try_get("id")?;
+            let device =
+                Device::parse(&r.try_get::<String, _>("device")?).map_err(StoreError::Invalid)?;
+            match out.last_mut() {
+                Some((last, _, b)) if *last == id => b.gpus.push(device),
+                _ => {
+                    let interval =
+                        Interval::new(ts(r.try_get("start_at")?)?, ts(r.try_get("end_at")?)?)
+                            .map_err(StoreError::Invalid)?;
+                    out.push((
+                        id,
+                        interval,
+                        Busy {
+                            interval,
+                            gpus: vec![device],
+                        },
+                    ));
+                }
+            }
+        }
+        Ok(out.into_iter().map(|(_, i, b)| (i, b)).collect())
+    }
+
     async fn bookings_where(
         &self,
         filter: &str,
@@ -207,13 +261,15 @@ async fn insert_inventory(
         let devices: Vec<String> = m.devices.iter().map(Device::to_string).collect();
         sqlx::query(
             "INSERT INTO gpu_models (name, memory_gb, price_cents, devices, position, lock_version) \
-             VALUES ($1, $2, $3, $4, $5, 0)",
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(m.name.clone())
         .bind(m.memory_gb as i64)
         .bind(m.price_per_hour.0)
         .bind(devices.join(","))
         .bind(pos as i64)
+        // Never a version an earlier inventory had (caches compare versions).
+        .bind(Utc::now().timestamp_micros())
         .execute(&mut **tx)
         .await?;
     }
@@ -239,6 +295,13 @@ async fn insert_booking(
     .bind(b.created_at.timestamp_millis())
     .execute(&mut **tx)
     .await?;
+    insert_devices(tx, b).await
+}
+
+async fn insert_devices(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    b: &Booking,
+) -> Result<(), StoreError> {
     for (pos, d) in b.gpus.iter().enumerate() {
         sqlx::query(
             "INSERT INTO booking_devices (booking_id, device, position) VALUES ($1, $2, $3)",
@@ -250,6 +313,301 @@ async fn insert_booking(
         .await?;
     }
     Ok(())
+}
+
+/// The columns of an event row, in the order [`row_to_event`] reads them.
+const EVENT_COLUMNS: &str =
+    "SELECT booking_id, at, kind, via, request_id, owner, model, start_at, \
+     end_at, price_cents, status, created_at, gpus FROM booking_events";
+
+fn row_to_event(r: &AnyRow) -> Result<BookingEvent, StoreError> {
+    let bad = |what: &str, v: String| StoreError::Invalid(format!("bad stored {what} `{v}`"));
+    let kind: String = r.try_get("kind")?;
+    let via: String = r.try_get("via")?;
+    let status: String = r.try_get("status")?;
+    let gpus: String = r.try_get("gpus")?;
+    let id: String = r.try_get("booking_id")?;
+    let ms = |v: i64| {
+        Utc.timestamp_millis_opt(v)
+            .single()
+            .ok_or_else(|| StoreError::Invalid(format!("bad stored time {v}")))
+    };
+    Ok(BookingEvent {
+        at: ms(r.try_get("at")?)?,
+        kind: EventKind::parse(&kind).ok_or_else(|| bad("event kind", kind.clone()))?,
+        via: Via::parse(&via).ok_or_else(|| bad("via", via.clone()))?,
+        request_id: r.try_get("request_id")?,
+        booking: Booking {
+            id: BookingId::parse(&id).map_err(|e| StoreError::Invalid(e.to_string()))?,
+            owner: Owner::from_stored(r.try_get("owner")?),
+            model: r.try_get("model")?,
+            gpus: gpus
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(Device::parse)
+                .collect::<Result<_, _>>()
+                .map_err(StoreError::Invalid)?,
+            interval: Interval::new(ts(r.try_get("start_at")?)?, ts(r.try_get("end_at")?)?)
+                .map_err(StoreError::Invalid)?,
+            price_total: Cents(r.try_get("price_cents")?),
+            status: BookingStatus::parse(&status).ok_or_else(|| bad("status", status.clone()))?,
+            created_at: ms(r.try_get("created_at")?)?,
+        },
+    })
+}
+
+/// Appends an event (in the caller's transaction).
+async fn insert_event(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    kind: EventKind,
+    b: &Booking,
+    origin: &Origin,
+    at: DateTime<Utc>,
+    proposal: Option<&ProposalKey>,
+) -> Result<(), StoreError> {
+    let gpus: Vec<String> = b.gpus.iter().map(Device::to_string).collect();
+    sqlx::query(
+        "INSERT INTO booking_events (booking_id, at, kind, via, request_id, owner, model, start_at, \
+         end_at, price_cents, status, created_at, gpus, proposal_session, proposal_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+    )
+    .bind(b.id.to_string())
+    .bind(at.timestamp_millis())
+    .bind(kind.as_str())
+    .bind(origin.via.as_str())
+    .bind(origin.request_id.clone())
+    .bind(b.owner.as_str().to_string())
+    .bind(b.model.clone())
+    .bind(b.interval.start().timestamp())
+    .bind(b.interval.end().timestamp())
+    .bind(b.price_total.0)
+    .bind(b.status.as_str())
+    .bind(b.created_at.timestamp_millis())
+    .bind(gpus.join(","))
+    .bind(proposal.map(|p| p.session.clone()))
+    .bind(proposal.map(|p| p.id.clone()))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Stores the current request's reply with the booking change it made, in the same
+/// transaction; the ticket is returned to be marked completed after the commit.
+async fn store_ticket_reply(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    b: &Booking,
+) -> Result<Option<Arc<super::idempotency::Ticket>>, StoreError> {
+    let Some(t) = super::idempotency::current() else {
+        return Ok(None);
+    };
+    let Some(reply) = t.reply_for(b) else {
+        return Ok(None);
+    };
+    sqlx::query(
+        "UPDATE idempotency_keys SET status = $1, body = $2 \
+         WHERE caller = $3 AND idem_key = $4 AND token = $5 AND status IS NULL",
+    )
+    .bind(reply.status as i64)
+    .bind(reply.body)
+    .bind(t.caller.clone())
+    .bind(t.key.clone())
+    .bind(t.token.clone())
+    .execute(&mut **tx)
+    .await?;
+    Ok(Some(t))
+}
+
+/// Writes the model's row: the lock that serialises every change of its bookings.
+async fn lock_model(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    model: &str,
+) -> Result<(), StoreError> {
+    let locked =
+        sqlx::query("UPDATE gpu_models SET lock_version = lock_version + 1 WHERE name = $1")
+            .bind(model.to_string())
+            .execute(&mut **tx)
+            .await?;
+    if locked.rows_affected() == 0 {
+        return Err(StoreError::UnknownModel(model.to_string()));
+    }
+    Ok(())
+}
+
+/// Devices of `model` in confirmed bookings overlapping `interval`, but for `except`.
+async fn busy_devices_tx(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    model: &str,
+    interval: &Interval,
+    except: Option<&BookingId>,
+) -> Result<HashSet<Device>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT d.device FROM bookings b JOIN booking_devices d ON d.booking_id = b.id \
+         WHERE b.model = $1 AND b.status = 'confirmed' AND b.start_at < $2 AND b.end_at > $3 \
+         AND b.id <> $4",
+    )
+    .bind(model.to_string())
+    .bind(interval.end().timestamp())
+    .bind(interval.start().timestamp())
+    .bind(except.map(|i| i.to_string()).unwrap_or_default())
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            r.try_get::<String, _>(0)
+                .map_err(StoreError::from)
+                .and_then(|s| Device::parse(&s).map_err(StoreError::Invalid))
+        })
+        .collect()
+}
+
+/// One booking read inside a transaction.
+async fn booking_tx(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    id: &BookingId,
+) -> Result<Option<Booking>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT b.id, b.owner, b.model, b.start_at, b.end_at, b.price_cents, b.status, \
+         b.created_at, d.device FROM bookings b JOIN booking_devices d ON d.booking_id = b.id \
+         WHERE b.id = $1 ORDER BY d.position",
+    )
+    .bind(id.to_string())
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows_to_bookings(rows)?.into_iter().next())
+}
+
+/// The booking made from a proposal, read inside a transaction.
+async fn booking_by_proposal(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    p: &ProposalKey,
+) -> Result<Option<Booking>, StoreError> {
+    let row =
+        sqlx::query("SELECT id FROM bookings WHERE proposal_session = $1 AND proposal_id = $2")
+            .bind(p.session.clone())
+            .bind(p.id.clone())
+            .fetch_optional(&mut **tx)
+            .await?;
+    match row {
+        Some(r) => {
+            let id: String = r.try_get(0)?;
+            let id = BookingId::parse(&id).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            booking_tx(tx, &id).await
+        }
+        None => Ok(None),
+    }
+}
+
+/// Whether an event already carried out `p`.
+async fn proposal_done(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    p: &ProposalKey,
+) -> Result<bool, StoreError> {
+    Ok(sqlx::query(
+        "SELECT seq FROM booking_events WHERE proposal_session = $1 AND proposal_id = $2",
+    )
+    .bind(p.session.clone())
+    .bind(p.id.clone())
+    .fetch_optional(&mut **tx)
+    .await?
+    .is_some())
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d)
+        if d.message().to_lowercase().contains("unique") || d.message().contains("duplicate"))
+}
+
+fn rejected(code: &'static str, message: impl Into<String>) -> StoreError {
+    StoreError::Rejected {
+        code,
+        message: message.into(),
+    }
+}
+
+/// The booking `old` after `change`, checked against the rules and the other bookings (read
+/// in `tx`, under the model's lock). Its own devices count as free; it keeps those that stay
+/// free; a started booking changes only its end and keeps every device.
+async fn changed(
+    old: &Booking,
+    change: &BookingChange,
+    rules: &ChangeRules,
+    model: &GpuModel,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+) -> Result<Booking, StoreError> {
+    use crate::domain::booking::{check_request, RequestError};
+    if old.status == BookingStatus::Cancelled {
+        return Err(StoreError::BookingCancelled);
+    }
+    let now = rules.now;
+    let started = old.interval.start() <= now;
+    let start = change.start.unwrap_or(old.interval.start());
+    let end = change.end.unwrap_or(old.interval.end());
+    let count = change.count.unwrap_or(old.count());
+    if started && (start != old.interval.start() || count != old.count()) {
+        return Err(rejected(
+            "booking_started",
+            "the booking has started: only its end can change",
+        ));
+    }
+    let interval = Interval::new(start, end).map_err(|m| rejected("invalid_interval", m))?;
+    if started {
+        if end <= now {
+            return Err(rejected(
+                "end_in_past",
+                format!("the new end ({}) is in the past", end.to_rfc3339()),
+            ));
+        }
+        if interval.duration() > rules.limits.max_duration {
+            return Err(rejected(
+                "booking_too_long",
+                format!(
+                    "a booking lasts at most {} days",
+                    rules.limits.max_duration.num_days()
+                ),
+            ));
+        }
+    } else {
+        check_request(count as i64, &interval, now, &rules.limits).map_err(|e| {
+            let code = match e {
+                RequestError::Count { .. } => "invalid_count",
+                RequestError::StartInPast(_) => "start_in_past",
+                RequestError::TooLong { .. } => "booking_too_long",
+                RequestError::TooFarAhead { .. } => "start_too_far_ahead",
+            };
+            rejected(code, e.to_string())
+        })?;
+    }
+    let busy = busy_devices_tx(tx, &model.name, &interval, Some(&old.id)).await?;
+    let insufficient = || StoreError::InsufficientCapacity {
+        model: model.name.clone(),
+        free: model.total().saturating_sub(busy.len() as u32),
+        total: model.total(),
+    };
+    let kept: Vec<Device> = old
+        .gpus
+        .iter()
+        .filter(|d| !busy.contains(*d))
+        .cloned()
+        .collect();
+    if started && kept.len() != old.gpus.len() {
+        // A running job cannot move to other devices.
+        return Err(insufficient());
+    }
+    let gpus = if count as usize <= kept.len() {
+        kept[..count as usize].to_vec()
+    } else {
+        let mut taken = busy.clone();
+        taken.extend(kept.iter().cloned());
+        let more = crate::domain::booking::allocate(model, &taken, count - kept.len() as u32)
+            .ok_or_else(insufficient)?;
+        kept.into_iter().chain(more).collect()
+    };
+    Ok(Booking {
+        gpus,
+        interval,
+        price_total: price(model.price_per_hour, count, &interval),
+        ..old.clone()
+    })
 }
 
 fn ts(secs: i64) -> Result<DateTime<Utc>, StoreError> {
@@ -311,72 +669,219 @@ impl BookingStore for SqlStore {
             .find(|m| m.name == new.model)
             .ok_or_else(|| StoreError::UnknownModel(new.model.clone()))?
             .clone();
+        let made = self
+            .bounded(async {
+                let mut tx = self.begin_write().await?;
+                lock_model(&mut tx, &model.name).await?;
+                if let Some(p) = &new.proposal {
+                    if let Some(b) = booking_by_proposal(&mut tx, p).await? {
+                        tx.commit().await?;
+                        return Ok(b);
+                    }
+                }
+                let busy = busy_devices_tx(&mut tx, &model.name, &new.interval, None).await?;
+                let Some(gpus) = crate::domain::booking::allocate(&model, &busy, new.count) else {
+                    return Err(StoreError::InsufficientCapacity {
+                        model: model.name.clone(),
+                        free: model.total().saturating_sub(busy.len() as u32),
+                        total: model.total(),
+                    });
+                };
+                let booking = Booking {
+                    id: BookingId::new(),
+                    owner: new.owner.clone(),
+                    model: model.name.clone(),
+                    price_total: price(model.price_per_hour, new.count, &new.interval),
+                    gpus,
+                    interval: new.interval,
+                    status: BookingStatus::Confirmed,
+                    created_at: new.now,
+                };
+                insert_booking(&mut tx, &booking).await?;
+                if let Some(p) = &new.proposal {
+                    sqlx::query(
+                        "UPDATE bookings SET proposal_session = $1, proposal_id = $2 WHERE id = $3",
+                    )
+                    .bind(p.session.clone())
+                    .bind(p.id.clone())
+                    .bind(booking.id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                insert_event(
+                    &mut tx,
+                    EventKind::Created,
+                    &booking,
+                    &new.origin,
+                    new.now,
+                    new.proposal.as_ref(),
+                )
+                .await?;
+                let ticket = store_ticket_reply(&mut tx, &booking).await?;
+                tx.commit().await?;
+                if let Some(t) = ticket {
+                    t.mark_completed();
+                }
+                Ok(booking)
+            })
+            .await;
+        match (made, &new.proposal) {
+            // Two confirmations of one proposal raced past the check (different models, so
+            // different locks): the unique index kept one; answer with it.
+            (Err(StoreError::Database(e)), Some(p)) if is_unique_violation(&e) => {
+                self.by_proposal(p).await?.ok_or(StoreError::Database(e))
+            }
+            (other, _) => other,
+        }
+    }
+
+    async fn cancel(
+        &self,
+        owner: &Owner,
+        id: &BookingId,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<Booking, StoreError> {
         self.bounded(async {
             let mut tx = self.begin_write().await?;
-            // The lock: see the module comment.
-            let locked = sqlx::query(
-                "UPDATE gpu_models SET lock_version = lock_version + 1 WHERE name = $1",
-            )
-            .bind(model.name.clone())
-            .execute(&mut *tx)
-            .await?;
-            if locked.rows_affected() == 0 {
-                return Err(StoreError::UnknownModel(model.name.clone()));
+            let Some(found) = booking_tx(&mut tx, id).await?.filter(|b| &b.owner == owner) else {
+                return Err(StoreError::BookingNotFound);
+            };
+            lock_model(&mut tx, &found.model).await?;
+            let mut b = booking_tx(&mut tx, id)
+                .await?
+                .ok_or(StoreError::BookingNotFound)?;
+            if b.status == BookingStatus::Cancelled {
+                tx.commit().await?;
+                return Ok(b);
             }
-            let rows = sqlx::query(
-                "SELECT d.device FROM bookings b JOIN booking_devices d ON d.booking_id = b.id \
-                 WHERE b.model = $1 AND b.status = 'confirmed' AND b.start_at < $2 AND b.end_at > $3",
-            )
-            .bind(model.name.clone())
-            .bind(new.interval.end().timestamp())
-            .bind(new.interval.start().timestamp())
-            .fetch_all(&mut *tx)
-            .await?;
-            let busy: HashSet<Device> = rows
-                .iter()
-                .map(|r| r.try_get::<String, _>(0).map(|s| Device::parse(&s)))
-                .collect::<Result<Vec<_>, _>>()?
-                .into_iter()
-                .collect::<Result<_, _>>()
-                .map_err(StoreError::Invalid)?;
-            let Some(gpus) = crate::domain::booking::allocate(&model, &busy, new.count) else {
-                return Err(StoreError::InsufficientCapacity {
-                    model: model.name.clone(),
-                    free: model.total().saturating_sub(busy.len() as u32),
-                    total: model.total(),
-                });
-            };
-            let booking = Booking {
-                id: BookingId::new(),
-                owner: new.owner.clone(),
-                model: model.name.clone(),
-                price_total: price(model.price_per_hour, new.count, &new.interval),
-                gpus,
-                interval: new.interval,
-                status: BookingStatus::Confirmed,
-                created_at: new.now,
-            };
-            insert_booking(&mut tx, &booking).await?;
+            sqlx::query("UPDATE bookings SET status = 'cancelled' WHERE id = $1")
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
+            b.status = BookingStatus::Cancelled;
+            insert_event(&mut tx, EventKind::Cancelled, &b, origin, now, None).await?;
+            let ticket = store_ticket_reply(&mut tx, &b).await?;
             tx.commit().await?;
-            Ok(booking)
+            if let Some(t) = ticket {
+                t.mark_completed();
+            }
+            Ok(b)
         })
         .await
     }
 
-    async fn cancel(&self, owner: &Owner, id: &BookingId) -> Result<Booking, StoreError> {
+    async fn change(
+        &self,
+        owner: &Owner,
+        id: &BookingId,
+        change: &BookingChange,
+        rules: &ChangeRules,
+        origin: &Origin,
+    ) -> Result<Booking, StoreError> {
+        let inventory = self.inventory().await?;
         self.bounded(async {
-            sqlx::query("UPDATE bookings SET status = 'cancelled' WHERE id = $1 AND owner = $2")
+            let mut tx = self.begin_write().await?;
+            let Some(found) = booking_tx(&mut tx, id).await?.filter(|b| &b.owner == owner)
+            else {
+                return Err(StoreError::BookingNotFound);
+            };
+            lock_model(&mut tx, &found.model).await?;
+            // Read again under the lock: the booking as every other change sees it.
+            let old = booking_tx(&mut tx, id)
+                .await?
+                .ok_or(StoreError::BookingNotFound)?;
+            if let Some(p) = &rules.proposal {
+                if proposal_done(&mut tx, p).await? {
+                    tx.commit().await?;
+                    return Ok(old);
+                }
+            }
+            let model = inventory
+                .models()
+                .iter()
+                .find(|m| m.name == old.model)
+                .ok_or_else(|| StoreError::UnknownModel(old.model.clone()))?;
+            let new = changed(&old, change, rules, model, &mut tx).await?;
+            if new == old {
+                tx.commit().await?;
+                return Ok(old);
+            }
+            if rules.dry_run {
+                tx.rollback().await?;
+                return Ok(new);
+            }
+            sqlx::query(
+                "UPDATE bookings SET start_at = $1, end_at = $2, count = $3, price_cents = $4 WHERE id = $5",
+            )
+            .bind(new.interval.start().timestamp())
+            .bind(new.interval.end().timestamp())
+            .bind(new.count() as i64)
+            .bind(new.price_total.0)
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM booking_devices WHERE booking_id = $1")
                 .bind(id.to_string())
-                .bind(owner.as_str().to_string())
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
-            let found = self
-                .bookings_where("WHERE b.id = $1", Some(id.as_str()))
+            insert_devices(&mut tx, &new).await?;
+            insert_event(
+                &mut tx,
+                EventKind::Changed,
+                &new,
+                origin,
+                rules.now,
+                rules.proposal.as_ref(),
+            )
+            .await?;
+            let ticket = store_ticket_reply(&mut tx, &new).await?;
+            tx.commit().await?;
+            if let Some(t) = ticket {
+                t.mark_completed();
+            }
+            Ok(new)
+        })
+        .await
+    }
+
+    async fn by_proposal(&self, proposal: &ProposalKey) -> Result<Option<Booking>, StoreError> {
+        self.bounded(async {
+            let mut conn = self.pool.acquire().await?;
+            let row = sqlx::query(
+                "SELECT id FROM bookings WHERE proposal_session = $1 AND proposal_id = $2",
+            )
+            .bind(proposal.session.clone())
+            .bind(proposal.id.clone())
+            .fetch_optional(&mut *conn)
+            .await?;
+            let Some(row) = row else { return Ok(None) };
+            let id: String = row.try_get(0)?;
+            let found = self.bookings_where("WHERE b.id = $1", Some(&id)).await?;
+            Ok(found.into_iter().next())
+        })
+        .await
+    }
+
+    async fn events(&self, id: &BookingId) -> Result<Vec<BookingEvent>, StoreError> {
+        self.bounded(async {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "{EVENT_COLUMNS} WHERE booking_id = $1 ORDER BY seq"
+            )))
+            .bind(id.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter().map(row_to_event).collect()
+        })
+        .await
+    }
+
+    async fn all_events(&self) -> Result<Vec<BookingEvent>, StoreError> {
+        self.bounded(async {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{EVENT_COLUMNS} ORDER BY seq")))
+                .fetch_all(&self.pool)
                 .await?;
-            found
-                .into_iter()
-                .find(|b| &b.owner == owner)
-                .ok_or(StoreError::BookingNotFound)
+            rows.iter().map(row_to_event).collect()
         })
         .await
     }
@@ -431,6 +936,51 @@ impl BookingStore for SqlStore {
         .await
     }
 
+    async fn busy_after(
+        &self,
+        model: &str,
+        after: DateTime<Utc>,
+    ) -> Result<Arc<Vec<(Interval, Busy)>>, StoreError> {
+        self.bounded(async {
+            let version: Option<i64> =
+                sqlx::query("SELECT lock_version FROM gpu_models WHERE name = $1")
+                    .bind(model.to_string())
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(|r| r.try_get(0))
+                    .transpose()?;
+            let Some(version) = version else {
+                return Err(StoreError::UnknownModel(model.to_string()));
+            };
+            let start = after.timestamp();
+            let cached = {
+                let map = self.busy_cache.lock().expect("busy cache");
+                map.get(model)
+                    .filter(|c| c.version == version && c.from <= start)
+                    .map(|c| c.busy.clone())
+            };
+            let busy = match cached {
+                Some(b) => b,
+                None => {
+                    // From a little before the window (or now), so later searches reuse it.
+                    let from = start.min(Utc::now().timestamp() - 3600);
+                    let read = Arc::new(self.busy_from(model, from).await?);
+                    self.busy_cache.lock().expect("busy cache").insert(
+                        model.to_string(),
+                        BusySnapshot {
+                            version,
+                            from,
+                            busy: read.clone(),
+                        },
+                    );
+                    read
+                }
+            };
+            Ok(busy)
+        })
+        .await
+    }
+
     async fn all(&self) -> Result<Vec<Booking>, StoreError> {
         self.bounded(self.bookings_where("", None)).await
     }
@@ -471,8 +1021,14 @@ impl BookingStore for SqlStore {
             sqlx::query("DELETE FROM bookings")
                 .execute(&mut *tx)
                 .await?;
+            sqlx::query("UPDATE gpu_models SET lock_version = lock_version + 1")
+                .execute(&mut *tx)
+                .await?;
+            let origin = Origin::current(Via::Import);
+            let now = Utc::now();
             for b in list {
                 insert_booking(&mut tx, b).await?;
+                insert_event(&mut tx, EventKind::Created, b, &origin, now, None).await?;
             }
         }
         tx.commit().await?;
@@ -575,6 +1131,149 @@ impl crate::store::users::UserStore for SqlStore {
                 .execute(&self.pool)
                 .await?;
             Ok(n.rows_affected() > 0)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for SqlStore {
+    async fn begin(
+        &self,
+        caller: &str,
+        key: &str,
+        fingerprint: &str,
+        times: Times,
+    ) -> Result<Begin, StoreError> {
+        self.bounded(async {
+            // One write transaction (SQLite: BEGIN IMMEDIATE, queued like every other writer
+            // instead of an autocommit write that backs off on a busy database).
+            let mut tx = self.begin_write().await?;
+            let token = BookingId::new().to_string();
+            let inserted = sqlx::query(
+                "INSERT INTO idempotency_keys (caller, idem_key, fingerprint, token, status, body, \
+                 locked_until, expires_at) VALUES ($1, $2, $3, $4, NULL, NULL, $5, $6) \
+                 ON CONFLICT (caller, idem_key) DO NOTHING",
+            )
+            .bind(caller.to_string())
+            .bind(key.to_string())
+            .bind(fingerprint.to_string())
+            .bind(token.clone())
+            .bind(times.locked_until_ms)
+            .bind(times.expires_at_ms)
+            .execute(&mut *tx)
+            .await?;
+            if inserted.rows_affected() == 1 {
+                tx.commit().await?;
+                return Ok(Begin::Run { token });
+            }
+            let Some(row) = sqlx::query(
+                "SELECT fingerprint, token, status, body, locked_until, expires_at \
+                 FROM idempotency_keys WHERE caller = $1 AND idem_key = $2",
+            )
+            .bind(caller.to_string())
+            .bind(key.to_string())
+            .fetch_optional(&mut *tx)
+            .await?
+            else {
+                // Swept between the two statements: it is as if it never was.
+                return Ok(Begin::InProgress);
+            };
+            let stored_fp: String = row.try_get("fingerprint")?;
+            let old_token: String = row.try_get("token")?;
+            let status: Option<i64> = row.try_get("status")?;
+            let expired = row.try_get::<i64, _>("expires_at")? < times.now_ms;
+            let cut_off = status.is_none() && row.try_get::<i64, _>("locked_until")? < times.now_ms;
+            if expired || (cut_off && stored_fp == fingerprint) {
+                // Take over a record that is forgotten, or a run that never finished.
+                let taken = sqlx::query(
+                    "UPDATE idempotency_keys SET fingerprint = $1, token = $2, status = NULL, \
+                     body = NULL, locked_until = $3, expires_at = $4 \
+                     WHERE caller = $5 AND idem_key = $6 AND token = $7",
+                )
+                .bind(fingerprint.to_string())
+                .bind(token.clone())
+                .bind(times.locked_until_ms)
+                .bind(times.expires_at_ms)
+                .bind(caller.to_string())
+                .bind(key.to_string())
+                .bind(old_token)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                return Ok(if taken.rows_affected() == 1 {
+                    Begin::Run { token }
+                } else {
+                    Begin::InProgress
+                });
+            }
+            if stored_fp != fingerprint {
+                return Ok(Begin::Reused);
+            }
+            Ok(match status {
+                None => Begin::InProgress,
+                Some(status) => Begin::Replay(StoredReply {
+                    status: status as u16,
+                    body: row
+                        .try_get::<Option<String>, _>("body")?
+                        .unwrap_or_default(),
+                }),
+            })
+        })
+        .await
+    }
+
+    async fn finish(
+        &self,
+        caller: &str,
+        key: &str,
+        token: &str,
+        reply: &StoredReply,
+    ) -> Result<(), StoreError> {
+        self.bounded(async {
+            let mut tx = self.begin_write().await?;
+            sqlx::query(
+                "UPDATE idempotency_keys SET status = $1, body = $2 \
+                 WHERE caller = $3 AND idem_key = $4 AND token = $5 AND status IS NULL",
+            )
+            .bind(reply.status as i64)
+            .bind(reply.body.clone())
+            .bind(caller.to_string())
+            .bind(key.to_string())
+            .bind(token.to_string())
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn release(&self, caller: &str, key: &str, token: &str) -> Result<(), StoreError> {
+        self.bounded(async {
+            let mut tx = self.begin_write().await?;
+            sqlx::query(
+                "DELETE FROM idempotency_keys \
+                 WHERE caller = $1 AND idem_key = $2 AND token = $3 AND status IS NULL",
+            )
+            .bind(caller.to_string())
+            .bind(key.to_string())
+            .bind(token.to_string())
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn sweep_idempotency(&self, now_ms: i64) -> Result<u64, StoreError> {
+        self.bounded(async {
+            let n = sqlx::query("DELETE FROM idempotency_keys WHERE expires_at < $1")
+                .bind(now_ms)
+                .execute(&self.pool)
+                .await?;
+            Ok(n.rows_affected())
         })
         .await
     }

@@ -38,7 +38,7 @@ proptest! {
             let owner = Owner::user("fuzz");
             let mut state = serde_json::Value::Null;
             for t in &turns {
-                let reply = bot.answer(&TurnInput { caller: &owner, message: t, history: &[], state: state.clone(), can_act: true, deltas: None }, Backend::Builtin).await.unwrap();
+                let reply = bot.answer(&TurnInput { caller: &owner, session: None, message: t, history: &[], state: state.clone(), can_act: true, deltas: None }, Backend::Builtin).await.unwrap();
                 assert!(!reply.text.trim().is_empty());
                 state = reply.state;
             }

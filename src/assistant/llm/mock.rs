@@ -22,6 +22,8 @@ pub enum Behavior {
     SlowText(String, Duration),
     /// Streams one tool call (arguments split over two chunks).
     ToolCall { name: String, arguments: String },
+    /// Streams several tool calls in one completion: (name, arguments).
+    ToolCalls(Vec<(String, String)>),
     /// Never answers.
     Hang,
     /// Answers with this status and an error body.
@@ -164,6 +166,22 @@ async fn completions(State(inner): State<Arc<Inner>>, body: axum::body::Bytes) -
                 (chunk(json!({}), Some("tool_calls")), Duration::ZERO),
                 ("data: [DONE]\n\n".into(), Duration::ZERO),
             ];
+            sse(parts, inner.clone())
+        }
+        Behavior::ToolCalls(calls) => {
+            let mut parts = Vec::new();
+            for (i, (name, arguments)) in calls.into_iter().enumerate() {
+                let id = format!("call_{}_{i}", inner.requests.load(Ordering::SeqCst));
+                parts.push((
+                    chunk(
+                        json!({"role": "assistant", "tool_calls": [{"index": i, "id": id, "type": "function", "function": {"name": name, "arguments": arguments}}]}),
+                        None,
+                    ),
+                    Duration::ZERO,
+                ));
+            }
+            parts.push((chunk(json!({}), Some("tool_calls")), Duration::ZERO));
+            parts.push(("data: [DONE]\n\n".into(), Duration::ZERO));
             sse(parts, inner.clone())
         }
         Behavior::Hang => std::future::pending::<Response>().await,

@@ -4,6 +4,13 @@
 //! was proposed in an earlier turn, and only when the person's message is a yes.
 //! While the upstream's breaker is open, or when a call fails before any output was
 //! streamed, the built-in assistant answers (`backend: "fallback"`).
+//!
+//! Exactly once: each proposal (booking or change) gets a random id kept in the session
+//! state; confirming books it through [`Tools::book_proposal`] / [`Tools::change`] with the
+//! key (session, id), so a second `confirm_*` in one reply, a retried yes after a turn that
+//! timed out or lost its stream, or a turn whose next LLM round failed, returns what was
+//! booked instead of booking again. A turn that acted and then lost the LLM still answers,
+//! saying what was done.
 
 pub mod breaker;
 pub mod client;
@@ -12,7 +19,7 @@ pub mod mock;
 use super::builtin::dialogue_old::{Draft, State};
 use super::builtin::format::{devices, span};
 use super::builtin::{nlu, Builtin};
-use super::tools::{BookingView, ToolError, Tools};
+use super::tools::{BookingChange, BookingView, ProposalKey, SlotQuery, ToolError, Tools};
 use super::{Action, Assistant, AssistantError, Backend, Conversation, Reply, TurnInput};
 use crate::domain::{Interval, SessionId};
 use crate::store::sessions::Role;
@@ -88,6 +95,17 @@ pub fn tool_schemas() -> Value {
         schema("propose_booking", "Check a booking and hold it for the user's confirmation. Show the returned details and ask the user to confirm; do not claim it is booked.", booking),
         schema("confirm_booking", "Book the booking proposed earlier, after the user has said yes in their latest message.", json!({"type": "object", "properties": {}})),
         schema("list_my_bookings", "The user's bookings, newest first.", json!({"type": "object", "properties": {}})),
+        schema("find_slots", "The earliest windows in which count GPUs are free for a whole duration, cheapest first on equal starts. Offer these when the wanted time is full.", json!({"type": "object", "properties": {
+            "model": {"type": "string", "description": "GPU model; omit to search every model"},
+            "count": {"type": "integer", "minimum": 1, "maximum": 64},
+            "duration": {"type": "string", "description": "length, e.g. 90m, 8h, 2d"},
+            "after": {"type": "string", "description": "RFC 3339; default now"},
+            "before": {"type": "string", "description": "RFC 3339; default 30 days after `after`"},
+            "limit": {"type": "integer", "minimum": 1, "maximum": 50}}, "required": ["count", "duration"]})),
+        schema("propose_change", "Check a change of one of the user's bookings (new start, end and/or count; a started booking can change only its end) and hold it for confirmation. Show the returned details and ask the user to confirm.", json!({"type": "object", "properties": {
+            "booking_id": {"type": "string"}, "start": {"type": "string", "description": "RFC 3339"},
+            "end": {"type": "string", "description": "RFC 3339"}, "count": {"type": "integer", "minimum": 1, "maximum": 64}}, "required": ["booking_id"]})),
+        schema("confirm_change", "Make the change proposed earlier, after the user has said yes in their latest message.", json!({"type": "object", "properties": {}})),
         schema("cancel_booking", "Cancel one of the user's bookings by id (or a unique prefix of 4+ characters).", json!({"type": "object", "properties": {"booking_id": {"type": "string"}}, "required": ["booking_id"]})),
     ])
 }
@@ -107,6 +125,81 @@ fn window_arg(args: &Value) -> Result<Interval, String> {
 
 fn tool_err(e: ToolError) -> Value {
     json!({"error": e.to_string()})
+}
+
+/// Where the LLM keeps its proposal ids in the session state (beside the dialogue state
+/// the built-in assistant shares).
+const PENDING_KEY: &str = "llm_pending";
+
+/// The LLM's proposals waiting for a yes, each with the id that makes it happen once.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+struct Pending {
+    /// The id of the booking proposal in `State::confirm`.
+    booking: Option<String>,
+    /// A change waiting for a yes.
+    change: Option<PendingChange>,
+}
+
+/// A proposed change of a booking.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct PendingChange {
+    id: String,
+    booking_id: String,
+    start: Option<DateTime<Utc>>,
+    end: Option<DateTime<Utc>>,
+    count: Option<u32>,
+}
+
+/// A fresh proposal id (128 random bits).
+fn proposal_id() -> String {
+    crate::domain::BookingId::new().to_string()
+}
+
+/// What the turn's mutable parts are.
+struct TurnState {
+    state: State,
+    pending: Pending,
+}
+
+/// What was proposed before this turn (only those can be confirmed in it).
+struct Before {
+    booking: Option<(Draft, Option<String>)>,
+    change: Option<PendingChange>,
+}
+
+/// A reply that says what a turn did when the LLM could not finish it.
+fn acted_summary(actions: &[Action]) -> String {
+    let mut lines = vec!["_The AI assistant stopped answering, but this was done:_".to_string()];
+    for a in actions {
+        let (what, b) = match a {
+            Action::BookingCreated { booking } => ("Booked", booking),
+            Action::BookingCancelled { booking } => ("Cancelled", booking),
+            Action::BookingChanged { booking } => ("Changed", booking),
+        };
+        lines.push(format!(
+            "- {what} `{}`: {} × {}, {} – {}, {}",
+            &booking_short(&b.id),
+            b.count,
+            b.model,
+            b.start.to_rfc3339(),
+            b.end.to_rfc3339(),
+            b.price_total
+        ));
+    }
+    lines.push("Say \"my bookings\" to see them.".into());
+    lines.join("\n")
+}
+
+fn booking_short(id: &str) -> String {
+    id.chars().take(8).collect()
+}
+
+fn opt_time(args: &Value, key: &str) -> Result<Option<DateTime<Utc>>, String> {
+    if args.get(key).is_none_or(Value::is_null) {
+        return Ok(None);
+    }
+    time_arg(args, key).map(Some)
 }
 
 impl Llm {
@@ -166,11 +259,12 @@ impl Llm {
         &self,
         call: &ToolCall,
         input: &TurnInput<'_>,
-        state: &mut State,
-        proposed_before: &Option<Draft>,
+        turn: &mut TurnState,
+        before: &Before,
         user_said_yes: bool,
         actions: &mut Vec<Action>,
     ) -> Value {
+        let state = &mut turn.state;
         let args: Value = serde_json::from_str(if call.arguments.trim().is_empty() {
             "{}"
         } else {
@@ -227,6 +321,7 @@ impl Llm {
                             end: Some(w.end()),
                             minutes: None,
                         });
+                        turn.pending.booking = Some(proposal_id());
                         json!({"status": "awaiting_confirmation", "model": model, "count": count, "nodes": devices(&devs), "when": span(&w, self.tz),
                                "start": w.start(), "end": w.end(), "price_total": quote.price_total,
                                "next": "Show these details and ask the user to confirm. Book only after they say yes, with confirm_booking."})
@@ -258,7 +353,7 @@ impl Llm {
                 if !input.can_act {
                     return json!({"error": "bookings cannot be made in this channel; the user must use a chat session"});
                 }
-                let Some(d) = proposed_before.clone().filter(|_| user_said_yes) else {
+                let Some((d, pid)) = before.booking.clone().filter(|_| user_said_yes) else {
                     return json!({"error": "the user has not confirmed a proposed booking in this message: call propose_booking, show the details, and ask them to confirm first"});
                 };
                 let (Some(model), Some(count), Some(start), Some(end)) =
@@ -269,14 +364,117 @@ impl Llm {
                 let Ok(w) = Interval::new(start, end) else {
                     return json!({"error": "bad proposed window"});
                 };
-                match t.book(input.caller, &model, count as i64, w).await {
+                let made = match (pid, input.session) {
+                    (Some(id), Some(session)) => {
+                        let key = ProposalKey {
+                            session: session.to_string(),
+                            id,
+                        };
+                        t.book_proposal(input.caller, &model, count as i64, w, &key)
+                            .await
+                    }
+                    // A proposal from before proposal ids: booked as before.
+                    _ => t.book(input.caller, &model, count as i64, w).await,
+                };
+                match made {
                     Ok(b) => {
                         state.confirm = None;
+                        turn.pending.booking = None;
                         let view = BookingView::from(&b);
-                        actions.push(Action::BookingCreated {
-                            booking: view.clone(),
-                        });
+                        push_once(
+                            actions,
+                            Action::BookingCreated {
+                                booking: view.clone(),
+                            },
+                        );
                         json!({"status": "booked", "booking": view})
+                    }
+                    Err(e) => tool_err(e),
+                }
+            }
+            "find_slots" => {
+                let duration = args["duration"]
+                    .as_str()
+                    .and_then(crate::domain::slots::parse_duration)
+                    .ok_or("`duration` must be like 90m, 8h or 2d");
+                let (after, before_t) = match (opt_time(&args, "after"), opt_time(&args, "before"))
+                {
+                    (Ok(a), Ok(b)) => (a, b),
+                    (Err(e), _) | (_, Err(e)) => return json!({"error": e}),
+                };
+                match duration {
+                    Ok(duration) => t
+                        .slots(SlotQuery {
+                            model: args["model"].as_str().map(str::to_string),
+                            count: args["count"].as_u64().unwrap_or(0).min(1000) as u32,
+                            duration,
+                            after,
+                            before: before_t,
+                            limit: args["limit"].as_u64().unwrap_or(5).min(1000) as usize,
+                        })
+                        .await
+                        .map(|s| json!({"slots": s}))
+                        .unwrap_or_else(tool_err),
+                    Err(e) => json!({"error": e}),
+                }
+            }
+            "propose_change" => {
+                let (start, end) = match (opt_time(&args, "start"), opt_time(&args, "end")) {
+                    (Ok(a), Ok(b)) => (a, b),
+                    (Err(e), _) | (_, Err(e)) => return json!({"error": e}),
+                };
+                let change = BookingChange {
+                    start,
+                    end,
+                    count: args["count"].as_u64().map(|c| c.min(1000) as u32),
+                };
+                let id = args["booking_id"].as_str().unwrap_or_default();
+                match t.preview_change(input.caller, id, change).await {
+                    Ok(p) => {
+                        turn.pending.change = Some(PendingChange {
+                            id: proposal_id(),
+                            booking_id: p.after.id.to_string(),
+                            start,
+                            end,
+                            count: change.count,
+                        });
+                        json!({"status": "awaiting_confirmation", "before": BookingView::from(&p.before),
+                               "after": BookingView::from(&p.after),
+                               "next": "Show the change (times, GPUs, new price) and ask the user to confirm. Make it only after they say yes, with confirm_change."})
+                    }
+                    Err(e) => tool_err(e),
+                }
+            }
+            "confirm_change" => {
+                if !input.can_act {
+                    return json!({"error": "bookings cannot be changed in this channel"});
+                }
+                let Some(p) = before.change.clone().filter(|_| user_said_yes) else {
+                    return json!({"error": "the user has not confirmed a proposed change in this message: call propose_change, show the details, and ask them to confirm first"});
+                };
+                let change = BookingChange {
+                    start: p.start,
+                    end: p.end,
+                    count: p.count,
+                };
+                let key = input.session.map(|s| ProposalKey {
+                    session: s.to_string(),
+                    id: p.id.clone(),
+                });
+                match t
+                    .change(input.caller, &p.booking_id, change, key.as_ref())
+                    .await
+                {
+                    Ok(b) => {
+                        turn.pending.change = None;
+                        let view = BookingView::from(&b);
+                        push_once(
+                            actions,
+                            Action::BookingChanged {
+                                booking: view.clone(),
+                            },
+                        );
+                        json!({"status": "changed", "booking": view})
                     }
                     Err(e) => tool_err(e),
                 }
@@ -299,9 +497,12 @@ impl Llm {
                 {
                     Ok(b) => {
                         let view = BookingView::from(&b);
-                        actions.push(Action::BookingCancelled {
-                            booking: view.clone(),
-                        });
+                        push_once(
+                            actions,
+                            Action::BookingCancelled {
+                                booking: view.clone(),
+                            },
+                        );
                         json!({"status": "cancelled", "booking": view})
                     }
                     Err(e) => tool_err(e),
@@ -334,8 +535,17 @@ impl Llm {
             breaker: &self.breaker,
             armed: admission == Admission::Probe,
         };
-        let mut state: State = serde_json::from_value(input.state.clone()).unwrap_or_default();
-        let proposed_before = state.confirm.clone();
+        let state: State = serde_json::from_value(input.state.clone()).unwrap_or_default();
+        let pending: Pending = input
+            .state
+            .get(PENDING_KEY)
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default();
+        let before = Before {
+            booking: state.confirm.clone().map(|d| (d, pending.booking.clone())),
+            change: pending.change.clone(),
+        };
+        let mut turn = TurnState { state, pending };
         let inventory = self
             .tools
             .inventory()
@@ -389,7 +599,25 @@ impl Llm {
                     metrics::counter!("hpcbot_llm_errors_total").increment(1);
                     self.breaker.failure();
                     guard.armed = false;
-                    if streamed || !actions.is_empty() {
+                    if !actions.is_empty() {
+                        // Something was done: say what, never "could not answer".
+                        let summary = acted_summary(&actions);
+                        if let Some(tx) = input.deltas {
+                            let _ = tx.send(format!("\n\n{summary}"));
+                        }
+                        text = if text.trim().is_empty() {
+                            summary
+                        } else {
+                            format!("{text}\n\n{summary}")
+                        };
+                        return Ok(Reply {
+                            text,
+                            actions,
+                            backend: Backend::Llm,
+                            state: turn.into_value(),
+                        });
+                    }
+                    if streamed {
                         // Part of the answer is out (or a booking was made): say so rather
                         // than have a second backend answer over it.
                         return Err(AssistantError::Unavailable(format!(
@@ -425,8 +653,8 @@ impl Llm {
                     .run_tool(
                         call,
                         &input,
-                        &mut state,
-                        &proposed_before,
+                        &mut turn,
+                        &before,
                         user_said_yes,
                         &mut actions,
                     )
@@ -449,8 +677,34 @@ impl Llm {
             text,
             actions,
             backend: Backend::Llm,
-            state: serde_json::to_value(&state).unwrap_or_default(),
+            state: turn.into_value(),
         })
+    }
+}
+
+impl TurnState {
+    /// The state to keep: the shared dialogue state with the LLM's proposal ids beside it.
+    fn into_value(self) -> Value {
+        let mut v = serde_json::to_value(&self.state).unwrap_or_default();
+        if let Value::Object(m) = &mut v {
+            m.insert(
+                PENDING_KEY.into(),
+                serde_json::to_value(&self.pending).unwrap_or_default(),
+            );
+        }
+        v
+    }
+}
+
+/// Adds an action unless the same one is listed (a repeated confirm in one turn).
+fn push_once(actions: &mut Vec<Action>, a: Action) {
+    let id = |a: &Action| match a {
+        Action::BookingCreated { booking }
+        | Action::BookingCancelled { booking }
+        | Action::BookingChanged { booking } => (std::mem::discriminant(a), booking.id.clone()),
+    };
+    if !actions.iter().any(|x| id(x) == id(&a)) {
+        actions.push(a);
     }
 }
 

@@ -143,6 +143,10 @@ impl Harness {
                         count: b.count,
                         interval,
                         now: case.now,
+                        proposal: None,
+                        origin: hpcbot::store::bookings::Origin::current(
+                            hpcbot::store::bookings::Via::Import,
+                        ),
                     })
                     .await
                     .map_err(|e| format!("{what}[{i}] ({b}) cannot be set up: {e}"))?;
@@ -167,6 +171,7 @@ impl Harness {
             let turn = conversation
                 .reply(TurnInput {
                     caller: &person,
+                    session: Some(&session),
                     message,
                     history: &[],
                     state: state.clone(),

@@ -3,11 +3,10 @@
 //! becomes the pending state; a yes executes it as the caller, at most once per proposal.
 
 use super::reply;
-use super::shim::ToolsExt;
 use super::state::{Act, Pending, Proposal, State};
 use super::step::{Facts, Plan, Question, Say};
 use crate::assistant::builtin::format::{booking_table, gpu_table};
-use crate::assistant::tools::{BookingView, ToolError, Tools};
+use crate::assistant::tools::{BookingChange, BookingView, ProposalKey, ToolError, Tools};
 use crate::assistant::Action;
 use crate::domain::{Booking, BookingStatus, Cents, Interval, Owner};
 use chrono::Duration;
@@ -216,8 +215,14 @@ pub async fn run(ctx: &Ctx<'_>, plan: Plan, state: &mut State, f: &Facts<'_>) ->
             let Ok(interval) = Interval::new(start, end) else {
                 return text(say(&Say::Refuse("the end is not after the start".into())));
             };
-            match ctx.tools.preview_change(ctx.caller, &old.id, &interval, count).await {
-                Ok(Some((gpus, price))) => {
+            let change = BookingChange {
+                start: (start != old.interval.start()).then_some(start),
+                end: (end != old.interval.end()).then_some(end),
+                count: (count != old.count()).then_some(count),
+            };
+            match ctx.tools.preview_change(ctx.caller, old.id.as_str(), change).await {
+                Ok(preview) => {
+                    let (gpus, price) = (preview.after.gpus, preview.after.price_total);
                     let stated = reply::propose_change(old, &interval, count, &gpus, price, ctx.tz, ctx.currency);
                     state.pending = Pending::Confirming {
                         proposal: Proposal {
@@ -235,8 +240,8 @@ pub async fn run(ctx: &Ctx<'_>, plan: Plan, state: &mut State, f: &Facts<'_>) ->
                     };
                     text(stated)
                 }
-                Ok(None) => text(format!(
-                    "That change does not fit: not enough {} GPUs are free for {}. Your booking stays as it is.",
+                Err(ToolError::InsufficientCapacity { free, .. }) => text(format!(
+                    "That change does not fit: only {free} {} GPUs are free for {}. Your booking stays as it is.",
                     old.model,
                     reply::span(&interval, ctx.tz)
                 )),
@@ -288,15 +293,25 @@ async fn execute(ctx: &Ctx<'_>, p: Proposal, state: &mut State) -> Out {
             let Ok(interval) = Interval::new(start, end) else {
                 return text("That booking is no longer valid; nothing was booked.");
             };
-            let key = ctx.session.map(|s| super::shim::ProposalKey {
-                session: s.to_string(),
-                id: p.id.clone(),
-            });
-            match ctx
-                .tools
-                .book_proposal(ctx.caller, &model, count as i64, interval, key.as_ref())
-                .await
-            {
+            // The proposal's key makes a repeated yes (a retried turn) return the same
+            // booking instead of making another.
+            let booked = match ctx.session {
+                Some(s) => {
+                    let key = ProposalKey {
+                        session: s.to_string(),
+                        id: p.id.clone(),
+                    };
+                    ctx.tools
+                        .book_proposal(ctx.caller, &model, count as i64, interval, &key)
+                        .await
+                }
+                None => {
+                    ctx.tools
+                        .book(ctx.caller, &model, count as i64, interval)
+                        .await
+                }
+            };
+            match booked {
                 Ok(b) => {
                     state.memory.last_booking = Some(b.id.to_string());
                     let price_changed = b.price_total.0 != p.price_cents;
@@ -329,12 +344,37 @@ async fn execute(ctx: &Ctx<'_>, p: Proposal, state: &mut State) -> Out {
             count,
             ..
         } => {
-            let Ok(interval) = Interval::new(start, end) else {
+            if end <= start {
                 return text("That change is no longer valid; nothing was changed.");
+            }
+            let key = ctx.session.map(|s| ProposalKey {
+                session: s.to_string(),
+                id: p.id.clone(),
+            });
+            let current = ctx
+                .tools
+                .bookings(ctx.caller)
+                .await
+                .ok()
+                .and_then(|l| l.into_iter().find(|b| b.id.as_str() == booking));
+            let change = match &current {
+                Some(b) => BookingChange {
+                    start: (start != b.interval.start()).then_some(start),
+                    end: (end != b.interval.end()).then_some(end),
+                    count: (count != b.count()).then_some(count),
+                },
+                None => BookingChange {
+                    start: Some(start),
+                    end: Some(end),
+                    count: Some(count),
+                },
             };
+            if change == BookingChange::default() {
+                return text("That booking already has those times and GPUs; nothing to change.");
+            }
             match ctx
                 .tools
-                .change_booking(ctx.caller, &booking, interval, count)
+                .change(ctx.caller, &booking, change, key.as_ref())
                 .await
             {
                 Ok(b) => {

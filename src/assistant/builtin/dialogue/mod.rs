@@ -3,9 +3,10 @@
 
 pub mod act;
 pub mod reply;
-mod shim;
 pub mod state;
 pub mod step;
+#[cfg(test)]
+mod tests;
 
 pub use act::{Ctx, Out};
 pub use state::State;

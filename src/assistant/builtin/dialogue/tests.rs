@@ -1,0 +1,244 @@
+//! The state machine as a table: (state, message) → (state', plan), with no store and no
+//! server. Facts are fixed: Thursday 2026-11-26 10:00 UTC, the sample inventory, and the
+//! caller's bookings given per row.
+
+use super::state::{Act, Draft, Memory, Pending, Proposal, Purpose, Slot, State};
+use super::step::{step, Facts, Plan, Say};
+use crate::assistant::builtin::nlu::parse;
+use crate::assistant::builtin::when::ProblemKind;
+use crate::domain::{Booking, BookingId, BookingStatus, Cents, Device, Interval, Inventory, Owner};
+use chrono::{DateTime, TimeZone, Utc};
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+fn now() -> DateTime<Utc> {
+    at("2026-11-26T10:00:00Z")
+}
+
+fn booking(id: &str, model: &str, count: u32, start: &str, end: &str) -> Booking {
+    Booking {
+        id: BookingId::parse(&format!("{id:0<32}")).unwrap(),
+        owner: Owner::user("t"),
+        model: model.into(),
+        gpus: (0..count)
+            .map(|i| Device {
+                node: "n".into(),
+                index: i,
+            })
+            .collect(),
+        interval: Interval::new(at(start), at(end)).unwrap(),
+        price_total: Cents(100),
+        status: BookingStatus::Confirmed,
+        created_at: now(),
+    }
+}
+
+fn run(state: &State, message: &str, bookings: &[Booking]) -> (State, Plan) {
+    let inv = Inventory::sample();
+    let f = Facts {
+        now: now(),
+        tz: chrono_tz::UTC,
+        inventory: &inv,
+        bookings,
+    };
+    let p = parse(message, &inv, now().with_timezone(&chrono_tz::UTC));
+    step(state, &p, &f)
+}
+
+fn confirming(act: Act) -> State {
+    State {
+        pending: Pending::Confirming {
+            proposal: Proposal {
+                id: "p1".into(),
+                act,
+                price_cents: 3664,
+                stated: "Shall I book it?".into(),
+            },
+        },
+        memory: Memory::default(),
+    }
+}
+
+fn a100_tomorrow(count: u32) -> Act {
+    let mut draft = Draft {
+        model: Some("A100-80GB".into()),
+        count: Some(count),
+        ..Draft::default()
+    };
+    draft.date = chrono::NaiveDate::from_ymd_opt(2026, 11, 27);
+    draft.start = chrono::NaiveTime::from_hms_opt(9, 0, 0);
+    draft.end = chrono::NaiveTime::from_hms_opt(17, 0, 0);
+    Act::Book {
+        draft,
+        model: "A100-80GB".into(),
+        count,
+        start: at("2026-11-27T09:00:00Z"),
+        end: at("2026-11-27T17:00:00Z"),
+    }
+}
+
+#[test]
+fn transitions() {
+    let idle = State::default();
+    let two = [
+        booking(
+            "a1",
+            "A100-80GB",
+            2,
+            "2026-11-27T09:00:00Z",
+            "2026-11-27T17:00:00Z",
+        ),
+        booking(
+            "b2",
+            "L40S-48GB",
+            1,
+            "2026-11-30T10:00:00Z",
+            "2026-11-30T14:00:00Z",
+        ),
+    ];
+    let one = &two[..1];
+
+    // A whole request is proposed (the act turns it into a pending proposal).
+    match run(&idle, "book 2 a100 tomorrow 9-5", &[]).1 {
+        Plan::Propose {
+            model,
+            count,
+            start,
+            end,
+            ..
+        } => {
+            assert_eq!((model.as_str(), count), ("A100-80GB", 2));
+            assert_eq!(
+                (start, end),
+                (at("2026-11-27T09:00:00Z"), at("2026-11-27T17:00:00Z"))
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // Only a yes to a proposal acts; a yes with nothing pending does nothing.
+    let pending = confirming(a100_tomorrow(2));
+    let (s, plan) = run(&pending, "yes please", &[]);
+    assert!(matches!(plan, Plan::Execute(_)) && s.pending == Pending::Idle);
+    assert_eq!(run(&idle, "yes", &[]).1, Plan::Say(Say::NothingPending));
+    // No, stop, and words that cannot be read all drop the proposal.
+    for msg in [
+        "no",
+        "stop",
+        "nah, not now",
+        "no thanks, not at the moment",
+        "asdfgh",
+    ] {
+        let (s, plan) = run(&pending, msg, &[]);
+        assert_eq!(s.pending, Pending::Idle, "{msg}: {plan:?}");
+        assert!(!matches!(plan, Plan::Execute(_)), "{msg}");
+    }
+    // A correction changes only its slot and proposes again.
+    match run(&pending, "make it 3", &[]).1 {
+        Plan::Propose { count, start, .. } => {
+            assert_eq!(count, 3);
+            assert_eq!(start, at("2026-11-27T09:00:00Z"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // The price asked while a proposal waits restates it and keeps it.
+    let (s, plan) = run(&pending, "how much?", &[]);
+    assert!(matches!(plan, Plan::Say(Say::Restate(_))) && s == pending);
+    // Slot filling asks one missing slot at a time.
+    let filling = State {
+        pending: Pending::Filling {
+            draft: Draft {
+                model: Some("A100-80GB".into()),
+                count_open: true,
+                ..Draft::default()
+            },
+            asking: Slot::Count,
+        },
+        memory: Memory::default(),
+    };
+    match run(&filling, "2", &[]) {
+        (
+            State {
+                pending: Pending::Filling { asking, draft },
+                ..
+            },
+            _,
+        ) => assert_eq!((asking, draft.count), (Slot::Start, Some(2))),
+        other => panic!("{other:?}"),
+    }
+    // Past and impossible dates are named back, never moved.
+    for (msg, kind) in [
+        ("book an a100 last thursday 9-5", ProblemKind::Past),
+        ("book an a100 on june 31 9-5", ProblemKind::Impossible),
+    ] {
+        match run(&idle, msg, &[]).1 {
+            Plan::Say(Say::Time(p)) => assert_eq!(p.kind, kind, "{msg}"),
+            other => panic!("{msg}: {other:?}"),
+        }
+    }
+    // "cancel it" right after a booking: a proposal to cancel that one.
+    let after = State {
+        pending: Pending::Idle,
+        memory: Memory {
+            last_booking: Some(two[1].id.to_string()),
+            ..Memory::default()
+        },
+    };
+    assert_eq!(
+        run(&after, "cancel it", &two).1,
+        Plan::ProposeCancel {
+            bookings: vec![two[1].id.to_string()]
+        }
+    );
+    // Several bookings: which one? Then "the second one" picks it.
+    let (s, plan) = run(&idle, "cancel my booking", &two);
+    assert!(
+        matches!(plan, Plan::Say(Say::WhichBooking { .. })),
+        "{plan:?}"
+    );
+    assert!(matches!(
+        s.pending,
+        Pending::Choosing {
+            purpose: Purpose::Cancel,
+            ..
+        }
+    ));
+    assert_eq!(
+        run(&s, "the second one", &two).1,
+        Plan::ProposeCancel {
+            bookings: vec![two[1].id.to_string()]
+        }
+    );
+    // By model and by day.
+    for msg in ["cancel the L40S one", "cancel the monday booking"] {
+        assert_eq!(
+            run(&idle, msg, &two).1,
+            Plan::ProposeCancel {
+                bookings: vec![two[1].id.to_string()]
+            },
+            "{msg}"
+        );
+    }
+    // A change in place is proposed with its new times.
+    match run(&idle, "extend it by 2 hours", one).1 {
+        Plan::ProposeChange { end, count, .. } => {
+            assert_eq!((end, count), (at("2026-11-27T19:00:00Z"), 2));
+        }
+        other => panic!("{other:?}"),
+    }
+    match run(&idle, "move it to monday", one).1 {
+        Plan::ProposeChange { start, end, .. } => {
+            assert_eq!(start, at("2026-11-30T09:00:00Z"));
+            assert_eq!(end, at("2026-11-30T17:00:00Z"));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_state_that_cannot_be_read_starts_idle() {
+    let s = State::decode(&serde_json::json!({"pending": {"pending": "nonsense"}}));
+    assert_eq!(s, State::default());
+    let _ = chrono_tz::UTC.with_ymd_and_hms(2026, 1, 1, 0, 0, 0);
+}

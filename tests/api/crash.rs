@@ -1,0 +1,106 @@
+//! A crash between the commit and the reply (issue 11): the server process (the real
+//! binary, a child process) is killed with SIGKILL after a keyed booking committed and
+//! before its reply went out; restarted on the same data, the retry with the same key
+//! returns that booking and creates nothing.
+
+use crate::helpers::tomorrow;
+use serde_json::{json, Value};
+use std::time::Duration;
+use tokio::process::{Child, Command};
+
+/// Starts `hpcbot serve` on a free port over `data`; returns it once `/health` answers.
+async fn serve(data: &std::path::Path, hold: bool) -> (Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut c = Command::new(env!("CARGO_BIN_EXE_hpcbot"));
+    c.arg("serve")
+        .env_remove("HPCBOT_DATABASE_URL")
+        .env("HPCBOT_LISTEN", format!("127.0.0.1:{port}"))
+        .env("HPCBOT_DATA_DIR", data)
+        .env(
+            "HPCBOT_FAULT_HOLD_AFTER_COMMIT",
+            if hold { "1" } else { "0" },
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let child = c.spawn().unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = client.get(format!("{url}/health")).send().await {
+            if r.status() == 200 {
+                break;
+            }
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the server starts");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    (child, url)
+}
+
+async fn admin_bookings(url: &str) -> Vec<Value> {
+    let v: Value = reqwest::get(format!("{url}/api/admin/bookings"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["bookings"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn killed_after_the_commit_the_retry_returns_the_booking_and_creates_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    let (mut child, url) = serve(data.path(), true).await;
+    let body = json!({"model": "A100", "count": 2, "start": tomorrow(9), "end": tomorrow(12)});
+    let client = reqwest::Client::new();
+    let first = {
+        let (c, u, b) = (client.clone(), format!("{url}/api/bookings"), body.clone());
+        tokio::spawn(async move {
+            c.post(u)
+                .header("idempotency-key", "crash-1")
+                .json(&b)
+                .send()
+                .await
+        })
+    };
+    // Wait for the commit (the booking is visible), then kill the process before it replies.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let committed = loop {
+        let list = admin_bookings(&url).await;
+        if let Some(b) = list.first() {
+            break b.clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the booking commits"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    child.start_kill().unwrap(); // SIGKILL
+    child.wait().await.unwrap();
+    assert!(
+        first.await.unwrap().is_err(),
+        "the first request got no reply"
+    );
+
+    let (_child, url) = serve(data.path(), false).await;
+    let res = client
+        .post(format!("{url}/api/bookings"))
+        .header("idempotency-key", "crash-1")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    assert_eq!(res.headers()["idempotency-replayed"], "true");
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["id"], committed["id"]);
+    assert_eq!(v["gpus"], committed["gpus"]);
+    assert_eq!(admin_bookings(&url).await.len(), 1, "nothing new");
+}
