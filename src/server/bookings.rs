@@ -246,7 +246,7 @@ pub async fn events(
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<SessionQuery>,
 ) -> Result<Json<EventList>, ApiError> {
-    let admin = caller.0.as_ref().is_some_and(|u| u.admin);
+    let admin = caller.user.as_ref().is_some_and(|u| u.admin);
     let owner = if admin {
         None
     } else {

@@ -190,7 +190,7 @@ pub async fn idempotency(State(s): State<AppState>, req: Request, next: Next) ->
         }
     };
     let (parts, body) = req.into_parts();
-    let bytes = match axum::body::to_bytes(body, s.config.body_limit).await {
+    let bytes = match axum::body::to_bytes(body, s.config.body_limit.get()).await {
         Ok(b) => b,
         Err(_) => {
             return ApiError::new(

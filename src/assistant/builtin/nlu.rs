@@ -450,7 +450,10 @@ fn unread_time_words(text: &str, toks: &[String], time: &Reading) -> Option<when
         // A day or month name with a typo the grammar did not take ("tody", "thrusday").
         let typo = t.len() >= 4
             && t.bytes().all(|b| b.is_ascii_alphabetic())
-            && NAMES.iter().any(|n| super::words::edit_distance(n, t) <= 1);
+            && (NAMES.iter().any(|n| {
+                let d = super::words::edit_distance(n, t);
+                d <= 1 || d == 2 && n.len() >= 7 && t.len() >= 5
+            }) || ["after", "before"].iter().any(|n| super::words::edit_distance(n, t) <= 1));
         if !UNITS.contains(&t.as_str()) && !typo {
             continue;
         }
@@ -1156,6 +1159,16 @@ fn find_count(toks: &[String], used: &[bool], model_at: &[bool]) -> (Option<Coun
             j += 1;
         }
         let noun = |w: &str| is_gpu_noun(w) && w != "of" && w != "x";
+        // "4 of the lowest cost GPUs": a GPU noun a few plain words on.
+        if !(j < toks.len() && (model_at[j] || noun(&toks[j]))) && toks.get(i + 1).is_some_and(|w| w == "of") {
+            let mut k = j;
+            while k < toks.len() && k < i + 7 && number(&toks[k]).is_none() && toks[k] != "|" && !noun(&toks[k]) && !model_at[k] {
+                k += 1;
+            }
+            if k < toks.len() && (noun(&toks[k]) || model_at[k]) {
+                j = k;
+            }
+        }
         let before_model = j < toks.len() && (model_at[j] || noun(&toks[j]));
         let of_them = j > i + 1 && matches!(toks[j - 1].as_str(), "them" | "those" | "these");
         let n = match (t, toks.get(i + 1).map(String::as_str)) {

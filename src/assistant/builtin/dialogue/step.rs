@@ -399,6 +399,7 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
                 if p.count.is_none() && p.count_delta.is_none() && !p.time_said() {
                     if let Some(n) = p.bare_number {
                         draft.count = Some(n);
+                        draft.count_all = false;
                     }
                 }
                 absorb_details(&mut draft, p, f);
@@ -446,6 +447,7 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
             {
                 if let Some(n) = p.bare_number.filter(|_| !p.time_said()) {
                     draft.count = Some(n);
+                    draft.count_all = false;
                 }
             }
             absorb_details(&mut draft, p, f);
