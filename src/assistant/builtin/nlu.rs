@@ -171,7 +171,11 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
     for m in &time.mentions {
         if let MentionKind::Until(Some(d), Some(t)) = &m.kind {
             let written = greeting_free.get(m.span.clone()).unwrap_or("");
-            if *t == chrono::NaiveTime::MIN && written.contains("00:00") {
+            let iso = written
+                .as_bytes()
+                .windows(2)
+                .any(|w| (w[0] == b'T' || w[0] == b't') && w[1].is_ascii_digit());
+            if *t == chrono::NaiveTime::MIN && (written.contains("00:00") || iso) {
                 time.said.end_date = d.pred_opt();
                 time.said.end_midnight = true;
                 time.said.end = None;
@@ -489,6 +493,21 @@ fn unread_time_words(text: &str, toks: &[String], time: &Reading) -> Option<when
 fn leftover_piece(text: &str, time: &Reading) -> Option<when::Problem> {
     let b = text.as_bytes();
     let consumed = time.consumed();
+    let inside = |at: usize| consumed.iter().any(|c| c.start <= at && at < c.end);
+    // "0800-10am" read as "10am": digits glued before the piece.
+    for r in &consumed {
+        if r.start >= 2 && b[r.start - 1] == b'-' && b[r.start - 2].is_ascii_digit() && !inside(r.start - 2) {
+            let mut i = r.start - 1;
+            while i > 0 && b[i - 1].is_ascii_alphanumeric() {
+                i -= 1;
+            }
+            return Some(when::Problem {
+                span: i..r.end,
+                text: text[i..r.end].to_string(),
+                kind: when::ProblemKind::Unreadable,
+            });
+        }
+    }
     for r in &consumed {
         let mut i = r.end;
         if i >= b.len() || !matches!(b[i], b'-' | b':') {
@@ -1160,16 +1179,39 @@ fn find_count(toks: &[String], used: &[bool], model_at: &[bool]) -> (Option<Coun
         }
         let noun = |w: &str| is_gpu_noun(w) && w != "of" && w != "x";
         // "4 of the lowest cost GPUs": a GPU noun a few plain words on.
-        if !(j < toks.len() && (model_at[j] || noun(&toks[j]))) && toks.get(i + 1).is_some_and(|w| w == "of") {
+        // ... or after one unknown word ("four Hopepr GPUs"); nouns with a typo count
+        // ("cadrs").
+        let nounish = |w: &str| {
+            noun(w) || w.len() >= 4 && ["cards", "gpus", "card"].iter().any(|n| edit_distance(n, w) == 1)
+        };
+        let of = toks.get(i + 1).is_some_and(|w| w == "of");
+        let plain = |w: &String| {
+            !is_filler(w) && !cues(std::slice::from_ref(w), &[false]).cued(1)[0]
+        };
+        if !(j < toks.len() && (model_at[j] || noun(&toks[j])))
+            && (of || !matches!(t, "one" | "a" | "an"))
+        {
+            let reach = if of { 7 } else { 3 };
             let mut k = j;
-            while k < toks.len() && k < i + 7 && number(&toks[k]).is_none() && toks[k] != "|" && !noun(&toks[k]) && !model_at[k] {
+            while k < toks.len()
+                && k < i + reach
+                && number(&toks[k]).is_none()
+                && toks[k] != "|"
+                && !nounish(&toks[k])
+                && !model_at[k]
+                && (of || plain(&toks[k]))
+            {
                 k += 1;
             }
-            if k < toks.len() && (noun(&toks[k]) || model_at[k]) {
+            if k < toks.len() && (nounish(&toks[k]) || model_at[k]) {
                 j = k;
             }
         }
-        let before_model = j < toks.len() && (model_at[j] || noun(&toks[j]));
+        let before_model = j < toks.len()
+            && (model_at[j]
+                || noun(&toks[j])
+                || toks[j].len() >= 4
+                    && ["cards", "gpus", "card"].iter().any(|n| edit_distance(n, &toks[j]) == 1));
         let of_them = j > i + 1 && matches!(toks[j - 1].as_str(), "them" | "those" | "these");
         let n = match (t, toks.get(i + 1).map(String::as_str)) {
             ("a", Some(w @ ("couple" | "pair" | "few" | "dozen"))) => number(w).unwrap_or(1),

@@ -33,6 +33,9 @@ pub struct Draft {
     pub from_now: Option<i64>,
     /// When `from_now` was said (a later turn must not move it).
     pub said_at: Option<DateTime<Utc>>,
+    /// A day was said but could not be read: a later time without a day must not fall back
+    /// to today.
+    pub day_unread: bool,
 }
 
 impl Draft {
@@ -55,6 +58,9 @@ impl Draft {
             self.date = None;
             self.start = None;
             self.whole_days = false;
+        }
+        if said.date.is_some() || said.from_now.is_some() {
+            self.day_unread = false;
         }
         if let Some(date) = said.date {
             // A range of days moves as a whole when only its first day is corrected.

@@ -338,6 +338,7 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
                 _ => Draft::default(),
             };
             absorb_details(&mut draft, p, f);
+            draft.day_unread = true;
             let pending = if matches!(p.intent, Intent::Book | Intent::Details)
                 || matches!(
                     state.pending,
@@ -850,6 +851,9 @@ fn resolve(d: &Draft, f: &Facts<'_>) -> Resolved {
             }
             None => return Resolved::Need(Slot::Start),
         }
+    } else if d.day_unread {
+        // The day said earlier was not understood: ask again rather than assume today.
+        return Resolved::Need(Slot::Start);
     } else if let Some(t) = d.start {
         let at = f.at(today, t);
         if at >= f.now - Duration::minutes(5) {
