@@ -241,6 +241,11 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
         }
         time = rest;
     }
+    // Cross-checks of what was read against what was written: a 24-hour start in a range
+    // ("0800-10am") must be the start read, and a "pm" must show in the times read.
+    if let Some(p) = inconsistent_times(text, &time) {
+        time.problems.push(p);
+    }
     // A number left glued to a time the grammar read ("friday 10-12" read as "friday 10"):
     // the piece was not fully understood, so it is named back instead of half-used.
     if let Some(p) = leftover_piece(text, &time) {
@@ -482,6 +487,77 @@ fn unread_time_words(text: &str, toks: &[String], time: &Reading) -> Option<when
         return Some(when::Problem {
             span: at..at + t.len(),
             text: piece,
+            kind: when::ProblemKind::Unreadable,
+        });
+    }
+    None
+}
+
+/// A range starting with a 24-hour time ("0800-10am", "1200-3 pm") whose start was read as
+/// something else, or a "pm" with no afternoon time read: named back, not half-used.
+fn inconsistent_times(text: &str, time: &Reading) -> Option<when::Problem> {
+    let said = &time.said;
+    let lower = text.to_lowercase();
+    let b = lower.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i].is_ascii_digit() && (i == 0 || !b[i - 1].is_ascii_alphanumeric()) {
+            let s0 = i;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+            let digits = &lower[s0..i];
+            let mut k = i;
+            while k < b.len() && b[k] == b' ' {
+                k += 1;
+            }
+            let tail = lower.get(k..).unwrap_or("");
+            let dash_len = ['-', '\u{2013}', '\u{2014}']
+                .iter()
+                .find(|d| tail.starts_with(**d))
+                .map(|d| d.len_utf8());
+            let dash = dash_len.is_some();
+            // Not a date ("2026-12-03", "2026/12"): the part after the dash is followed by
+            // another dash or slash, or holds no time.
+            let after_dash = tail.get(dash_len.unwrap_or(0)..).unwrap_or("").trim_start();
+            let next: String = after_dash
+                .chars()
+                .take_while(|c| c.is_ascii_digit())
+                .collect();
+            let rest = after_dash.get(next.len()..).and_then(|r| r.chars().next());
+            let date_like = matches!(rest, Some('-' | '/' | '.')) || next.is_empty();
+            if (3..=4).contains(&digits.len()) && dash && !date_like {
+                let n: u32 = digits.parse().unwrap_or(9999);
+                let hhmm = chrono::NaiveTime::from_hms_opt(n / 100, n % 100, 0);
+                if hhmm.is_some() && said.start.is_some() && said.start != hhmm {
+                    let piece = lower.get(s0..).unwrap_or("");
+                    let len = piece
+                        .char_indices()
+                        .skip(1)
+                        .find(|(_, c)| c.is_whitespace())
+                        .map_or(piece.len(), |(e, _)| e);
+                    let piece = text.get(s0..s0 + len).unwrap_or(digits).to_string();
+                    return Some(when::Problem {
+                        span: s0..s0 + len,
+                        text: piece,
+                        kind: when::ProblemKind::Unreadable,
+                    });
+                }
+            }
+            continue;
+        }
+        i += 1;
+    }
+    let pm = tokens(text).iter().any(|t| {
+        t == "pm" || t.starts_with("p.m") || t.ends_with("pm") && t.as_bytes()[0].is_ascii_digit()
+    });
+    let noon = chrono::NaiveTime::from_hms_opt(12, 0, 0).expect("valid");
+    let afternoon = said.start.is_some_and(|t| t >= noon) || said.end.is_some_and(|t| t >= noon);
+    if pm && (said.start.is_some() || said.end.is_some()) && !afternoon && !said.end_midnight {
+        let at = lower.find("pm").or_else(|| lower.find("p.m")).unwrap_or(0);
+        return Some(when::Problem {
+            span: at..at + 2,
+            text: "pm".into(),
             kind: when::ProblemKind::Unreadable,
         });
     }
