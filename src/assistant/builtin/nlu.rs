@@ -462,7 +462,9 @@ fn unread_time_words(text: &str, toks: &[String], time: &Reading) -> Option<when
             && (NAMES.iter().any(|n| {
                 let d = super::words::edit_distance(n, t);
                 d <= 1 || d == 2 && n.len() >= 7 && t.len() >= 5
-            }) || ["after", "before"].iter().any(|n| super::words::edit_distance(n, t) <= 1));
+            }) || ["after", "before"]
+                .iter()
+                .any(|n| super::words::edit_distance(n, t) <= 1));
         if !UNITS.contains(&t.as_str()) && !typo {
             continue;
         }
@@ -507,7 +509,9 @@ fn inconsistent_times(text: &str, time: &Reading) -> Option<when::Problem> {
                 i += 1;
             }
             let digits = &lower[s0..i];
-            let mut k = i;
+            // "13h-4": an hour written with an h.
+            let h_suffix = i < b.len() && b[i] == b'h' && digits.len() <= 2;
+            let mut k = if h_suffix { i + 1 } else { i };
             while k < b.len() && b[k] == b' ' {
                 k += 1;
             }
@@ -526,9 +530,13 @@ fn inconsistent_times(text: &str, time: &Reading) -> Option<when::Problem> {
                 .collect();
             let rest = after_dash.get(next.len()..).and_then(|r| r.chars().next());
             let date_like = matches!(rest, Some('-' | '/' | '.')) || next.is_empty();
-            if (3..=4).contains(&digits.len()) && dash && !date_like {
+            if ((3..=4).contains(&digits.len()) || h_suffix) && dash && !date_like {
                 let n: u32 = digits.parse().unwrap_or(9999);
-                let hhmm = chrono::NaiveTime::from_hms_opt(n / 100, n % 100, 0);
+                let hhmm = if h_suffix {
+                    chrono::NaiveTime::from_hms_opt(n, 0, 0)
+                } else {
+                    chrono::NaiveTime::from_hms_opt(n / 100, n % 100, 0)
+                };
                 if hhmm.is_some() && said.start.is_some() && said.start != hhmm {
                     let piece = lower.get(s0..).unwrap_or("");
                     let len = piece
@@ -572,7 +580,11 @@ fn leftover_piece(text: &str, time: &Reading) -> Option<when::Problem> {
     let inside = |at: usize| consumed.iter().any(|c| c.start <= at && at < c.end);
     // "0800-10am" read as "10am": digits glued before the piece.
     for r in &consumed {
-        if r.start >= 2 && b[r.start - 1] == b'-' && b[r.start - 2].is_ascii_digit() && !inside(r.start - 2) {
+        if r.start >= 2
+            && b[r.start - 1] == b'-'
+            && b[r.start - 2].is_ascii_digit()
+            && !inside(r.start - 2)
+        {
             let mut i = r.start - 1;
             while i > 0 && b[i - 1].is_ascii_alphanumeric() {
                 i -= 1;
@@ -1258,12 +1270,15 @@ fn find_count(toks: &[String], used: &[bool], model_at: &[bool]) -> (Option<Coun
         // ... or after one unknown word ("four Hopepr GPUs"); nouns with a typo count
         // ("cadrs").
         let nounish = |w: &str| {
-            noun(w) || w.len() >= 4 && ["cards", "gpus", "card"].iter().any(|n| edit_distance(n, w) == 1)
+            noun(w)
+                || w.len() >= 4
+                    && ["cards", "gpus", "card"]
+                        .iter()
+                        .any(|n| edit_distance(n, w) == 1)
         };
         let of = toks.get(i + 1).is_some_and(|w| w == "of");
-        let plain = |w: &String| {
-            !is_filler(w) && !cues(std::slice::from_ref(w), &[false]).cued(1)[0]
-        };
+        let plain =
+            |w: &String| !is_filler(w) && !cues(std::slice::from_ref(w), &[false]).cued(1)[0];
         if !(j < toks.len() && (model_at[j] || noun(&toks[j])))
             && (of || !matches!(t, "one" | "a" | "an"))
         {
@@ -1287,7 +1302,9 @@ fn find_count(toks: &[String], used: &[bool], model_at: &[bool]) -> (Option<Coun
             && (model_at[j]
                 || noun(&toks[j])
                 || toks[j].len() >= 4
-                    && ["cards", "gpus", "card"].iter().any(|n| edit_distance(n, &toks[j]) == 1));
+                    && ["cards", "gpus", "card"]
+                        .iter()
+                        .any(|n| edit_distance(n, &toks[j]) == 1));
         let of_them = j > i + 1 && matches!(toks[j - 1].as_str(), "them" | "those" | "these");
         let n = match (t, toks.get(i + 1).map(String::as_str)) {
             ("a", Some(w @ ("couple" | "pair" | "few" | "dozen"))) => number(w).unwrap_or(1),
