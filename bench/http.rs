@@ -675,7 +675,7 @@ async fn builtin_turns_on(settings: &[(&str, &str)]) -> Report {
 async fn durable() {
     let pg_base = std::env::var("HPCBOT_TEST_POSTGRES")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    let pg = fresh_pg(&pg_base).await;
+    let pg = fresh_pg_url(&pg_base).await;
     let memory = builtin_turns_on(&[("sessions", "memory")]).await;
     let sqlite = builtin_turns_on(&[("sessions", "database")]).await;
     // PostgreSQL waits for its WAL flush at each commit; commits of concurrent connections
@@ -717,7 +717,7 @@ async fn durable() {
 }
 
 /// A new, empty PostgreSQL database under `base`; returns its URL.
-async fn fresh_pg(base: &str) -> String {
+async fn fresh_pg_url(base: &str) -> String {
     use sqlx::Connection;
     let name = format!("hpcbot_bench_{}", uuid::Uuid::new_v4().simple());
     let mut conn = sqlx::PgConnection::connect(&format!("{base}/postgres"))
