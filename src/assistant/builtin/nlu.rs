@@ -241,6 +241,13 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
         }
         time = rest;
     }
+    // A vague phrase beside a whole time ("before the weekend ... tomorrow from 8 to 8")
+    // is context, not the request.
+    let whole =
+        time.said.date.is_some() && (time.said.start.is_some() || time.said.duration.is_some());
+    if whole {
+        time.problems.retain(|p| p.kind != when::ProblemKind::Vague);
+    }
     // Cross-checks of what was read against what was written: a 24-hour start in a range
     // ("0800-10am") must be the start read, and a "pm" must show in the times read.
     if let Some(p) = inconsistent_times(text, &time) {
@@ -253,7 +260,7 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
     }
     let toks = tokens(&blank(&time));
     // Time words the grammar did not take ("a week from tody"): never ignored.
-    if time.problems.is_empty() {
+    if time.problems.is_empty() && time.said.date.is_none() {
         if let Some(p) = unread_time_words(text, &toks, &time) {
             time.problems.push(p);
         }
@@ -684,6 +691,18 @@ fn intent(toks: &[String], used: &[bool], p: &Parsed) -> Intent {
         u32::from((!p.models.is_empty() || p.by_property.is_some()) && p.time_said());
     let mine = has(Cue::Mine);
     let noun = has(Cue::BookingNoun);
+    // "2 more hours on my booking", "one fewer gpu on my l40s booking", "make the a100
+    // booking 3 gpus": a change of a booking named by a noun.
+    let booking_named = noun + u32::from(p.ref_by_model);
+    let change_details = u32::from(
+        p.count_delta.is_some()
+            || p.time.said.extra.is_some()
+            || p.time.said.by.is_some()
+            || p.time.said.shift.is_some()
+            || (p.correction || c.has(Cue::More) || c.has(Cue::Fewer))
+                && (p.count.is_some() || p.time_said()),
+    );
+    let named = u32::from(booking_named > 0 || p.booking_ref.is_some() || c.has(Cue::Extend));
     let change_words =
         has(Cue::Extend) + has(Cue::Shorten) + has(Cue::Move) + has(Cue::Later) + has(Cue::Earlier);
     let scores = [
@@ -693,7 +712,10 @@ fn intent(toks: &[String], used: &[bool], p: &Parsed) -> Intent {
         ),
         (
             Intent::Change,
-            3 * has(Cue::Change) + change_words * (1 + slots) + has(Cue::Change) * refd,
+            3 * has(Cue::Change)
+                + change_words * (1 + slots)
+                + has(Cue::Change) * refd
+                + 5 * change_details * named,
         ),
         (Intent::Total, 4 * has(Cue::Total)),
         (
@@ -714,7 +736,7 @@ fn intent(toks: &[String], used: &[bool], p: &Parsed) -> Intent {
         ),
         (
             Intent::MyBookings,
-            (3 * noun + mine + has(Cue::List)) * noun + (2 * has(Cue::List) * mine) * (1 - slots),
+            ((3 * noun + mine + has(Cue::List)) * noun + 2 * has(Cue::List) * mine) * (1 - slots),
         ),
         (
             Intent::Inventory,
@@ -765,11 +787,23 @@ fn date_reference(
             MentionKind::Date(d) | MentionKind::DateTime(d, _) => *d,
             _ => continue,
         };
-        let before: Vec<&str> = lower[..m.span.start.min(lower.len())]
+        let mut before: Vec<&str> = lower
+            .get(..m.span.start.min(lower.len()))
+            .unwrap_or("")
             .split(|c: char| !c.is_alphanumeric())
             .filter(|w| !w.is_empty())
             .collect();
-        let after: Vec<&str> = lower[m.span.end.min(lower.len())..]
+        // The grammar's span may hold the preposition ("on friday"): read it as before.
+        let inner = lower.get(m.span.clone()).unwrap_or("");
+        if let Some(p) = ["on ", "for ", "from ", "starting "]
+            .iter()
+            .find(|p| inner.starts_with(**p))
+        {
+            before.push(p.trim_end());
+        }
+        let after: Vec<&str> = lower
+            .get(m.span.end.min(lower.len())..)
+            .unwrap_or("")
             .split(|c: char| !c.is_alphanumeric())
             .filter(|w| !w.is_empty())
             .take(2)
@@ -807,6 +841,14 @@ fn date_reference(
         }) && before
             .last()
             .is_some_and(|w| matches!(*w, "the" | "my" | "that" | "this" | "and"));
+        // "tomorrow's booking", "friday's reservation", "the one tomorrow".
+        let noun = |w: &&str| matches!(*w, "booking" | "bookings" | "reservation" | "reservations");
+        let possessive = after.first() == Some(&"s") && after.get(1).is_some_and(noun)
+            || after.first().is_some_and(noun) && before.last().is_some_and(|w| *w != "a");
+        let the_one = before.len() >= 2
+            && before[before.len() - 1] == "one"
+            && matches!(before[before.len() - 2], "the" | "that");
+        let noun_after = noun_after || possessive || the_one;
         let and_after = !dates.is_empty()
             && before.last().is_some_and(|w| matches!(*w, "the" | "and"))
             && (noun_after || after.first().is_some_and(|w| *w == "one"));

@@ -103,6 +103,7 @@ impl ChangeAsk {
             shorten: p.change.shorten,
             count: match p.count {
                 Some(Count::Exact(n)) => Some(n),
+                _ if p.count_delta.is_some() => None,
                 _ => p.bare_number.filter(|_| !p.time_said()),
             },
             count_delta: p.count_delta,
@@ -953,7 +954,13 @@ fn resolve_window(ctx: &Draft, f: &Facts<'_>) -> Option<(DateTime<Utc>, DateTime
     }));
     d.count = Some(1);
     d.count_all = false;
-    if d.date.is_some() && d.start.is_none() && d.minutes.is_none() && d.end.is_none() {
+    if d.date.is_some()
+        && d.start.is_none()
+        && d.minutes.is_none()
+        && d.end.is_none()
+        && !d.whole_days
+        && d.end_date.is_none()
+    {
         return None;
     }
     if !d.has_time() {
