@@ -260,7 +260,7 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
     }
     let toks = tokens(&blank(&time));
     // Time words the grammar did not take ("a week from tody"): never ignored.
-    if time.problems.is_empty() && time.said.date.is_none() {
+    if time.problems.is_empty() {
         if let Some(p) = unread_time_words(text, &toks, &time) {
             time.problems.push(p);
         }
@@ -461,7 +461,6 @@ fn unread_time_words(text: &str, toks: &[String], time: &Reading) -> Option<when
         "november",
         "december",
     ];
-    let _ = time;
     for (i, t) in toks.iter().enumerate() {
         // A day or month name with a typo the grammar did not take ("tody", "thrusday").
         let typo = t.len() >= 4
@@ -472,7 +471,10 @@ fn unread_time_words(text: &str, toks: &[String], time: &Reading) -> Option<when
             }) || ["after", "before"]
                 .iter()
                 .any(|n| super::words::edit_distance(n, t) <= 1));
-        if !UNITS.contains(&t.as_str()) && !typo {
+        // Unit words left over matter only when no day was read ("the wrong day" beside
+        // "Wednesday" is a story); typos of day names and after/before always do.
+        let unit = UNITS.contains(&t.as_str()) && time.said.date.is_none();
+        if !unit && !typo {
             continue;
         }
         let prev = if i > 0 { toks[i - 1].as_str() } else { "" };
@@ -717,7 +719,7 @@ fn intent(toks: &[String], used: &[bool], p: &Parsed) -> Intent {
                 + has(Cue::Change) * refd
                 + 5 * change_details * named,
         ),
-        (Intent::Total, 4 * has(Cue::Total)),
+        (Intent::Total, 4 * has(Cue::Total) * (1 - slots)),
         (
             Intent::FindSlot,
             4 * has(Cue::Soonest) + has(Cue::Soonest) * q,
@@ -732,7 +734,10 @@ fn intent(toks: &[String], used: &[bool], p: &Parsed) -> Intent {
         ),
         (
             Intent::Availability,
-            3 * has(Cue::Avail) + has(Cue::Avail) * q,
+            3 * has(Cue::Avail)
+                + has(Cue::Avail) * q
+                // "how many ... can I get right now?": a question about what is free.
+                + 3 * has(Cue::Avail) * q * u32::from(toks.iter().any(|t| t == "many")),
         ),
         (
             Intent::MyBookings,
@@ -741,7 +746,12 @@ fn intent(toks: &[String], used: &[bool], p: &Parsed) -> Intent {
         (
             Intent::Inventory,
             2 * has(Cue::Inventory)
-                * (1 - u32::from(!p.models.is_empty() || p.time_said() || p.by_property.is_some()))
+                * (1 - u32::from(
+                    !p.models.is_empty()
+                        || p.time_said()
+                        || p.by_property.is_some()
+                        || matches!(p.count, Some(Count::Exact(_))),
+                ))
                 + 2 * u32::from(p.wanted.any() && !c.has(Cue::Book) && !p.time_said()),
         ),
         (Intent::Help, 4 * has(Cue::Help)),
@@ -829,9 +839,18 @@ fn date_reference(
             "booking starting",
             "one due",
         ];
+        // Only a determined noun names a booking: "the one on", "my booking for" — not
+        // "quick one: on Dec 14", "a booking for Friday".
+        let determined = |n: usize| {
+            before.len() > n
+                && matches!(
+                    before[before.len() - n - 1],
+                    "the" | "my" | "that" | "this" | "your" | "our"
+                )
+        };
         let named_before = points.iter().any(|p| {
             let n = p.split(' ').count();
-            tail(n) == *p || tail(n + 1).ends_with(p)
+            tail(n) == *p && determined(n)
         });
         let noun_after = after.first().is_some_and(|w| {
             matches!(

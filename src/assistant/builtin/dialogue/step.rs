@@ -447,7 +447,10 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
             if (*asking == Slot::Count || draft.count.is_some() || p.correction)
                 && p.count.is_none()
             {
-                if let Some(n) = p.bare_number.filter(|_| !p.time_said()) {
+                if let Some(n) = p
+                    .bare_number
+                    .filter(|_| !p.time_said() || *asking == Slot::Count)
+                {
                     draft.count = Some(n);
                     draft.count_all = false;
                 }
@@ -558,7 +561,10 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
                 };
                 idle(memory, Plan::Answer(q))
             }
-            _ if (p.model().is_some() || same_again(p)) && (p.time_said() || p.count.is_some()) => {
+            _ if p.model().is_some()
+                || matches!(p.count, Some(Count::Exact(_) | Count::Some))
+                || same_again(p) && (p.time_said() || p.count.is_some()) =>
+            {
                 // "2 A100s tomorrow 9-5" without a verb: a request; proposing it is safe.
                 let mut draft = if same_again(p) {
                     mem.context.clone()
