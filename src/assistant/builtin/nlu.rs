@@ -745,7 +745,13 @@ fn intent(toks: &[String], used: &[bool], p: &Parsed) -> Intent {
         ),
         (
             Intent::Inventory,
-            2 * has(Cue::Inventory)
+            5 * u32::from(toks.iter().any(|t| {
+                matches!(
+                    t.as_str(),
+                    "architecture" | "architectures" | "arch" | "generation" | "family"
+                )
+            })) + 2
+                * has(Cue::Inventory)
                 * (1 - u32::from(
                     !p.models.is_empty()
                         || p.time_said()
@@ -995,6 +1001,23 @@ pub fn pick(inv: &Inventory, w: &Wanted) -> Option<(String, String)> {
         why.push(format!("with at least {g} GB"));
     }
     Some((chosen.name.clone(), why.join(" ")))
+}
+
+/// Every model that meets the memory bound and family asked for, cheapest first.
+pub fn fitting(inv: &Inventory, w: &Wanted) -> Vec<String> {
+    let mut fits: Vec<&GpuModel> = inv
+        .models()
+        .iter()
+        .filter(|m| w.min_memory.is_none_or(|g| m.memory_gb >= g))
+        .filter(|m| {
+            w.family.is_none_or(|f| {
+                m.architecture()
+                    .is_some_and(|a| a.to_lowercase().split(' ').any(|p| p == f))
+            })
+        })
+        .collect();
+    fits.sort_by_key(|m| m.price_per_hour);
+    fits.iter().map(|m| m.name.clone()).collect()
 }
 
 /// Architecture names of the GPU families (the inventory names models; their family is

@@ -429,6 +429,27 @@ async fn execute(ctx: &Ctx<'_>, p: Proposal, state: &mut State) -> Out {
 async fn answer(ctx: &Ctx<'_>, q: Question, state: &mut State, f: &Facts<'_>) -> Out {
     let money = |c: Cents| reply::money(c, ctx.currency);
     let out = match q {
+        Question::Models(names) => {
+            let lines: Vec<String> = names
+                .iter()
+                .filter_map(|n| f.inventory.find(n))
+                .map(|m| {
+                    format!(
+                        "- **{}**: {} GB, {} architecture, {} GPUs, {} per GPU-hour",
+                        m.name,
+                        m.memory_gb,
+                        m.architecture().unwrap_or("unknown"),
+                        m.total(),
+                        money(m.price_per_hour)
+                    )
+                })
+                .collect();
+            if lines.is_empty() {
+                text("None of our GPU models fits that. Ask *what GPUs do you have?* to see them all.")
+            } else {
+                text(lines.join("\n"))
+            }
+        }
         Question::Inventory => match ctx.tools.gpus().await {
             Ok(g) => text(format!(
                 "These are the GPUs of {}:\n\n{}\nAsk me what is free when, or to book some.",

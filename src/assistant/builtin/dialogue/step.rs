@@ -222,6 +222,8 @@ pub enum Say {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Question {
     Inventory,
+    /// Facts about some models (memory, architecture, size, price).
+    Models(Vec<String>),
     /// The price per hour or of a period.
     Price {
         model: Option<String>,
@@ -652,6 +654,28 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
         (_, Intent::Inventory) => {
             let mut memory = mem;
             memory.topic = Some(Intent::Inventory);
+            // "what architecture is the h100", "which cards have 80GB?", "which of your
+            // GPUs are Ada Lovelace?": the models themselves, every one that fits.
+            let listing = p.cues.has(Cue::Question)
+                && !p.wanted.cheapest
+                && !p.wanted.most_memory
+                && !p.wanted.fastest;
+            if !p.models.is_empty()
+                || listing && (p.wanted.min_memory.is_some() || p.wanted.family.is_some())
+            {
+                let names = if p.models.is_empty() {
+                    crate::assistant::builtin::nlu::fitting(f.inventory, &p.wanted)
+                } else {
+                    p.models.clone()
+                };
+                return (
+                    State {
+                        pending: state.pending.clone(),
+                        memory,
+                    },
+                    Plan::Answer(Question::Models(names)),
+                );
+            }
             if let Some((m, why)) = &p.by_property {
                 // "what's your cheapest card?": the price of that one.
                 memory.context.model = Some(m.clone());
