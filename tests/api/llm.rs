@@ -122,7 +122,7 @@ async fn a_tool_call_naming_another_users_booking_is_refused() {
         )
         .await;
     let theirs: Value = res.json().await.unwrap();
-    mock.push(call("cancel_booking", json!({"booking_id": theirs["id"]})));
+    mock.push(call("propose_cancel", json!({"booking_id": theirs["id"]})));
     mock.push(Behavior::Text("I could not cancel that.".into()));
     let (s, v) = turn(&app, None, "cancel booking of someone else").await;
     assert_eq!(s, 200);
@@ -367,4 +367,40 @@ async fn openai_routes_speak_the_wire_format() {
         "invalid_request",
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_cancellation_needs_a_proposal_and_a_yes_in_a_later_turn() {
+    let mock = MockLlm::start().await;
+    let app = llm_app(&mock, vec![], None).await;
+    // A booking of this session, made through the chat's own API.
+    let (_, v) = turn(&app, None, "hello").await;
+    let sid = v["session_id"].as_str().unwrap().to_string();
+    let res = app
+        .post(
+            "/api/bookings",
+            &json!({"model": "V100", "count": 1, "start": tomorrow(9), "end": tomorrow(10), "session_id": sid}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let mine: Value = res.json().await.unwrap();
+    // Cancelling without a proposal is refused, even with a yes.
+    mock.push(call("cancel_booking", json!({})));
+    mock.push(Behavior::Text("ok".into()));
+    let (_, v) = turn(&app, Some(&sid), "yes").await;
+    assert!(v["actions"].as_array().unwrap().is_empty(), "{v}");
+    // Proposed in one turn: nothing happens yet.
+    mock.push(call("propose_cancel", json!({"booking_id": mine["id"]})));
+    mock.push(Behavior::Text("Shall I cancel it?".into()));
+    let (_, v) = turn(&app, Some(&sid), "cancel my v100 booking").await;
+    assert!(v["actions"].as_array().unwrap().is_empty(), "{v}");
+    let all = app.state.tools.store().all().await.unwrap();
+    assert_eq!(all[0].status, hpcbot::domain::BookingStatus::Confirmed);
+    // The yes in the next turn cancels it.
+    mock.push(call("cancel_booking", json!({})));
+    mock.push(Behavior::Text("Cancelled.".into()));
+    let (_, v) = turn(&app, Some(&sid), "yes please").await;
+    assert_eq!(v["actions"][0]["type"], "booking_cancelled", "{v}");
+    let all = app.state.tools.store().all().await.unwrap();
+    assert_eq!(all[0].status, hpcbot::domain::BookingStatus::Cancelled);
 }

@@ -106,7 +106,8 @@ pub fn tool_schemas() -> Value {
             "booking_id": {"type": "string"}, "start": {"type": "string", "description": "RFC 3339"},
             "end": {"type": "string", "description": "RFC 3339"}, "count": {"type": "integer", "minimum": 1, "maximum": 64}}, "required": ["booking_id"]})),
         schema("confirm_change", "Make the change proposed earlier, after the user has said yes in their latest message.", json!({"type": "object", "properties": {}})),
-        schema("cancel_booking", "Cancel one of the user's bookings by id (or a unique prefix of 4+ characters).", json!({"type": "object", "properties": {"booking_id": {"type": "string"}}, "required": ["booking_id"]})),
+        schema("propose_cancel", "Check one of the user's bookings by id (or a unique prefix of 4+ characters) and hold its cancellation for the user's confirmation. Show the booking and ask the user to confirm.", json!({"type": "object", "properties": {"booking_id": {"type": "string"}}, "required": ["booking_id"]})),
+        schema("cancel_booking", "Cancel the booking proposed earlier with propose_cancel, after the user has said yes in their latest message.", json!({"type": "object", "properties": {}})),
     ])
 }
 
@@ -139,6 +140,8 @@ struct Pending {
     booking: Option<String>,
     /// A change waiting for a yes.
     change: Option<PendingChange>,
+    /// A cancellation waiting for a yes (the booking's full id).
+    cancel: Option<String>,
 }
 
 /// A proposed change of a booking.
@@ -166,6 +169,7 @@ struct TurnState {
 struct Before {
     booking: Option<(Draft, Option<String>)>,
     change: Option<PendingChange>,
+    cancel: Option<String>,
 }
 
 /// A reply that says what a turn did when the LLM could not finish it.
@@ -484,18 +488,37 @@ impl Llm {
                 .await
                 .map(|l| json!(l.iter().map(BookingView::from).collect::<Vec<_>>()))
                 .unwrap_or_else(tool_err),
+            "propose_cancel" => {
+                let id = args["booking_id"].as_str().unwrap_or_default();
+                let found = match t.resolve_id(input.caller, id).await {
+                    Ok(full) => t
+                        .bookings(input.caller)
+                        .await
+                        .map(|l| l.into_iter().find(|b| b.id == full)),
+                    Err(e) => Err(e),
+                };
+                match found {
+                    Ok(Some(b)) => {
+                        turn.pending.cancel = Some(b.id.to_string());
+                        json!({"status": "awaiting_confirmation", "booking": BookingView::from(&b),
+                               "next": "Show the booking and ask the user to confirm the cancellation. Cancel it only after they say yes, with cancel_booking."})
+                    }
+                    Ok(None) => tool_err(ToolError::BookingNotFound(id.to_string())),
+                    Err(e) => tool_err(e),
+                }
+            }
             "cancel_booking" => {
                 if !input.can_act {
                     return json!({"error": "bookings cannot be cancelled in this channel"});
                 }
-                match t
-                    .cancel(
-                        input.caller,
-                        args["booking_id"].as_str().unwrap_or_default(),
-                    )
-                    .await
-                {
+                // The same rule as bookings and changes: only a cancellation proposed in an
+                // earlier turn, and only when the user's latest message is a yes.
+                let Some(id) = before.cancel.clone().filter(|_| user_said_yes) else {
+                    return json!({"error": "the user has not confirmed a proposed cancellation in this message: call propose_cancel, show the booking, and ask them to confirm first"});
+                };
+                match t.cancel(input.caller, &id).await {
                     Ok(b) => {
+                        turn.pending.cancel = None;
                         let view = BookingView::from(&b);
                         push_once(
                             actions,
@@ -544,6 +567,7 @@ impl Llm {
         let before = Before {
             booking: state.confirm.clone().map(|d| (d, pending.booking.clone())),
             change: pending.change.clone(),
+            cancel: pending.cancel.clone(),
         };
         let mut turn = TurnState { state, pending };
         let inventory = self
