@@ -418,19 +418,6 @@ impl Cues {
         self.found.iter().any(|(x, _)| *x == c)
     }
 
-    /// How often the cue occurs.
-    pub fn count(&self, c: Cue) -> usize {
-        self.found.iter().filter(|(x, _)| *x == c).count()
-    }
-
-    /// Token indexes of a cue.
-    pub fn at(&self, c: Cue) -> impl Iterator<Item = usize> + '_ {
-        self.found
-            .iter()
-            .filter(move |(x, _)| *x == c)
-            .map(|(_, i)| *i)
-    }
-
     /// Token indexes that carry any cue.
     pub fn cued(&self, len: usize) -> Vec<bool> {
         let mut v = vec![false; len];

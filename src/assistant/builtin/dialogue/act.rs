@@ -215,11 +215,7 @@ pub async fn run(ctx: &Ctx<'_>, plan: Plan, state: &mut State, f: &Facts<'_>) ->
             let Ok(interval) = Interval::new(start, end) else {
                 return text(say(&Say::Refuse("the end is not after the start".into())));
             };
-            let change = BookingChange {
-                start: (start != old.interval.start()).then_some(start),
-                end: (end != old.interval.end()).then_some(end),
-                count: (count != old.count()).then_some(count),
-            };
+            let change = change_of(old, start, end, count);
             match ctx.tools.preview_change(ctx.caller, old.id.as_str(), change).await {
                 Ok(preview) => {
                     let (gpus, price) = (preview.after.gpus, preview.after.price_total);
@@ -272,13 +268,13 @@ pub async fn run(ctx: &Ctx<'_>, plan: Plan, state: &mut State, f: &Facts<'_>) ->
             };
             text(stated)
         }
-        Plan::Execute(p) => execute(ctx, p, state).await,
+        Plan::Execute(p) => execute(ctx, p, state, f).await,
         Plan::Answer(q) => answer(ctx, q, state, f).await,
     }
 }
 
 /// The yes: does what the proposal stated, once.
-async fn execute(ctx: &Ctx<'_>, p: Proposal, state: &mut State) -> Out {
+async fn execute(ctx: &Ctx<'_>, p: Proposal, state: &mut State, f: &Facts<'_>) -> Out {
     if !ctx.can_act {
         return text("This chat can answer questions but not book.");
     }
@@ -351,18 +347,9 @@ async fn execute(ctx: &Ctx<'_>, p: Proposal, state: &mut State) -> Out {
                 session: s.to_string(),
                 id: p.id.clone(),
             });
-            let current = ctx
-                .tools
-                .bookings(ctx.caller)
-                .await
-                .ok()
-                .and_then(|l| l.into_iter().find(|b| b.id.as_str() == booking));
-            let change = match &current {
-                Some(b) => BookingChange {
-                    start: (start != b.interval.start()).then_some(start),
-                    end: (end != b.interval.end()).then_some(end),
-                    count: (count != b.count()).then_some(count),
-                },
+            // The caller's bookings were read for this turn (a proposal was pending).
+            let change = match f.bookings.iter().find(|b| b.id.as_str() == booking) {
+                Some(b) => change_of(b, start, end, count),
                 None => BookingChange {
                     start: Some(start),
                     end: Some(end),
@@ -683,6 +670,20 @@ impl Out {
     fn prefix(mut self, p: &str) -> Out {
         self.text = format!("{p}{}", self.text);
         self
+    }
+}
+
+/// The fields of `b` that a change to (start, end, count) alters, and only those.
+fn change_of(
+    b: &Booking,
+    start: chrono::DateTime<chrono::Utc>,
+    end: chrono::DateTime<chrono::Utc>,
+    count: u32,
+) -> BookingChange {
+    BookingChange {
+        start: (start != b.interval.start()).then_some(start),
+        end: (end != b.interval.end()).then_some(end),
+        count: (count != b.count()).then_some(count),
     }
 }
 

@@ -5,7 +5,6 @@ use super::step::Say;
 use crate::assistant::builtin::format;
 use crate::assistant::builtin::when::{Problem, ProblemKind};
 use crate::domain::{Booking, Cents, Interval};
-use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 pub use format::{devices, moment, money, span};
@@ -214,9 +213,4 @@ pub fn propose_cancel(list: &[&Booking], tz: Tz, currency: &str) -> String {
         "these bookings"
     };
     format!("Shall I cancel {what}? (yes / no)\n{}", lines.join("\n"))
-}
-
-/// A moment in the configured zone.
-pub fn at(t: DateTime<Utc>, tz: Tz) -> String {
-    moment(t, tz)
 }

@@ -6,7 +6,7 @@
 use super::state::{Act, Draft, Memory, Pending, Proposal, Purpose, Slot, State};
 use crate::assistant::builtin::lexicon::Cue;
 use crate::assistant::builtin::nlu::{BookingRef, Count, Intent, Parsed};
-use crate::assistant::builtin::when::{Problem, Said};
+use crate::assistant::builtin::when::Problem;
 use crate::domain::{Booking, BookingStatus, Inventory};
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -1325,11 +1325,4 @@ fn change(b: &Booking, ask: &ChangeAsk, mem: Memory, f: &Facts<'_>) -> (State, P
             ask: ask.clone(),
         },
     )
-}
-
-/// What was said, as the draft's time slots (for tests).
-pub fn said_draft(s: &Said, now: DateTime<Utc>) -> Draft {
-    let mut d = Draft::default();
-    d.absorb_time(s, now);
-    d
 }
