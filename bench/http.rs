@@ -161,7 +161,7 @@ async fn writes_on(label: &str, database_url: Option<String>, secs: u64, what: W
     if what == Write::Patch {
         for u in 0..64i64 {
             let model = ["A100", "H100", "L40S", "V100", "4090"][(u % 5) as usize];
-            let start = base + chrono::Duration::hours(u * 1000);
+            let start = base + chrono::Duration::minutes(u * WINDOW_MINUTES);
             let sid: serde_json::Value = client
                 .post(format!("{url}/api/sessions"))
                 .send()
@@ -173,7 +173,7 @@ async fn writes_on(label: &str, database_url: Option<String>, secs: u64, what: W
             let sid = sid["session_id"].as_str().unwrap().to_string();
             let r: serde_json::Value = client
                 .post(format!("{url}/api/bookings"))
-                .json(&json!({"model": model, "count": 1, "start": start, "end": start + chrono::Duration::hours(1), "session_id": sid}))
+                .json(&json!({"model": model, "count": 1, "start": start, "end": start + chrono::Duration::minutes(15), "session_id": sid}))
                 .send()
                 .await
                 .unwrap()
@@ -193,18 +193,18 @@ async fn writes_on(label: &str, database_url: Option<String>, secs: u64, what: W
                 while Instant::now() < until {
                     let r = match what {
                         Write::Post | Write::PostKeyed => {
-                            // Each client walks its own hours; models rotate: mostly free slots.
-                            let start = base + chrono::Duration::hours(u * 1000 + i);
+                            // Each client walks its own quarter hours; models rotate: free slots.
+                            let start = base + chrono::Duration::minutes(u * WINDOW_MINUTES + i * 15);
                             let model = ["A100", "H100", "L40S", "V100", "4090"][(i % 5) as usize];
-                            let mut req = client.post(format!("{url}/api/bookings")).json(&json!({"model": model, "count": 1, "start": start, "end": start + chrono::Duration::hours(1)}));
+                            let mut req = client.post(format!("{url}/api/bookings")).json(&json!({"model": model, "count": 1, "start": start, "end": start + chrono::Duration::minutes(15)}));
                             if what == Write::PostKeyed {
                                 req = req.header("idempotency-key", format!("bench-{u}-{i}"));
                             }
                             req.send().await.unwrap()
                         }
                         Write::Patch => {
-                            let start = base + chrono::Duration::hours(u * 1000);
-                            let end = start + chrono::Duration::hours(1 + (i % 2) + 1);
+                            let start = base + chrono::Duration::minutes(u * WINDOW_MINUTES);
+                            let end = start + chrono::Duration::minutes(30 + 15 * (i % 2));
                             let id = mine.as_deref().unwrap();
                             client.patch(format!("{url}/api/bookings/{id}")).json(&json!({"end": end})).send().await.unwrap()
                         }
@@ -232,6 +232,10 @@ async fn writes_on(label: &str, database_url: Option<String>, secs: u64, what: W
     println!("RESULT {what:?} {label}: {rate:.0}/s ({ok} made, {conflict} refused (409/503), 64 clients, {secs} s)");
     rate
 }
+
+/// Each of the 64 clients of [`writes_on`] books in its own window of this many minutes (five
+/// days: all 64 fit in the `max_advance` of a year).
+const WINDOW_MINUTES: i64 = 5 * 24 * 60;
 
 /// A fresh PostgreSQL database for a bench; dropped by [`drop_pg`].
 async fn fresh_pg(tag: &str) -> (String, String) {

@@ -389,7 +389,7 @@ settings! {
     data_dir: PathBuf = "./data";
     /// `sqlite://...` or `postgres://...` (unset: the SQLite file `hpcbot.db` in `data_dir`)
     database_url: Option<DatabaseUrl> = "";
-    /// database connection pool size
+    /// database connection pool size (PostgreSQL: plus half as many for claiming `Idempotency-Key`s)
     database_max_connections: NonZeroU32 = "8", check = |n: &NonZeroU32| at_most(n.get() as u64, 1000);
     /// bound on each database / session-store operation
     store_timeout: Duration = "5s";
