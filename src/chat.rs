@@ -144,6 +144,9 @@ impl Lease {
     /// Waits at most `bound`; a release the store did not confirm by then (or that is
     /// cancelled) is left to Drop, which retries it in the background until confirmed.
     async fn release(mut self, bound: Duration) {
+        if self.token.is_empty() {
+            return;
+        }
         let done = tokio::time::timeout(bound, self.store.release_lease(&self.id, &self.token))
             .await
             .is_ok_and(|r| r.is_ok());
@@ -312,6 +315,15 @@ impl Engine {
         self.session_recent(id, owner, None).await
     }
 
+    /// Like [`Engine::session`], without the messages: whether it is live, and whose.
+    pub async fn session_head(
+        &self,
+        id: &SessionId,
+        owner: Option<&Owner>,
+    ) -> Result<SessionRecord, ChatError> {
+        self.session_recent(id, owner, Some(0)).await
+    }
+
     /// Like [`Engine::session`], with at most `last` of the most recent messages.
     async fn session_recent(
         &self,
@@ -341,8 +353,8 @@ impl Engine {
         Ok(())
     }
 
-    /// Resolves how a request names its session into a live session, creating one when
-    /// needed. `owner` is the authenticated user whose sessions alone are visible (`None` with
+    /// Resolves how a request names its session into a live session (its record without
+    /// messages), creating one when needed. `owner` is the authenticated user whose sessions alone are visible (`None` with
     /// auth = none: whoever holds a session's id may use it); `creator` owns a session created
     /// here (the user, or the `hpcbot_client` of auth = none; `None`: it owns itself). A stale
     /// cookie starts a new session of the same creator, so a person's bookings stay theirs.
@@ -352,9 +364,11 @@ impl Engine {
         owner: Option<&Owner>,
         creator: Option<&Owner>,
     ) -> Result<SessionRecord, ChatError> {
+        // Only whether it exists and whose it is matters here: no messages are read (the
+        // turn loads what its assistant reads, under the session's queue).
         match r {
-            SessionRef::Explicit(id) => self.session(&id, owner).await,
-            SessionRef::Cookie(id) => match self.session(&id, owner).await {
+            SessionRef::Explicit(id) => self.session_head(&id, owner).await,
+            SessionRef::Cookie(id) => match self.session_head(&id, owner).await {
                 Err(ChatError::SessionNotFound) => self.create_session(creator).await,
                 other => other,
             },
@@ -468,23 +482,35 @@ impl Engine {
         let unknown = ChatError::OutcomeUnknown {
             actions: reply.actions.len(),
         };
-        let committed = match tokio::time::timeout(
-            remaining.min(self.opts.store_timeout),
-            self.store.commit_turn(id, record.turns(), turn),
-        )
-        .await
-        {
-            Ok(Ok(n)) => n,
-            Ok(Err(SessionStoreError::Timeout | SessionStoreError::Backend(_))) => {
-                return Err(unknown)
+        let commit = async {
+            match &lease {
+                Some(l) => {
+                    self.store
+                        .commit_turn_and_release(id, record.turns(), turn, &l.token)
+                        .await
+                }
+                None => Ok((
+                    self.store.commit_turn(id, record.turns(), turn).await?,
+                    false,
+                )),
             }
-            Ok(Err(e)) => return Err(e.into()),
-            Err(_) if reply.actions.is_empty() && remaining < self.opts.store_timeout => {
-                return Err(ChatError::DeadlineExceeded)
-            }
-            Err(_) => return Err(unknown),
         };
-        if let Some(lease) = lease {
+        let (committed, released) =
+            match tokio::time::timeout(remaining.min(self.opts.store_timeout), commit).await {
+                Ok(Ok(n)) => n,
+                Ok(Err(SessionStoreError::Timeout | SessionStoreError::Backend(_))) => {
+                    return Err(unknown)
+                }
+                Ok(Err(e)) => return Err(e.into()),
+                Err(_) if reply.actions.is_empty() && remaining < self.opts.store_timeout => {
+                    return Err(ChatError::DeadlineExceeded)
+                }
+                Err(_) => return Err(unknown),
+            };
+        if let Some(mut lease) = lease {
+            if released {
+                lease.token.clear(); // released with the commit: Drop has nothing to do
+            }
             // Released before the reply (the session's next turn, often sent at once, finds
             // it free); one that the store does not confirm in time goes to the retrying
             // background release, as on every other path (Drop).

@@ -156,8 +156,8 @@ pub async fn reading_owner(
         return Ok(Some(u));
     }
     match session_ref(explicit, headers)? {
-        SessionRef::Explicit(id) => Ok(Some(state.engine.session(&id, None).await?.owner)),
-        SessionRef::Cookie(id) => match state.engine.session(&id, None).await {
+        SessionRef::Explicit(id) => Ok(Some(state.engine.session_head(&id, None).await?.owner)),
+        SessionRef::Cookie(id) => match state.engine.session_head(&id, None).await {
             Ok(r) => Ok(Some(r.owner)),
             Err(ChatError::SessionNotFound) => Ok(caller.creator()),
             Err(e) => Err(e.into()),

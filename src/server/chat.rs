@@ -7,7 +7,7 @@ use super::extract::{ApiJson, ApiQuery};
 use super::middleware::Deadline;
 use super::{sse, AppState};
 use crate::assistant::Backend;
-use crate::chat::{Engine, TurnReply};
+use crate::chat::{Engine, SessionRef, TurnReply};
 use crate::ops;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
@@ -35,19 +35,22 @@ async fn open_session(
     headers: &HeaderMap,
     query: &SessionQuery,
     req: &ChatRequest,
+    checked_by_turn: bool,
 ) -> Result<(crate::domain::SessionId, Option<crate::domain::Owner>), ApiError> {
     Engine::check_message(&req.message)?;
     let user = caller.owner();
+    let named = caller::session_ref(
+        req.session_id.as_deref().or(query.session_id.as_deref()),
+        headers,
+    )?;
+    if let (SessionRef::Explicit(id), true) = (&named, checked_by_turn) {
+        // The turn loads the session anyway and answers 404 if it is missing or not the
+        // caller's: one read fewer per turn.
+        return Ok((id.clone(), user));
+    }
     let session = s
         .engine
-        .resolve(
-            caller::session_ref(
-                req.session_id.as_deref().or(query.session_id.as_deref()),
-                headers,
-            )?,
-            user.as_ref(),
-            caller.creator().as_ref(),
-        )
+        .resolve(named, user.as_ref(), caller.creator().as_ref())
         .await?;
     Ok((session.id, user))
 }
@@ -63,7 +66,7 @@ pub async fn chat(
     ApiQuery(query): ApiQuery<SessionQuery>,
     ApiJson(req): ApiJson<ChatRequest>,
 ) -> Result<Response, ApiError> {
-    let (id, user) = open_session(&s, &caller, &headers, &query, &req).await?;
+    let (id, user) = open_session(&s, &caller, &headers, &query, &req, true).await?;
     let reply = s
         .engine
         .turn(&id, user.as_ref(), &req.message, deadline, None)
@@ -99,7 +102,8 @@ pub async fn stream(
     ticket: Option<Extension<std::sync::Arc<crate::store::idempotency::Ticket>>>,
     ApiJson(req): ApiJson<ChatRequest>,
 ) -> Result<Response, ApiError> {
-    let (id, user) = open_session(&s, &caller, &headers, &query, &req).await?;
+    // A stream's status is sent before the turn runs: a missing session is found here.
+    let (id, user) = open_session(&s, &caller, &headers, &query, &req, false).await?;
     let engine = s.engine.clone();
     let sid = id.clone();
     // With an Idempotency-Key the stream stores its own reply (at `done`); if the client

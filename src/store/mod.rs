@@ -7,6 +7,7 @@ pub mod redis;
 pub mod sessions;
 pub mod sql;
 pub mod sql_sessions;
+pub mod turn_writer;
 pub mod users;
 
 pub use bookings::{BookingStore, NewBooking, StoreError};

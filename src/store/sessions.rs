@@ -125,6 +125,18 @@ pub trait SessionStore: Send + Sync {
         expected_turns: u64,
         turn: TurnRecord,
     ) -> Result<u64, SessionStoreError>;
+    /// [`SessionStore::commit_turn`], and the release of the session's lease `token` in the
+    /// same step where the store can do that (one round trip instead of two); returns the new
+    /// count and whether the lease was released (if not, the caller releases it).
+    async fn commit_turn_and_release(
+        &self,
+        id: &SessionId,
+        expected_turns: u64,
+        turn: TurnRecord,
+        _token: &str,
+    ) -> Result<(u64, bool), SessionStoreError> {
+        Ok((self.commit_turn(id, expected_turns, turn).await?, false))
+    }
     /// Deletes a session; `false` if there was none.
     async fn delete(&self, id: &SessionId) -> Result<bool, SessionStoreError>;
     /// How many sessions are held (expired ones may count until swept).

@@ -20,7 +20,10 @@ use crate::domain::{Owner, SessionId};
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::{AnyPool, Row};
+use std::sync::Arc;
 use std::time::Duration;
+
+use super::turn_writer::TurnWriter;
 
 /// Sessions in the SQL database.
 pub struct SqlSessions {
@@ -31,7 +34,9 @@ pub struct SqlSessions {
     /// Guards the file's write lock only; every wait is bounded by the engine's store timeout.
     /// (Measured on the shared 2-core machine: no difference beyond the noise either way.)
     /// PostgreSQL: none (row locks).
-    write_gate: Option<tokio::sync::Mutex<()>>,
+    write_gate: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// SQLite: the group-commit writer that turns are committed through.
+    writer: Option<TurnWriter>,
 }
 
 fn backend(e: impl std::fmt::Display) -> SessionStoreError {
@@ -70,11 +75,30 @@ fn state_text(v: &serde_json::Value) -> String {
 }
 
 impl SqlSessions {
+    /// Why a turn's version check failed: another turn came first, or the session is gone.
+    async fn refused(&self, id: &SessionId) -> SessionStoreError {
+        let exists = sqlx::query("SELECT 1 FROM chat_sessions WHERE id = $1")
+            .bind(id.as_str().to_string())
+            .fetch_optional(&self.pool)
+            .await;
+        match exists {
+            Ok(Some(_)) => SessionStoreError::Conflict,
+            Ok(None) => SessionStoreError::NotFound,
+            Err(e) => e.into(),
+        }
+    }
+
     /// Sessions over the booking store's pool (its migrations made the tables).
     pub fn new(pool: AnyPool, dialect: Dialect) -> Self {
+        let write_gate =
+            (dialect == Dialect::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
+        let writer = write_gate
+            .as_ref()
+            .map(|gate| TurnWriter::spawn(pool.clone(), gate.clone()));
         Self {
             pool,
-            write_gate: (dialect == Dialect::Sqlite).then(|| tokio::sync::Mutex::new(())),
+            write_gate,
+            writer,
             dialect,
         }
     }
@@ -140,6 +164,39 @@ impl SqlSessions {
         q.execute(&mut **tx).await?;
         Ok(())
     }
+}
+
+/// The statement that commits a turn: the version check (`turns = expected`), the new state
+/// and expiry, and the turn's two messages (appended by the migration's trigger). Its
+/// parameters are `$1..=$8` ([`bind_turn`]).
+const TURN_UPDATE: &str = "UPDATE chat_sessions SET turns = turns + 1, state = $1, \
+     expires_at = $2, last_user = $3, last_user_at = $4, last_reply = $5, last_reply_at = $6 \
+     WHERE id = $7 AND turns = $8";
+
+/// [`TURN_UPDATE`], ready to run.
+pub(super) fn turn_update(
+    id: &SessionId,
+    expected_turns: u64,
+    t: &TurnRecord,
+) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+    bind_turn(sqlx::query(TURN_UPDATE), id, expected_turns, t)
+}
+
+/// Binds a turn's values to `$1..=$8` of `q` (see [`TURN_UPDATE`]).
+fn bind_turn(
+    q: sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>,
+    id: &SessionId,
+    expected_turns: u64,
+    t: &TurnRecord,
+) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+    q.bind(state_text(&t.state))
+        .bind(ms(t.expires_at))
+        .bind(t.user.content.clone())
+        .bind(ms(t.user.at))
+        .bind(t.assistant.content.clone())
+        .bind(ms(t.assistant.at))
+        .bind(id.as_str().to_string())
+        .bind(expected_turns as i64)
 }
 
 #[async_trait]
@@ -235,40 +292,55 @@ impl SessionStore for SqlSessions {
         t: TurnRecord,
     ) -> Result<u64, SessionStoreError> {
         // One statement (see the migration): the version check, the new state and expiry, and
-        // (by the trigger) the two messages, atomically and in one round trip.
-        let _gate = match &self.write_gate {
-            Some(g) => Some(g.lock().await),
-            None => None,
+        // (by the trigger) the two messages, atomically and in one round trip. SQLite: through
+        // the group-commit writer.
+        let bumped = match &self.writer {
+            Some(w) => w.commit(id, expected_turns, t).await?,
+            None => {
+                turn_update(id, expected_turns, &t)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected()
+                    == 1
+            }
         };
-        let bumped = sqlx::query(
-            "UPDATE chat_sessions SET turns = turns + 1, state = $1, expires_at = $2, \
-             last_user = $3, last_user_at = $4, last_reply = $5, last_reply_at = $6 \
-             WHERE id = $7 AND turns = $8",
-        )
-        .bind(state_text(&t.state))
-        .bind(ms(t.expires_at))
-        .bind(t.user.content.clone())
-        .bind(ms(t.user.at))
-        .bind(t.assistant.content.clone())
-        .bind(ms(t.assistant.at))
-        .bind(id.as_str().to_string())
-        .bind(expected_turns as i64)
-        .execute(&self.pool)
-        .await?;
-        drop(_gate);
-        if bumped.rows_affected() == 0 {
-            let exists = sqlx::query("SELECT 1 FROM chat_sessions WHERE id = $1")
-                .bind(id.as_str().to_string())
-                .fetch_optional(&self.pool)
-                .await?
-                .is_some();
-            return Err(if exists {
-                SessionStoreError::Conflict
-            } else {
-                SessionStoreError::NotFound
-            });
+        if !bumped {
+            return Err(self.refused(id).await);
         }
         Ok(expected_turns + 1)
+    }
+
+    async fn commit_turn_and_release(
+        &self,
+        id: &SessionId,
+        expected_turns: u64,
+        t: TurnRecord,
+        token: &str,
+    ) -> Result<(u64, bool), SessionStoreError> {
+        if self.dialect != Dialect::Postgres {
+            return Ok((self.commit_turn(id, expected_turns, t).await?, false));
+        }
+        // PostgreSQL: the lease's compare-and-delete rides in the commit's statement (a
+        // data-modifying WITH), so it is released exactly when the turn is committed. If
+        // the version check fails, the lease goes all the same: the turn ends there.
+        let sql = format!(
+            "WITH released AS (DELETE FROM chat_leases WHERE session_id = $7 AND token = $9) {TURN_UPDATE}"
+        );
+        let bumped = bind_turn(
+            sqlx::query(sqlx::AssertSqlSafe(sql)),
+            id,
+            expected_turns,
+            &t,
+        )
+        .bind(token.to_string())
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            == 1;
+        if !bumped {
+            return Err(self.refused(id).await);
+        }
+        Ok((expected_turns + 1, true))
     }
 
     async fn delete(&self, id: &SessionId) -> Result<bool, SessionStoreError> {

@@ -1,0 +1,112 @@
+//! SQLite group commit for chat turns (`sessions = "database"` on SQLite).
+//!
+//! SQLite has one writer at a time, and each commit pays for its transaction: taking the
+//! write lock, appending the changed pages to the WAL, handing the statement to the
+//! connection's thread and back. With many sessions talking at once, turns queued behind that
+//! one lock one commit each. Here one task takes every turn waiting (up to [`MAX_BATCH`]) and
+//! applies them in one transaction: each turn keeps its own version check, a page changed by
+//! several turns is written once, and the lock is taken once. A turn's reply still goes out
+//! only after its commit (the caller waits for it), so nothing a person is told is lost on a
+//! crash of the process (WAL, `synchronous = NORMAL`).
+
+use super::sessions::{SessionStoreError, TurnRecord};
+use crate::domain::SessionId;
+use sqlx::AnyPool;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+/// Most turns one transaction applies.
+const MAX_BATCH: usize = 64;
+/// Most turns waiting for the writer; a caller beyond it waits for room (bounded by the
+/// engine's `store_timeout`, like every store call).
+const QUEUE: usize = 1024;
+
+/// A turn waiting to be committed.
+struct Pending {
+    id: SessionId,
+    expected: u64,
+    turn: TurnRecord,
+    /// Whether the version check passed (the turn was applied).
+    done: oneshot::Sender<Result<bool, String>>,
+}
+
+/// The handle to the writer task; the task ends when the handle is dropped.
+pub struct TurnWriter {
+    queue: mpsc::Sender<Pending>,
+}
+
+impl TurnWriter {
+    /// Starts the writer over `pool`; it writes while holding `gate`, the process's queue for
+    /// the SQLite write lock (shared with the store's other writes).
+    pub fn spawn(pool: AnyPool, gate: Arc<tokio::sync::Mutex<()>>) -> Self {
+        let (queue, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(run(pool, gate, rx));
+        Self { queue }
+    }
+
+    /// Commits a turn if the session still has `expected` turns; `Ok(false)` if it has not
+    /// (the caller tells a conflict from a missing session). If the caller stops waiting, the
+    /// turn may still be applied: the engine reports such an outcome as unknown.
+    pub async fn commit(
+        &self,
+        id: &SessionId,
+        expected: u64,
+        turn: TurnRecord,
+    ) -> Result<bool, SessionStoreError> {
+        let (done, answer) = oneshot::channel();
+        let closed = || SessionStoreError::Backend("the session writer stopped".into());
+        self.queue
+            .send(Pending {
+                id: id.clone(),
+                expected,
+                turn,
+                done,
+            })
+            .await
+            .map_err(|_| closed())?;
+        answer
+            .await
+            .map_err(|_| closed())?
+            .map_err(SessionStoreError::Backend)
+    }
+}
+
+async fn run(pool: AnyPool, gate: Arc<tokio::sync::Mutex<()>>, mut rx: mpsc::Receiver<Pending>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        match apply(&pool, &gate, &batch).await {
+            Ok(applied) => {
+                for (p, ok) in batch.drain(..).zip(applied) {
+                    let _ = p.done.send(Ok(ok));
+                }
+            }
+            // The whole transaction failed: each turn alone, so one cannot fail the others.
+            Err(_) => {
+                for p in batch.drain(..) {
+                    let r = apply(&pool, &gate, std::slice::from_ref(&p)).await;
+                    let _ = p.done.send(r.map(|v| v[0]).map_err(|e| e.to_string()));
+                }
+            }
+        }
+    }
+}
+
+/// Applies `batch` in one write transaction; per turn, whether its version check passed.
+async fn apply(
+    pool: &AnyPool,
+    gate: &tokio::sync::Mutex<()>,
+    batch: &[Pending],
+) -> Result<Vec<bool>, sqlx::Error> {
+    let _gate = gate.lock().await;
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut applied = Vec::with_capacity(batch.len());
+    for p in batch {
+        let n = super::sql_sessions::turn_update(&p.id, p.expected, &p.turn)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        applied.push(n == 1);
+    }
+    tx.commit().await?;
+    Ok(applied)
+}
