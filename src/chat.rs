@@ -212,16 +212,40 @@ fn release(
 
 impl Engine {
     /// Takes the session's lease in a store shared by several instances, waiting (polling
-    /// with jitter) at most until `deadline`; `None` for a store of this process only.
-    async fn lease(&self, id: &SessionId, deadline: Instant) -> Result<Option<Lease>, ChatError> {
+    /// with jitter) at most until `deadline`, and reads the session (the last `last` messages)
+    /// once it holds it, in one store call. A store of this process only needs no lease.
+    async fn lease_and_load(
+        &self,
+        id: &SessionId,
+        owner: Option<&Owner>,
+        last: Option<usize>,
+        deadline: Instant,
+    ) -> Result<(Option<Lease>, SessionRecord), ChatError> {
         if !self.store.shared() {
-            return Ok(None);
+            return Ok((None, self.session_recent(id, owner, last).await?));
         }
         let token = SessionId::new().to_string();
         loop {
             let ttl = deadline.saturating_duration_since(Instant::now()) + Duration::from_secs(1);
-            let taken = match self.bounded(self.store.try_lease(id, &token, ttl)).await {
-                Ok(t) => t,
+            let now = self.clock.now();
+            let taken = self
+                .bounded(self.store.try_lease_and_load(id, &token, ttl, now, last))
+                .await;
+            match taken {
+                Ok(Some(record)) => {
+                    let lease = Lease {
+                        store: self.store.clone(),
+                        id: id.clone(),
+                        token,
+                        ttl,
+                    };
+                    // On an error the lease is dropped here, and so released.
+                    let record = record
+                        .filter(|r| owner.is_none_or(|o| &r.owner == o))
+                        .ok_or(ChatError::SessionNotFound)?;
+                    return Ok((Some(lease), record));
+                }
+                Ok(None) => {}
                 Err(e) => {
                     release(
                         self.store.clone(),
@@ -232,14 +256,6 @@ impl Engine {
                     );
                     return Err(e);
                 }
-            };
-            if taken {
-                return Ok(Some(Lease {
-                    store: self.store.clone(),
-                    id: id.clone(),
-                    token,
-                    ttl,
-                }));
             }
             let wait = Duration::from_millis(rand::random_range(5..25));
             if Instant::now() + wait >= deadline {
@@ -422,10 +438,8 @@ impl Engine {
                 .await
                 .map_err(|_| ChatError::SessionBusy)?,
         );
-        let lease = self.lease(id, deadline).await?;
-
-        let record = self
-            .session_recent(id, owner, self.assistant.history_window())
+        let (lease, record) = self
+            .lease_and_load(id, owner, self.assistant.history_window(), deadline)
             .await?;
         if let Some(max) = self.opts.max_turns.filter(|m| record.turns() >= *m) {
             return Err(ChatError::SessionFull(max));

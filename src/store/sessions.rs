@@ -153,6 +153,23 @@ pub trait SessionStore: Send + Sync {
         false
     }
 
+    /// [`SessionStore::try_lease`] and, if taken, [`SessionStore::load`] (with `now` and
+    /// `last`), in one round trip where the store can: `None` if the lease is held, else the
+    /// session as read after the lease was taken (`Some(None)`: no such live session).
+    async fn try_lease_and_load(
+        &self,
+        id: &SessionId,
+        token: &str,
+        ttl: std::time::Duration,
+        now: DateTime<Utc>,
+        last: Option<usize>,
+    ) -> Result<Option<Option<SessionRecord>>, SessionStoreError> {
+        if !self.try_lease(id, token, ttl).await? {
+            return Ok(None);
+        }
+        Ok(Some(self.load(id, now, last).await?))
+    }
+
     /// Tries to take the session's cross-instance lease with `token` for at most `ttl`;
     /// `false` if another turn holds it. Stores used by one process need none: the
     /// engine's per-session queue already orders turns there.

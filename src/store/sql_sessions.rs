@@ -199,6 +199,55 @@ fn bind_turn(
         .bind(expected_turns as i64)
 }
 
+/// A session from the rows of its row joined with its last `last` messages (columns named
+/// with `prefix`); `None` if there is no row or the session has expired.
+fn record_from_rows(
+    id: &SessionId,
+    rows: &[sqlx::any::AnyRow],
+    now: DateTime<Utc>,
+    last: i64,
+    prefix: &str,
+) -> Result<Option<SessionRecord>, SessionStoreError> {
+    let col = |name: &str| format!("{prefix}{name}");
+    let Some(row) = rows.first() else {
+        return Ok(None);
+    };
+    // No row, or (a left join's) NULLs: no such session.
+    let Some(expires_at) = row.try_get::<Option<i64>, _>(col("expires_at").as_str())? else {
+        return Ok(None);
+    };
+    let expires_at = from_ms(expires_at);
+    if expires_at <= now {
+        return Ok(None);
+    }
+    let total = 2 * row.try_get::<i64, _>(col("turns").as_str())?.max(0);
+    let from = (total - last).max(0) as u64;
+    let mut messages = Vec::with_capacity(rows.len());
+    for m in rows {
+        if m.try_get::<Option<i64>, _>(col("seq").as_str())?.is_none() {
+            continue; // a session without messages (the LEFT JOIN's empty side)
+        }
+        messages.push(Message {
+            role: match m.try_get::<String, _>(col("role").as_str())?.as_str() {
+                "user" => Role::User,
+                _ => Role::Assistant,
+            },
+            content: m.try_get(col("content").as_str())?,
+            at: from_ms(m.try_get(col("at").as_str())?),
+        });
+    }
+    let state: String = row.try_get(col("state").as_str())?;
+    Ok(Some(SessionRecord {
+        id: id.clone(),
+        owner: Owner::from_stored(row.try_get(col("owner").as_str())?),
+        created_at: from_ms(row.try_get(col("created_at").as_str())?),
+        expires_at,
+        earlier: from,
+        messages,
+        state: serde_json::from_str(&state).unwrap_or_default(),
+    }))
+}
+
 #[async_trait]
 impl SessionStore for SqlSessions {
     async fn create(&self, r: SessionRecord) -> Result<(), SessionStoreError> {
@@ -250,39 +299,7 @@ impl SessionStore for SqlSessions {
         .bind(last)
         .fetch_all(&self.pool)
         .await?;
-        let Some(row) = rows.first() else {
-            return Ok(None);
-        };
-        let expires_at = from_ms(row.try_get("expires_at")?);
-        if expires_at <= now {
-            return Ok(None);
-        }
-        let total = 2 * row.try_get::<i64, _>("turns")?.max(0);
-        let from = (total - last).max(0) as u64;
-        let mut messages = Vec::with_capacity(rows.len());
-        for m in &rows {
-            if m.try_get::<Option<i64>, _>("seq")?.is_none() {
-                continue; // a session without messages (the LEFT JOIN's empty side)
-            }
-            messages.push(Message {
-                role: match m.try_get::<String, _>("role")?.as_str() {
-                    "user" => Role::User,
-                    _ => Role::Assistant,
-                },
-                content: m.try_get("content")?,
-                at: from_ms(m.try_get("at")?),
-            });
-        }
-        let state: String = row.try_get("state")?;
-        Ok(Some(SessionRecord {
-            id: id.clone(),
-            owner: Owner::from_stored(row.try_get("owner")?),
-            created_at: from_ms(row.try_get("created_at")?),
-            expires_at,
-            earlier: from,
-            messages,
-            state: serde_json::from_str(&state).unwrap_or_default(),
-        }))
+        record_from_rows(id, &rows, now, last, "")
     }
 
     async fn commit_turn(
@@ -428,6 +445,39 @@ impl SessionStore for SqlSessions {
         .await?
         .rows_affected();
         Ok(n == 1)
+    }
+
+    async fn try_lease_and_load(
+        &self,
+        id: &SessionId,
+        token: &str,
+        ttl: Duration,
+        now: DateTime<Utc>,
+        last: Option<usize>,
+    ) -> Result<Option<Option<SessionRecord>>, SessionStoreError> {
+        if self.dialect != Dialect::Postgres {
+            return Ok(Some(self.load(id, now, last).await?));
+        }
+        // One round trip: the migration's function takes the lease, then reads the session
+        // with a snapshot taken after it (see 0005_lease_and_load.sql).
+        let wall = ms(Utc::now());
+        let last = last.map_or(i64::MAX / 4, |n| n as i64);
+        let rows = sqlx::query("SELECT * FROM chat_lease_and_load($1, $2, $3, $4, $5)")
+            .bind(id.as_str().to_string())
+            .bind(token.to_string())
+            .bind(wall + ttl.as_millis() as i64)
+            .bind(wall)
+            .bind(last)
+            .fetch_all(&self.pool)
+            .await?;
+        let taken = match rows.first() {
+            Some(r) => r.try_get::<bool, _>("taken")?,
+            None => false,
+        };
+        if !taken {
+            return Ok(None);
+        }
+        Ok(Some(record_from_rows(id, &rows, now, last, "r_")?))
     }
 
     async fn release_lease(&self, id: &SessionId, token: &str) -> Result<(), SessionStoreError> {

@@ -474,6 +474,41 @@ async fn database_store_contract(store: Store) {
         );
         s.release_lease(&id, "a").await.unwrap();
         assert!(s.try_lease(&id, "b", ttl).await.unwrap());
+        // Taking the lease and reading in one call: nothing while it is held; once it is
+        // free, the session as the last commit left it; a commit that releases frees it.
+        assert!(s
+            .try_lease_and_load(&id, "c", ttl, now, Some(2))
+            .await
+            .unwrap()
+            .is_none());
+        s.release_lease(&id, "b").await.unwrap();
+        let r = s
+            .try_lease_and_load(&id, "c", ttl, now, Some(2))
+            .await
+            .unwrap()
+            .expect("free")
+            .expect("live");
+        assert_eq!((r.turns(), r.messages[1].content.as_str()), (2, "a1"));
+        assert_eq!(
+            s.commit_turn_and_release(&id, 2, turn(2), "c")
+                .await
+                .unwrap(),
+            (3, true)
+        );
+        let r = s
+            .try_lease_and_load(&id, "d", ttl, now, Some(2))
+            .await
+            .unwrap()
+            .expect("released with the commit")
+            .expect("live");
+        assert_eq!((r.turns(), r.messages[0].content.as_str()), (3, "u2"));
+        assert!(matches!(
+            s.try_lease_and_load(&SessionId::new(), "e", ttl, now, None)
+                .await
+                .unwrap(),
+            Some(None)
+        ));
+        s.release_lease(&id, "d").await.unwrap();
         let short = std::time::Duration::from_millis(1);
         let other = SessionId::new();
         assert!(s.try_lease(&other, "x", short).await.unwrap());
@@ -484,7 +519,38 @@ async fn database_store_contract(store: Store) {
             tokio::task::yield_now().await;
         }
     }
-    assert_eq!(s.sweep(now + hour * 3).await.unwrap(), 1);
+    // Many sessions committing at once (SQLite: batched into shared transactions): every
+    // turn lands, and a stale one among them is refused alone.
+    let many: Vec<SessionId> = (0..40).map(|_| SessionId::new()).collect();
+    for m in &many {
+        s.create(SessionRecord::new(
+            m.clone(),
+            Owner::session(m),
+            now,
+            now + hour,
+        ))
+        .await
+        .unwrap();
+    }
+    let commits: Vec<_> = many
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let (s, m, t) = (s.clone(), m.clone(), turn(i as u64));
+            tokio::spawn(async move { s.commit_turn(&m, if i == 7 { 5 } else { 0 }, t).await })
+        })
+        .collect();
+    for (i, c) in commits.into_iter().enumerate() {
+        match (i, c.await.unwrap()) {
+            (7, r) => assert!(matches!(r, Err(SessionStoreError::Conflict)), "{r:?}"),
+            (_, r) => assert_eq!(r.unwrap(), 1),
+        }
+    }
+    for (i, m) in many.iter().enumerate() {
+        let r = s.load(m, now, None).await.unwrap().unwrap();
+        assert_eq!(r.turns(), if i == 7 { 0 } else { 1 });
+    }
+    assert_eq!(s.sweep(now + hour * 3).await.unwrap(), 41);
     assert!(s.load(&id, now, None).await.unwrap().is_none(), "swept");
     assert!(!s.delete(&id).await.unwrap());
 }
