@@ -53,6 +53,7 @@ impl Conversation for Instant0 {
             actions: vec![],
             backend: Backend::Builtin,
             state: input.state,
+            proposal: None,
         })
     }
 }

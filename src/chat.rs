@@ -7,7 +7,9 @@
 //! state, with a version check) or not at all: a turn that is cancelled or runs out of
 //! time leaves nothing behind.
 
-use crate::assistant::{Action, Assistant, AssistantError, Backend, Conversation, TurnInput};
+use crate::assistant::{
+    Action, Assistant, AssistantError, Backend, Conversation, ProposalKind, TurnInput,
+};
 use crate::domain::{Clock, Owner, SessionId};
 use crate::ops;
 use crate::store::sessions::{Message, Role, SessionRecord, SessionStoreError, TurnRecord};
@@ -72,6 +74,9 @@ pub struct TurnReply {
     pub backend: Backend,
     /// What the turn changed.
     pub actions: Vec<Action>,
+    /// What the reply proposes and waits for a yes to (`book`, `change`, `cancel`), else
+    /// `null`: clients show buttons for the answer instead of reading the wording.
+    pub proposal: Option<ProposalKind>,
 }
 
 /// How a turn names its session.
@@ -538,6 +543,7 @@ impl Engine {
             turn: committed,
             backend: reply.backend,
             actions: reply.actions,
+            proposal: reply.proposal,
         })
     }
 

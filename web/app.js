@@ -186,18 +186,13 @@ function note(text) {
   return addMessage("note", text);
 }
 
-// ---- Proposals: the one place that decides whether a reply asks to confirm a booking.
-/** Whether a `done` reply proposes a booking that waits for a yes. A structured marker from the
- * server wins (a truthy `proposal` field or an action of type `proposal`); else the wording is read. */
-function isProposal(reply) {
-  if (reply.proposal) return true;
-  if ((reply.actions || []).some((a) => a.type === "proposal")) return true;
-  return /shall i book|\(\s*yes\s*\/\s*no\s*\)/i.test(reply.response || "");
-}
+// ---- Proposals: the server says what a reply waits for a yes to (`proposal`: book, change,
+// cancel, or null), so the buttons never depend on the wording.
+const PROPOSAL_YES = { book: "Book it", change: "Change it", cancel: "Cancel it" };
 function clearProposalButtons() {
   for (const el of document.querySelectorAll("#messages .choices")) el.remove();
 }
-function proposalButtons(li) {
+function proposalButtons(li, kind) {
   const bar = document.createElement("div");
   bar.className = "choices";
   bar.setAttribute("role", "group");
@@ -211,15 +206,15 @@ function proposalButtons(li) {
     bar.append(b);
     return b;
   };
-  const first = mk("Book it", "primary book-it", () => { clearProposalButtons(); send("yes"); $("#input").focus(); });
-  mk("Change", "change", () => {
+  const first = mk(PROPOSAL_YES[kind] || "Yes", "primary book-it", () => { clearProposalButtons(); send("yes"); $("#input").focus(); });
+  if (kind !== "cancel") mk("Change", "change", () => {
     clearProposalButtons();
     const input = $("#input");
     input.placeholder = "Say what to change, e.g. “3 GPUs instead”, “Friday 10-14” or “an H100”";
     $("#compose-hint").textContent = "Say what to change; the assistant will propose it again.";
     input.focus();
   });
-  mk("No", "no", () => { clearProposalButtons(); send("no"); $("#input").focus(); });
+  mk(kind === "cancel" ? "Keep it" : "No", "no", () => { clearProposalButtons(); send("no"); $("#input").focus(); });
   li.append(bar);
   return first;
 }
@@ -573,7 +568,7 @@ async function runTurn(job) {
           remember(data.session_id, job.text);
           body.innerHTML = markdown(data.response);
           li.classList.remove("streaming");
-          if (isProposal(data)) proposalButtons(li);
+          if (data.proposal) proposalButtons(li, data.proposal);
           finished = true;
         } else if (ev === "error") {
           throw { error: data.error, streamed: true };

@@ -76,6 +76,18 @@ pub struct TurnInput<'a> {
     pub deltas: Option<&'a UnboundedSender<String>>,
 }
 
+/// What a reply asks the person to confirm (clients offer buttons for the yes and the no).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProposalKind {
+    /// A new booking.
+    Book,
+    /// A change of a booking.
+    Change,
+    /// A cancellation.
+    Cancel,
+}
+
 /// The assistant's answer.
 #[derive(Debug, Clone)]
 pub struct Reply {
@@ -87,6 +99,8 @@ pub struct Reply {
     pub backend: Backend,
     /// Dialogue state to keep for the next turn.
     pub state: serde_json::Value,
+    /// What the reply proposes and waits for a yes to, if anything.
+    pub proposal: Option<ProposalKind>,
 }
 
 /// Why an assistant could not answer.

@@ -142,8 +142,12 @@ pub async fn complete(store: &Arc<dyn IdempotencyStore>, t: &Ticket, status: u16
     }
 }
 
-/// A stored reply sent again.
-fn replay(route: Route, stored: StoredReply) -> Response {
+/// A stored reply sent again. A chat reply sets the session cookie again, as the first did.
+fn replay(route: Route, stored: StoredReply, session_ttl_secs: u64) -> Response {
+    let session = (route != Route::Booking && stored.status == 200)
+        .then(|| serde_json::from_str::<serde_json::Value>(&stored.body).ok())
+        .flatten()
+        .and_then(|v| crate::domain::SessionId::parse(v["session_id"].as_str()?).ok());
     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
     let mut res = if route == Route::Stream && status == StatusCode::OK {
         let reply: serde_json::Value = serde_json::from_str(&stored.body).unwrap_or_default();
@@ -168,6 +172,12 @@ fn replay(route: Route, stored: StoredReply) -> Response {
     };
     res.headers_mut()
         .insert(REPLAYED, HeaderValue::from_static("true"));
+    if let Some(id) = session {
+        res.headers_mut().insert(
+            header::SET_COOKIE,
+            super::caller::set_cookie(&id, session_ttl_secs),
+        );
+    }
     res
 }
 
@@ -219,7 +229,7 @@ pub async fn idempotency(State(s): State<AppState>, req: Request, next: Next) ->
         Ok(Begin::Run { token }) => token,
         Ok(Begin::Replay(stored)) => {
             metrics::counter!("hpcbot_idempotent_replays_total").increment(1);
-            return replay(route, stored);
+            return replay(route, stored, s.config.session_ttl.as_secs());
         }
         Ok(Begin::Reused) => {
             return ApiError::new(

@@ -64,6 +64,7 @@ impl Conversation for EchoConversation {
             actions: vec![],
             backend: Backend::Builtin,
             state: input.state,
+            proposal: None,
         })
     }
 }

@@ -646,6 +646,11 @@ async fn a_booking_from_the_calendar_and_its_cancel_by_keyboard_alone() {
         proposed.contains("09:00") && proposed.contains(model),
         "{proposed}"
     );
+    // The buttons come from the reply's `proposal` ("book"), not from its wording.
+    assert_eq!(
+        js(c, "return [...document.querySelectorAll('#messages .choices button')].map(b => b.textContent)").await,
+        json!(["Book it", "Change", "No"])
+    );
     tab_to(c, "#messages .choices .book-it", true, 10).await;
     press(c, "enter").await;
     let card = wait_text(c, "#messages .card", model).await;
@@ -663,8 +668,28 @@ async fn a_booking_from_the_calendar_and_its_cancel_by_keyboard_alone() {
     press(c, "escape").await;
     wait_js(c, "return document.activeElement.matches('#messages .card button.extend') && !document.querySelector('.extend-by')").await;
 
+    // Extend by keyboard alone: two hours more (a PATCH); the card shows the new end, the
+    // chat says so, and "My bookings" has it too.
+    press(c, "enter").await;
+    wait_js(
+        c,
+        "return document.activeElement.classList.contains('extend-by')",
+    )
+    .await;
+    press(c, "down").await;
+    wait_js(c, "return document.activeElement.value === '2'").await;
+    tab_to(c, ".asking button.confirm", false, 3).await;
+    press(c, "enter").await;
+    wait_text(c, "#messages li.note", "Extended").await;
+    wait_text(c, "#messages .card", "09:00–17:00 UTC").await;
+    wait_text(c, "#bookings .card", "09:00–17:00 UTC").await;
+
+    // The focus stayed on the changed booking (its heading).
+    let focus = js(c, "return document.activeElement.tagName + ' ' + (document.activeElement.closest('#messages .card') ? 'card' : '')").await;
+    assert_eq!(focus, json!("H3 card"), "the focus stays on the booking");
+
     // Cancel from the card: the question's answer has the focus; the cancel is said.
-    tab_to(c, "#messages .card button.cancel", true, 10).await;
+    tab_to(c, "#messages .card button.cancel", false, 10).await;
     press(c, "enter").await;
     wait_js(
         c,

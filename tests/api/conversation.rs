@@ -377,3 +377,26 @@ async fn a_booking_can_be_moved_and_resized_after_a_yes() {
 fn in_days(n: i64) -> chrono::NaiveDate {
     (chrono::Utc::now() + chrono::Duration::days(n)).date_naive()
 }
+
+#[tokio::test]
+async fn a_reply_says_what_it_waits_for_a_yes_to() {
+    let app = spawn_app().await;
+    let mut c = Chat::new(&app);
+    let v = c.say("book 2 v100 tomorrow 9-12").await;
+    assert_eq!(v["proposal"], "book", "{v}");
+    let v = c.say("make it 3 hours later").await;
+    assert!(v["proposal"] == "book" || v["proposal"].is_null(), "{v}");
+    let v = c.say("book 2 v100 tomorrow 9-12").await;
+    assert_eq!(v["proposal"], "book", "{v}");
+    let v = c.say("yes").await;
+    assert_eq!(v["actions"][0]["type"], "booking_created");
+    assert!(v["proposal"].is_null(), "nothing waits after the yes: {v}");
+    let v = c.say("extend it to 14:00").await;
+    assert_eq!(v["proposal"], "change", "{v}");
+    let v = c.say("no").await;
+    assert!(v["proposal"].is_null(), "{v}");
+    let v = c.say("cancel it").await;
+    assert_eq!(v["proposal"], "cancel", "{v}");
+    let v = c.say("what gpus do you have").await;
+    assert!(v["proposal"].is_null(), "a question is not a proposal: {v}");
+}

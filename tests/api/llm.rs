@@ -55,6 +55,7 @@ async fn a_tool_call_booking_needs_the_users_yes_then_shows_in_bookings() {
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["backend"], "llm");
     assert!(v["actions"].as_array().unwrap().is_empty());
+    assert_eq!(v["proposal"], "book", "the reply waits for a yes");
     let sid = v["session_id"].as_str().unwrap().to_string();
     // The tool ran and its result went back to the model.
     let second = mock.body(1).unwrap().to_string();
@@ -73,6 +74,7 @@ async fn a_tool_call_booking_needs_the_users_yes_then_shows_in_bookings() {
     let (s, v) = turn(&app, Some(&sid), "yes please").await;
     assert_eq!(s, 200);
     assert_eq!(v["actions"][0]["type"], "booking_created");
+    assert!(v["proposal"].is_null(), "nothing waits after the yes: {v}");
     assert_eq!(v["actions"][0]["booking"]["count"], 2);
     let list: Value = app
         .get(&format!("/api/bookings?session_id={sid}"))

@@ -194,6 +194,15 @@ async fn a_chat_turn_sent_again_with_its_key_is_replayed() {
     let first: Value = first.json().await.unwrap();
     let again = send("/api/chat").await.unwrap();
     assert_eq!(again.headers()["idempotency-replayed"], "true");
+    // The replay sets the session cookie as the first reply did.
+    let cookies: Vec<_> = again.headers().get_all("set-cookie").iter().collect();
+    assert!(
+        cookies.iter().any(|c| c
+            .to_str()
+            .unwrap()
+            .starts_with(&format!("hpcbot_sid={sid};"))),
+        "{cookies:?}"
+    );
     assert_eq!(again.json::<Value>().await.unwrap(), first);
     assert_eq!(history(&app, &sid).await.len(), 4, "the turn ran once");
     assert_eq!(app.state.tools.store().all().await.unwrap().len(), 1);

@@ -13,7 +13,7 @@ pub mod words;
 mod tests_old;
 
 use super::tools::Tools;
-use super::{Assistant, AssistantError, Backend, Conversation, Reply, TurnInput};
+use super::{Assistant, AssistantError, Backend, Conversation, ProposalKind, Reply, TurnInput};
 use crate::config::Config;
 use crate::domain::SessionId;
 use async_trait::async_trait;
@@ -56,6 +56,7 @@ impl Builtin {
         let now = self.tools.clock().now();
         let parsed = nlu::parse(input.message, &inventory, now.with_timezone(&self.tz));
         let mut state = dialogue::State::decode(&input.state);
+        let waiting_before = proposal_id(&state);
         let ctx = dialogue::Ctx {
             tools: &self.tools,
             caller: input.caller,
@@ -79,12 +80,35 @@ impl Builtin {
                 let _ = d.send(piece);
             }
         }
+        // A proposal this reply states (new, or changed by a correction); one that still waits
+        // from an earlier turn while this one answered a question is not offered again.
+        let proposal = match &state.pending {
+            dialogue::state::Pending::Confirming { proposal }
+                if waiting_before.as_deref() != Some(proposal.id.as_str()) =>
+            {
+                Some(match proposal.act {
+                    dialogue::state::Act::Book { .. } => ProposalKind::Book,
+                    dialogue::state::Act::Change { .. } => ProposalKind::Change,
+                    dialogue::state::Act::Cancel { .. } => ProposalKind::Cancel,
+                })
+            }
+            _ => None,
+        };
         Ok(Reply {
             text: out.text,
             actions: out.actions,
             backend,
             state: serde_json::to_value(&state).unwrap_or_default(),
+            proposal,
         })
+    }
+}
+
+/// The id of the proposal waiting for a yes in `state`, if any.
+fn proposal_id(state: &dialogue::State) -> Option<String> {
+    match &state.pending {
+        dialogue::state::Pending::Confirming { proposal } => Some(proposal.id.clone()),
+        _ => None,
     }
 }
 

@@ -20,7 +20,9 @@ use super::builtin::dialogue_old::{Draft, State};
 use super::builtin::format::{devices, span};
 use super::builtin::{nlu, Builtin};
 use super::tools::{BookingChange, BookingView, ProposalKey, SlotQuery, ToolError, Tools};
-use super::{Action, Assistant, AssistantError, Backend, Conversation, Reply, TurnInput};
+use super::{
+    Action, Assistant, AssistantError, Backend, Conversation, ProposalKind, Reply, TurnInput,
+};
 use crate::domain::{Interval, SessionId};
 use crate::store::sessions::Role;
 use async_trait::async_trait;
@@ -569,6 +571,7 @@ impl Llm {
             change: pending.change.clone(),
             cancel: pending.cancel.clone(),
         };
+        let pending_before = pending.clone();
         let mut turn = TurnState { state, pending };
         let inventory = self
             .tools
@@ -634,11 +637,13 @@ impl Llm {
                         } else {
                             format!("{text}\n\n{summary}")
                         };
+                        let proposal = turn.proposed_since(&pending_before);
                         return Ok(Reply {
                             text,
                             actions,
                             backend: Backend::Llm,
                             state: turn.into_value(),
+                            proposal,
                         });
                     }
                     if streamed {
@@ -697,16 +702,32 @@ impl Llm {
                 let _ = tx.send(text.clone());
             }
         }
+        let proposal = turn.proposed_since(&pending_before);
         Ok(Reply {
             text,
             actions,
             backend: Backend::Llm,
             state: turn.into_value(),
+            proposal,
         })
     }
 }
 
 impl TurnState {
+    /// What this turn proposed: a proposal that waits now and did not before it.
+    fn proposed_since(&self, before: &Pending) -> Option<ProposalKind> {
+        let p = &self.pending;
+        if p.cancel.is_some() && p.cancel != before.cancel {
+            Some(ProposalKind::Cancel)
+        } else if p.change.is_some() && p.change != before.change {
+            Some(ProposalKind::Change)
+        } else if p.booking.is_some() && p.booking != before.booking {
+            Some(ProposalKind::Book)
+        } else {
+            None
+        }
+    }
+
     /// The state to keep: the shared dialogue state with the LLM's proposal ids beside it.
     fn into_value(self) -> Value {
         let mut v = serde_json::to_value(&self.state).unwrap_or_default();

@@ -91,6 +91,7 @@ impl Conversation for Scripted {
             actions,
             backend: Backend::Builtin,
             state: serde_json::json!(turn + 1),
+            proposal: None,
         })
     }
 }
