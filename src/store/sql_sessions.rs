@@ -7,11 +7,14 @@
 //! one statement that bumps the turn count *only if it is still the one loaded*
 //! (`UPDATE ... WHERE turns = $expected`, the version check, so a turn is never lost or
 //! interleaved, whatever the lease does) and sets the turn's two messages in `last_*`
-//! columns, which a trigger appends to `chat_messages`: atomic, one round trip. On PostgreSQL several instances share the store, so
-//! turns of one session also take a lease, a row of `chat_leases` taken by an upsert that only
-//! overwrites a lapsed lease and released by compare-and-delete (`shared()` is true). SQLite
-//! is one machine's store: the engine's per-session queue orders turns there, and the version
-//! check still refuses a turn that raced one of another process on the same file.
+//! columns, which a trigger appends to `chat_messages`: atomic, one round trip. On PostgreSQL
+//! several instances share the store, so turns of one session also take a lease, a row of
+//! `chat_leases` taken by an upsert that only overwrites a lapsed lease, together with the
+//! session's read (one function call, migration 0005), and released by compare-and-delete in
+//! the commit's statement (`shared()` is true). SQLite is one machine's store: the engine's
+//! per-session queue orders turns there, the version check still refuses a turn that raced
+//! one of another process on the same file, and turns are committed in batches by the
+//! group-commit writer (`turn_writer`).
 
 use super::bookings::StoreError;
 use super::sessions::{Message, Role, SessionRecord, SessionStore, SessionStoreError, TurnRecord};
