@@ -13,7 +13,7 @@
 //! session's read (one function call, migration 0005), and released by compare-and-delete in
 //! the commit's statement (`shared()` is true). SQLite is one machine's store: the engine's
 //! per-session queue orders turns there, the version check still refuses a turn that raced
-//! one of another process on the same file, and turns are committed in batches by the
+//! one of another process on the same file. On both, turns are committed in batches by the
 //! group-commit writer (`turn_writer`).
 
 use super::bookings::StoreError;
@@ -38,7 +38,8 @@ pub struct SqlSessions {
     /// (Measured on the shared 2-core machine: no difference beyond the noise either way.)
     /// PostgreSQL: none (row locks).
     write_gate: Option<Arc<tokio::sync::Mutex<()>>>,
-    /// SQLite: the group-commit writer that turns are committed through.
+    /// The group-commit writer that turns are committed through (`None`: one statement per
+    /// turn, on the pool).
     writer: Option<TurnWriter>,
 }
 
@@ -95,9 +96,7 @@ impl SqlSessions {
     pub fn new(pool: AnyPool, dialect: Dialect) -> Self {
         let write_gate =
             (dialect == Dialect::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
-        let writer = write_gate
-            .as_ref()
-            .map(|gate| TurnWriter::spawn(pool.clone(), gate.clone()));
+        let writer = Some(TurnWriter::spawn(pool.clone(), write_gate.clone()));
         Self {
             pool,
             write_gate,
@@ -181,8 +180,15 @@ pub(super) fn turn_update(
     id: &SessionId,
     expected_turns: u64,
     t: &TurnRecord,
+    lease: Option<&str>,
 ) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
-    bind_turn(sqlx::query(TURN_UPDATE), id, expected_turns, t)
+    let Some(token) = lease else {
+        return bind_turn(sqlx::query(TURN_UPDATE), id, expected_turns, t);
+    };
+    let sql = format!(
+        "WITH released AS (DELETE FROM chat_leases WHERE session_id = $7 AND token = $9) {TURN_UPDATE}"
+    );
+    bind_turn(sqlx::query(sqlx::AssertSqlSafe(sql)), id, expected_turns, t).bind(token.to_string())
 }
 
 /// Binds a turn's values to `$1..=$8` of `q` (see [`TURN_UPDATE`]).
@@ -312,12 +318,12 @@ impl SessionStore for SqlSessions {
         t: TurnRecord,
     ) -> Result<u64, SessionStoreError> {
         // One statement (see the migration): the version check, the new state and expiry, and
-        // (by the trigger) the two messages, atomically and in one round trip. SQLite: through
-        // the group-commit writer.
+        // (by the trigger) the two messages, atomically and in one round trip, through the
+        // group-commit writer.
         let bumped = match &self.writer {
-            Some(w) => w.commit(id, expected_turns, t).await?,
+            Some(w) => w.commit(id, expected_turns, t, None).await?,
             None => {
-                turn_update(id, expected_turns, &t)
+                turn_update(id, expected_turns, &t, None)
                     .execute(&self.pool)
                     .await?
                     .rows_affected()
@@ -343,20 +349,16 @@ impl SessionStore for SqlSessions {
         // PostgreSQL: the lease's compare-and-delete rides in the commit's statement (a
         // data-modifying WITH), so it is released exactly when the turn is committed. If
         // the version check fails, the lease goes all the same: the turn ends there.
-        let sql = format!(
-            "WITH released AS (DELETE FROM chat_leases WHERE session_id = $7 AND token = $9) {TURN_UPDATE}"
-        );
-        let bumped = bind_turn(
-            sqlx::query(sqlx::AssertSqlSafe(sql)),
-            id,
-            expected_turns,
-            &t,
-        )
-        .bind(token.to_string())
-        .execute(&self.pool)
-        .await?
-        .rows_affected()
-            == 1;
+        let bumped = match &self.writer {
+            Some(w) => w.commit(id, expected_turns, t, Some(token)).await?,
+            None => {
+                turn_update(id, expected_turns, &t, Some(token))
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected()
+                    == 1
+            }
+        };
         if !bumped {
             return Err(self.refused(id).await);
         }

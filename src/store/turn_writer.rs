@@ -1,13 +1,15 @@
-//! SQLite group commit for chat turns (`sessions = "database"` on SQLite).
+//! Group commit for chat turns (`sessions = "database"`).
 //!
-//! SQLite has one writer at a time, and each commit pays for its transaction: taking the
-//! write lock, appending the changed pages to the WAL, handing the statement to the
-//! connection's thread and back. With many sessions talking at once, turns queued behind that
-//! one lock one commit each. Here one task takes every turn waiting (up to [`MAX_BATCH`]) and
-//! applies them in one transaction: each turn keeps its own version check, a page changed by
-//! several turns is written once, and the lock is taken once. A turn's reply still goes out
-//! only after its commit (the caller waits for it), so nothing a person is told is lost on a
-//! crash of the process (WAL, `synchronous = NORMAL`).
+//! Every turn is one commit, and a commit has a fixed price: on SQLite, the one write lock,
+//! the WAL pages and the hop to the connection's thread; on PostgreSQL, the transaction, the
+//! WAL flush and the backend's CPU (measured: ~0.9 of the 2 cores at 1,800 turns/s). With
+//! many sessions talking at once, one task here takes every turn waiting (up to
+//! [`MAX_BATCH`]) and applies them in one transaction: each turn keeps its own version check
+//! (and, on PostgreSQL, releases its own lease in its statement), a page changed by several
+//! turns is written once, and the commit is paid once. A turn's reply still goes out only
+//! after its commit (the caller waits for it), so nothing a person was told is lost: on
+//! PostgreSQL the commit waits for the flush; on SQLite a crash of the process loses nothing
+//! (WAL, `synchronous = NORMAL`).
 
 use super::sessions::{SessionStoreError, TurnRecord};
 use crate::domain::SessionId;
@@ -26,6 +28,8 @@ struct Pending {
     id: SessionId,
     expected: u64,
     turn: TurnRecord,
+    /// PostgreSQL: the session's lease, released in the same statement.
+    lease: Option<String>,
     /// Whether the version check passed (the turn was applied).
     done: oneshot::Sender<Result<bool, String>>,
 }
@@ -36,9 +40,9 @@ pub struct TurnWriter {
 }
 
 impl TurnWriter {
-    /// Starts the writer over `pool`; it writes while holding `gate`, the process's queue for
-    /// the SQLite write lock (shared with the store's other writes).
-    pub fn spawn(pool: AnyPool, gate: Arc<tokio::sync::Mutex<()>>) -> Self {
+    /// Starts the writer over `pool`; on SQLite it writes while holding `gate`, the process's
+    /// queue for the write lock (shared with the store's other writes).
+    pub fn spawn(pool: AnyPool, gate: Option<Arc<tokio::sync::Mutex<()>>>) -> Self {
         let (queue, rx) = mpsc::channel(QUEUE);
         tokio::spawn(run(pool, gate, rx));
         Self { queue }
@@ -52,6 +56,7 @@ impl TurnWriter {
         id: &SessionId,
         expected: u64,
         turn: TurnRecord,
+        lease: Option<&str>,
     ) -> Result<bool, SessionStoreError> {
         let (done, answer) = oneshot::channel();
         let closed = || SessionStoreError::Backend("the session writer stopped".into());
@@ -60,6 +65,7 @@ impl TurnWriter {
                 id: id.clone(),
                 expected,
                 turn,
+                lease: lease.map(str::to_string),
                 done,
             })
             .await
@@ -71,10 +77,14 @@ impl TurnWriter {
     }
 }
 
-async fn run(pool: AnyPool, gate: Arc<tokio::sync::Mutex<()>>, mut rx: mpsc::Receiver<Pending>) {
+async fn run(
+    pool: AnyPool,
+    gate: Option<Arc<tokio::sync::Mutex<()>>>,
+    mut rx: mpsc::Receiver<Pending>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        match apply(&pool, &gate, &batch).await {
+        match apply(&pool, gate.as_deref(), &batch).await {
             Ok(applied) => {
                 for (p, ok) in batch.drain(..).zip(applied) {
                     let _ = p.done.send(Ok(ok));
@@ -83,7 +93,7 @@ async fn run(pool: AnyPool, gate: Arc<tokio::sync::Mutex<()>>, mut rx: mpsc::Rec
             // The whole transaction failed: each turn alone, so one cannot fail the others.
             Err(_) => {
                 for p in batch.drain(..) {
-                    let r = apply(&pool, &gate, std::slice::from_ref(&p)).await;
+                    let r = apply(&pool, gate.as_deref(), std::slice::from_ref(&p)).await;
                     let _ = p.done.send(r.map(|v| v[0]).map_err(|e| e.to_string()));
                 }
             }
@@ -94,14 +104,19 @@ async fn run(pool: AnyPool, gate: Arc<tokio::sync::Mutex<()>>, mut rx: mpsc::Rec
 /// Applies `batch` in one write transaction; per turn, whether its version check passed.
 async fn apply(
     pool: &AnyPool,
-    gate: &tokio::sync::Mutex<()>,
+    gate: Option<&tokio::sync::Mutex<()>>,
     batch: &[Pending],
 ) -> Result<Vec<bool>, sqlx::Error> {
-    let _gate = gate.lock().await;
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let (_gate, mut tx) = match gate {
+        Some(g) => (
+            Some(g.lock().await),
+            pool.begin_with("BEGIN IMMEDIATE").await?,
+        ),
+        None => (None, pool.begin().await?),
+    };
     let mut applied = Vec::with_capacity(batch.len());
     for p in batch {
-        let n = super::sql_sessions::turn_update(&p.id, p.expected, &p.turn)
+        let n = super::sql_sessions::turn_update(&p.id, p.expected, &p.turn, p.lease.as_deref())
             .execute(&mut *tx)
             .await?
             .rows_affected();
