@@ -38,9 +38,8 @@ pub struct SqlSessions {
     /// (Measured on the shared 2-core machine: no difference beyond the noise either way.)
     /// PostgreSQL: none (row locks).
     write_gate: Option<Arc<tokio::sync::Mutex<()>>>,
-    /// The group-commit writer that turns are committed through (`None`: one statement per
-    /// turn, on the pool).
-    writer: Option<TurnWriter>,
+    /// The group-commit writer that turns are committed through.
+    writer: TurnWriter,
 }
 
 fn backend(e: impl std::fmt::Display) -> SessionStoreError {
@@ -96,7 +95,7 @@ impl SqlSessions {
     pub fn new(pool: AnyPool, dialect: Dialect) -> Self {
         let write_gate =
             (dialect == Dialect::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
-        let writer = Some(TurnWriter::spawn(pool.clone(), write_gate.clone()));
+        let writer = TurnWriter::spawn(pool.clone(), write_gate.clone());
         Self {
             pool,
             write_gate,
@@ -320,16 +319,7 @@ impl SessionStore for SqlSessions {
         // One statement (see the migration): the version check, the new state and expiry, and
         // (by the trigger) the two messages, atomically and in one round trip, through the
         // group-commit writer.
-        let bumped = match &self.writer {
-            Some(w) => w.commit(id, expected_turns, t, None).await?,
-            None => {
-                turn_update(id, expected_turns, &t, None)
-                    .execute(&self.pool)
-                    .await?
-                    .rows_affected()
-                    == 1
-            }
-        };
+        let bumped = self.writer.commit(id, expected_turns, t, None).await?;
         if !bumped {
             return Err(self.refused(id).await);
         }
@@ -349,16 +339,10 @@ impl SessionStore for SqlSessions {
         // PostgreSQL: the lease's compare-and-delete rides in the commit's statement (a
         // data-modifying WITH), so it is released exactly when the turn is committed. If
         // the version check fails, the lease goes all the same: the turn ends there.
-        let bumped = match &self.writer {
-            Some(w) => w.commit(id, expected_turns, t, Some(token)).await?,
-            None => {
-                turn_update(id, expected_turns, &t, Some(token))
-                    .execute(&self.pool)
-                    .await?
-                    .rows_affected()
-                    == 1
-            }
-        };
+        let bumped = self
+            .writer
+            .commit(id, expected_turns, t, Some(token))
+            .await?;
         if !bumped {
             return Err(self.refused(id).await);
         }
