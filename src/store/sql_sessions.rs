@@ -179,15 +179,8 @@ pub(super) fn turn_update(
     id: &SessionId,
     expected_turns: u64,
     t: &TurnRecord,
-    lease: Option<&str>,
 ) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
-    let Some(token) = lease else {
-        return bind_turn(sqlx::query(TURN_UPDATE), id, expected_turns, t);
-    };
-    let sql = format!(
-        "WITH released AS (DELETE FROM chat_leases WHERE session_id = $7 AND token = $9) {TURN_UPDATE}"
-    );
-    bind_turn(sqlx::query(sqlx::AssertSqlSafe(sql)), id, expected_turns, t).bind(token.to_string())
+    bind_turn(sqlx::query(TURN_UPDATE), id, expected_turns, t)
 }
 
 /// Binds a turn's values to `$1..=$8` of `q` (see [`TURN_UPDATE`]).
@@ -336,9 +329,9 @@ impl SessionStore for SqlSessions {
         if self.dialect != Dialect::Postgres {
             return Ok((self.commit_turn(id, expected_turns, t).await?, false));
         }
-        // PostgreSQL: the lease's compare-and-delete rides in the commit's statement (a
-        // data-modifying WITH), so it is released exactly when the turn is committed. If
-        // the version check fails, the lease goes all the same: the turn ends there.
+        // PostgreSQL: the lease's compare-and-delete rides in the commit's statement (the
+        // writer's batch), so it is released exactly when the turn is committed. If the
+        // version check fails, the lease goes all the same: the turn ends there.
         let bumped = self
             .writer
             .commit(id, expected_turns, t, Some(token))

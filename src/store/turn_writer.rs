@@ -28,7 +28,7 @@ struct Pending {
     id: SessionId,
     expected: u64,
     turn: TurnRecord,
-    /// PostgreSQL: the session's lease, released in the same statement.
+    /// PostgreSQL: the session's lease, released in the same statement (SQLite has none).
     lease: Option<String>,
     /// Whether the version check passed (the turn was applied).
     done: oneshot::Sender<Result<bool, String>>,
@@ -101,22 +101,21 @@ async fn run(
     }
 }
 
-/// Applies `batch` in one write transaction; per turn, whether its version check passed.
+/// Applies `batch` in one write transaction (SQLite) or statement (PostgreSQL); per turn,
+/// whether its version check passed.
 async fn apply(
     pool: &AnyPool,
     gate: Option<&tokio::sync::Mutex<()>>,
     batch: &[Pending],
 ) -> Result<Vec<bool>, sqlx::Error> {
-    let (_gate, mut tx) = match gate {
-        Some(g) => (
-            Some(g.lock().await),
-            pool.begin_with("BEGIN IMMEDIATE").await?,
-        ),
-        None => (None, pool.begin().await?),
+    let Some(gate) = gate else {
+        return apply_postgres(pool, batch).await;
     };
+    let _gate = gate.lock().await;
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let mut applied = Vec::with_capacity(batch.len());
     for p in batch {
-        let n = super::sql_sessions::turn_update(&p.id, p.expected, &p.turn, p.lease.as_deref())
+        let n = super::sql_sessions::turn_update(&p.id, p.expected, &p.turn)
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -124,4 +123,59 @@ async fn apply(
     }
     tx.commit().await?;
     Ok(applied)
+}
+
+/// PostgreSQL: the whole batch in ONE statement (one round trip, atomic without a
+/// transaction): the turns as a `VALUES` list, each session's version-checked update (whose
+/// trigger appends its messages), and the release of each turn's lease; the ids returned
+/// are the turns whose check passed.
+async fn apply_postgres(pool: &AnyPool, batch: &[Pending]) -> Result<Vec<bool>, sqlx::Error> {
+    use sqlx::Row;
+    const COLUMNS: usize = 9;
+    const TYPES: [&str; COLUMNS] = [
+        "text", "bigint", "text", "bigint", "text", "bigint", "text", "bigint", "text",
+    ];
+    let rows: Vec<String> = (0..batch.len())
+        .map(|i| {
+            let cells: Vec<String> = (0..COLUMNS)
+                .map(|k| format!("${}::{}", COLUMNS * i + k + 1, TYPES[k]))
+                .collect();
+            format!("({})", cells.join(", "))
+        })
+        .collect();
+    let sql = format!(
+        "WITH v (id, expected, state, expires_at, last_user, last_user_at, last_reply, \
+         last_reply_at, token) AS (VALUES {}), \
+         released AS (DELETE FROM chat_leases l USING v \
+         WHERE l.session_id = v.id AND l.token = v.token) \
+         UPDATE chat_sessions s SET turns = s.turns + 1, state = v.state, \
+         expires_at = v.expires_at, last_user = v.last_user, last_user_at = v.last_user_at, \
+         last_reply = v.last_reply, last_reply_at = v.last_reply_at \
+         FROM v WHERE s.id = v.id AND s.turns = v.expected RETURNING s.id",
+        rows.join(", ")
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for p in batch {
+        let t = &p.turn;
+        q = q
+            .bind(p.id.as_str().to_string())
+            .bind(p.expected as i64)
+            .bind(serde_json::to_string(&t.state).unwrap_or_else(|_| "null".into()))
+            .bind(t.expires_at.timestamp_millis())
+            .bind(t.user.content.clone())
+            .bind(t.user.at.timestamp_millis())
+            .bind(t.assistant.content.clone())
+            .bind(t.assistant.at.timestamp_millis())
+            .bind(p.lease.clone());
+    }
+    let applied: std::collections::HashSet<String> = q
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| r.try_get::<String, _>(0))
+        .collect::<Result<_, _>>()?;
+    Ok(batch
+        .iter()
+        .map(|p| applied.contains(p.id.as_str()))
+        .collect())
 }
