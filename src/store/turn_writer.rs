@@ -84,6 +84,12 @@ async fn run(
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        // A turn whose caller stopped waiting (its deadline passed while the store was slow)
+        // was answered as not stored: it must not be applied later behind its back.
+        batch.retain(|p| !p.done.is_closed());
+        if batch.is_empty() {
+            continue;
+        }
         match apply(&pool, gate.as_deref(), &batch).await {
             Ok(applied) => {
                 for (p, ok) in batch.drain(..).zip(applied) {

@@ -564,3 +564,66 @@ async fn the_database_store_keeps_its_contract_on_sqlite() {
 async fn the_database_store_keeps_its_contract_on_postgres() {
     database_store_contract(Store::Postgres).await;
 }
+
+/// A turn whose caller stopped waiting while the database was busy (its deadline passed) was
+/// answered as not stored: the group-commit writer must not apply it later behind its back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turn_given_up_while_the_database_was_busy_is_not_stored_later() {
+    use hpcbot::domain::{Owner, SessionId};
+    use hpcbot::store::sessions::{Message, Role, SessionRecord, TurnRecord};
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/busy.db?mode=rwc", dir.path().display());
+    let app = spawn_with(Spawn {
+        database_url: Some(url.clone()),
+        settings: vec![("sessions", "database".into())],
+        ..Default::default()
+    })
+    .await;
+    let s = app.state.engine.store().clone();
+    let now = chrono::Utc::now();
+    let hour = chrono::Duration::hours(1);
+    let turn = || TurnRecord {
+        user: Message {
+            role: Role::User,
+            content: "u".into(),
+            at: now,
+        },
+        assistant: Message {
+            role: Role::Assistant,
+            content: "a".into(),
+            at: now,
+        },
+        state: json!(null),
+        expires_at: now + hour,
+    };
+    let ids: Vec<SessionId> = (0..3).map(|_| SessionId::new()).collect();
+    for id in &ids {
+        s.create(SessionRecord::new(
+            id.clone(),
+            Owner::session(id),
+            now,
+            now + hour,
+        ))
+        .await
+        .unwrap();
+    }
+    // Another writer holds the file's write lock: the session writer waits behind it.
+    let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let give_up = std::time::Duration::from_millis(100);
+    for id in &ids[..2] {
+        let r = tokio::time::timeout(give_up, s.commit_turn(id, 0, turn())).await;
+        assert!(r.is_err(), "the commit waits for the busy database");
+    }
+    sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+    // A later turn goes through; the writer has dealt with everything queued before it.
+    assert_eq!(s.commit_turn(&ids[2], 0, turn()).await.unwrap(), 1);
+    // The first may have been taken up before its caller gave up (its outcome was unknown);
+    // the second was still waiting when its caller gave up: it is not stored.
+    let second = s.load(&ids[1], now, None).await.unwrap().unwrap();
+    assert_eq!(second.turns(), 0, "a given-up turn was applied later");
+}
