@@ -521,17 +521,7 @@ async fn database_store_contract(store: Store) {
     }
     // Many sessions committing at once (SQLite: batched into shared transactions): every
     // turn lands, and a stale one among them is refused alone.
-    let many: Vec<SessionId> = (0..40).map(|_| SessionId::new()).collect();
-    for m in &many {
-        s.create(SessionRecord::new(
-            m.clone(),
-            Owner::session(m),
-            now,
-            now + hour,
-        ))
-        .await
-        .unwrap();
-    }
+    let many = new_sessions(&s, 40, now, now + hour).await;
     let commits: Vec<_> = many
         .iter()
         .enumerate()
@@ -569,8 +559,7 @@ async fn the_database_store_keeps_its_contract_on_postgres() {
 /// answered as not stored: the group-commit writer must not apply it later behind its back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_turn_given_up_while_the_database_was_busy_is_not_stored_later() {
-    use hpcbot::domain::{Owner, SessionId};
-    use hpcbot::store::sessions::{Message, Role, SessionRecord, TurnRecord};
+    use hpcbot::store::sessions::{Message, Role, TurnRecord};
     use sqlx::Connection;
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/busy.db?mode=rwc", dir.path().display());
@@ -597,17 +586,7 @@ async fn a_turn_given_up_while_the_database_was_busy_is_not_stored_later() {
         state: json!(null),
         expires_at: now + hour,
     };
-    let ids: Vec<SessionId> = (0..3).map(|_| SessionId::new()).collect();
-    for id in &ids {
-        s.create(SessionRecord::new(
-            id.clone(),
-            Owner::session(id),
-            now,
-            now + hour,
-        ))
-        .await
-        .unwrap();
-    }
+    let ids = new_sessions(&s, 3, now, now + hour).await;
     // Another writer holds the file's write lock: the session writer waits behind it.
     let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap();
     sqlx::query("BEGIN IMMEDIATE")
@@ -626,4 +605,28 @@ async fn a_turn_given_up_while_the_database_was_busy_is_not_stored_later() {
     // the second was still waiting when its caller gave up: it is not stored.
     let second = s.load(&ids[1], now, None).await.unwrap().unwrap();
     assert_eq!(second.turns(), 0, "a given-up turn was applied later");
+}
+
+/// `n` new sessions in the store, each owning itself.
+async fn new_sessions(
+    s: &std::sync::Arc<dyn hpcbot::store::SessionStore>,
+    n: usize,
+    now: chrono::DateTime<chrono::Utc>,
+    expires: chrono::DateTime<chrono::Utc>,
+) -> Vec<hpcbot::domain::SessionId> {
+    use hpcbot::domain::{Owner, SessionId};
+    let mut ids = Vec::new();
+    for _ in 0..n {
+        let id = SessionId::new();
+        s.create(hpcbot::store::SessionRecord::new(
+            id.clone(),
+            Owner::session(&id),
+            now,
+            expires,
+        ))
+        .await
+        .unwrap();
+        ids.push(id);
+    }
+    ids
 }
