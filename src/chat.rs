@@ -495,11 +495,27 @@ impl Engine {
             state: reply.state,
             expires_at: self.expiry(now),
         };
+        let out = TurnReply {
+            session_id: id.clone(),
+            response: reply.text,
+            turn: record.turns() + 1,
+            backend: reply.backend,
+            actions: reply.actions,
+            proposal: reply.proposal,
+        };
+        if let Some(t) = crate::store::idempotency::current() {
+            // With an `Idempotency-Key`, the reply is stored in the turn's own commit where
+            // the store can (the booking database): a crash after it replays, never reruns.
+            t.prepare(crate::store::idempotency::StoredReply {
+                status: 200,
+                body: serde_json::to_string(&out).unwrap_or_default(),
+            });
+        }
         let remaining = deadline.saturating_duration_since(Instant::now());
         // A commit that timed out or failed in the store may or may not have been applied,
         // and what the turn did (a booking) stands either way: say so, never "nothing saved".
         let unknown = ChatError::OutcomeUnknown {
-            actions: reply.actions.len(),
+            actions: out.actions.len(),
         };
         let commit = async {
             match &lease {
@@ -521,7 +537,7 @@ impl Engine {
                     return Err(unknown)
                 }
                 Ok(Err(e)) => return Err(e.into()),
-                Err(_) if reply.actions.is_empty() && remaining < self.opts.store_timeout => {
+                Err(_) if out.actions.is_empty() && remaining < self.opts.store_timeout => {
                     return Err(ChatError::DeadlineExceeded)
                 }
                 Err(_) => return Err(unknown),
@@ -536,15 +552,9 @@ impl Engine {
             lease.release(self.opts.store_timeout).await;
         }
         drop(place);
-        metrics::counter!("hpcbot_turns_total", "backend" => reply.backend.as_str()).increment(1);
-        Ok(TurnReply {
-            session_id: id.clone(),
-            response: reply.text,
-            turn: committed,
-            backend: reply.backend,
-            actions: reply.actions,
-            proposal: reply.proposal,
-        })
+        metrics::counter!("hpcbot_turns_total", "backend" => out.backend.as_str()).increment(1);
+        debug_assert_eq!(committed, out.turn, "a commit adds exactly this turn");
+        Ok(out)
     }
 
     /// A stateless question: no session, no history, never changes a booking.

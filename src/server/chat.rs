@@ -117,7 +117,16 @@ pub async fn stream(
     });
     let mut res = sse::reply(move |tx| async move {
         let (dtx, drx) = mpsc::unbounded_channel::<String>();
-        let turn = engine.turn(&sid, user.as_ref(), &req.message, deadline, Some(&dtx));
+        let ticket = claim.as_ref().map(|c| c.ticket.clone());
+        let turn = async {
+            let turn = engine.turn(&sid, user.as_ref(), &req.message, deadline, Some(&dtx));
+            // The stream runs in its own task: the key's ticket goes with it, so the turn's
+            // commit stores the reply (see `Engine::turn`).
+            match ticket {
+                Some(t) => crate::store::idempotency::scope(t, turn).await,
+                None => turn.await,
+            }
+        };
         let delta = |text| event("delta", &serde_json::json!({"text": text}));
         let Some(result) = sse::relay(turn, drx, &tx, delta).await else {
             return;

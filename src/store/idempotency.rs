@@ -88,6 +88,9 @@ pub struct Ticket {
     /// Names this run.
     pub token: String,
     render: Option<Render>,
+    /// A chat turn's reply, set before the turn's commit so the session store writes it in
+    /// the same transaction (`sessions = "database"`).
+    prepared: std::sync::Mutex<Option<StoredReply>>,
     completed: AtomicBool,
     deferred: AtomicBool,
 }
@@ -100,6 +103,7 @@ impl Ticket {
             key,
             token,
             render,
+            prepared: std::sync::Mutex::new(None),
             completed: AtomicBool::new(false),
             deferred: AtomicBool::new(false),
         }
@@ -111,6 +115,19 @@ impl Ticket {
             return None;
         }
         self.render.as_ref().map(|r| r(booking))
+    }
+
+    /// Sets the reply a chat turn will give if its commit succeeds.
+    pub fn prepare(&self, reply: StoredReply) {
+        *self.prepared.lock().expect("prepared reply") = Some(reply);
+    }
+
+    /// The reply prepared for the turn being committed, unless one was stored already.
+    pub fn prepared(&self) -> Option<StoredReply> {
+        if self.is_completed() {
+            return None;
+        }
+        self.prepared.lock().expect("prepared reply").clone()
     }
 
     /// Marks the reply stored (after the transaction committed).

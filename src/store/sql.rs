@@ -433,7 +433,7 @@ fn event_query(
 
 /// Stores the reply of a keyed request in its key's record; parameters `$1..=$5`, or
 /// `$16..=$20` after an event's (`shift`).
-fn reply_update(shift: usize) -> String {
+pub(super) fn reply_update(shift: usize) -> String {
     let p = |i: usize| format!("${}", i + shift);
     format!(
         "UPDATE idempotency_keys SET status = {}, body = {} WHERE caller = {} AND idem_key = {} \

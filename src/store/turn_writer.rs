@@ -11,6 +11,7 @@
 //! PostgreSQL the commit waits for the flush; on SQLite a crash of the process loses nothing
 //! (WAL, `synchronous = NORMAL`).
 
+use super::idempotency::{StoredReply, Ticket};
 use super::sessions::{SessionStoreError, TurnRecord};
 use crate::domain::SessionId;
 use sqlx::AnyPool;
@@ -30,6 +31,9 @@ struct Pending {
     turn: TurnRecord,
     /// PostgreSQL: the session's lease, released in the same statement (SQLite has none).
     lease: Option<String>,
+    /// The reply of the request's `Idempotency-Key`, stored with the turn (so a crash after
+    /// the commit replays the reply instead of running the turn again).
+    reply: Option<(Arc<Ticket>, StoredReply)>,
     /// Whether the version check passed (the turn was applied).
     done: oneshot::Sender<Result<bool, String>>,
 }
@@ -59,6 +63,8 @@ impl TurnWriter {
         lease: Option<&str>,
     ) -> Result<bool, SessionStoreError> {
         let (done, answer) = oneshot::channel();
+        let reply = super::idempotency::current().and_then(|t| t.prepared().map(|r| (t, r)));
+        let ticket = reply.as_ref().map(|(t, _)| t.clone());
         let closed = || SessionStoreError::Backend("the session writer stopped".into());
         self.queue
             .send(Pending {
@@ -66,14 +72,19 @@ impl TurnWriter {
                 expected,
                 turn,
                 lease: lease.map(str::to_string),
+                reply,
                 done,
             })
             .await
             .map_err(|_| closed())?;
-        answer
+        let applied = answer
             .await
             .map_err(|_| closed())?
-            .map_err(SessionStoreError::Backend)
+            .map_err(SessionStoreError::Backend)?;
+        if let (true, Some(t)) = (applied, ticket) {
+            t.mark_completed();
+        }
+        Ok(applied)
     }
 }
 
@@ -125,6 +136,16 @@ async fn apply(
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        if let (1, Some((t, reply))) = (n, &p.reply) {
+            sqlx::query(sqlx::AssertSqlSafe(super::sql::reply_update(0)))
+                .bind(reply.status as i64)
+                .bind(reply.body.clone())
+                .bind(t.caller.clone())
+                .bind(t.key.clone())
+                .bind(t.token.clone())
+                .execute(&mut *tx)
+                .await?;
+        }
         applied.push(n == 1);
     }
     tx.commit().await?;
@@ -133,13 +154,14 @@ async fn apply(
 
 /// PostgreSQL: the whole batch in ONE statement (one round trip, atomic without a
 /// transaction): the turns as a `VALUES` list, each session's version-checked update (whose
-/// trigger appends its messages), and the release of each turn's lease; the ids returned
-/// are the turns whose check passed.
+/// trigger appends its messages), the release of each turn's lease, and for each applied
+/// turn its request's stored reply; the ids returned are the turns whose check passed.
 async fn apply_postgres(pool: &AnyPool, batch: &[Pending]) -> Result<Vec<bool>, sqlx::Error> {
     use sqlx::Row;
-    const COLUMNS: usize = 9;
+    const COLUMNS: usize = 14;
     const TYPES: [&str; COLUMNS] = [
-        "text", "bigint", "text", "bigint", "text", "bigint", "text", "bigint", "text",
+        "text", "bigint", "text", "bigint", "text", "bigint", "text", "bigint", "text", "text",
+        "text", "text", "bigint", "text",
     ];
     let rows: Vec<String> = (0..batch.len())
         .map(|i| {
@@ -151,13 +173,17 @@ async fn apply_postgres(pool: &AnyPool, batch: &[Pending]) -> Result<Vec<bool>, 
         .collect();
     let sql = format!(
         "WITH v (id, expected, state, expires_at, last_user, last_user_at, last_reply, \
-         last_reply_at, token) AS (VALUES {}), \
+         last_reply_at, token, r_caller, r_key, r_token, r_status, r_body) AS (VALUES {}), \
          released AS (DELETE FROM chat_leases l USING v \
-         WHERE l.session_id = v.id AND l.token = v.token) \
-         UPDATE chat_sessions s SET turns = s.turns + 1, state = v.state, \
+         WHERE l.session_id = v.id AND l.token = v.token), \
+         applied AS (UPDATE chat_sessions s SET turns = s.turns + 1, state = v.state, \
          expires_at = v.expires_at, last_user = v.last_user, last_user_at = v.last_user_at, \
          last_reply = v.last_reply, last_reply_at = v.last_reply_at \
-         FROM v WHERE s.id = v.id AND s.turns = v.expected RETURNING s.id",
+         FROM v WHERE s.id = v.id AND s.turns = v.expected RETURNING s.id), \
+         stored AS (UPDATE idempotency_keys k SET status = v.r_status, body = v.r_body \
+         FROM v JOIN applied a ON a.id = v.id WHERE k.caller = v.r_caller \
+         AND k.idem_key = v.r_key AND k.token = v.r_token AND k.status IS NULL) \
+         SELECT id FROM applied",
         rows.join(", ")
     );
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -172,7 +198,12 @@ async fn apply_postgres(pool: &AnyPool, batch: &[Pending]) -> Result<Vec<bool>, 
             .bind(t.user.at.timestamp_millis())
             .bind(t.assistant.content.clone())
             .bind(t.assistant.at.timestamp_millis())
-            .bind(p.lease.clone());
+            .bind(p.lease.clone())
+            .bind(p.reply.as_ref().map(|(t, _)| t.caller.clone()))
+            .bind(p.reply.as_ref().map(|(t, _)| t.key.clone()))
+            .bind(p.reply.as_ref().map(|(t, _)| t.token.clone()))
+            .bind(p.reply.as_ref().map(|(_, r)| r.status as i64))
+            .bind(p.reply.as_ref().map(|(_, r)| r.body.clone()));
     }
     let applied: std::collections::HashSet<String> = q
         .fetch_all(pool)

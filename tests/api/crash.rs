@@ -104,3 +104,74 @@ async fn killed_after_the_commit_the_retry_returns_the_booking_and_creates_nothi
     assert_eq!(v["gpus"], committed["gpus"]);
     assert_eq!(admin_bookings(&url).await.len(), 1, "nothing new");
 }
+
+#[tokio::test]
+async fn a_chat_turn_killed_after_its_commit_is_replayed_not_run_again() {
+    let data = tempfile::tempdir().unwrap();
+    let (mut child, url) = serve(data.path(), true).await;
+    let client = reqwest::Client::new();
+    let sid: Value = client
+        .post(format!("{url}/api/sessions"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sid = sid["session_id"].as_str().unwrap().to_string();
+    let body = json!({"message": "book 2 a100 tomorrow 9-12", "session_id": sid});
+    let first = {
+        let (c, u, b) = (client.clone(), format!("{url}/api/chat"), body.clone());
+        tokio::spawn(async move {
+            c.post(u)
+                .header("idempotency-key", "turn-1")
+                .json(&b)
+                .send()
+                .await
+        })
+    };
+    // Wait for the turn's commit (it is in the history), then kill the process before it
+    // replies.
+    let messages = |url: String| {
+        let (c, sid) = (client.clone(), sid.clone());
+        async move {
+            let v: Value = c
+                .get(format!("{url}/api/sessions/{sid}"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v["messages"].as_array().unwrap().clone()
+        }
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while messages(url.clone()).await.len() < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "the turn commits");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    child.start_kill().unwrap(); // SIGKILL
+    child.wait().await.unwrap();
+    assert!(
+        first.await.unwrap().is_err(),
+        "the first request got no reply"
+    );
+
+    let (_child, url) = serve(data.path(), false).await;
+    let res = client
+        .post(format!("{url}/api/chat"))
+        .header("idempotency-key", "turn-1")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "replayed at once, not in progress");
+    assert_eq!(res.headers()["idempotency-replayed"], "true");
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["turn"], 1);
+    assert_eq!(v["proposal"], "book");
+    let history = messages(url.clone()).await;
+    assert_eq!(history.len(), 2, "the turn ran once");
+    assert_eq!(history[1]["content"], v["response"]);
+}

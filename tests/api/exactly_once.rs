@@ -592,3 +592,30 @@ async fn a_booking_made_in_the_chat_is_recorded_as_via_chat() {
         .unwrap();
     assert_eq!(ev["events"][0]["via"], "chat", "{ev}");
 }
+
+/// A keyed chat turn stores its reply in the turn's own commit, on every session store: the
+/// same key again replays it (and never runs the turn twice); with `sessions = "memory"` the
+/// reply is stored when the handler returns, as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyed_chat_turn_is_replayed_on_every_session_store() {
+    for store in [Store::Sqlite, Store::Postgres, Store::Memory] {
+        let app = store.spawn(Spawn::default()).await;
+        let sid = new_session(&app).await;
+        let send = || {
+            app.client
+                .post(app.url("/api/chat"))
+                .header("idempotency-key", "k-1")
+                .json(&json!({"message": "book 1 h100 tomorrow 10-11", "session_id": sid}))
+                .send()
+        };
+        let first = send().await.unwrap();
+        assert_eq!(first.status(), 200, "{store:?}: {:?}", first.text().await);
+        assert!(first.headers().get("idempotency-replayed").is_none());
+        let first: Value = first.json().await.unwrap();
+        assert_eq!(first["proposal"], "book");
+        let again = send().await.unwrap();
+        assert_eq!(again.headers()["idempotency-replayed"], "true");
+        assert_eq!(again.json::<Value>().await.unwrap(), first);
+        assert_eq!(history(&app, &sid).await.len(), 2, "the turn ran once");
+    }
+}
