@@ -7,6 +7,7 @@ use crate::helpers::tomorrow;
 use serde_json::{json, Value};
 use std::time::Duration;
 use tokio::process::{Child, Command};
+use tokio::task::JoinHandle;
 
 /// Starts `hpcbot serve` on a free port over `data`; returns it once `/health` answers.
 async fn serve(data: &std::path::Path, hold: bool) -> (Child, String) {
@@ -43,6 +44,39 @@ async fn serve(data: &std::path::Path, hold: bool) -> (Child, String) {
     (child, url)
 }
 
+/// Sends `body` to `url` with `key` in its own task (the test may kill the server under it).
+fn send_keyed(
+    client: &reqwest::Client,
+    url: String,
+    key: &'static str,
+    body: &Value,
+) -> JoinHandle<reqwest::Result<reqwest::Response>> {
+    let (c, b) = (client.clone(), body.clone());
+    tokio::spawn(async move {
+        c.post(url)
+            .header("idempotency-key", key)
+            .json(&b)
+            .send()
+            .await
+    })
+}
+
+/// Kills the server with SIGKILL, checks that `first` never got its reply, and starts the
+/// server again on the same data.
+async fn kill_and_restart(
+    mut child: Child,
+    first: JoinHandle<reqwest::Result<reqwest::Response>>,
+    data: &std::path::Path,
+) -> (Child, String) {
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+    assert!(
+        first.await.unwrap().is_err(),
+        "the first request got no reply"
+    );
+    serve(data, false).await
+}
+
 async fn admin_bookings(url: &str) -> Vec<Value> {
     let v: Value = reqwest::get(format!("{url}/api/admin/bookings"))
         .await
@@ -56,19 +90,10 @@ async fn admin_bookings(url: &str) -> Vec<Value> {
 #[tokio::test]
 async fn killed_after_the_commit_the_retry_returns_the_booking_and_creates_nothing() {
     let data = tempfile::tempdir().unwrap();
-    let (mut child, url) = serve(data.path(), true).await;
+    let (child, url) = serve(data.path(), true).await;
     let body = json!({"model": "A100", "count": 2, "start": tomorrow(9), "end": tomorrow(12)});
     let client = reqwest::Client::new();
-    let first = {
-        let (c, u, b) = (client.clone(), format!("{url}/api/bookings"), body.clone());
-        tokio::spawn(async move {
-            c.post(u)
-                .header("idempotency-key", "crash-1")
-                .json(&b)
-                .send()
-                .await
-        })
-    };
+    let first = send_keyed(&client, format!("{url}/api/bookings"), "crash-1", &body);
     // Wait for the commit (the booking is visible), then kill the process before it replies.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let committed = loop {
@@ -82,20 +107,10 @@ async fn killed_after_the_commit_the_retry_returns_the_booking_and_creates_nothi
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
-    child.start_kill().unwrap(); // SIGKILL
-    child.wait().await.unwrap();
-    assert!(
-        first.await.unwrap().is_err(),
-        "the first request got no reply"
-    );
-
-    let (_child, url) = serve(data.path(), false).await;
-    let res = client
-        .post(format!("{url}/api/bookings"))
-        .header("idempotency-key", "crash-1")
-        .json(&body)
-        .send()
+    let (_child, url) = kill_and_restart(child, first, data.path()).await;
+    let res = send_keyed(&client, format!("{url}/api/bookings"), "crash-1", &body)
         .await
+        .unwrap()
         .unwrap();
     assert_eq!(res.status(), 201);
     assert_eq!(res.headers()["idempotency-replayed"], "true");
@@ -108,28 +123,14 @@ async fn killed_after_the_commit_the_retry_returns_the_booking_and_creates_nothi
 #[tokio::test]
 async fn a_chat_turn_killed_after_its_commit_is_replayed_not_run_again() {
     let data = tempfile::tempdir().unwrap();
-    let (mut child, url) = serve(data.path(), true).await;
+    let (child, url) = serve(data.path(), true).await;
     let client = reqwest::Client::new();
-    let sid: Value = client
-        .post(format!("{url}/api/sessions"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let sid = sid["session_id"].as_str().unwrap().to_string();
+    // (POST /api/sessions takes no key; it ignores the header.)
+    let created = send_keyed(&client, format!("{url}/api/sessions"), "s-1", &json!({}));
+    let created: Value = created.await.unwrap().unwrap().json().await.unwrap();
+    let sid = created["session_id"].as_str().unwrap().to_string();
     let body = json!({"message": "book 2 a100 tomorrow 9-12", "session_id": sid});
-    let first = {
-        let (c, u, b) = (client.clone(), format!("{url}/api/chat"), body.clone());
-        tokio::spawn(async move {
-            c.post(u)
-                .header("idempotency-key", "turn-1")
-                .json(&b)
-                .send()
-                .await
-        })
-    };
+    let first = send_keyed(&client, format!("{url}/api/chat"), "turn-1", &body);
     // Wait for the turn's commit (it is in the history), then kill the process before it
     // replies.
     let messages = |url: String| {
@@ -151,20 +152,10 @@ async fn a_chat_turn_killed_after_its_commit_is_replayed_not_run_again() {
         assert!(tokio::time::Instant::now() < deadline, "the turn commits");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    child.start_kill().unwrap(); // SIGKILL
-    child.wait().await.unwrap();
-    assert!(
-        first.await.unwrap().is_err(),
-        "the first request got no reply"
-    );
-
-    let (_child, url) = serve(data.path(), false).await;
-    let res = client
-        .post(format!("{url}/api/chat"))
-        .header("idempotency-key", "turn-1")
-        .json(&body)
-        .send()
+    let (_child, url) = kill_and_restart(child, first, data.path()).await;
+    let res = send_keyed(&client, format!("{url}/api/chat"), "turn-1", &body)
         .await
+        .unwrap()
         .unwrap();
     assert_eq!(res.status(), 200, "replayed at once, not in progress");
     assert_eq!(res.headers()["idempotency-replayed"], "true");
