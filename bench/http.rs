@@ -686,14 +686,17 @@ async fn durable() {
     // PostgreSQL waits for its WAL flush at each commit; commits of concurrent connections
     // share a flush, so the pool size (the same for both runs) sets how many do.
     let pool = std::env::var("HPCBOT_BENCH_PG_POOL").unwrap_or_else(|_| "32".into());
-    // The baseline first, as on SQLite: a run after the database one would share the
-    // machine with PostgreSQL's checkpoint and vacuum of that run's writes.
+    // The baseline first, as on SQLite, and each run after a checkpoint: a run would else
+    // share the machine with PostgreSQL writing out the WAL of the run before it (also of
+    // an earlier bench), which moved the memory baseline by a third between runs.
+    checkpoint(&pg_base).await;
     let memory_pg = builtin_turns_on(&[
         ("sessions", "memory"),
         ("database_url", pg.as_str()),
         ("database_max_connections", pool.as_str()),
     ])
     .await;
+    checkpoint(&pg_base).await;
     let postgres = builtin_turns_on(&[
         ("sessions", "database"),
         ("database_url", pg.as_str()),
@@ -721,6 +724,16 @@ async fn durable() {
             r.sessions_with_lost_turns.unwrap_or(0)
         );
     }
+}
+
+/// Waits for PostgreSQL to write out its dirty buffers (`CHECKPOINT`), so the next run does
+/// not share the machine with the last one's writes.
+async fn checkpoint(base: &str) {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&format!("{base}/postgres"))
+        .await
+        .expect("PostgreSQL for the durable benchmark");
+    sqlx::query("CHECKPOINT").execute(&mut conn).await.unwrap();
 }
 
 /// A new, empty PostgreSQL database under `base`; returns its URL.
