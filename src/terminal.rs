@@ -225,6 +225,9 @@ async fn turn(
                             a["booking"]["id"].as_str().unwrap_or("")
                         );
                     }
+                    if let Some(hint) = data["proposal"].as_str().and_then(answer_hint) {
+                        println!("\n[{hint}]");
+                    }
                     println!("\n");
                 }
                 "error" => println!(
@@ -236,6 +239,16 @@ async fn turn(
         }
     }
     Ok(TurnEnd::Session(sid))
+}
+
+/// What to type to answer a reply's `proposal` (the page shows buttons instead).
+fn answer_hint(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        "book" => "yes to book it, no to drop it, or say what to change",
+        "change" => "yes to change it, no to keep it as it is",
+        "cancel" => "yes to cancel it, no to keep it",
+        _ => return None,
+    })
 }
 
 /// Runs the client until Ctrl-C / Ctrl-D.

@@ -92,6 +92,12 @@ async fn chat_client_books_and_resumes_with_history() {
         out.contains("Shall I book it?") && out.contains("Booked"),
         "{out}"
     );
+    assert_eq!(
+        out.matches("[yes to book it, no to drop it, or say what to change]")
+            .count(),
+        1,
+        "the proposal, and only it, says how to answer: {out}"
+    );
     let (ok, out, _) = run_with_stdin(chat(), "my bookings\n").await;
     assert!(ok);
     assert!(
