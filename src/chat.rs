@@ -375,10 +375,11 @@ impl Engine {
     }
 
     /// Resolves how a request names its session into a live session (its record without
-    /// messages), creating one when needed. `owner` is the authenticated user whose sessions alone are visible (`None` with
-    /// auth = none: whoever holds a session's id may use it); `creator` owns a session created
-    /// here (the user, or the `hpcbot_client` of auth = none; `None`: it owns itself). A stale
-    /// cookie starts a new session of the same creator, so a person's bookings stay theirs.
+    /// messages), creating one when needed. `owner` is the authenticated user whose sessions
+    /// alone are visible (`None` with auth = none: whoever holds a session's id may use it);
+    /// `creator` owns a session created here (the user, or the `hpcbot_client` of auth = none;
+    /// `None`: it owns itself). A stale cookie starts a new session of the same creator, so a
+    /// person's bookings stay theirs.
     pub async fn resolve(
         &self,
         r: SessionRef,

@@ -50,9 +50,9 @@ pub struct SqlOptions {
 /// The booking store over SQLite or PostgreSQL.
 pub struct SqlStore {
     pool: AnyPool,
-    /// PostgreSQL: half as many connections again as `pool`, set to `synchronous_commit = off`, on which
-    /// a new `Idempotency-Key` is claimed in one autocommit statement (see
-    /// [`IdempotencyStore::begin`] below for why that is safe). `None`: claims use `pool`.
+    /// PostgreSQL: half as many connections again as `pool`, set to `synchronous_commit =
+    /// off`, on which a new `Idempotency-Key` is claimed in one autocommit statement (see
+    /// [`IdempotencyStore::begin`] below for why that is safe). SQLite: `None`.
     claims: Option<AnyPool>,
     dialect: Dialect,
     timeout: Duration,
@@ -88,11 +88,6 @@ impl SqlStore {
                 opts.url.split(':').next().unwrap_or("")
             )));
         };
-        // PostgreSQL: half as many connections again (at least one) claim idempotency keys.
-        let claim_connections = match dialect {
-            Dialect::Postgres => (opts.max_connections / 2).max(1),
-            Dialect::Sqlite => 0,
-        };
         let mut pool = AnyPoolOptions::new()
             .max_connections(opts.max_connections)
             .acquire_timeout(opts.timeout);
@@ -115,9 +110,10 @@ impl SqlStore {
             });
         }
         let pool = pool.connect(&opts.url).await?;
-        let claims = if claim_connections > 0 {
+        // PostgreSQL: half as many connections again (at least one) claim idempotency keys.
+        let claims = if dialect == Dialect::Postgres {
             let claims = AnyPoolOptions::new()
-                .max_connections(claim_connections)
+                .max_connections((opts.max_connections / 2).max(1))
                 .acquire_timeout(opts.timeout)
                 .after_connect(|conn, _| {
                     Box::pin(async move {
@@ -158,7 +154,7 @@ impl SqlStore {
 
     /// The chat sessions kept in this database (`sessions = "database"`).
     pub fn sessions(&self) -> super::sql_sessions::SqlSessions {
-        super::sql_sessions::SqlSessions::new(self.pool.clone(), self.dialect)
+        super::sql_sessions::SqlSessions::new(self.pool.clone(), self.dialect, self.timeout)
     }
 
     async fn seed_sample(&self) -> Result<(), StoreError> {
@@ -446,6 +442,19 @@ pub(super) fn reply_update(shift: usize) -> String {
     )
 }
 
+/// Binds the parameters of [`reply_update`]: the reply, and the record of `t`'s key.
+pub(super) fn bind_reply(
+    q: sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>,
+    t: &super::idempotency::Ticket,
+    reply: super::idempotency::StoredReply,
+) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+    q.bind(reply.status as i64)
+        .bind(reply.body)
+        .bind(t.caller.clone())
+        .bind(t.key.clone())
+        .bind(t.token.clone())
+}
+
 /// Records a booking change made by the current request: its event, and, when the request
 /// carries an `Idempotency-Key`, the reply stored in the key's record, both in the caller's
 /// transaction. The ticket is returned to be marked completed after the commit. On
@@ -465,21 +474,14 @@ async fn record_change(
         insert_event(tx, kind, b, origin, at, proposal).await?;
         return Ok(None);
     };
-    let bind_reply = |q: sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>| {
-        q.bind(reply.status as i64)
-            .bind(reply.body.clone())
-            .bind(t.caller.clone())
-            .bind(t.key.clone())
-            .bind(t.token.clone())
-    };
     if dialect == Dialect::Postgres {
         let sql = format!("WITH stored AS ({}) {EVENT_INSERT}", reply_update(15));
-        bind_reply(event_query(sql, kind, b, origin, at, proposal))
+        bind_reply(event_query(sql, kind, b, origin, at, proposal), &t, reply)
             .execute(&mut **tx)
             .await?;
     } else {
         insert_event(tx, kind, b, origin, at, proposal).await?;
-        bind_reply(sqlx::query(sqlx::AssertSqlSafe(reply_update(0))))
+        bind_reply(sqlx::query(sqlx::AssertSqlSafe(reply_update(0))), &t, reply)
             .execute(&mut **tx)
             .await?;
     }

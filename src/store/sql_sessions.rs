@@ -91,11 +91,12 @@ impl SqlSessions {
         }
     }
 
-    /// Sessions over the booking store's pool (its migrations made the tables).
-    pub fn new(pool: AnyPool, dialect: Dialect) -> Self {
+    /// Sessions over the booking store's pool (its migrations made the tables); `timeout`
+    /// bounds each batch of the group-commit writer.
+    pub fn new(pool: AnyPool, dialect: Dialect, timeout: Duration) -> Self {
         let write_gate =
             (dialect == Dialect::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
-        let writer = TurnWriter::spawn(pool.clone(), write_gate.clone());
+        let writer = TurnWriter::spawn(pool.clone(), write_gate.clone(), timeout);
         Self {
             pool,
             write_gate,
@@ -183,8 +184,9 @@ pub(super) fn turn_update(
     bind_turn(sqlx::query(TURN_UPDATE), id, expected_turns, t)
 }
 
-/// Binds a turn's values to `$1..=$8` of `q` (see [`TURN_UPDATE`]).
-fn bind_turn(
+/// Binds a turn's values to `$1..=$8` of `q` (see [`TURN_UPDATE`]), or to the next eight
+/// parameters of a statement that has others before them.
+pub(super) fn bind_turn(
     q: sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>,
     id: &SessionId,
     expected_turns: u64,

@@ -47,9 +47,15 @@ pub struct TurnWriter {
 impl TurnWriter {
     /// Starts the writer over `pool`; on SQLite it writes while holding `gate`, the process's
     /// queue for the write lock (shared with the store's other writes).
-    pub fn spawn(pool: AnyPool, gate: Option<Arc<tokio::sync::Mutex<()>>>) -> Self {
+    /// A batch that takes longer than `bound` is given up (rolled back), its turns answered
+    /// with an error, so a stalled database cannot hold the writer, and the gate, for ever.
+    pub fn spawn(
+        pool: AnyPool,
+        gate: Option<Arc<tokio::sync::Mutex<()>>>,
+        bound: std::time::Duration,
+    ) -> Self {
         let (queue, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(pool, gate, rx));
+        tokio::spawn(run(pool, gate, bound, rx));
         Self { queue }
     }
 
@@ -93,6 +99,7 @@ impl TurnWriter {
 async fn run(
     pool: AnyPool,
     gate: Option<Arc<tokio::sync::Mutex<()>>>,
+    bound: std::time::Duration,
     mut rx: mpsc::Receiver<Pending>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
@@ -103,20 +110,57 @@ async fn run(
         if batch.is_empty() {
             continue;
         }
-        match apply(&pool, gate.as_deref(), &batch).await {
+        match bounded(&pool, gate.as_deref(), bound, &batch).await {
             Ok(applied) => {
                 for (p, ok) in batch.drain(..).zip(applied) {
                     let _ = p.done.send(Ok(ok));
                 }
             }
-            // The whole transaction failed: each turn alone, so one cannot fail the others.
-            Err(_) => {
+            // The database did not answer in time: trying each turn alone would only take
+            // longer.
+            Err(Failure::Stalled) => {
                 for p in batch.drain(..) {
-                    let r = apply(&pool, gate.as_deref(), std::slice::from_ref(&p)).await;
+                    let _ = p.done.send(Err(Failure::Stalled.to_string()));
+                }
+            }
+            // The whole transaction failed: each turn alone, so one cannot fail the others.
+            Err(Failure::Error(_)) => {
+                for p in batch.drain(..) {
+                    let r = bounded(&pool, gate.as_deref(), bound, std::slice::from_ref(&p)).await;
                     let _ = p.done.send(r.map(|v| v[0]).map_err(|e| e.to_string()));
                 }
             }
         }
+    }
+}
+
+/// Why a batch was not applied.
+enum Failure {
+    /// It took longer than the writer's bound.
+    Stalled,
+    /// The database refused it.
+    Error(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Stalled => f.write_str("the session store did not answer in time"),
+            Failure::Error(e) => f.write_str(e),
+        }
+    }
+}
+
+/// [`apply`], given up after `bound`.
+async fn bounded(
+    pool: &AnyPool,
+    gate: Option<&tokio::sync::Mutex<()>>,
+    bound: std::time::Duration,
+    batch: &[Pending],
+) -> Result<Vec<bool>, Failure> {
+    match tokio::time::timeout(bound, apply(pool, gate, batch)).await {
+        Ok(r) => r.map_err(|e| Failure::Error(e.to_string())),
+        Err(_) => Err(Failure::Stalled),
     }
 }
 
@@ -139,12 +183,8 @@ async fn apply(
             .await?
             .rows_affected();
         if let (1, Some((t, reply))) = (n, &p.reply) {
-            sqlx::query(sqlx::AssertSqlSafe(super::sql::reply_update(0)))
-                .bind(reply.status as i64)
-                .bind(reply.body.clone())
-                .bind(t.caller.clone())
-                .bind(t.key.clone())
-                .bind(t.token.clone())
+            let q = sqlx::query(sqlx::AssertSqlSafe(super::sql::reply_update(0)));
+            super::sql::bind_reply(q, t, reply.clone())
                 .execute(&mut *tx)
                 .await?;
         }
@@ -161,6 +201,7 @@ async fn apply(
 async fn apply_postgres(pool: &AnyPool, batch: &[Pending]) -> Result<Vec<bool>, sqlx::Error> {
     use sqlx::Row;
     const COLUMNS: usize = 14;
+    // The first eight in the order of `TURN_UPDATE`'s parameters, bound by `bind_turn`.
     const TYPES: [&str; COLUMNS] = [
         "text", "bigint", "text", "bigint", "text", "bigint", "text", "bigint", "text", "text",
         "text", "text", "bigint", "text",
@@ -174,8 +215,8 @@ async fn apply_postgres(pool: &AnyPool, batch: &[Pending]) -> Result<Vec<bool>, 
         })
         .collect();
     let sql = format!(
-        "WITH v (id, expected, state, expires_at, last_user, last_user_at, last_reply, \
-         last_reply_at, token, r_caller, r_key, r_token, r_status, r_body) AS (VALUES {}), \
+        "WITH v (state, expires_at, last_user, last_user_at, last_reply, last_reply_at, id, \
+         expected, token, r_caller, r_key, r_token, r_status, r_body) AS (VALUES {}), \
          released AS (DELETE FROM chat_leases l USING v \
          WHERE l.session_id = v.id AND l.token = v.token), \
          applied AS (UPDATE chat_sessions s SET turns = s.turns + 1, state = v.state, \
@@ -190,16 +231,7 @@ async fn apply_postgres(pool: &AnyPool, batch: &[Pending]) -> Result<Vec<bool>, 
     );
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
     for p in batch {
-        let t = &p.turn;
-        q = q
-            .bind(p.id.as_str().to_string())
-            .bind(p.expected as i64)
-            .bind(serde_json::to_string(&t.state).unwrap_or_else(|_| "null".into()))
-            .bind(t.expires_at.timestamp_millis())
-            .bind(t.user.content.clone())
-            .bind(t.user.at.timestamp_millis())
-            .bind(t.assistant.content.clone())
-            .bind(t.assistant.at.timestamp_millis())
+        q = super::sql_sessions::bind_turn(q, &p.id, p.expected, &p.turn)
             .bind(p.lease.clone())
             .bind(p.reply.as_ref().map(|(t, _)| t.caller.clone()))
             .bind(p.reply.as_ref().map(|(t, _)| t.key.clone()))

@@ -559,40 +559,14 @@ async fn the_database_store_keeps_its_contract_on_postgres() {
 /// answered as not stored: the group-commit writer must not apply it later behind its back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_turn_given_up_while_the_database_was_busy_is_not_stored_later() {
-    use hpcbot::store::sessions::{Message, Role, TurnRecord};
-    use sqlx::Connection;
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/busy.db?mode=rwc", dir.path().display());
-    let app = spawn_with(Spawn {
-        database_url: Some(url.clone()),
-        settings: vec![("sessions", "database".into())],
-        ..Default::default()
-    })
-    .await;
+    let (_dir, url, app) = on_own_sqlite_file(vec![]).await;
     let s = app.state.engine.store().clone();
     let now = chrono::Utc::now();
     let hour = chrono::Duration::hours(1);
-    let turn = || TurnRecord {
-        user: Message {
-            role: Role::User,
-            content: "u".into(),
-            at: now,
-        },
-        assistant: Message {
-            role: Role::Assistant,
-            content: "a".into(),
-            at: now,
-        },
-        state: json!(null),
-        expires_at: now + hour,
-    };
+    let turn = || a_turn(now, now + hour);
     let ids = new_sessions(&s, 3, now, now + hour).await;
     // Another writer holds the file's write lock: the session writer waits behind it.
-    let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut other)
-        .await
-        .unwrap();
+    let mut other = hold_write_lock(&url).await;
     let give_up = std::time::Duration::from_millis(100);
     for id in &ids[..2] {
         let r = tokio::time::timeout(give_up, s.commit_turn(id, 0, turn())).await;
@@ -629,4 +603,79 @@ async fn new_sessions(
         ids.push(id);
     }
     ids
+}
+
+/// A batch of turns the database does not take within `store_timeout` is given up and its
+/// turns answered with an error, so a stalled database cannot hold the writer for ever; once
+/// the database is free, turns go through again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_turn_writer_gives_up_a_batch_the_database_does_not_take_in_time() {
+    let (_dir, url, app) = on_own_sqlite_file(vec![("store_timeout", "300ms".into())]).await;
+    let s = app.state.engine.store().clone();
+    let now = chrono::Utc::now();
+    let hour = chrono::Duration::hours(1);
+    let turn = || a_turn(now, now + hour);
+    let ids = new_sessions(&s, 2, now, now + hour).await;
+    let mut other = hold_write_lock(&url).await;
+    // SQLite itself would wait 10 s for its lock (busy_timeout): the writer answers first.
+    let stalled = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        s.commit_turn(&ids[0], 0, turn()),
+    )
+    .await
+    .expect("the writer gives the batch up within its bound");
+    assert!(stalled.is_err(), "{stalled:?}");
+    sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+    assert_eq!(s.commit_turn(&ids[1], 0, turn()).await.unwrap(), 1);
+    assert_eq!(
+        s.load(&ids[0], now, None).await.unwrap().unwrap().turns(),
+        0
+    );
+}
+
+/// A turn of one short message and reply, at `now`.
+fn a_turn(
+    now: chrono::DateTime<chrono::Utc>,
+    expires_at: chrono::DateTime<chrono::Utc>,
+) -> hpcbot::store::sessions::TurnRecord {
+    use hpcbot::store::sessions::{Message, Role, TurnRecord};
+    let message = |role, content: &str| Message {
+        role,
+        content: content.into(),
+        at: now,
+    };
+    TurnRecord {
+        user: message(Role::User, "u"),
+        assistant: message(Role::Assistant, "a"),
+        state: json!(null),
+        expires_at,
+    }
+}
+
+/// A server with `sessions = "database"` on an SQLite file of its own (and `settings`);
+/// returns the file's folder, its URL and the server.
+async fn on_own_sqlite_file(
+    mut settings: Vec<(&'static str, String)>,
+) -> (tempfile::TempDir, String, TestApp) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/own.db?mode=rwc", dir.path().display());
+    settings.push(("sessions", "database".into()));
+    let app = spawn_with(Spawn {
+        database_url: Some(url.clone()),
+        settings,
+        ..Default::default()
+    })
+    .await;
+    (dir, url, app)
+}
+
+/// Another connection to the SQLite file at `url`, holding its write lock until it commits.
+async fn hold_write_lock(url: &str) -> sqlx::SqliteConnection {
+    use sqlx::Connection;
+    let mut other = sqlx::SqliteConnection::connect(url).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    other
 }
