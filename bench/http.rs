@@ -681,8 +681,17 @@ async fn durable() {
     let pg_base = std::env::var("HPCBOT_TEST_POSTGRES")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
     let pg = fresh_pg_url(&pg_base).await;
-    let memory = builtin_turns_on(&[("sessions", "memory")]).await;
-    let sqlite = builtin_turns_on(&[("sessions", "database")]).await;
+    // `HPCBOT_BENCH_DURABLE=postgres` runs the PostgreSQL pair only (for profiling it).
+    let pg_only = std::env::var("HPCBOT_BENCH_DURABLE").is_ok_and(|v| v == "postgres");
+    let (memory, sqlite) = if pg_only {
+        (None, None)
+    } else {
+        let memory = builtin_turns_on(&[("sessions", "memory")]).await;
+        (
+            Some(memory),
+            Some(builtin_turns_on(&[("sessions", "database")]).await),
+        )
+    };
     // PostgreSQL waits for its WAL flush at each commit; commits of concurrent connections
     // share a flush, so the pool size (the same for both runs) sets how many do.
     let pool = std::env::var("HPCBOT_BENCH_PG_POOL").unwrap_or_else(|_| "32".into());
@@ -703,14 +712,16 @@ async fn durable() {
         ("database_max_connections", pool.as_str()),
     ])
     .await;
-    for (label, r, base) in [
-        ("database (SQLite) vs memory", &sqlite, &memory),
-        (
+    let sqlite_pair = sqlite.as_ref().zip(memory.as_ref());
+    let pairs = sqlite_pair
+        .map(|(r, base)| ("database (SQLite) vs memory", r, base))
+        .into_iter()
+        .chain([(
             "database (PostgreSQL) vs memory (bookings on PostgreSQL)",
             &postgres,
             &memory_pg,
-        ),
-    ] {
+        )]);
+    for (label, r, base) in pairs {
         println!(
             "RESULT durable sessions, {label}: {:.0} vs {:.0} turns/s → ratio {:.2} (goal >= 0.50); p50 {:.2} vs {:.2} ms, p99 {:.2} vs {:.2} ms; errors {}; lost turns {}",
             r.throughput_per_s,

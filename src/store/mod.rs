@@ -2,6 +2,7 @@
 
 pub mod bookings;
 pub mod idempotency;
+pub mod lease_loader;
 pub mod memory;
 pub mod redis;
 pub mod sessions;

@@ -9,9 +9,9 @@
 //! interleaved, whatever the lease does) and sets the turn's two messages in `last_*`
 //! columns, which a trigger appends to `chat_messages`: atomic, one round trip. On PostgreSQL
 //! several instances share the store, so turns of one session also take a lease, a row of
-//! `chat_leases` taken by an upsert that only overwrites a lapsed lease, together with the
-//! session's read (one function call, migration 0005), and released by compare-and-delete in
-//! the commit's statement (`shared()` is true). SQLite is one machine's store: the engine's
+//! `chat_leases` taken only if free or lapsed, together with the session's read (one
+//! function call for all the turns waiting: migration 0006, `lease_loader`), and released by
+//! compare-and-delete in the commit's statement (`shared()` is true). SQLite is one machine's store: the engine's
 //! per-session queue orders turns there, the version check still refuses a turn that raced
 //! one of another process on the same file. On both, turns are committed in batches by the
 //! group-commit writer (`turn_writer`).
@@ -26,6 +26,7 @@ use sqlx::{AnyPool, Row};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::lease_loader::LeaseLoader;
 use super::turn_writer::TurnWriter;
 
 /// Sessions in the SQL database.
@@ -40,6 +41,9 @@ pub struct SqlSessions {
     write_gate: Option<Arc<tokio::sync::Mutex<()>>>,
     /// The group-commit writer that turns are committed through.
     writer: TurnWriter,
+    /// PostgreSQL: takes turns' leases and reads their sessions in batches. SQLite: none
+    /// (one machine's store, no lease).
+    loader: Option<LeaseLoader>,
 }
 
 fn backend(e: impl std::fmt::Display) -> SessionStoreError {
@@ -97,10 +101,13 @@ impl SqlSessions {
         let write_gate =
             (dialect == Dialect::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
         let writer = TurnWriter::spawn(pool.clone(), write_gate.clone(), timeout);
+        let loader =
+            (dialect == Dialect::Postgres).then(|| LeaseLoader::spawn(pool.clone(), timeout));
         Self {
             pool,
             write_gate,
             writer,
+            loader,
             dialect,
         }
     }
@@ -439,29 +446,22 @@ impl SessionStore for SqlSessions {
         now: DateTime<Utc>,
         last: Option<usize>,
     ) -> Result<Option<Option<SessionRecord>>, SessionStoreError> {
-        if self.dialect != Dialect::Postgres {
+        // With the turns of other sessions waiting at the same time, in one call of the
+        // migration's function: it takes the leases, then reads each session with a snapshot
+        // taken after its lease (see 0006_lease_and_load_many.sql and `lease_loader`).
+        let Some(loader) = &self.loader else {
             return Ok(Some(self.load(id, now, last).await?));
-        }
-        // One round trip: the migration's function takes the lease, then reads the session
-        // with a snapshot taken after it (see 0005_lease_and_load.sql).
-        let wall = ms(Utc::now());
-        let last = last.map_or(i64::MAX / 4, |n| n as i64);
-        let rows = sqlx::query("SELECT * FROM chat_lease_and_load($1, $2, $3, $4, $5)")
-            .bind(id.as_str().to_string())
-            .bind(token.to_string())
-            .bind(wall + ttl.as_millis() as i64)
-            .bind(wall)
-            .bind(last)
-            .fetch_all(&self.pool)
-            .await?;
-        let taken = match rows.first() {
-            Some(r) => r.try_get::<bool, _>("taken")?,
-            None => false,
         };
-        if !taken {
-            return Ok(None);
+        let until = ms(Utc::now()) + ttl.as_millis() as i64;
+        let last = last.map_or(i64::MAX / 4, |n| n as i64);
+        let rows = loader
+            .lease_and_load(id.as_str(), token, until, last)
+            .await
+            .map_err(SessionStoreError::Backend)?;
+        match rows {
+            None => Ok(None),
+            Some(rows) => Ok(Some(record_from_rows(id, &rows, now, last, "r_")?)),
         }
-        Ok(Some(record_from_rows(id, &rows, now, last, "r_")?))
     }
 
     async fn release_lease(&self, id: &SessionId, token: &str) -> Result<(), SessionStoreError> {

@@ -518,6 +518,19 @@ async fn database_store_contract(store: Store) {
             assert!(std::time::Instant::now() < deadline, "the lease lapses");
             tokio::task::yield_now().await;
         }
+        // ... also when it is taken together with the read.
+        s.release_lease(&other, "y").await.unwrap();
+        assert!(s.try_lease(&other, "z", short).await.unwrap());
+        while s
+            .try_lease_and_load(&other, "w", ttl, now, None)
+            .await
+            .unwrap()
+            .is_none()
+        {
+            assert!(std::time::Instant::now() < deadline, "the lease lapses");
+            tokio::task::yield_now().await;
+        }
+        assert!(!s.try_lease(&other, "v", ttl).await.unwrap(), "w holds it");
     }
     // Many sessions committing at once (SQLite: batched into shared transactions): every
     // turn lands, and a stale one among them is refused alone.
@@ -539,6 +552,38 @@ async fn database_store_contract(store: Store) {
     for (i, m) in many.iter().enumerate() {
         let r = s.load(m, now, None).await.unwrap().unwrap();
         assert_eq!(r.turns(), if i == 7 { 0 } else { 1 });
+    }
+    if s.shared() {
+        // Many turns taking their leases at once (PostgreSQL: in shared calls): each reads its
+        // own session, and of two turns of one session exactly one gets the lease.
+        let ttl = std::time::Duration::from_secs(30);
+        let tries: Vec<_> = many
+            .iter()
+            .chain([&many[0]])
+            .enumerate()
+            .map(|(i, m)| {
+                let (s, m) = (s.clone(), m.clone());
+                let token = format!("t{i}");
+                tokio::spawn(async move { s.try_lease_and_load(&m, &token, ttl, now, None).await })
+            })
+            .collect();
+        let mut holders_of_first = 0;
+        for (i, t) in tries.into_iter().enumerate() {
+            let i = i % many.len();
+            match t.await.unwrap().unwrap() {
+                Some(r) => {
+                    let r = r.expect("live");
+                    assert_eq!(r.id, many[i], "read another session");
+                    if i != 7 {
+                        assert_eq!(r.state, json!({"n": i}));
+                        assert_eq!(r.messages[0].content, format!("u{i}"));
+                    }
+                    holders_of_first += usize::from(i == 0);
+                }
+                None => assert_eq!(i, 0, "only a second turn of one session waits"),
+            }
+        }
+        assert_eq!(holders_of_first, 1, "one lease per session");
     }
     assert_eq!(s.sweep(now + hour * 3).await.unwrap(), 41);
     assert!(s.load(&id, now, None).await.unwrap().is_none(), "swept");
