@@ -15,7 +15,8 @@
 --
 -- Returns, for each lease taken, the session's row joined with its messages (ordered by
 -- session and seq), or one row of NULLs beside r_id if there is no such session. A session
--- whose lease is held returns no row.
+-- whose lease is held returns no row. (0005's one-session function stays, unused by this
+-- release, for instances of the previous one during a rolling upgrade.)
 CREATE FUNCTION chat_lease_and_load_many(p_batch JSON, p_now BIGINT)
 RETURNS TABLE (r_id TEXT, r_owner TEXT, r_created_at BIGINT, r_expires_at BIGINT,
                r_turns BIGINT, r_state TEXT, r_seq BIGINT, r_role TEXT, r_content TEXT,
