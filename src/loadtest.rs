@@ -117,6 +117,32 @@ async fn send(
     }
 }
 
+/// Fails at once, naming `url`, if nothing answers there (any HTTP status is an answer):
+/// a wrong port would otherwise be hammered with connections for the whole duration.
+async fn reachable(client: &reqwest::Client, url: &str) -> anyhow::Result<()> {
+    let probe = client
+        .get(format!("{}/healthz", url.trim_end_matches('/')))
+        .timeout(PROBE_TIMEOUT)
+        .send()
+        .await;
+    match probe {
+        Ok(_) => Ok(()),
+        Err(e) => anyhow::bail!("no answer from {url}: {e} (is the server running there?)"),
+    }
+}
+
+/// How long [`reachable`] waits for the server's first answer.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a user waits after a failed connection before trying again (with jitter), so a
+/// server that went away mid-run is not hammered in a tight loop.
+const RECONNECT_PAUSE: Duration = Duration::from_millis(100);
+
+/// Waits [`RECONNECT_PAUSE`], give or take half.
+async fn reconnect_pause() {
+    tokio::time::sleep(RECONNECT_PAUSE.mul_f64(rand::random_range(0.5..1.5))).await;
+}
+
 async fn user(
     client: reqwest::Client,
     o: Arc<LoadOptions>,
@@ -153,6 +179,9 @@ async fn user(
                             .sessions
                             .push((v["session_id"].as_str().unwrap_or_default().to_string(), 0)),
                         Err((e, _)) => {
+                            if e == "connect" {
+                                reconnect_pause().await;
+                            }
                             *r.errors.entry(format!("session create: {e}")).or_default() += 1;
                             continue;
                         }
@@ -183,8 +212,11 @@ async fn user(
             }
             Err((e, retry)) => {
                 let _ = r.err_hist.record(us.min(120_000_000));
+                let refused = e == "connect";
                 *r.errors.entry(e).or_default() += 1;
-                if let Some(secs) = retry.filter(|_| o.honour_retry_after) {
+                if refused {
+                    reconnect_pause().await;
+                } else if let Some(secs) = retry.filter(|_| o.honour_retry_after) {
                     // With jitter, as polite clients do, so they do not return in one burst.
                     let wait =
                         Duration::from_secs(secs.min(1)).mul_f64(rand::random_range(0.5..1.5));
@@ -210,6 +242,7 @@ pub async fn run(o: LoadOptions) -> anyhow::Result<Report> {
         .pool_max_idle_per_host(o.users)
         .timeout(Duration::from_secs(120))
         .build()?;
+    reachable(&client, &o.url).await?;
     let o = Arc::new(o);
     let start = Instant::now();
     let until = start + o.duration;
