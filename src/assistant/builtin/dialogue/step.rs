@@ -370,7 +370,36 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
                 Intent::Book | Intent::Details | Intent::Availability | Intent::Price
             )
         {
-            return keep(Plan::Say(Say::UnknownModel(name.clone())));
+            // A request keeps what else it said ("two MI300 tomorrow 9-12": the count and the
+            // times wait for a model we have); a question is only answered.
+            let request = p.intent == Intent::Book
+                || p.intent == Intent::Details
+                    && (matches!(state.pending, Pending::Filling { .. }) || p.time_said());
+            if !request {
+                return keep(Plan::Say(Say::UnknownModel(name.clone())));
+            }
+            let mut draft = match &state.pending {
+                Pending::Filling { draft, .. } => draft.clone(),
+                _ => Draft::default(),
+            };
+            absorb_details(&mut draft, p, f);
+            draft.model = None;
+            draft.model_why = None;
+            // A count said with the unknown model ("two MI300") is not read: ask it rather
+            // than let the next model's singular imply one.
+            if draft.count.is_none() && !draft.count_all {
+                draft.count_open = true;
+            }
+            return (
+                State {
+                    pending: Pending::Filling {
+                        draft,
+                        asking: Slot::Model,
+                    },
+                    memory: mem,
+                },
+                Plan::Say(Say::UnknownModel(name.clone())),
+            );
         }
     }
     if p.no_model_fits && !matches!(p.intent, Intent::Yes | Intent::No) {

@@ -241,3 +241,64 @@ fn a_state_that_cannot_be_read_starts_idle() {
     let s = State::decode(&serde_json::json!({"pending": {"pending": "nonsense"}}));
     assert_eq!(s, State::default());
 }
+
+/// An ambiguous day asks which one, and keeps the times said with it: naming the day then
+/// proposes the whole request ("next friday 9-5" on a Thursday, then "december 4").
+#[test]
+fn an_ambiguous_day_keeps_the_times_said_with_it() {
+    for first in [
+        "a100 next friday 9-5",
+        "a100 9-5 next friday",
+        "a100 from 9 to 5 next friday",
+        "a100 next friday from 9am to 5pm",
+    ] {
+        let (s, plan) = run(&State::default(), first, &[]);
+        assert!(matches!(plan, Plan::Say(Say::Time(_))), "{first}: {plan:?}");
+        match run(&s, "I mean december 4", &[]).1 {
+            Plan::Propose { start, end, .. } => assert_eq!(
+                (start, end),
+                (at("2026-12-04T09:00:00Z"), at("2026-12-04T17:00:00Z")),
+                "{first}"
+            ),
+            other => panic!("{first}: {other:?}"),
+        }
+    }
+}
+
+/// A request for a model we do not have keeps its day and times for the model named next,
+/// and asks how many instead of reading a singular as one (its count went with the unknown
+/// model); a question about an unknown model leaves nothing pending.
+#[test]
+fn a_request_for_an_unknown_model_waits_for_one_we_have() {
+    let (s, plan) = run(&State::default(), "two MI300 tomorrow 9-12", &[]);
+    assert!(matches!(plan, Plan::Say(Say::UnknownModel(_))), "{plan:?}");
+    let (s, plan) = run(&s, "fine, A100 then", &[]);
+    assert!(
+        matches!(
+            plan,
+            Plan::Say(Say::Ask {
+                slot: Slot::Count,
+                ..
+            })
+        ),
+        "{plan:?}"
+    );
+    match run(&s, "2", &[]).1 {
+        Plan::Propose {
+            model,
+            count,
+            start,
+            end,
+            ..
+        } => {
+            assert_eq!((model.as_str(), count), ("A100-80GB", 2));
+            assert_eq!(
+                (start, end),
+                (at("2026-11-27T09:00:00Z"), at("2026-11-27T12:00:00Z"))
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let (s, _) = run(&State::default(), "how much is an MI300 per hour?", &[]);
+    assert_eq!(s.pending, Pending::Idle);
+}

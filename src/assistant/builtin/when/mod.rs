@@ -3520,6 +3520,48 @@ impl<'a> Cx<'a> {
         _at: &[Atom],
         _lead: Option<Conn>,
     ) {
+        // An ambiguous day with a range of times ("next friday 9-5", "9-5 next friday"): the
+        // day is asked, the times stand (as for one time: "next friday at 9").
+        let ambiguous = |p: &Pt| matches!(&p.date, Some(Err(PK::Ambiguous(_))));
+        let day_of = match (ambiguous(p1), ambiguous(p2)) {
+            (true, false) if p2.date.is_none() => Some(p1),
+            (false, true) if p1.date.is_none() => Some(p2),
+            _ => None,
+        };
+        if let (Some(q), Some(_), Some(_)) = (day_of, p1.time, p2.time) {
+            let (ds, de) = q.dspan;
+            let (a, b) = (
+                Pt {
+                    date: None,
+                    ..p1.clone()
+                },
+                Pt {
+                    date: None,
+                    ..p2.clone()
+                },
+            );
+            let (problem, times) = if de <= p1.tspan.0 {
+                (s..de, p1.tspan.0..e)
+            } else {
+                (ds..de, s..p2.tspan.1.min(ds).max(s + 1))
+            };
+            if let Some(Err(pk)) = &q.date {
+                self.problem(r, problem.start, problem.end, pk.clone());
+            }
+            self.emit_range(
+                r,
+                times.start,
+                times.end,
+                &a,
+                &b,
+                mid0,
+                mid,
+                neg,
+                _at,
+                _lead,
+            );
+            return;
+        }
         // problems in either point
         for p in [p1, p2] {
             if let Some(Err(pk)) = &p.date {
