@@ -390,14 +390,10 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
             if draft.count.is_none() && !draft.count_all {
                 draft.count_open = true;
             }
-            return (
-                State {
-                    pending: Pending::Filling {
-                        draft,
-                        asking: Slot::Model,
-                    },
-                    memory: mem,
-                },
+            return asking(
+                draft,
+                Slot::Model,
+                mem,
                 Plan::Say(Say::UnknownModel(name.clone())),
             );
         }
@@ -794,20 +790,21 @@ fn absorb_details(d: &mut Draft, p: &Parsed, f: &Facts<'_>) {
     d.absorb_time(&p.time.said, f.now);
 }
 
+/// A request waiting for `slot`, after `plan` (which asks for it).
+fn asking(draft: Draft, slot: Slot, memory: Memory, plan: Plan) -> (State, Plan) {
+    let pending = Pending::Filling {
+        draft,
+        asking: slot,
+    };
+    (State { pending, memory }, plan)
+}
+
 /// Moves a request on: asks for the first missing slot, refuses what cannot be, or
 /// proposes it.
 fn fill(draft: Draft, mem: Memory, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
     if p.models.len() > 1 && draft.model.is_none() {
-        return (
-            State {
-                pending: Pending::Filling {
-                    draft,
-                    asking: Slot::Model,
-                },
-                memory: mem,
-            },
-            Plan::Say(Say::WhichModel(p.models.clone())),
-        );
+        let plan = Plan::Say(Say::WhichModel(p.models.clone()));
+        return asking(draft, Slot::Model, mem, plan);
     }
     match resolve(&draft, f) {
         Resolved::Ready {

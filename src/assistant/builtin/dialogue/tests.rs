@@ -47,6 +47,20 @@ fn run(state: &State, message: &str, bookings: &[Booking]) -> (State, Plan) {
     step(state, &p, &f)
 }
 
+/// The model, count and times of a proposal (panics on any other plan).
+fn proposed(plan: Plan) -> (String, u32, DateTime<Utc>, DateTime<Utc>) {
+    match plan {
+        Plan::Propose {
+            model,
+            count,
+            start,
+            end,
+            ..
+        } => (model, count, start, end),
+        other => panic!("not a proposal: {other:?}"),
+    }
+}
+
 fn confirming(act: Act) -> State {
     State {
         pending: Pending::Confirming {
@@ -101,22 +115,15 @@ fn transitions() {
     let one = &two[..1];
 
     // A whole request is proposed (the act turns it into a pending proposal).
-    match run(&idle, "book 2 a100 tomorrow 9-5", &[]).1 {
-        Plan::Propose {
-            model,
-            count,
-            start,
-            end,
-            ..
-        } => {
-            assert_eq!((model.as_str(), count), ("A100-80GB", 2));
-            assert_eq!(
-                (start, end),
-                (at("2026-11-27T09:00:00Z"), at("2026-11-27T17:00:00Z"))
-            );
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(
+        proposed(run(&idle, "book 2 a100 tomorrow 9-5", &[]).1),
+        (
+            "A100-80GB".into(),
+            2,
+            at("2026-11-27T09:00:00Z"),
+            at("2026-11-27T17:00:00Z")
+        )
+    );
     // Only a yes to a proposal acts; a yes with nothing pending does nothing.
     let pending = confirming(a100_tomorrow(2));
     let (s, plan) = run(&pending, "yes please", &[]);
@@ -283,22 +290,15 @@ fn a_request_for_an_unknown_model_waits_for_one_we_have() {
         ),
         "{plan:?}"
     );
-    match run(&s, "2", &[]).1 {
-        Plan::Propose {
-            model,
-            count,
-            start,
-            end,
-            ..
-        } => {
-            assert_eq!((model.as_str(), count), ("A100-80GB", 2));
-            assert_eq!(
-                (start, end),
-                (at("2026-11-27T09:00:00Z"), at("2026-11-27T12:00:00Z"))
-            );
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(
+        proposed(run(&s, "2", &[]).1),
+        (
+            "A100-80GB".into(),
+            2,
+            at("2026-11-27T09:00:00Z"),
+            at("2026-11-27T12:00:00Z")
+        )
+    );
     let (s, _) = run(&State::default(), "how much is an MI300 per hour?", &[]);
     assert_eq!(s.pending, Pending::Idle);
 }
