@@ -134,6 +134,8 @@ pub struct ChangeWords {
     pub moved: bool,
     pub more: bool,
     pub fewer: bool,
+    /// "same end time", "keep the end", "still ending at": a new start leaves the end.
+    pub keep_end: bool,
 }
 
 impl Parsed {
@@ -344,6 +346,7 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
         moved: cues.has(Cue::Move),
         more: cues.has(Cue::More),
         fewer: cues.has(Cue::Fewer),
+        keep_end: keeps_end(&toks),
     };
     // Numbers said on their own ("3", "four is enough", "one, not six"); not "the L40S
     // one", not a number ruled out ("not six").
@@ -374,6 +377,9 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
         })
         .filter_map(|(_, t)| number(t))
         .collect();
+    // "A100 on 1 December 9-18, two please": a number left over may be the count, so a
+    // singular model does not imply one (how many is asked).
+    let one_implied = one_implied && free_numbers.is_empty();
     let bare_number = match (count, free_numbers.as_slice()) {
         (None, [n]) => Some(*n),
         _ => None,
@@ -1176,9 +1182,7 @@ pub fn find_models(
                     used[i + n] = true;
                 }
                 // "not v100 - a100", "instead of the V100": a model ruled out.
-                let ruled_out = i > 0 && matches!(toks[i - 1].as_str(), "not" | "no")
-                    || i > 1 && toks[i - 2] == "instead" && toks[i - 1] == "of"
-                    || i > 1 && toks[i - 2] == "not" && toks[i - 1] == "the";
+                let ruled_out = ruled_out(&toks[..i]);
                 if !found.contains(&m) && !ruled_out {
                     found.push(m);
                 }
@@ -1188,6 +1192,40 @@ pub fn find_models(
         }
     }
     (found, family)
+}
+
+/// Whether the words before a model rule it out: "not", "no", "except", "without",
+/// "instead of", "rather than", with a determiner between ("instead of the A100s").
+fn ruled_out(before: &[String]) -> bool {
+    let det = |t: &str| {
+        matches!(
+            t,
+            "the" | "my" | "those" | "these" | "that" | "this" | "a" | "an"
+        )
+    };
+    // One determiner may stand between ("instead of the A100s").
+    let w = match before {
+        [rest @ .., d] if det(d) => rest,
+        _ => before,
+    };
+    match w {
+        [.., a, b] if (a == "instead" && b == "of") || (a == "rather" && b == "than") => true,
+        [.., a] => matches!(a.as_str(), "not" | "no" | "except" | "without"),
+        _ => false,
+    }
+}
+
+/// Whether the end is said to stay: an end word ("end", "finish") within two words of
+/// "same", "keep", "still", "stays" or "unchanged".
+fn keeps_end(toks: &[String]) -> bool {
+    let end = |t: &str| matches!(t, "end" | "ending" | "ends" | "finish" | "finishing");
+    let keep = |t: &str| matches!(t, "same" | "keep" | "still" | "stays" | "unchanged");
+    toks.iter().enumerate().any(|(i, t)| {
+        end(t)
+            && toks[i.saturating_sub(2)..(i + 3).min(toks.len())]
+                .iter()
+                .any(|w| keep(w))
+    })
 }
 
 /// A word that looks like a GPU model the inventory does not have: letters and digits
@@ -1256,6 +1294,11 @@ fn find_count(toks: &[String], used: &[bool], model_at: &[bool]) -> (Option<Coun
         if let Some(n) = n {
             if i > 0 && matches!(toks[i - 1].as_str(), "not" | "than") {
                 continue;
+            }
+            // "half an A100": a part of a GPU is not rented; "a few H100s": not a number.
+            // How many is asked.
+            if i > 0 && matches!(toks[i - 1].as_str(), "half" | "quarter") || toks[i] == "few" {
+                return (Some(Count::Some), None);
             }
             return (Some(Count::Exact(n)), None);
         }
@@ -1391,7 +1434,9 @@ fn find_count(toks: &[String], used: &[bool], model_at: &[bool]) -> (Option<Coun
                         .any(|n| edit_distance(n, &toks[j]) == 1));
         let of_them = j > i + 1 && matches!(toks[j - 1].as_str(), "them" | "those" | "these");
         let n = match (t, toks.get(i + 1).map(String::as_str)) {
-            ("a", Some(w @ ("couple" | "pair" | "few" | "dozen"))) => number(w).unwrap_or(1),
+            // "a few A100s": how many is asked, not taken as three.
+            ("a", Some("few")) if before_model => return (Some(Count::Some), None),
+            ("a", Some(w @ ("couple" | "pair" | "dozen"))) => number(w).unwrap_or(1),
             _ => n,
         };
         if delta != 0 && (before_model || j >= toks.len() || of_them) {

@@ -8,6 +8,8 @@ pub fn tokens(text: &str) -> Vec<String> {
         let c = match c {
             '\u{2019}' | '\u{2018}' => '\'',
             '\u{2013}' | '\u{2014}' => '-',
+            // "H100 ×2"
+            '\u{00d7}' => 'x',
             c => c,
         };
         if c == '👍' {

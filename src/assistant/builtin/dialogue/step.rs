@@ -81,6 +81,9 @@ pub struct ChangeAsk {
     pub count: Option<u32>,
     pub count_delta: Option<i32>,
     pub model: Option<String>,
+    /// "same end time": a new start leaves the end where it is.
+    #[serde(default)]
+    pub keep_end: bool,
 }
 
 impl ChangeAsk {
@@ -108,6 +111,7 @@ impl ChangeAsk {
             },
             count_delta: p.count_delta,
             model: p.model().map(str::to_string),
+            keep_end: p.change.keep_end,
         }
     }
 
@@ -157,6 +161,7 @@ impl ChangeAsk {
                 old.count_delta
             }),
             model: self.model.or(old.model.clone()),
+            keep_end: self.keep_end || old.keep_end && self.end.is_none(),
         }
     }
 
@@ -766,6 +771,20 @@ fn absorb_details(d: &mut Draft, p: &Parsed, f: &Facts<'_>) {
             d.model = Some(m.to_string());
             d.model_why = p.by_property.as_ref().map(|(_, why)| why.clone());
         }
+    } else if p.models.len() > 1 {
+        // A correction naming the model asked for and one other ("the V100 is too small,
+        // A100s instead"): the other. Anything else with several models: ask which, never
+        // keep the old one as if nothing was said.
+        let others: Vec<&String> = p
+            .models
+            .iter()
+            .filter(|m| d.model.as_deref() != Some(m.as_str()))
+            .collect();
+        d.model = match others.as_slice() {
+            [one] if p.correction && others.len() < p.models.len() => Some(one.to_string()),
+            _ => None,
+        };
+        d.model_why = None;
     }
     match p.count {
         Some(Count::Exact(n)) => {
@@ -1306,6 +1325,7 @@ fn change(b: &Booking, ask: &ChangeAsk, mem: Memory, f: &Facts<'_>) -> (State, P
                     NaiveTime::MIN,
                 ),
                 (None, false, Some(m)) => start + signed(m),
+                _ if ask.keep_end && e0 > start => e0,
                 _ => start + len,
             };
         } else if let Some(m) = ask.minutes {

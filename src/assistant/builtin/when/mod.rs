@@ -1105,6 +1105,7 @@ impl<'a> Cx<'a> {
             let before = out.len();
             let next = self
                 .numeric_date(i, &mut out)
+                .or_else(|| self.holiday(i, &mut out))
                 .or_else(|| self.date_words(i, &mut out))
                 .or_else(|| self.time(i, &mut out))
                 .or_else(|| self.duration(i, &mut out))
@@ -1404,6 +1405,53 @@ impl<'a> Cx<'a> {
             Some(y) => self.ymd_ok(y, m, d),
             None => self.month_day(m, d),
         }
+    }
+
+    /// Days of the year named by a holiday ("christmas eve", "new year's day"): the next
+    /// one from today. Words are compared without apostrophes ("new year's" = "new years").
+    fn holiday(&self, i: usize, out: &mut Vec<Atom>) -> Option<usize> {
+        const DAYS: &[(&[&str], u32, u32)] = &[
+            (&["christmas", "eve"], 12, 24),
+            (&["xmas", "eve"], 12, 24),
+            (&["christmas", "day"], 12, 25),
+            (&["xmas", "day"], 12, 25),
+            (&["christmas"], 12, 25),
+            (&["xmas"], 12, 25),
+            (&["boxing", "day"], 12, 26),
+            (&["new", "years", "eve"], 12, 31),
+            (&["new", "year", "eve"], 12, 31),
+            (&["nye"], 12, 31),
+            (&["new", "years", "day"], 1, 1),
+            (&["new", "year", "day"], 1, 1),
+        ];
+        // The words from i on, apostrophes and their "s" folded in ("year's" → "years").
+        let mut words: Vec<(String, usize)> = Vec::new();
+        let mut k = i;
+        while k < self.t.len() && words.len() < 3 {
+            let t = &self.t[k];
+            match t.k {
+                K::W => {
+                    let w = self.text[t.s..t.e].to_lowercase().replace(['\'', '\u{2019}'], "");
+                    match words.last_mut() {
+                        Some((last, end)) if w == "s" && *end + 1 == k => {
+                            last.push('s');
+                            *end = k + 1;
+                        }
+                        _ => words.push((w, k + 1)),
+                    }
+                }
+                K::P if t.ch == b'\'' => {}
+                _ => break,
+            }
+            k += 1;
+        }
+        let (end, m, d) = DAYS.iter().find_map(|(phrase, m, d)| {
+            let hit = phrase.len() <= words.len()
+                && phrase.iter().zip(&words).all(|(p, (w, _))| p == w);
+            hit.then(|| (words[phrase.len() - 1].1, *m, *d))
+        })?;
+        self.push(out, i, end, AK::Date(self.month_day(m, d)));
+        Some(end)
     }
 
     fn date_words(&self, i: usize, out: &mut Vec<Atom>) -> Option<usize> {
@@ -2033,6 +2081,29 @@ impl<'a> Cx<'a> {
     /// "3 o'clock".
     fn time(&self, i: usize, out: &mut Vec<Atom>) -> Option<usize> {
         let t = self.t;
+        // "from 13 hour until 17 hour" (a clock hour said as in many languages): after a
+        // range or clock word, a number and a singular "hour" not followed by "from",
+        // "later" or the like is a time of day; no length ends "until" or starts "from".
+        if let Some(tok) = t.get(i).filter(|x| x.k == K::N && x.nd <= 2 && x.n <= 24) {
+            let word = |k: usize| t.get(k).map(|x| self.text[x.s..x.e].to_lowercase());
+            let cue = i > 0 && matches!(self.l(i - 1), L::From | L::Till | L::To | L::At);
+            let after = self.l(i + 2);
+            if cue
+                && word(i + 1).as_deref() == Some("hour")
+                && !matches!(after, L::From | L::Later | L::Ago | L::After | L::Before)
+            {
+                let tv = TV {
+                    h: tok.n % 24,
+                    m: 0,
+                    fixed: tok.n > 12,
+                    weak: false,
+                    midnight: tok.n == 24,
+                    soft: false,
+                };
+                self.push(out, i, i + 2, AK::Time(tv));
+                return Some(i + 2);
+            }
+        }
         match self.l(i) {
             L::Noon => {
                 self.push(
