@@ -120,6 +120,8 @@ pub struct Parsed {
     pub change: ChangeWords,
     /// "the same", "same again": like the last request.
     pub same: bool,
+    /// "the one with 6 GPUs": the count describes a booking already made.
+    pub with_count: bool,
     /// The message's cues (for the dialogue's own checks).
     pub cues: Cues,
 }
@@ -408,6 +410,9 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
         per_minutes,
         change,
         same: toks.iter().any(|t| t == "same"),
+        with_count: toks
+            .windows(2)
+            .any(|w| matches!(w[0].as_str(), "with" | "has" | "having") && number(&w[1]).is_some()),
         cues,
     };
     p.intent = intent(&toks, &used, &p);
@@ -885,10 +890,28 @@ fn date_reference(
             && (noun_after || after.first().is_some_and(|w| *w == "one"));
         if named_before || noun_after || and_after {
             dates.push(date);
+            // "the thursday one" names any Thursday of the weeks ahead, not only the next.
+            if weekday_only(inner) {
+                dates.extend((1..=5).map(|k| date + chrono::Duration::days(7 * k)));
+            }
             spans.push(m.span.clone());
         }
     }
     (!dates.is_empty()).then_some((dates, spans))
+}
+
+/// Whether a date piece is a weekday named alone ("thursday", "on Fri"), without a number
+/// or a "next"/"this" that would fix its week.
+fn weekday_only(piece: &str) -> bool {
+    const DAYS: &[&str] = &[
+        "mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun",
+    ];
+    let words: Vec<&str> = piece
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty() && !matches!(*w, "on" | "the" | "for" | "from" | "starting"))
+        .collect();
+    matches!(words.as_slice(), [w] if DAYS.iter().any(|d| w.strip_suffix("day").unwrap_or(w) == *d
+        || w.starts_with(d) && w.ends_with("day")))
 }
 
 /// "the first one", "the second booking", "number 2".

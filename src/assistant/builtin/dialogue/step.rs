@@ -1111,6 +1111,15 @@ fn refer<'b>(pool: &[&'b Booking], p: &Parsed, mem: &Memory, f: &Facts<'_>) -> V
     {
         hits.retain(|b| p.models.contains(&b.model));
     }
+    // "the one with 6 GPUs", "the booking with 2 V100s": a count narrows several down.
+    if let (Some(Count::Exact(n)), true) = (p.count, hits.len() > 1) {
+        if p.with_count {
+            let same: Vec<&Booking> = hits.iter().copied().filter(|b| b.count() == n).collect();
+            if !same.is_empty() {
+                hits = same;
+            }
+        }
+    }
     hits
 }
 

@@ -1431,7 +1431,9 @@ impl<'a> Cx<'a> {
             let t = &self.t[k];
             match t.k {
                 K::W => {
-                    let w = self.text[t.s..t.e].to_lowercase().replace(['\'', '\u{2019}'], "");
+                    let w = self.text[t.s..t.e]
+                        .to_lowercase()
+                        .replace(['\'', '\u{2019}'], "");
                     match words.last_mut() {
                         Some((last, end)) if w == "s" && *end + 1 == k => {
                             last.push('s');
@@ -1446,8 +1448,8 @@ impl<'a> Cx<'a> {
             k += 1;
         }
         let (end, m, d) = DAYS.iter().find_map(|(phrase, m, d)| {
-            let hit = phrase.len() <= words.len()
-                && phrase.iter().zip(&words).all(|(p, (w, _))| p == w);
+            let hit =
+                phrase.len() <= words.len() && phrase.iter().zip(&words).all(|(p, (w, _))| p == w);
             hit.then(|| (words[phrase.len() - 1].1, *m, *d))
         })?;
         self.push(out, i, end, AK::Date(self.month_day(m, d)));
