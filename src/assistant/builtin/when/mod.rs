@@ -1173,6 +1173,9 @@ impl<'a> Cx<'a> {
                 } else if (self.p(j, b'+') || self.p(j, b'-'))
                     && self.glued(j)
                     && self.is_num(j + 1)
+                    // only in the strict form ("2026-12-22T10:00-05:00"): written with a
+                    // space, "2026-12-22 10:00-12:00" is a range of times
+                    && tpos == Some(i + 6)
                 {
                     let sign = if self.p(j, b'-') { -1 } else { 1 };
                     let (oh, om, nj) = if t[j + 1].nd == 4 {
