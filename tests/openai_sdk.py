@@ -31,4 +31,19 @@ streamed = "".join(pieces)
 assert "H100-80GB" in streamed and "$" in streamed, streamed
 assert len(pieces) > 1, pieces
 
-print("openai sdk: models, completion and stream ok")
+# The conversation is the messages sent: a follow-up means what it means after them.
+first = "is an h100 free tomorrow 9-12?"
+answer = client.chat.completions.create(
+    model="hpc-assistant", messages=[{"role": "user", "content": first}]
+).choices[0].message.content
+follow = client.chat.completions.create(
+    model="hpc-assistant",
+    messages=[
+        {"role": "user", "content": first},
+        {"role": "assistant", "content": answer},
+        {"role": "user", "content": "what about L40S?"},
+    ],
+).choices[0].message.content
+assert "L40S-48GB" in follow and "09:00" in follow and "12:00" in follow, follow
+
+print("openai sdk: models, completion, stream and follow-up ok")

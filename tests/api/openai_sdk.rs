@@ -21,5 +21,5 @@ async fn the_openai_python_sdk_works_against_v1() {
         out.status.success(),
         "the SDK script failed (is `openai` installed? .ci/run installs it):\n{stdout}\n{stderr}"
     );
-    assert!(stdout.contains("models, completion and stream ok"));
+    assert!(stdout.contains("models, completion, stream and follow-up ok"));
 }

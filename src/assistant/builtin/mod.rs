@@ -16,6 +16,7 @@ use super::tools::Tools;
 use super::{Assistant, AssistantError, Backend, Conversation, ProposalKind, Reply, TurnInput};
 use crate::config::Config;
 use crate::domain::SessionId;
+use crate::store::sessions::Role;
 use async_trait::async_trait;
 use std::sync::Arc;
 
@@ -56,7 +57,6 @@ impl Builtin {
         let now = self.tools.clock().now();
         let parsed = nlu::parse(input.message, &inventory, now.with_timezone(&self.tz));
         let mut state = dialogue::State::decode(&input.state);
-        let waiting_before = proposal_id(&state);
         let ctx = dialogue::Ctx {
             tools: &self.tools,
             caller: input.caller,
@@ -66,6 +66,20 @@ impl Builtin {
             can_act: input.can_act,
             session: self.session.as_deref(),
         };
+        // A conversation held by the client (the OpenAI-compatible route sends its messages,
+        // no state): the person's earlier messages are read again, in order and without
+        // acting, so "what about L40S?" or a yes means what it meant there.
+        if input.state.is_null() {
+            let replay = dialogue::Ctx {
+                can_act: false,
+                ..ctx
+            };
+            for said in input.history.iter().filter(|m| m.role == Role::User) {
+                let earlier = nlu::parse(&said.content, &inventory, now.with_timezone(&self.tz));
+                dialogue::respond(&replay, &inventory, now, &earlier, &mut state).await;
+            }
+        }
+        let waiting_before = proposal_id(&state);
         let out = dialogue::respond(&ctx, &inventory, now, &parsed, &mut state).await;
         if let Some(d) = input.deltas {
             // The reply in pieces of a few words, as a streamed reply would come.
