@@ -321,9 +321,11 @@ pub async fn protect(State(s): State<AppState>, req: Request, next: Next) -> Res
         );
     }
     let has_body = axum::body::HttpBody::size_hint(req.body()).exact() != Some(0);
+    // 400, not 415: API.md makes every body problem a 400 (413 for the size), and a client
+    // that sent its JSON without the header gets the same status as for bad JSON.
     if unsafe_method && has_body && !is_json(req.headers()) {
         return ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            StatusCode::BAD_REQUEST,
             "unsupported_media_type",
             "send the body as JSON with `Content-Type: application/json`",
         )

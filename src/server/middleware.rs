@@ -72,14 +72,28 @@ pub fn hold_until_sent<T: Send + Sync + 'static>(res: Response, held: T) -> Resp
     Response::from_parts(parts, Body::from_stream(stream))
 }
 
+/// `413 payload_too_large` for a body over `limit` bytes.
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("the request body is larger than the server accepts ({limit} bytes)"),
+    )
+}
+
 /// Reads the whole body before the request is admitted, bounded in size and time, so a
 /// slow or endless body holds a connection (itself bounded) but never a place among the
 /// requests in flight.
 async fn read_body(req: Request, limit: usize, within: Duration) -> Result<Request, ApiError> {
     use http_body_util::BodyExt;
     let (parts, body) = req.into_parts();
-    if axum::body::HttpBody::size_hint(&body).exact() == Some(0) {
+    let hint = axum::body::HttpBody::size_hint(&body);
+    if hint.exact() == Some(0) {
         return Ok(Request::from_parts(parts, body));
+    }
+    // A body declared larger than the limit (Content-Length) is refused before it comes.
+    if hint.lower() > limit as u64 {
+        return Err(too_large(limit));
     }
     let limited = http_body_util::Limited::new(body, limit);
     match tokio::time::timeout(within, limited.collect()).await {
@@ -92,11 +106,7 @@ async fn read_body(req: Request, limit: usize, within: Duration) -> Result<Reque
             ),
         )),
         Ok(Ok(c)) => Ok(Request::from_parts(parts, Body::from(c.to_bytes()))),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("the request body is larger than the server accepts ({limit} bytes)"),
-        )),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(too_large(limit)),
         Ok(Err(e)) => Err(ApiError::bad_request(
             "invalid_body",
             format!("could not read the request body: {e}"),

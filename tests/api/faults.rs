@@ -91,7 +91,7 @@ async fn cross_origin_text_plain_post_is_refused() {
         .send()
         .await
         .unwrap();
-    expect_error(res, 415, "unsupported_media_type").await;
+    expect_error(res, 400, "unsupported_media_type").await;
     // JSON from another origin of this host (another port) or another site: refused, and
     // no cookie is set.
     let other_port = format!("http://127.0.0.1:{}", app.addr.port() + 1);
@@ -137,39 +137,64 @@ async fn cross_origin_text_plain_post_is_refused() {
 
 // ---- 2. slow clients, idle connections, the connection cap, readiness ----
 
+/// An app with one setting changed.
+async fn spawn_setting(key: &'static str, value: &str) -> TestApp {
+    spawn_with(Spawn {
+        settings: vec![(key, value.into())],
+        ..Default::default()
+    })
+    .await
+}
+
+/// A connection to the app that has sent `bytes` (a request, or the start of one).
+async fn raw(app: &TestApp, bytes: &[u8]) -> TcpStream {
+    let mut s = TcpStream::connect(app.addr).await.unwrap();
+    s.write_all(bytes).await.unwrap();
+    s
+}
+
+/// What the app sends back to `bytes` before it closes the connection (within `BOUND`).
+async fn raw_reply(app: &TestApp, bytes: &[u8]) -> String {
+    let mut s = raw(app, bytes).await;
+    read_to_eof(&mut s, BOUND)
+        .await
+        .expect("the server answers and closes within BOUND")
+}
+
 /// Starts a chunked `POST /api/chat` whose body never finishes.
 async fn slow_body(app: &TestApp) -> TcpStream {
-    let mut s = TcpStream::connect(app.addr).await.unwrap();
-    s.write_all(
-        b"POST /api/chat HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n5\r\n{\"mes\r\n",
-    )
-    .await
-    .unwrap();
-    s
+    raw(app, b"POST /api/chat HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n5\r\n{\"mes\r\n").await
 }
 
 /// Starts a request whose headers never finish (slowloris).
 async fn slow_headers(app: &TestApp) -> TcpStream {
-    let mut s = TcpStream::connect(app.addr).await.unwrap();
-    s.write_all(b"GET /api/gpus HTTP/1.1\r\nhost: x\r\nx-a: ")
-        .await
-        .unwrap();
-    s
+    raw(app, b"GET /api/gpus HTTP/1.1\r\nhost: x\r\nx-a: ").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_body_is_a_json_408_in_seconds() {
-    let app = spawn_with(Spawn {
-        settings: vec![("body_read_timeout", "1s".into())],
-        ..Default::default()
-    })
-    .await;
+    let app = spawn_setting("body_read_timeout", "1s").await;
     let started = Instant::now();
     let mut s = slow_body(&app).await;
     let reply = read_to_eof(&mut s, BOUND).await.expect("closed in time");
     assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
     assert_eq!(body_of(&reply)["error"]["code"], "body_timeout", "{reply}");
     assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+/// A body declared larger than the limit is refused with 413 before it arrives: the client
+/// that sends a little of a 10 MB body is not left waiting for the body timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_declared_too_large_is_a_413_at_once() {
+    let app = spawn_setting("body_read_timeout", "60s").await;
+    // Answered within BOUND, far below the 60 s the body may take.
+    let reply = raw_reply(&app, b"POST /api/chat HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 10000000\r\n\r\n{\"message\":").await;
+    assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
+    assert_eq!(
+        body_of(&reply)["error"]["code"],
+        "payload_too_large",
+        "{reply}"
+    );
 }
 
 /// The 99th percentile of `n` sequential-in-`lanes` `GET /api/gpus` latencies; all must
@@ -200,11 +225,7 @@ async fn p99(app: &TestApp, n: usize, lanes: usize) -> Duration {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_body_and_slowloris_clients_do_not_starve_others() {
-    let app = spawn_with(Spawn {
-        settings: vec![("max_in_flight", "16".into())],
-        ..Default::default()
-    })
-    .await;
+    let app = spawn_setting("max_in_flight", "16").await;
     p99(&app, 40, 4).await; // warm up (connections, inventory cache)
     let conns = app.state.guard.clone();
     let open = move || conns.connections.load(std::sync::atomic::Ordering::Relaxed);
@@ -241,17 +262,9 @@ async fn slow_body_and_slowloris_clients_do_not_starve_others() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_are_closed_after_the_idle_timeout() {
-    let app = spawn_with(Spawn {
-        settings: vec![("header_read_timeout", "1s".into())],
-        ..Default::default()
-    })
-    .await;
+    let app = spawn_setting("header_read_timeout", "1s").await;
     // Kept alive after a reply, then idle.
-    let mut s = TcpStream::connect(app.addr).await.unwrap();
-    s.write_all(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n")
-        .await
-        .unwrap();
-    let reply = read_to_eof(&mut s, BOUND).await.expect("closed when idle");
+    let reply = raw_reply(&app, b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n").await;
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
     // Connected, never a byte; and half a header (slowloris).
     let mut quiet = TcpStream::connect(app.addr).await.unwrap();
@@ -262,11 +275,7 @@ async fn idle_connections_are_closed_after_the_idle_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_over_the_cap_get_a_json_503_and_nofile_is_raised() {
-    let app = spawn_with(Spawn {
-        settings: vec![("max_connections", "4".into())],
-        ..Default::default()
-    })
-    .await;
+    let app = spawn_setting("max_connections", "4").await;
     let (soft, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap();
     assert_eq!(
         soft, hard,
@@ -564,11 +573,7 @@ async fn metrics_size_stays_flat_under_random_404s() {
     let before = app.get("/metrics").await.text().await.unwrap().len();
     let mut paths = random_404s(400).await;
     // Unauthenticated requests (401 before any route matched) are labelled the same way.
-    let locked = spawn_with(Spawn {
-        settings: vec![("auth", "token".into())],
-        ..Default::default()
-    })
-    .await;
+    let locked = spawn_setting("auth", "token").await;
     for _ in 0..20 {
         let path = format!("/api/{}", uuid::Uuid::new_v4().simple());
         assert_eq!(locked.get(&path).await.status(), 401);
@@ -813,11 +818,7 @@ async fn postgres_backends_killed_is_503_store_unavailable_and_recovers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_requests_get_json_errors() {
-    let app = spawn_with(Spawn {
-        settings: vec![("max_session_turns", "2".into())],
-        ..Default::default()
-    })
-    .await;
+    let app = spawn_setting("max_session_turns", "2").await;
     expect_error(app.get("/api/sessions/%ff").await, 400, "bad_request").await;
     expect_error(app.delete("/api/bookings/%ff").await, 400, "bad_request").await;
     let big = json!({"model": "hpc-assistant", "messages": [{"role": "user", "content": "x".repeat(70_000)}]});
@@ -898,11 +899,7 @@ async fn malformed_requests_get_json_errors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bearer_scheme_is_case_insensitive() {
-    let app = spawn_with(Spawn {
-        settings: vec![("auth", "token".into())],
-        ..Default::default()
-    })
-    .await;
+    let app = spawn_setting("auth", "token").await;
     let token = app
         .state
         .users
