@@ -122,6 +122,8 @@ pub struct Parsed {
     pub same: bool,
     /// "the one with 6 GPUs": the count describes a booking already made.
     pub with_count: bool,
+    /// "book one L40S then", "reserve 2 of them": the request builds on what was just asked.
+    pub refers_back: bool,
     /// The message's cues (for the dialogue's own checks).
     pub cues: Cues,
 }
@@ -410,6 +412,9 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
         per_minutes,
         change,
         same: toks.iter().any(|t| t == "same"),
+        refers_back: toks
+            .iter()
+            .any(|t| matches!(t.as_str(), "then" | "them" | "those" | "these")),
         with_count: toks
             .windows(2)
             .any(|w| matches!(w[0].as_str(), "with" | "has" | "having") && number(&w[1]).is_some()),

@@ -49,6 +49,20 @@ impl Draft {
             || self.whole_days
     }
 
+    /// Takes every time slot of `other` (a request that said no time of its own, building
+    /// on the question just answered).
+    pub fn take_time_from(&mut self, other: &Draft) {
+        self.date = other.date;
+        self.end_date = other.end_date;
+        self.start = other.start;
+        self.end = other.end;
+        self.end_midnight = other.end_midnight;
+        self.whole_days = other.whole_days;
+        self.minutes = other.minutes;
+        self.from_now = other.from_now;
+        self.said_at = other.said_at;
+    }
+
     /// Takes what `said` names, slot by slot; everything else stays ("the 21st, not the
     /// 20th" changes the date only; "3 till 5 instead" the times only).
     pub fn absorb_time(&mut self, said: &Said, now: DateTime<Utc>) {

@@ -553,6 +553,17 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
                 Draft::default()
             };
             absorb_details(&mut draft, p, f);
+            // "ok, book one L40S then", "reserve 2 of them" right after a question about a
+            // model and a time: what the question said fills what this request did not.
+            let just_asked = matches!(mem.topic, Some(Intent::Availability | Intent::Price));
+            if p.refers_back && just_asked {
+                if draft.model.is_none() && p.models.is_empty() {
+                    draft.model = mem.context.model.clone();
+                }
+                if !draft.has_time() {
+                    draft.take_time_from(&mem.context);
+                }
+            }
             fill(draft, mem, p, f)
         }
         (_, Intent::Cancel) => cancel(p, mem, f),
