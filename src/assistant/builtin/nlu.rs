@@ -723,6 +723,24 @@ fn intent(toks: &[String], used: &[bool], p: &Parsed) -> Intent {
     let named = u32::from(booking_named > 0 || p.booking_ref.is_some() || c.has(Cue::Extend));
     let change_words =
         has(Cue::Extend) + has(Cue::Shorten) + has(Cue::Move) + has(Cue::Later) + has(Cue::Earlier);
+    // "if I rented 8 A100 for 12 hours, what would the bill be": a question, not a request.
+    let hypothetical = u32::from(
+        toks.iter().any(|t| t == "if")
+            && toks.iter().any(|t| t == "would")
+            && toks
+                .iter()
+                .any(|t| matches!(t.as_str(), "what" | "how" | "whats")),
+    );
+    // "what's the most affordable GPU you rent out?": which model, not a booking.
+    let which_model = u32::from(
+        toks.first()
+            .is_some_and(|t| matches!(t.as_str(), "what" | "which" | "whats"))
+            && p.by_property.is_some()
+            && p.models.is_empty()
+            && !p.time_said()
+            && p.count.is_none(),
+    );
+    let asks = hypothetical.max(which_model);
     let scores = [
         (
             Intent::Cancel,
@@ -735,18 +753,24 @@ fn intent(toks: &[String], used: &[bool], p: &Parsed) -> Intent {
                 + has(Cue::Change) * refd
                 + 5 * change_details * named,
         ),
-        (Intent::Total, 4 * has(Cue::Total) * (1 - slots)),
+        (
+            Intent::Total,
+            // "how much will my bookings cost?"
+            (4 * has(Cue::Total) + 5 * has(Cue::Price) * mine * noun) * (1 - slots),
+        ),
         (
             Intent::FindSlot,
             4 * has(Cue::Soonest) + has(Cue::Soonest) * q,
         ),
         (
             Intent::Book,
-            has(Cue::Book) * (3 + slots + model_and_time * (1 - q)),
+            has(Cue::Book) * (3 + slots + model_and_time * (1 - q)) * (1 - asks),
         ),
         (
             Intent::Price,
-            4 * has(Cue::Price) + u32::from(p.per_minutes.is_some()) * 2,
+            4 * has(Cue::Price)
+                + u32::from(p.per_minutes.is_some()) * 2
+                + 5 * asks * (has(Cue::Price) | has(Cue::Total) | has(Cue::Book)),
         ),
         (
             Intent::Availability,

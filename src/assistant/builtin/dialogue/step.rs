@@ -1065,6 +1065,18 @@ fn resolve_window(ctx: &Draft, f: &Facts<'_>) -> Option<(DateTime<Utc>, DateTime
 
 /// A price question: per hour, per period, or for a stated window or length.
 fn price_question(ctx: &Draft, p: &Parsed, f: &Facts<'_>) -> Question {
+    let mut ctx = ctx.clone();
+    // "what do two H100s cost for Saturday?": a day with no hours is priced whole.
+    if ctx.date.is_some() && ctx.start.is_none() && ctx.end.is_none() && ctx.minutes.is_none() {
+        ctx.whole_days = true;
+    }
+    // "a whole day on 8 H100s costs how much?": a length of 24 hours, not the rest of today.
+    if ctx.whole_days && ctx.date.is_none() && ctx.end_date.is_none() && ctx.from_now.is_none() {
+        ctx.whole_days = false;
+        ctx.end_midnight = false;
+        ctx.minutes = Some(24 * 60);
+    }
+    let ctx = &ctx;
     let window =
         if ctx.start.is_some() || ctx.end.is_some() || ctx.whole_days || ctx.end_date.is_some() {
             resolve_window(ctx, f)
