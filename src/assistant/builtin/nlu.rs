@@ -494,13 +494,18 @@ fn unread_time_words(text: &str, toks: &[String], time: &Reading) -> Option<when
             continue;
         }
         let prev = if i > 0 { toks[i - 1].as_str() } else { "" };
-        if matches!(
-            prev,
-            "per" | "a" | "an" | "each" | "every" | "good" | "the" | "this"
-        ) && matches!(
-            t.as_str(),
-            "day" | "week" | "month" | "hour" | "morning" | "afternoon" | "evening"
-        ) {
+        // "per GPU-hour", "per GPU per hour": a rate, not a time.
+        let rate = i >= 2 && toks[i - 2] == "per" && matches!(prev, "gpu" | "card" | "device");
+        if (rate
+            || matches!(
+                prev,
+                "per" | "a" | "an" | "each" | "every" | "good" | "the" | "this"
+            ))
+            && matches!(
+                t.as_str(),
+                "day" | "week" | "month" | "hour" | "morning" | "afternoon" | "evening"
+            )
+        {
             continue;
         }
         let from = i.saturating_sub(2);

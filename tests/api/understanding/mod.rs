@@ -31,9 +31,10 @@ const GENERATOR_EXACT_PCT: f64 = 97.0;
 /// tables are written on another branch).
 const TABLES_MIN_CONVERSATIONS: usize = 300;
 /// Required share of exactly understood hand-written conversations. Issue 10's goal is 95%
-/// for conversations never seen; the tables measure 94.3% today (0 wrong), so this bar
+/// for conversations never seen; the tables measure 94.76% today (0 wrong, 687 of them,
+/// 160 written this stop by a writer who had not read the parser), so this bar
 /// guards against regressions while the rest is worked on (see the closing note).
-const TABLES_EXACT_PCT: f64 = 93.0;
+const TABLES_EXACT_PCT: f64 = 94.0;
 
 fn env_number(name: &str, default: u64) -> u64 {
     match std::env::var(name) {

@@ -2722,13 +2722,14 @@ impl<'a> Cx<'a> {
             L::Week => 10080,
             L::Fortnight => 20160,
             _ => {
-                // "for 3" with nothing after → unreadable
+                // "for 3" with nothing after → unreadable ("for 9 December" is a day)
                 if i != j
                     && self.l(i) == L::For
                     && self.is_num(j)
                     && k == j + 1
                     && t[j].nd <= 3
                     && self.nothing_after(k)
+                    && !matches!(self.l(k), L::Month(_))
                 {
                     self.push(out, i, k, AK::Prob(PK::Unreadable));
                     return Some(k);
