@@ -143,6 +143,7 @@ const WORDS: &[(&str, &[Cue])] = &[
     ("unbook", &[Cancel]),
     ("scrap", &[Cancel]),
     ("scratch", &[Cancel]),
+    ("kill", &[Cancel]),
     ("wipe", &[Cancel]),
     ("drop", &[Cancel]),
     ("revoke", &[Cancel]),
@@ -402,6 +403,9 @@ const PHRASES: &[(&str, &[Cue])] = &[
     ("how much do i owe", &[Total]),
     ("how much have i spent", &[Total]),
     ("how much am i paying", &[Total]),
+    ("how much am i spending", &[Total]),
+    ("how much will i spend", &[Total]),
+    ("how much will i pay", &[Total]),
 ];
 
 /// Question words that open a question.

@@ -687,7 +687,12 @@ fn intent(toks: &[String], used: &[bool], p: &Parsed) -> Intent {
     let details = p.has_details() || p.unknown_model.is_some();
     let meaningful = toks.iter().filter(|t| !is_filler(t)).count();
     // Short answers: a yes or a no and nothing else of substance.
-    if !details && p.booking_ref.as_ref().is_none_or(|r| *r == BookingRef::It) {
+    // ("yes, all of it" answers a proposal to cancel everything.)
+    if !details
+        && p.booking_ref
+            .as_ref()
+            .is_none_or(|r| matches!(r, BookingRef::It | BookingRef::All))
+    {
         let booking_verbs = c.has(Cue::Cancel) || c.has(Cue::Change);
         if c.has(Cue::No) && other <= 1 && !booking_verbs {
             return Intent::No;
@@ -716,7 +721,15 @@ fn intent(toks: &[String], used: &[bool], p: &Parsed) -> Intent {
     let noun = has(Cue::BookingNoun);
     // "2 more hours on my booking", "one fewer gpu on my l40s booking", "make the a100
     // booking 3 gpus": a change of a booking named by a noun.
-    let booking_named = noun + u32::from(p.ref_by_model);
+    // "the A100s", "my H100": a definite model is a booking already made.
+    let definite_model = u32::from(toks.windows(2).enumerate().any(|(i, w)| {
+        matches!(w[0].as_str(), "the" | "my" | "that" | "those")
+            && used.get(i + 1) == Some(&true)
+            && p.models
+                .iter()
+                .any(|m| m.to_lowercase().starts_with(w[1].trim_end_matches('s')))
+    }));
+    let booking_named = noun + u32::from(p.ref_by_model) + definite_model;
     let change_details = u32::from(
         p.count_delta.is_some()
             || p.time.said.extra.is_some()
@@ -761,7 +774,8 @@ fn intent(toks: &[String], used: &[bool], p: &Parsed) -> Intent {
         (
             Intent::Total,
             // "how much will my bookings cost?"
-            (4 * has(Cue::Total) + 5 * has(Cue::Price) * mine * noun) * (1 - slots),
+            // "what's my bill now in total?": a time beside "my" does not make it a request.
+            (4 * has(Cue::Total) + 5 * has(Cue::Price) * mine * noun) * (1 - slots * (1 - mine)),
         ),
         (
             Intent::FindSlot,
@@ -892,12 +906,14 @@ fn date_reference(
         ];
         // Only a determined noun names a booking: "the one on", "my booking for" — not
         // "quick one: on Dec 14", "a booking for Friday".
+        let det = |w: &str| matches!(w, "the" | "my" | "that" | "this" | "your" | "our");
+        // "the V100 booking on", "my a100 reservation for": a model word may stand between.
+        let modelish = |w: &str| w == "gpu" || w.bytes().any(|b| b.is_ascii_digit());
         let determined = |n: usize| {
-            before.len() > n
-                && matches!(
-                    before[before.len() - n - 1],
-                    "the" | "my" | "that" | "this" | "your" | "our"
-                )
+            before.len() > n && det(before[before.len() - n - 1])
+                || before.len() > n + 1
+                    && modelish(before[before.len() - n - 1])
+                    && det(before[before.len() - n - 2])
         };
         let named_before = points.iter().any(|p| {
             let n = p.split(' ').count();

@@ -1083,9 +1083,16 @@ fn price_question(ctx: &Draft, p: &Parsed, f: &Facts<'_>) -> Question {
         } else {
             None
         };
+    // "all the L40S for 10 hours": every GPU of the model.
+    let all = ctx
+        .model
+        .as_deref()
+        .filter(|_| ctx.count_all)
+        .and_then(|m| f.inventory.find(m))
+        .map(|m| m.total());
     Question::Price {
         model: ctx.model.clone(),
-        count: ctx.count.unwrap_or(1),
+        count: ctx.count.or(all).unwrap_or(1),
         window,
         minutes: if window.is_none() {
             ctx.minutes.or(p.per_minutes)
