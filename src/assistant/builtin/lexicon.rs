@@ -156,6 +156,8 @@ const WORDS: &[(&str, &[Cue])] = &[
     ("alter", &[Change]),
     ("move", &[Change, Move]),
     ("switch", &[Change]),
+    // "bring my booking forward an hour"
+    ("forward", &[Change, Earlier]),
     ("swap", &[Change]),
     ("shift", &[Change, Move]),
     ("reschedule", &[Change, Move]),

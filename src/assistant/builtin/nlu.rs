@@ -730,8 +730,16 @@ fn intent(toks: &[String], used: &[bool], p: &Parsed) -> Intent {
                 .any(|m| m.to_lowercase().starts_with(w[1].trim_end_matches('s')))
     }));
     let booking_named = noun + u32::from(p.ref_by_model) + definite_model;
+    // "make the a100 booking 3 gpus", "1 gpu on that booking": a count for a booking named.
+    let on_booking = toks.windows(3).any(|w| {
+        matches!(w[0].as_str(), "the" | "that" | "this" | "my")
+            && w[1..]
+                .iter()
+                .any(|x| matches!(x.as_str(), "booking" | "reservation"))
+    });
     let change_details = u32::from(
-        p.count_delta.is_some()
+        matches!(p.count, Some(Count::Exact(_))) && on_booking && !p.time_said()
+            || p.count_delta.is_some()
             || p.time.said.extra.is_some()
             || p.time.said.by.is_some()
             || p.time.said.shift.is_some()
@@ -870,17 +878,30 @@ fn date_reference(
             .collect();
         // The grammar's span may hold the preposition ("on friday"): read it as before.
         let inner = lower.get(m.span.clone()).unwrap_or("");
-        if let Some(p) = ["on ", "for ", "from ", "starting "]
-            .iter()
-            .find(|p| inner.starts_with(**p))
+        if let Some(p) = [
+            "starts on ",
+            "starting on ",
+            "on ",
+            "for ",
+            "from ",
+            "starting ",
+        ]
+        .iter()
+        .find(|p| inner.starts_with(**p))
         {
-            before.push(p.trim_end());
+            before.extend(p.split_whitespace());
         }
+        // A part of the day or a model between the day and the noun is passed over ("the
+        // friday evening one", "tomorrow's A100 slot").
         let after: Vec<&str> = lower
             .get(m.span.end.min(lower.len())..)
             .unwrap_or("")
             .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
+            .filter(|w| {
+                !w.is_empty()
+                    && !matches!(*w, "morning" | "afternoon" | "evening" | "night" | "gpu")
+                    && !(w.len() > 1 && w.bytes().any(|b| b.is_ascii_digit()))
+            })
             .take(2)
             .collect();
         let tail = |n: usize| before[before.len().saturating_sub(n)..].join(" ");
@@ -928,7 +949,12 @@ fn date_reference(
             .last()
             .is_some_and(|w| matches!(*w, "the" | "my" | "that" | "this" | "and"));
         // "tomorrow's booking", "friday's reservation", "the one tomorrow".
-        let noun = |w: &&str| matches!(*w, "booking" | "bookings" | "reservation" | "reservations");
+        let noun = |w: &&str| {
+            matches!(
+                *w,
+                "booking" | "bookings" | "reservation" | "reservations" | "slot" | "slots"
+            )
+        };
         let possessive = after.first() == Some(&"s") && after.get(1).is_some_and(noun)
             || after.first().is_some_and(noun) && before.last().is_some_and(|w| *w != "a");
         let the_one = before.len() >= 2

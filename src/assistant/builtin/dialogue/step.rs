@@ -1288,6 +1288,25 @@ fn change(b: &Booking, ask: &ChangeAsk, mem: Memory, f: &Facts<'_>) -> (State, P
         );
     }
     let (s0, e0) = (b.interval.start(), b.interval.end());
+    // "switch my booking from monday to thursday": a range of days that starts on the
+    // booking's own day names where it goes, not a booking over both days.
+    let moved;
+    let ask = match (ask.date, ask.end_date) {
+        (Some(from), Some(to))
+            if from == f.local_date(s0)
+                && from != to
+                && ask.start.is_none()
+                && ask.end.is_none() =>
+        {
+            moved = ChangeAsk {
+                date: Some(to),
+                end_date: None,
+                ..ask.clone()
+            };
+            &moved
+        }
+        _ => ask,
+    };
     let len = e0 - s0;
     let mut start = s0;
     let mut end = e0;
