@@ -898,9 +898,10 @@ fn date_reference(
             .unwrap_or("")
             .split(|c: char| !c.is_alphanumeric())
             .filter(|w| {
-                !w.is_empty()
-                    && !matches!(*w, "morning" | "afternoon" | "evening" | "night" | "gpu")
-                    && !(w.len() > 1 && w.bytes().any(|b| b.is_ascii_digit()))
+                let passed_over =
+                    matches!(*w, "morning" | "afternoon" | "evening" | "night" | "gpu")
+                        || w.len() > 1 && w.bytes().any(|b| b.is_ascii_digit());
+                !w.is_empty() && !passed_over
             })
             .take(2)
             .collect();
