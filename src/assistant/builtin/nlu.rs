@@ -124,6 +124,11 @@ pub struct Parsed {
     pub with_count: bool,
     /// "book one L40S then", "reserve 2 of them": the request builds on what was just asked.
     pub refers_back: bool,
+    /// "the thursday one": a booking named by a weekday alone may be on any such day ahead.
+    pub weekday_ref: bool,
+    /// "everything except the H100": the models excepted (`Some(empty)`: an exception was
+    /// said but names no model, so "everything" cannot be taken as said).
+    pub except: Option<Vec<String>>,
     /// The message's cues (for the dialogue's own checks).
     pub cues: Cues,
 }
@@ -229,7 +234,7 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
     // "the one on the 9th", "the Friday booking": a date that points at a booking is not a
     // time for the request; read the message again without it.
     let date_ref = date_reference(text, &time);
-    if let Some((_, spans)) = &date_ref {
+    if let Some((_, spans, _)) = &date_ref {
         let mut b = text.as_bytes().to_vec();
         for span in spans {
             for x in b.iter_mut().take(span.end).skip(span.start) {
@@ -317,7 +322,7 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
         .find(|(t, u)| !**u && hex_ref(t))
         .map(|(t, _)| BookingRef::Id(t.clone()));
     if booking_ref.is_none() {
-        booking_ref = date_ref.map(|(d, _)| BookingRef::Dates(d));
+        booking_ref = date_ref.clone().map(|(d, _, _)| BookingRef::Dates(d));
     }
     if booking_ref.is_none() {
         booking_ref = ordinal_ref(&toks);
@@ -412,6 +417,8 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
         per_minutes,
         change,
         same: toks.iter().any(|t| t == "same"),
+        weekday_ref: date_ref.as_ref().is_some_and(|(_, _, w)| *w),
+        except: excepted(&toks, inv),
         refers_back: toks
             .iter()
             .any(|t| matches!(t.as_str(), "then" | "them" | "those" | "these")),
@@ -861,8 +868,10 @@ fn hex_ref(t: &str) -> bool {
 fn date_reference(
     text: &str,
     time: &Reading,
-) -> Option<(Vec<NaiveDate>, Vec<std::ops::Range<usize>>)> {
+) -> Option<(Vec<NaiveDate>, Vec<std::ops::Range<usize>>, bool)> {
     let mut dates = Vec::new();
+    // Whether a day was named by its weekday alone ("the thursday one").
+    let mut weekday = false;
     let mut spans = Vec::new();
     let lower = text.to_lowercase();
     for m in &time.mentions {
@@ -967,14 +976,11 @@ fn date_reference(
             && (noun_after || after.first().is_some_and(|w| *w == "one"));
         if named_before || noun_after || and_after {
             dates.push(date);
-            // "the thursday one" names any Thursday of the weeks ahead, not only the next.
-            if weekday_only(inner) {
-                dates.extend((1..=5).map(|k| date + chrono::Duration::days(7 * k)));
-            }
+            weekday |= weekday_only(inner);
             spans.push(m.span.clone());
         }
     }
-    (!dates.is_empty()).then_some((dates, spans))
+    (!dates.is_empty()).then_some((dates, spans, weekday))
 }
 
 /// Whether a date piece is a weekday named alone ("thursday", "on Fri"), without a number
@@ -1310,8 +1316,38 @@ fn ruled_out(before: &[String]) -> bool {
     };
     match w {
         [.., a, b] if (a == "instead" && b == "of") || (a == "rather" && b == "than") => true,
-        [.., a] => matches!(a.as_str(), "not" | "no" | "except" | "without"),
+        [.., a, b] if exception(a, Some(b)) => true,
+        [.., a] => matches!(a.as_str(), "not" | "no" | "without") || exception(a, None),
         _ => false,
+    }
+}
+
+/// The models named after an "except" word, if there is one.
+fn excepted(toks: &[String], inv: &Inventory) -> Option<Vec<String>> {
+    let at = toks.iter().enumerate().position(|(i, t)| {
+        exception(t, None) || exception(t, toks.get(i + 1).map(String::as_str))
+    })?;
+    let tail = &toks[at + 1..];
+    let mut used = vec![false; tail.len()];
+    let mut skip = tail.to_vec();
+    // The pair's second word ("for", "than", "from") is not a model.
+    if let Some(first) = skip.first_mut() {
+        if matches!(first.as_str(), "for" | "than" | "from") {
+            first.clear();
+        }
+    }
+    Some(find_models(&skip, inv, &mut used).0)
+}
+
+/// Whether words say "all but": "except (for)", "excluding", "besides", "other than",
+/// "apart from" (`next` is the word after `w`, if it is a pair).
+fn exception(w: &str, next: Option<&str>) -> bool {
+    match next {
+        Some(n) => matches!(
+            (w, n),
+            ("except", "for") | ("other", "than") | ("apart", "from")
+        ),
+        None => matches!(w, "except" | "excluding" | "besides"),
     }
 }
 
@@ -1418,6 +1454,10 @@ fn find_count(toks: &[String], used: &[bool], model_at: &[bool]) -> (Option<Coun
             return (Some(Count::All), None);
         }
         if model_at[i] {
+            // "h100 pair"
+            if toks.get(i + 1).is_some_and(|t| t == "pair") {
+                return (Some(Count::Exact(2)), None);
+            }
             // "A100 x 2", "a100 x2", "H100 80GB x8"
             let i = if toks.get(i + 1).is_some_and(|t| t.ends_with("gb")) {
                 i + 1

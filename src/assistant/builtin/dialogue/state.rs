@@ -129,6 +129,30 @@ impl Draft {
             (None, Some(_)) => {}
             (None, None) => {}
         }
+        // "an hour later" moves the period; "2h more" lengthens it. Only within its day: a
+        // move across midnight is not applied (the caller then asks rather than repeats).
+        if let (Some(sh), Some(start)) = (said.shift, self.start) {
+            let (s, e) = (
+                start.overflowing_add_signed(sh),
+                self.end.map(|e| e.overflowing_add_signed(sh)),
+            );
+            if s.1 == 0 && e.is_none_or(|e| e.1 == 0) && !self.end_midnight {
+                self.start = Some(s.0);
+                self.end = e.map(|e| e.0);
+            }
+        }
+        if let Some(extra) = said.extra {
+            match (self.end, self.minutes) {
+                (Some(end), _) if !self.end_midnight => {
+                    let (e, wrap) = end.overflowing_add_signed(extra);
+                    if wrap == 0 && e > end {
+                        self.end = Some(e);
+                    }
+                }
+                (None, Some(m)) => self.minutes = Some(m + extra.num_minutes()),
+                _ => {}
+            }
+        }
         if let Some(d) = said.duration {
             self.minutes = Some(d.num_minutes());
             if said.end.is_none() && !said.end_midnight {

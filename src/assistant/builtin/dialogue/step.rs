@@ -90,10 +90,23 @@ impl ChangeAsk {
     fn from(p: &Parsed) -> Self {
         let s = &p.time.said;
         let mins = |d: Option<Duration>| d.map(|d| d.num_minutes());
+        // "end at 13:00 ... free for others in the afternoon": a part of the day beside an
+        // end is a story, not a new start.
+        use crate::assistant::builtin::when::MentionKind as K;
+        let kinds = || {
+            p.time
+                .mentions
+                .iter()
+                .filter(|m| !m.negated)
+                .map(|m| &m.kind)
+        };
+        let pod_start_only = kinds().any(|k| matches!(k, K::PartOfDay(..)))
+            && kinds().any(|k| matches!(k, K::Until(_, Some(_))))
+            && !kinds().any(|k| matches!(k, K::Time(_) | K::TimeRange(..) | K::DateTime(..)));
         ChangeAsk {
             date: s.date,
             end_date: s.end_date,
-            start: s.start,
+            start: s.start.filter(|_| !pod_start_only),
             end: s.end,
             end_midnight: s.end_midnight,
             minutes: mins(s.duration),
@@ -428,8 +441,8 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
             keep(Plan::Say(Say::Restate(proposal.stated.clone())))
         }
         (Pending::Confirming { proposal }, i) if corrects(p, i) => match &proposal.act {
-            Act::Book { draft, .. } => {
-                let mut draft = draft.clone();
+            Act::Book { draft: before, .. } => {
+                let mut draft = before.clone();
                 if p.count.is_none() && p.count_delta.is_none() && !p.time_said() {
                     if let Some(n) = p.bare_number {
                         draft.count = Some(n);
@@ -437,6 +450,21 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
                     }
                 }
                 absorb_details(&mut draft, p, f);
+                let said = &p.time.said;
+                let asked_change = p.correction
+                    || p.count_delta.is_some()
+                    || said.shift.is_some()
+                    || said.extra.is_some()
+                    || said.by.is_some()
+                    || p.change.later
+                    || p.change.earlier
+                    || p.change.extend
+                    || p.change.shorten;
+                if draft == *before && asked_change {
+                    // A change was asked of the proposal that changed nothing in it: never
+                    // state the same proposal again as if it had been done.
+                    return idle(mem, Plan::Say(Say::NotUnderstood));
+                }
                 fill(draft, mem, p, f)
             }
             Act::Change { booking, ask, .. } => {
@@ -614,6 +642,13 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
                 } else {
                     Draft::default()
                 };
+                absorb_details(&mut draft, p, f);
+                fill(draft, mem, p, f)
+            }
+            // "saturday 5 dec" as a first message: the start of a request (the model is
+            // asked next), not something to forget.
+            _ if p.time_said() && matches!(state.pending, Pending::Idle) => {
+                let mut draft = Draft::default();
                 absorb_details(&mut draft, p, f);
                 fill(draft, mem, p, f)
             }
@@ -1125,7 +1160,16 @@ fn refer<'b>(pool: &[&'b Booking], p: &Parsed, mem: &Memory, f: &Facts<'_>) -> V
             };
         }
         Some(BookingRef::Dates(ds)) => {
-            hits.retain(|b| ds.contains(&f.local_date(b.interval.start())));
+            // "the thursday one": that weekday in any of the next five weeks.
+            let weeks = if p.weekday_ref { 0..=5 } else { 0..=0 };
+            hits.retain(|b| {
+                let day = f.local_date(b.interval.start());
+                ds.iter().any(|d| {
+                    weeks
+                        .clone()
+                        .any(|k| day == *d + chrono::Duration::days(7 * k))
+                })
+            });
         }
         Some(BookingRef::It) if !p.ref_by_model && p.time.said.date.is_none() => {
             if let Some(last) = &mem.last_booking {
@@ -1140,6 +1184,21 @@ fn refer<'b>(pool: &[&'b Booking], p: &Parsed, mem: &Memory, f: &Facts<'_>) -> V
         && (p.ref_by_model || p.intent == Intent::Cancel || p.booking_ref.is_some())
     {
         hits.retain(|b| p.models.contains(&b.model));
+    }
+    // "the friday booking that starts at 9": a start time said with a cancellation narrows
+    // several down (for a change, a time is the new one, not a reference).
+    if let (Some(t), true) = (
+        p.time.said.start,
+        hits.len() > 1 && p.intent == Intent::Cancel,
+    ) {
+        let same: Vec<&Booking> = hits
+            .iter()
+            .copied()
+            .filter(|b| f.local_time(b.interval.start()) == t)
+            .collect();
+        if !same.is_empty() {
+            hits = same;
+        }
     }
     // "the one with 6 GPUs", "the booking with 2 V100s": a count narrows several down.
     if let (Some(Count::Exact(n)), true) = (p.count, hits.len() > 1) {
@@ -1172,6 +1231,17 @@ fn describe_ref(p: &Parsed) -> String {
 /// A cancellation: which booking(s), then a proposal that names them.
 fn cancel(p: &Parsed, mem: Memory, f: &Facts<'_>) -> (State, Plan) {
     let live = f.live();
+    // An exception ("all my A100 bookings except the friday one") is read only beside
+    // "everything" and models; elsewhere it is asked, never ignored.
+    if p.except.is_some() && p.booking_ref != Some(BookingRef::All) {
+        return (
+            State {
+                pending: Pending::Idle,
+                memory: mem,
+            },
+            Plan::Say(Say::NotUnderstood),
+        );
+    }
     if live.is_empty() {
         return (
             State {
@@ -1182,14 +1252,41 @@ fn cancel(p: &Parsed, mem: Memory, f: &Facts<'_>) -> (State, Plan) {
         );
     }
     if p.booking_ref == Some(BookingRef::All) && p.models.is_empty() {
+        // "everything except the H100": all but the models excepted; an exception that names
+        // no model ("except the friday one") is not read, so nothing is proposed.
+        let keep: &[String] = match &p.except {
+            Some(models) if models.is_empty() => {
+                return (
+                    State {
+                        pending: Pending::Idle,
+                        memory: mem,
+                    },
+                    Plan::Say(Say::NotUnderstood),
+                )
+            }
+            Some(models) => models,
+            None => &[],
+        };
+        let bookings: Vec<String> = live
+            .iter()
+            .filter(|b| !keep.contains(&b.model))
+            .map(|b| b.id.to_string())
+            .collect();
+        if bookings.is_empty() {
+            return (
+                State {
+                    pending: Pending::Idle,
+                    memory: mem,
+                },
+                Plan::Say(Say::NoMatch(describe_ref(p))),
+            );
+        }
         return (
             State {
                 pending: Pending::Idle,
                 memory: mem,
             },
-            Plan::ProposeCancel {
-                bookings: live.iter().map(|b| b.id.to_string()).collect(),
-            },
+            Plan::ProposeCancel { bookings },
         );
     }
     pick_booking(p, &mem, f, Purpose::Cancel)

@@ -768,7 +768,8 @@ fn lex(text: &str) -> Vec<Tok> {
             if p.k == K::W {
                 let ok = match p.l {
                     L::H | L::T => j >= 2 && p.glued && out[j - 2].k == K::N,
-                    L::Pt => true,
+                    // "dec3": a month glued to its day
+                    L::Pt | L::Month(_) => true,
                     _ => false,
                 };
                 if !ok {
@@ -2091,12 +2092,20 @@ impl<'a> Cx<'a> {
         // "later" or the like is a time of day; no length ends "until" or starts "from".
         if let Some(tok) = t.get(i).filter(|x| x.k == K::N && x.nd <= 2 && x.n <= 24) {
             let word = |k: usize| t.get(k).map(|x| self.text[x.s..x.e].to_lowercase());
-            let cue = i > 0 && matches!(self.l(i - 1), L::From | L::Till | L::To | L::At);
+            // "until the 14 hours": a "the" may stand between the cue and the number.
+            let c = if i > 1 && self.l(i - 1) == L::The {
+                i - 1
+            } else {
+                i
+            };
+            let cue = c > 0 && matches!(self.l(c - 1), L::From | L::Till | L::To | L::At);
+            let end_cue = c > 0 && matches!(self.l(c - 1), L::Till | L::To);
             let after = self.l(i + 2);
-            if cue
-                && word(i + 1).as_deref() == Some("hour")
-                && !matches!(after, L::From | L::Later | L::Ago | L::After | L::Before)
-            {
+            let unit = word(i + 1);
+            // An end is never a length: "until 17 hours" is 17:00 too.
+            let hour =
+                unit.as_deref() == Some("hour") || end_cue && unit.as_deref() == Some("hours");
+            if cue && hour && !matches!(after, L::From | L::Later | L::Ago | L::After | L::Before) {
                 let tv = TV {
                     h: tok.n % 24,
                     m: 0,
