@@ -745,7 +745,9 @@ fn intent(toks: &[String], used: &[bool], p: &Parsed) -> Intent {
                 .any(|x| matches!(x.as_str(), "booking" | "reservation"))
     });
     let change_details = u32::from(
-        matches!(p.count, Some(Count::Exact(_))) && on_booking && !p.time_said()
+        (matches!(p.count, Some(Count::Exact(_))) || p.bare_number.is_some())
+            && on_booking
+            && !p.time_said()
             || p.count_delta.is_some()
             || p.time.said.extra.is_some()
             || p.time.said.by.is_some()

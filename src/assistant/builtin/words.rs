@@ -4,7 +4,18 @@
 /// `.` and `/` stay inside a token (times, ranges, dates, decimals) but not at its ends.
 pub fn tokens(text: &str) -> Vec<String> {
     let mut cleaned = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
+    let chars: Vec<char> = text.chars().collect();
+    for (k, &c) in chars.iter().enumerate() {
+        // "h100*2": a star between a name and a number is a times sign.
+        let times_sign = c == '*'
+            && k > 0
+            && chars[k - 1].is_alphanumeric()
+            && chars.get(k + 1).is_some_and(|n| n.is_ascii_digit());
+        let c = if times_sign { ' ' } else { c };
+        if times_sign {
+            cleaned.push_str(" x");
+            continue;
+        }
         let c = match c {
             '\u{2019}' | '\u{2018}' => '\'',
             '\u{2013}' | '\u{2014}' => '-',
@@ -45,6 +56,16 @@ pub fn tokens(text: &str) -> Vec<String> {
         })
         .into_iter()
         .flat_map(|t| {
+            // "4xa100" → "4x", "a100": a count glued to a model name.
+            let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+            if (1..=2).contains(&digits)
+                && t[digits..].starts_with('x')
+                && t.len() > digits + 2
+                && t.as_bytes()[digits + 1].is_ascii_alphabetic()
+                && t[digits + 1..].bytes().any(|b| b.is_ascii_digit())
+            {
+                return vec![t[..=digits].to_string(), t[digits + 1..].to_string()];
+            }
             // "free-now" → "free", "now"; "9-17", "a100-80gb" and "2026-12-03" stay whole.
             if t.contains('-') && !t.chars().any(|c| c.is_ascii_digit()) {
                 t.split('-')
@@ -127,6 +148,9 @@ pub fn is_gpu_noun(t: &str) -> bool {
             | "devices"
             | "accelerator"
             | "accelerators"
+            | "piece"
+            | "pieces"
+            | "pcs"
             | "unit"
             | "units"
             | "x"

@@ -1171,6 +1171,15 @@ fn refer<'b>(pool: &[&'b Booking], p: &Parsed, mem: &Memory, f: &Facts<'_>) -> V
                 })
             });
         }
+        // "CANCEL SATURDAY PLS": a day alone in a cancellation names the day's bookings.
+        None if p.intent == Intent::Cancel
+            && p.time.said.start.is_none()
+            && p.time.said.end_date.is_none() =>
+        {
+            if let Some(d) = p.time.said.date {
+                hits.retain(|b| f.local_date(b.interval.start()) == d);
+            }
+        }
         Some(BookingRef::It) if !p.ref_by_model && p.time.said.date.is_none() => {
             if let Some(last) = &mem.last_booking {
                 if hits.iter().any(|b| b.id.as_str() == last) {

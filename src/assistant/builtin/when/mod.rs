@@ -681,7 +681,8 @@ fn lex(text: &str) -> Vec<Tok> {
             let ch = text[i..].chars().next().unwrap();
             i += ch.len_utf8();
             let p = match ch {
-                '–' | '—' | '‒' | '−' => b'-',
+                // "10→16": an arrow joins a range like a dash
+                '–' | '—' | '‒' | '−' | '→' => b'-',
                 '’' | '‘' => b'\'',
                 _ => b'#',
             };
@@ -2419,6 +2420,19 @@ impl<'a> Cx<'a> {
                 return Some(e);
             }
             if self.l(i + 1) == L::OClock {
+                // "18 o'clock" (a 24-hour clock said in words) is 18:00
+                if (13..=24).contains(&n) {
+                    let tv = TV {
+                        h: n % 24,
+                        m: 0,
+                        fixed: true,
+                        weak: false,
+                        midnight: n == 24,
+                        soft: false,
+                    };
+                    self.push(out, i, i + 2, AK::Time(tv));
+                    return Some(i + 2);
+                }
                 if n == 0 || n > 12 {
                     self.push(out, i, i + 2, AK::Prob(PK::Unreadable));
                 } else {
