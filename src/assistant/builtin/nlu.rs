@@ -126,6 +126,8 @@ pub struct Parsed {
     pub refers_back: bool,
     /// "the thursday one": a booking named by a weekday alone may be on any such day ahead.
     pub weekday_ref: bool,
+    /// "the big one", "the later of my two": which of several bookings by size or time.
+    pub pick: Option<Pick>,
     /// "everything except the H100": the models excepted (`Some(empty)`: an exception was
     /// said but names no model, so "everything" cannot be taken as said).
     pub except: Option<Vec<String>>,
@@ -418,6 +420,7 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
         change,
         same: toks.iter().any(|t| t == "same"),
         weekday_ref: date_ref.as_ref().is_some_and(|(_, _, w)| *w),
+        pick: which_one(&toks),
         except: excepted(&toks, inv),
         refers_back: toks
             .iter()
@@ -1322,6 +1325,34 @@ fn ruled_out(before: &[String]) -> bool {
         [.., a] => matches!(a.as_str(), "not" | "no" | "without") || exception(a, None),
         _ => false,
     }
+}
+
+/// Which of several bookings a word picks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pick {
+    /// "the big one": the most GPUs.
+    Biggest,
+    /// "the small one": the fewest GPUs.
+    Smallest,
+    /// "the later one", "the latest": the last to start.
+    Latest,
+    /// "the earlier one", "the earliest": the first to start.
+    Earliest,
+}
+
+/// "the big a100 booking", "the later of my two": a size word anywhere, a time word only
+/// after "the" ("push it later" is a change, not a pick).
+fn which_one(toks: &[String]) -> Option<Pick> {
+    toks.iter().enumerate().find_map(|(i, t)| {
+        let after_the = i > 0 && toks[i - 1] == "the";
+        match t.as_str() {
+            "big" | "bigger" | "biggest" | "large" | "larger" | "largest" => Some(Pick::Biggest),
+            "small" | "smaller" | "smallest" => Some(Pick::Smallest),
+            "later" | "latest" if after_the => Some(Pick::Latest),
+            "earlier" | "earliest" if after_the => Some(Pick::Earliest),
+            _ => None,
+        }
+    })
 }
 
 /// The models named after an "except" word, if there is one.

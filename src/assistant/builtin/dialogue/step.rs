@@ -1209,6 +1209,25 @@ fn refer<'b>(pool: &[&'b Booking], p: &Parsed, mem: &Memory, f: &Facts<'_>) -> V
             hits = same;
         }
     }
+    // "the big one", "the later of my two": the one that is most so, if only one is.
+    if let (Some(pick), true) = (p.pick, hits.len() > 1) {
+        use crate::assistant::builtin::nlu::Pick;
+        let key = |b: &Booking| match pick {
+            Pick::Biggest => b.count() as i64,
+            Pick::Smallest => -(b.count() as i64),
+            Pick::Latest => b.interval.start().timestamp(),
+            Pick::Earliest => -b.interval.start().timestamp(),
+        };
+        let best = hits.iter().map(|b| key(b)).max();
+        let top: Vec<&Booking> = hits
+            .iter()
+            .copied()
+            .filter(|b| Some(key(b)) == best)
+            .collect();
+        if top.len() == 1 {
+            hits = top;
+        }
+    }
     // "the one with 6 GPUs", "the booking with 2 V100s": a count narrows several down.
     if let (Some(Count::Exact(n)), true) = (p.count, hits.len() > 1) {
         if p.with_count {
