@@ -191,6 +191,7 @@ const WORDS: &[(&str, &[Cue])] = &[
     ("booking", &[BookingNoun]),
     ("bookings", &[BookingNoun]),
     ("reservation", &[BookingNoun]),
+    ("res", &[BookingNoun]),
     ("reservations", &[BookingNoun]),
     ("booked", &[BookingNoun]),
     ("reserved", &[BookingNoun]),

@@ -178,6 +178,7 @@ impl Parsed {
 
 /// Understands `text`, with times relative to `now` in the configured zone.
 pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
+    let text = &plus_as_more(text);
     let greeting_free = without_greetings(text);
     let mut time = when::read(&greeting_free, now);
     // "until 2027-01-01T00:00": a written 00:00 is the start of that day, not its end.
@@ -741,10 +742,11 @@ fn intent(toks: &[String], used: &[bool], p: &Parsed) -> Intent {
     }));
     let booking_named = noun + u32::from(p.ref_by_model) + definite_model;
     // "make the a100 booking 3 gpus", "1 gpu on that booking": a count for a booking named.
-    let on_booking = toks.windows(3).any(|w| {
-        matches!(w[0].as_str(), "the" | "that" | "this" | "my")
-            && w[1..]
+    let on_booking = toks.iter().enumerate().any(|(i, w)| {
+        matches!(w.as_str(), "the" | "that" | "this" | "my")
+            && toks[i + 1..]
                 .iter()
+                .take(2)
                 .any(|x| matches!(x.as_str(), "booking" | "reservation"))
     });
     let change_details = u32::from(
@@ -1325,6 +1327,36 @@ fn ruled_out(before: &[String]) -> bool {
         [.., a] => matches!(a.as_str(), "not" | "no" | "without") || exception(a, None),
         _ => false,
     }
+}
+
+/// "+1 gpu", "+2h": a plus sign before a number written as "more" after it ("1 more gpu",
+/// "2h more"), which the rest reads as an addition.
+fn plus_as_more(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut rest = text;
+    while let Some(at) = rest.find('+') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let n = after
+            .bytes()
+            .take_while(|b| b.is_ascii_alphanumeric() || *b == b'.')
+            .count();
+        let piece = &after[..n];
+        let before_ok = rest[..at]
+            .chars()
+            .last()
+            .is_none_or(|c| !c.is_alphanumeric());
+        if before_ok && piece.bytes().next().is_some_and(|b| b.is_ascii_digit()) {
+            out.push_str(piece);
+            out.push_str(" more");
+            rest = &after[n..];
+        } else {
+            out.push('+');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Which of several bookings a word picks.
