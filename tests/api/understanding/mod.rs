@@ -31,7 +31,7 @@ const GENERATOR_EXACT_PCT: f64 = 97.0;
 /// tables are written on another branch).
 const TABLES_MIN_CONVERSATIONS: usize = 300;
 /// Required share of exactly understood hand-written conversations. Issue 10's goal is 95%
-/// for conversations never seen; the tables measure 94.39% today (0 wrong, 802 of them,
+/// for conversations never seen; the tables measure 96.13% today (0 wrong, 802 of them,
 /// 275 written this stop by writers who had not read the parser), so this bar
 /// guards against regressions while the rest is worked on (see the closing note).
 const TABLES_EXACT_PCT: f64 = 94.0;
