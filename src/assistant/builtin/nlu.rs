@@ -362,6 +362,25 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
     };
     // Numbers said on their own ("3", "four is enough", "one, not six"); not "the L40S
     // one", not a number ruled out ("not six").
+    // "reduce it to 2 gpus — no, 3": a number right after a correction word replaces the
+    // count said before it.
+    let corrected = toks
+        .iter()
+        .enumerate()
+        .filter(|(i, t)| !used[*i] && !matches!(t.as_str(), "a" | "an" | "one"))
+        .filter_map(|(i, t)| number(t).map(|n| (i, n)))
+        .filter(|(i, _)| {
+            toks[..*i]
+                .iter()
+                .rev()
+                .take(2)
+                .any(|w| matches!(w.as_str(), "no" | "sorry" | "actually" | "mean" | "rather"))
+        })
+        .map(|(_, n)| n)
+        .last();
+    if let (Some(m), Some(Count::Exact(_))) = (corrected, count) {
+        count = Some(Count::Exact(m));
+    }
     let free_numbers: Vec<u32> = toks
         .iter()
         .enumerate()
@@ -718,6 +737,16 @@ fn intent(toks: &[String], used: &[bool], p: &Parsed) -> Intent {
             // dialogue reads "cancel it" after a booking as a cancellation).
             return Intent::No;
         }
+        // "hmm ok maybe", "yes, probably": a hedged yes is not a yes.
+        let hedged = toks.iter().any(|t| {
+            matches!(
+                t.as_str(),
+                "maybe" | "perhaps" | "possibly" | "probably" | "hmm" | "hmmm" | "unsure"
+            )
+        }) || toks.windows(2).any(|w| w[0] == "not" && w[1] == "sure");
+        if hedged && c.has(Cue::Yes) && !booking_verbs {
+            return Intent::Unknown;
+        }
         if c.has(Cue::Yes) && !c.has(Cue::No) && other == 0 && !booking_verbs {
             return Intent::Yes;
         }
@@ -801,7 +830,12 @@ fn intent(toks: &[String], used: &[bool], p: &Parsed) -> Intent {
         ),
         (
             Intent::FindSlot,
-            4 * has(Cue::Soonest) + has(Cue::Soonest) * q,
+            // "a maintenance window fri 4 dec 18:00-22:00": a time given whole is a request.
+            (4 * has(Cue::Soonest) + has(Cue::Soonest) * q)
+                * u32::from(
+                    p.time.said.start.is_none()
+                        || p.time.said.end.is_none() && p.time.said.duration.is_none(),
+                ),
         ),
         (
             Intent::Book,
@@ -1472,6 +1506,18 @@ fn unknown_model(toks: &[String], used: &[bool]) -> Option<String> {
 /// couple of 4090s", "four v100", "an H100", "x4"), or after one ("A100 x 2"); and a
 /// change of count ("one more GPU", "two fewer").
 fn find_count(toks: &[String], used: &[bool], model_at: &[bool]) -> (Option<Count>, Option<i32>) {
+    // "3 or 4 A100s", "one or two of them": how many is asked, not chosen.
+    let alternatives = (2..toks.len()).any(|k| {
+        toks[k - 1] == "or"
+            && !used[k - 2]
+            && !used[k]
+            && number(&toks[k - 2]).is_some()
+            && number(&toks[k]).is_some()
+            && !matches!(toks[k].as_str(), "a" | "an")
+    });
+    if alternatives {
+        return (Some(Count::Some), None);
+    }
     // A number right before a model wins over one before a generic noun ("6 people, one
     // card each, so 6 rtx 4090").
     for i in 0..toks.len().saturating_sub(1) {
@@ -1496,6 +1542,7 @@ fn find_count(toks: &[String], used: &[bool], model_at: &[bool]) -> (Option<Coun
             if i > 0 && matches!(toks[i - 1].as_str(), "not" | "than") {
                 continue;
             }
+
             // "half an A100": a part of a GPU is not rented; "a few H100s": not a number.
             // How many is asked.
             if i > 0 && matches!(toks[i - 1].as_str(), "half" | "quarter") || toks[i] == "few" {

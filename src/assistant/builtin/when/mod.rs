@@ -3859,6 +3859,29 @@ impl<'a> Cx<'a> {
                 }
             }
         }
+        // "next week's tuesday", "next week, on Tuesday": a day inside a range of days said
+        // beside it is the day meant; the range is only where to look.
+        let day_inside = r.mentions.iter().filter(|m| !m.negated).any(|m| {
+            matches!(m.kind, MentionKind::Date(d) | MentionKind::DateTime(d, _)
+                if r.mentions.iter().any(|x| !x.negated
+                    && matches!(x.kind, MentionKind::DateRange(a, b) if a <= d && d <= b)))
+        });
+        if day_inside {
+            if let Some(d) = r
+                .mentions
+                .iter()
+                .filter(|m| !m.negated)
+                .find_map(|m| match m.kind {
+                    MentionKind::Date(d) | MentionKind::DateTime(d, _) => Some(d),
+                    _ => None,
+                })
+            {
+                s.date = Some(d);
+                s.end_date = None;
+                s.whole_days = false;
+                s.end_midnight = s.end_midnight && s.end.is_none() && s.start.is_none();
+            }
+        }
         if s.end_date.is_some()
             && s.start.is_none()
             && s.end.is_none()
