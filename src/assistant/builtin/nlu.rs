@@ -377,7 +377,7 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
                 .any(|w| matches!(w.as_str(), "no" | "sorry" | "actually" | "mean" | "rather"))
         })
         .map(|(_, n)| n)
-        .last();
+        .next_back();
     if let (Some(m), Some(Count::Exact(_))) = (corrected, count) {
         count = Some(Count::Exact(m));
     }
