@@ -98,6 +98,7 @@ const WORDS: &[(&str, &[Cue])] = &[
     ("priced", &[Price]),
     ("cost", &[Price]),
     ("$/h", &[Price]),
+    ("ballpark", &[Price]),
     ("$/hr", &[Price]),
     ("costs", &[Price]),
     ("costing", &[Price]),
@@ -395,6 +396,8 @@ const PHRASES: &[(&str, &[Cue])] = &[
     ("end my", &[Change, Shorten]),
     ("it end", &[Change, Shorten]),
     ("end at", &[Change, Shorten]),
+    // "9 to 3, scratch that, 10 to 3": a correction, not a cancellation.
+    ("scratch that", &[Correct]),
     ("call off", &[Cancel]),
     ("clear out", &[Cancel]),
     ("free them up", &[Cancel]),

@@ -793,9 +793,9 @@ fn intent(toks: &[String], used: &[bool], p: &Parsed) -> Intent {
     let change_words =
         has(Cue::Extend) + has(Cue::Shorten) + has(Cue::Move) + has(Cue::Later) + has(Cue::Earlier);
     // "if I rented 8 A100 for 12 hours, what would the bill be": a question, not a request.
+    // ("what would 8 v100 for 3 days run us", with or without an "if")
     let hypothetical = u32::from(
-        toks.iter().any(|t| t == "if")
-            && toks.iter().any(|t| t == "would")
+        toks.iter().any(|t| t == "would")
             && toks
                 .iter()
                 .any(|t| matches!(t.as_str(), "what" | "how" | "whats")),

@@ -536,10 +536,12 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
             },
             _,
         ) if p.booking_ref.is_some() || !p.models.is_empty() || p.time.said.date.is_some() => {
+            // While choosing, a model named ("the l40s") is the choice.
             let pool: Vec<&Booking> = f
                 .live()
                 .into_iter()
                 .filter(|b| candidates.iter().any(|c| c == b.id.as_str()))
+                .filter(|b| p.models.is_empty() || p.models.contains(&b.model))
                 .collect();
             let hits = refer(&pool, p, &mem, f);
             match (hits.as_slice(), purpose) {
