@@ -381,6 +381,19 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
     if let (Some(m), Some(Count::Exact(_))) = (corrected, count) {
         count = Some(Count::Exact(m));
     }
+    // "is an L40S free …? if so reserve 2", "price of an H100? and book some": an article
+    // before the model is not the count when another number or "some" is said.
+    let article_count = matches!(count, Some(Count::Exact(1)))
+        && toks
+            .iter()
+            .zip(model_at.iter().skip(1))
+            .any(|(t, next_is_model)| *next_is_model && matches!(t.as_str(), "a" | "an"));
+    let other_count = toks.iter().enumerate().any(|(i, t)| {
+        !used[i] && number(t).is_some_and(|n| n > 1) || t == "some" || t == "several"
+    });
+    if article_count && other_count {
+        count = Some(Count::Some);
+    }
     let free_numbers: Vec<u32> = toks
         .iter()
         .enumerate()
@@ -741,7 +754,17 @@ fn intent(toks: &[String], used: &[bool], p: &Parsed) -> Intent {
         let hedged = toks.iter().any(|t| {
             matches!(
                 t.as_str(),
-                "maybe" | "perhaps" | "possibly" | "probably" | "hmm" | "hmmm" | "unsure"
+                "maybe"
+                    | "perhaps"
+                    | "possibly"
+                    | "probably"
+                    | "might"
+                    | "hmm"
+                    | "hmmm"
+                    | "unsure"
+                    | "checking"
+                    | "dunno"
+                    | "idk"
             )
         }) || toks.windows(2).any(|w| w[0] == "not" && w[1] == "sure");
         if hedged && c.has(Cue::Yes) && !booking_verbs {
@@ -1457,7 +1480,7 @@ fn keeps_end(toks: &[String]) -> bool {
     let keep = |t: &str| matches!(t, "same" | "keep" | "still" | "stays" | "unchanged");
     toks.iter().enumerate().any(|(i, t)| {
         end(t)
-            && toks[i.saturating_sub(2)..(i + 3).min(toks.len())]
+            && toks[i.saturating_sub(3)..(i + 3).min(toks.len())]
                 .iter()
                 .any(|w| keep(w))
     })
@@ -1543,9 +1566,13 @@ fn find_count(toks: &[String], used: &[bool], model_at: &[bool]) -> (Option<Coun
                 continue;
             }
 
-            // "half an A100": a part of a GPU is not rented; "a few H100s": not a number.
-            // How many is asked.
-            if i > 0 && matches!(toks[i - 1].as_str(), "half" | "quarter") || toks[i] == "few" {
+            // "half an A100", "50% of an A100": a part of a GPU is not rented; "a few
+            // H100s": not a number. How many is asked.
+            let part_of = i > 1 && toks[i - 1] == "of" && matches!(toks[i].as_str(), "a" | "an");
+            if i > 0 && matches!(toks[i - 1].as_str(), "half" | "quarter")
+                || toks[i] == "few"
+                || part_of
+            {
                 return (Some(Count::Some), None);
             }
             return (Some(Count::Exact(n)), None);

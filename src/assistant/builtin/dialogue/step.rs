@@ -1466,7 +1466,8 @@ fn change(b: &Booking, ask: &ChangeAsk, mem: Memory, f: &Facts<'_>) -> (State, P
         end = e0 + signed(if ask.shorten { -m } else { m });
     } else {
         let mut ask = ask.clone();
-        if (ask.extend || ask.shorten) && ask.end.is_none() && ask.start.is_some() {
+        if (ask.extend || ask.shorten) && ask.end.is_none() && ask.start.is_some() && !ask.keep_end
+        {
             // "extend it to 7pm": the time is the new end.
             ask.end = ask.start.take();
         }

@@ -3859,6 +3859,19 @@ impl<'a> Cx<'a> {
                 }
             }
         }
+        // "done by noon on dec 4, start at 8am": a start with no day of its own, before the
+        // end on the day the end names, starts that day (not today, days before).
+        if let (None, Some(d), Some(st), Some(en)) = (s.date, s.end_date, s.start, s.end) {
+            if st < en
+                && !r
+                    .mentions
+                    .iter()
+                    .any(|m| matches!(m.kind, MentionKind::DateRange(..)))
+            {
+                s.date = Some(d);
+                s.end_date = None;
+            }
+        }
         // "next week's tuesday", "next week, on Tuesday": a day inside a range of days said
         // beside it is the day meant; the range is only where to look.
         let day_inside = r.mentions.iter().filter(|m| !m.negated).any(|m| {
