@@ -145,10 +145,8 @@ const WORDS: &[(&str, &[Cue])] = &[
     ("release", &[Cancel]),
     ("unbook", &[Cancel]),
     ("scrap", &[Cancel]),
-    ("scratch", &[Cancel]),
-    ("kill", &[Cancel]),
-    ("rm", &[Cancel]),
     ("wipe", &[Cancel]),
+    ("rm", &[Cancel]),
     ("drop", &[Cancel]),
     ("revoke", &[Cancel]),
     ("terminate", &[Cancel]),
@@ -396,8 +394,19 @@ const PHRASES: &[(&str, &[Cue])] = &[
     ("end my", &[Change, Shorten]),
     ("it end", &[Change, Shorten]),
     ("end at", &[Change, Shorten]),
-    // "9 to 3, scratch that, 10 to 3": a correction, not a cancellation.
+    // "9 to 3, scratch that, 10 to 3": a correction, not a cancellation; "train from
+    // scratch", "look forward to": neither. "scratch" and "kill" cancel only with what they
+    // act on.
     ("scratch that", &[Correct]),
+    ("from scratch", &[]),
+    ("looking forward", &[]),
+    ("look forward", &[]),
+    ("scratch the", &[Cancel]),
+    ("scratch my", &[Cancel]),
+    ("scratch it", &[Cancel]),
+    ("kill the", &[Cancel]),
+    ("kill my", &[Cancel]),
+    ("kill it", &[Cancel]),
     ("call off", &[Cancel]),
     ("clear out", &[Cancel]),
     ("free them up", &[Cancel]),

@@ -302,3 +302,28 @@ fn a_request_for_an_unknown_model_waits_for_one_we_have() {
     let (s, _) = run(&State::default(), "how much is an MI300 per hour?", &[]);
     assert_eq!(s.pending, Pending::Idle);
 }
+
+/// Words that cancel or move only in their idiom do not turn a request into a change or a
+/// cancellation: "train from scratch", "looking forward to it", "wipe the disks".
+#[test]
+fn idioms_with_cancel_and_move_words_stay_requests() {
+    let mine = [booking(
+        "a1",
+        "H100-80GB",
+        2,
+        "2026-11-30T09:00:00Z",
+        "2026-11-30T17:00:00Z",
+    )];
+    for msg in [
+        "book 4 h100 tomorrow 9-5, we need to train my model from scratch",
+        "I'm looking forward to it: 2 h100 tomorrow 9-5 please",
+    ] {
+        match run(&State::default(), msg, &mine).1 {
+            Plan::Propose { model, count, .. } => {
+                assert_eq!(model, "H100-80GB", "{msg}");
+                assert!(count >= 2, "{msg}");
+            }
+            other => panic!("{msg}: {other:?}"),
+        }
+    }
+}
