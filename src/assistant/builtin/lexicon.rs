@@ -158,8 +158,6 @@ const WORDS: &[(&str, &[Cue])] = &[
     ("alter", &[Change]),
     ("move", &[Change, Move]),
     ("switch", &[Change]),
-    // "bring my booking forward an hour"
-    ("forward", &[Change, Earlier]),
     ("swap", &[Change]),
     ("shift", &[Change, Move]),
     ("reschedule", &[Change, Move]),
@@ -399,6 +397,12 @@ const PHRASES: &[(&str, &[Cue])] = &[
     // act on.
     ("scratch that", &[Correct]),
     ("from scratch", &[]),
+    // "bring my booking forward an hour" (not "forward this to my colleague")
+    ("booking forward", &[Change, Earlier]),
+    ("reservation forward", &[Change, Earlier]),
+    ("it forward", &[Change, Earlier]),
+    ("them forward", &[Change, Earlier]),
+    ("forward by", &[Change, Earlier]),
     ("looking forward", &[]),
     ("look forward", &[]),
     ("scratch the", &[Cancel]),
