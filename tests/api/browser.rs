@@ -213,6 +213,16 @@ const REPLY_IN_VIEW: &str = "const r = [...document.querySelectorAll('#messages 
   return b.bottom <= window.innerHeight + 1 && b.bottom <= s.bottom + 1 && b.bottom > s.top";
 
 /// Presses Tab (or Shift+Tab) until the focused element matches `css`; fails after `max`.
+/// Enter on the focused Extend button: the "by how much" picker opens with the focus.
+async fn open_extend_picker(c: &Client) {
+    press(c, "enter").await;
+    wait_js(
+        c,
+        "return document.activeElement.classList.contains('extend-by')",
+    )
+    .await;
+}
+
 async fn tab_to(c: &Client, css: &str, backwards: bool, max: usize) {
     let matches = format!(
         "return !!(document.activeElement && document.activeElement.matches({}))",
@@ -659,23 +669,13 @@ async fn a_booking_from_the_calendar_and_its_cancel_by_keyboard_alone() {
     // Extend asks by how much (the change itself is `PATCH`, tested by the server's tests);
     // Escape leaves the booking as it is, the focus on its buttons.
     tab_to(c, "#messages .card button.extend", true, 10).await;
-    press(c, "enter").await;
-    wait_js(
-        c,
-        "return document.activeElement.classList.contains('extend-by')",
-    )
-    .await;
+    open_extend_picker(c).await;
     press(c, "escape").await;
     wait_js(c, "return document.activeElement.matches('#messages .card button.extend') && !document.querySelector('.extend-by')").await;
 
     // Extend by keyboard alone: two hours more (a PATCH); the card shows the new end, the
     // chat says so, and "My bookings" has it too.
-    press(c, "enter").await;
-    wait_js(
-        c,
-        "return document.activeElement.classList.contains('extend-by')",
-    )
-    .await;
+    open_extend_picker(c).await;
     press(c, "down").await;
     wait_js(c, "return document.activeElement.value === '2'").await;
     tab_to(c, ".asking button.confirm", false, 3).await;

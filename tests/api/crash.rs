@@ -95,18 +95,10 @@ async fn killed_after_the_commit_the_retry_returns_the_booking_and_creates_nothi
     let client = reqwest::Client::new();
     let first = send_keyed(&client, format!("{url}/api/bookings"), "crash-1", &body);
     // Wait for the commit (the booking is visible), then kill the process before it replies.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let committed = loop {
-        let list = admin_bookings(&url).await;
-        if let Some(b) = list.first() {
-            break b.clone();
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the booking commits"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
+    let committed = until("the booking commits", || async {
+        admin_bookings(&url).await.first().cloned()
+    })
+    .await;
     let (_child, url) = kill_and_restart(child, first, data.path()).await;
     let res = send_keyed(&client, format!("{url}/api/bookings"), "crash-1", &body)
         .await
@@ -118,6 +110,23 @@ async fn killed_after_the_commit_the_retry_returns_the_booking_and_creates_nothi
     assert_eq!(v["id"], committed["id"]);
     assert_eq!(v["gpus"], committed["gpus"]);
     assert_eq!(admin_bookings(&url).await.len(), 1, "nothing new");
+}
+
+/// Polls `probe` (the state the server shows) until it yields a value, for at most 30 s:
+/// the test waits for an event, the commit, not for a length of time.
+async fn until<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 #[tokio::test]
@@ -147,11 +156,10 @@ async fn a_chat_turn_killed_after_its_commit_is_replayed_not_run_again() {
             v["messages"].as_array().unwrap().clone()
         }
     };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while messages(url.clone()).await.len() < 2 {
-        assert!(tokio::time::Instant::now() < deadline, "the turn commits");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    until("the turn commits", || async {
+        (messages(url.clone()).await.len() >= 2).then_some(())
+    })
+    .await;
     let (_child, url) = kill_and_restart(child, first, data.path()).await;
     let res = send_keyed(&client, format!("{url}/api/chat"), "turn-1", &body)
         .await

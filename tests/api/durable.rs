@@ -476,14 +476,11 @@ async fn database_store_contract(store: Store) {
         assert!(s.try_lease(&id, "b", ttl).await.unwrap());
         // Taking the lease and reading in one call: nothing while it is held; once it is
         // free, the session as the last commit left it; a commit that releases frees it.
-        assert!(s
-            .try_lease_and_load(&id, "c", ttl, now, Some(2))
-            .await
-            .unwrap()
-            .is_none());
+        let lease_and_load =
+            |token: &'static str| s.try_lease_and_load(&id, token, ttl, now, Some(2));
+        assert!(lease_and_load("c").await.unwrap().is_none());
         s.release_lease(&id, "b").await.unwrap();
-        let r = s
-            .try_lease_and_load(&id, "c", ttl, now, Some(2))
+        let r = lease_and_load("c")
             .await
             .unwrap()
             .expect("free")
@@ -495,8 +492,7 @@ async fn database_store_contract(store: Store) {
                 .unwrap(),
             (3, true)
         );
-        let r = s
-            .try_lease_and_load(&id, "d", ttl, now, Some(2))
+        let r = lease_and_load("d")
             .await
             .unwrap()
             .expect("released with the commit")

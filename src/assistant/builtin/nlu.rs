@@ -1388,7 +1388,10 @@ fn ruled_out(before: &[String]) -> bool {
 
 /// "+1 gpu", "+2h": a plus sign before a number written as "more" after it ("1 more gpu",
 /// "2h more"), which the rest reads as an addition.
-fn plus_as_more(text: &str) -> String {
+fn plus_as_more(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains('+') {
+        return std::borrow::Cow::Borrowed(text);
+    }
     let mut out = String::with_capacity(text.len() + 8);
     let mut rest = text;
     while let Some(at) = rest.find('+') {
@@ -1413,7 +1416,7 @@ fn plus_as_more(text: &str) -> String {
         }
     }
     out.push_str(rest);
-    out
+    std::borrow::Cow::Owned(out)
 }
 
 /// Which of several bookings a word picks.

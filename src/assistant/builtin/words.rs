@@ -4,14 +4,13 @@
 /// `.` and `/` stay inside a token (times, ranges, dates, decimals) but not at its ends.
 pub fn tokens(text: &str) -> Vec<String> {
     let mut cleaned = String::with_capacity(text.len() + 8);
-    let chars: Vec<char> = text.chars().collect();
-    for (k, &c) in chars.iter().enumerate() {
+    let mut prev = None;
+    for (k, c) in text.char_indices() {
         // "h100*2": a star between a name and a number is a times sign.
         let times_sign = c == '*'
-            && k > 0
-            && chars[k - 1].is_alphanumeric()
-            && chars.get(k + 1).is_some_and(|n| n.is_ascii_digit());
-        let c = if times_sign { ' ' } else { c };
+            && prev.is_some_and(char::is_alphanumeric)
+            && text[k + 1..].starts_with(|n: char| n.is_ascii_digit());
+        prev = Some(c);
         if times_sign {
             cleaned.push_str(" x");
             continue;

@@ -1198,21 +1198,13 @@ fn refer<'b>(pool: &[&'b Booking], p: &Parsed, mem: &Memory, f: &Facts<'_>) -> V
     }
     // "the friday booking that starts at 9": a start time said with a cancellation narrows
     // several down (for a change, a time is the new one, not a reference).
-    if let (Some(t), true) = (
-        p.time.said.start,
-        hits.len() > 1 && p.intent == Intent::Cancel,
-    ) {
-        let same: Vec<&Booking> = hits
-            .iter()
-            .copied()
-            .filter(|b| f.local_time(b.interval.start()) == t)
-            .collect();
-        if !same.is_empty() {
-            hits = same;
-        }
+    if let (Some(t), Intent::Cancel) = (p.time.said.start, p.intent) {
+        narrow(&mut hits, Kept::Some, |b| {
+            f.local_time(b.interval.start()) == t
+        });
     }
     // "the big one", "the later of my two": the one that is most so, if only one is.
-    if let (Some(pick), true) = (p.pick, hits.len() > 1) {
+    if let Some(pick) = p.pick {
         use crate::assistant::builtin::nlu::Pick;
         let key = |b: &Booking| match pick {
             Pick::Biggest => b.count() as i64,
@@ -1221,25 +1213,39 @@ fn refer<'b>(pool: &[&'b Booking], p: &Parsed, mem: &Memory, f: &Facts<'_>) -> V
             Pick::Earliest => -b.interval.start().timestamp(),
         };
         let best = hits.iter().map(|b| key(b)).max();
-        let top: Vec<&Booking> = hits
-            .iter()
-            .copied()
-            .filter(|b| Some(key(b)) == best)
-            .collect();
-        if top.len() == 1 {
-            hits = top;
-        }
+        narrow(&mut hits, Kept::One, |b| Some(key(b)) == best);
     }
     // "the one with 6 GPUs", "the booking with 2 V100s": a count narrows several down.
-    if let (Some(Count::Exact(n)), true) = (p.count, hits.len() > 1) {
-        if p.with_count {
-            let same: Vec<&Booking> = hits.iter().copied().filter(|b| b.count() == n).collect();
-            if !same.is_empty() {
-                hits = same;
-            }
-        }
+    if let (Some(Count::Exact(n)), true) = (p.count, p.with_count) {
+        narrow(&mut hits, Kept::Some, |b| b.count() == n);
     }
     hits
+}
+
+/// How many bookings a narrowing must keep to apply.
+#[derive(Clone, Copy, PartialEq)]
+enum Kept {
+    /// At least one.
+    Some,
+    /// Exactly one ("the big one" among two of the same size narrows nothing).
+    One,
+}
+
+/// Keeps only the bookings that `keep`, when there are several and enough are kept (`need`);
+/// else leaves `hits` as they are: a description that fits none, or a tie, narrows nothing
+/// and the person is asked.
+fn narrow(hits: &mut Vec<&Booking>, need: Kept, keep: impl Fn(&Booking) -> bool) {
+    if hits.len() < 2 {
+        return;
+    }
+    let kept: Vec<&Booking> = hits.iter().copied().filter(|b| keep(b)).collect();
+    let enough = match need {
+        Kept::Some => !kept.is_empty(),
+        Kept::One => kept.len() == 1,
+    };
+    if enough {
+        *hits = kept;
+    }
 }
 
 fn describe_ref(p: &Parsed) -> String {
