@@ -6,8 +6,10 @@ pub mod dialogue_old;
 pub mod format;
 pub mod lexicon;
 pub mod nlu;
+pub mod unread;
 pub mod when;
 pub mod words;
+pub mod zone;
 
 #[cfg(test)]
 mod tests_old;

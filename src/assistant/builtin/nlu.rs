@@ -5,8 +5,10 @@
 //! message means in context.
 
 use super::lexicon::{cues, is_filler, Cue, Cues};
+use super::unread::{self, Unread};
 use super::when::{self, MentionKind, Reading};
 use super::words::{edit_distance, is_gpu_noun, number, tokens};
+use super::zone;
 use crate::domain::gpu::normalize;
 use crate::domain::{GpuModel, Inventory};
 use chrono::{DateTime, NaiveDate};
@@ -131,6 +133,12 @@ pub struct Parsed {
     /// "everything except the H100": the models excepted (`Some(empty)`: an exception was
     /// said but names no model, so "everything" cannot be taken as said).
     pub except: Option<Vec<String>>,
+    /// Models ruled out ("anything but the V100", "no 4090s"): never proposed.
+    pub excluded: Vec<String>,
+    /// "under $40", "a $500 budget": the most the booking may cost, in cents.
+    pub budget: Option<i64>,
+    /// Words that could change what is booked and that nothing above read (`unread`).
+    pub unread: Vec<Unread>,
     /// The message's cues (for the dialogue's own checks).
     pub cues: Cues,
 }
@@ -178,6 +186,42 @@ impl Parsed {
 
 /// Understands `text`, with times relative to `now` in the configured zone.
 pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
+    // A zone the person names ("3pm CET"): taken out of the text, the times are read in
+    // it, then rewritten in the server's zone (`zone::to_server`).
+    let server_now = now;
+    let named = zone::named(text, &tokens(text)).filter(|z| !z.spans.is_empty());
+    let zone_free;
+    let (text, now) = match &named {
+        Some(z) => {
+            let mut b = text.to_string();
+            for r in &z.spans {
+                b.replace_range(r.clone(), &" ".repeat(r.len()));
+            }
+            zone_free = b;
+            (zone_free.as_str(), now.with_timezone(&z.tz))
+        }
+        None => (text, now),
+    };
+    let mut p = parse_in(text, inv, now);
+    if let Some(z) = named {
+        let converted = zone::to_server(
+            &mut p.time.said,
+            z.tz,
+            server_now.timezone(),
+            server_now.with_timezone(&chrono::Utc),
+        );
+        if !converted {
+            p.unread.push(Unread {
+                kind: unread::UnreadKind::Zone,
+                words: z.words.join(" "),
+            });
+        }
+    }
+    p
+}
+
+/// `parse`, with times read as said at `now` (in the zone the person means).
+fn parse_in(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
     let text = &plus_as_more(text);
     let greeting_free = without_greetings(text);
     let mut time = when::read(&greeting_free, now);
@@ -281,7 +325,7 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
     }
 
     let mut used = vec![false; toks.len()];
-    let (models, family) = find_models(&toks, inv, &mut used);
+    let (models, family, excluded) = find_models_and_excluded(&toks, inv, &mut used);
     let model_at: Vec<bool> = used.clone();
     let unknown_model = unknown_model(&toks, &used);
     let (mut count, count_delta) = find_count(&toks, &used, &model_at);
@@ -290,7 +334,7 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
     let mut wanted = wanted(&toks, &used, &cues);
     wanted.family = family;
     let (by_property, no_model_fits) = if wanted.any() && models.is_empty() {
-        match pick(inv, &wanted) {
+        match pick_among(inv, &wanted, &excluded) {
             Some((m, why)) => (Some((m, why)), false),
             None => (None, true),
         }
@@ -433,6 +477,17 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
         || toks
             .windows(2)
             .any(|w| w[0] == "not" && number(&w[1]).is_some());
+    let (budget, money_at) = budget(&toks);
+    let mut read = cues.cued(toks.len());
+    for (i, r) in read.iter_mut().enumerate() {
+        *r |= used[i] || money_at[i];
+    }
+    let gpu_at: Vec<bool> = toks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| model_at[i] || is_gpu_noun(t))
+        .collect();
+    let unread = unread::find(&tokens(&greeting_free), &toks, &read, &gpu_at, &time.said);
     let mut p = Parsed {
         intent: Intent::Unknown,
         models,
@@ -461,6 +516,9 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
         with_count: toks
             .windows(2)
             .any(|w| matches!(w[0].as_str(), "with" | "has" | "having") && number(&w[1]).is_some()),
+        excluded,
+        budget,
+        unread,
         cues,
     };
     p.intent = intent(&toks, &used, &p);
@@ -496,35 +554,11 @@ fn unread_time_words(text: &str, toks: &[String], time: &Reading) -> Option<when
         "today",
         "tomorrow",
     ];
-    const NAMES: &[&str] = &[
-        "today",
-        "tomorrow",
-        "tonight",
-        "yesterday",
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-        "january",
-        "february",
-        "march",
-        "april",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-    ];
     for (i, t) in toks.iter().enumerate() {
         // A day or month name with a typo the grammar did not take ("tody", "thrusday").
         let typo = t.len() >= 4
             && t.bytes().all(|b| b.is_ascii_alphabetic())
-            && (NAMES.iter().any(|n| {
+            && (super::words::day_names().any(|n| {
                 let d = super::words::edit_distance(n, t);
                 d <= 1 || d == 2 && n.len() >= 7 && t.len() >= 5
             }) || ["after", "before"]
@@ -1140,9 +1174,15 @@ fn wanted(toks: &[String], used: &[bool], cues: &Cues) -> Wanted {
 /// The model a property picks: among those meeting the memory bound (and architecture, via
 /// the model list given), the cheapest — or the one with most memory / the fastest.
 pub fn pick(inv: &Inventory, w: &Wanted) -> Option<(String, String)> {
+    pick_among(inv, w, &[])
+}
+
+/// `pick`, never choosing a model in `excluded` ("no 4090s, the cheapest").
+pub fn pick_among(inv: &Inventory, w: &Wanted, excluded: &[String]) -> Option<(String, String)> {
     let fits: Vec<&GpuModel> = inv
         .models()
         .iter()
+        .filter(|m| !excluded.contains(&m.name))
         .filter(|m| w.min_memory.is_none_or(|g| m.memory_gb >= g))
         .filter(|m| {
             w.family.is_none_or(|f| {
@@ -1216,7 +1256,18 @@ pub fn find_models(
     inv: &Inventory,
     used: &mut [bool],
 ) -> (Vec<String>, Option<&'static str>) {
+    let (found, family, _) = find_models_and_excluded(toks, inv, used);
+    (found, family)
+}
+
+/// `find_models`, and the models ruled out ("not the V100", "anything but the H100").
+fn find_models_and_excluded(
+    toks: &[String],
+    inv: &Inventory,
+    used: &mut [bool],
+) -> (Vec<String>, Option<&'static str>, Vec<String>) {
     let mut family = None;
+    let mut excluded = Vec::new();
     // Keys per model: its full normalised name, its first part with a digit ("a100",
     // "4090"), that part joined with earlier letter parts ("rtx4090").
     let keys: Vec<(String, Vec<String>)> = inv
@@ -1353,7 +1404,11 @@ pub fn find_models(
                 }
                 // "not v100 - a100", "instead of the V100": a model ruled out.
                 let ruled_out = ruled_out(&toks[..i]);
-                if !found.contains(&m) && !ruled_out {
+                if ruled_out {
+                    if !excluded.contains(&m) {
+                        excluded.push(m);
+                    }
+                } else if !found.contains(&m) {
                     found.push(m);
                 }
                 i += n;
@@ -1361,7 +1416,7 @@ pub fn find_models(
             None => i += 1,
         }
     }
-    (found, family)
+    (found, family, excluded)
 }
 
 /// Whether the words before a model rule it out: "not", "no", "except", "without",
@@ -1380,6 +1435,12 @@ fn ruled_out(before: &[String]) -> bool {
     };
     match w {
         [.., a, b] if (a == "instead" && b == "of") || (a == "rather" && b == "than") => true,
+        // "anything but the V100", "all but the 4090s"
+        [.., a, b]
+            if b == "but" && matches!(a.as_str(), "anything" | "everything" | "all" | "any") =>
+        {
+            true
+        }
         [.., a, b] if exception(a, Some(b)) => true,
         [.., a] => matches!(a.as_str(), "not" | "no" | "without") || exception(a, None),
         _ => false,
@@ -1566,6 +1627,10 @@ fn find_count(toks: &[String], used: &[bool], model_at: &[bool]) -> (Option<Coun
         let n = number(&toks[i]).or_else(|| toks[i].strip_suffix('x').and_then(|x| x.parse().ok()));
         if let Some(n) = n {
             if i > 0 && matches!(toks[i - 1].as_str(), "not" | "than") {
+                continue;
+            }
+            // "every single V100": emphasis on "every", not one.
+            if toks[i] == "single" && i > 0 && matches!(toks[i - 1].as_str(), "every" | "each") {
                 continue;
             }
 
@@ -1808,4 +1873,50 @@ mod debug_tests {
         );
         println!("tokens {:?}", tokens(&text));
     }
+}
+
+/// A budget: an amount of money ("$40", "40 dollars", "40 bucks", "40 usd") beside a word
+/// that makes it a ceiling ("under", "max", "at most", "budget", "no more than", "within").
+/// Returns the ceiling in cents and the tokens it used; an amount in any other role is left
+/// for `unread` to name back.
+fn budget(toks: &[String]) -> (Option<i64>, Vec<bool>) {
+    let mut at = vec![false; toks.len()];
+    let amount = |i: usize| -> Option<(f64, usize)> {
+        let t = toks[i].as_str();
+        let digits = t.trim_start_matches('$').trim_end_matches('$');
+        let value: f64 = digits.parse().ok().filter(|v: &f64| *v > 0.0)?;
+        if t.starts_with('$') || t.ends_with('$') {
+            return Some((value, 1));
+        }
+        let unit = toks.get(i + 1).map(String::as_str);
+        matches!(unit, Some("dollars" | "dollar" | "usd" | "bucks")).then_some((value, 2))
+    };
+    const CEILING: &[&str] = &[
+        "under", "below", "max", "maximum", "most", "budget", "within", "cap", "limit", "than",
+        "upto", "to", "beneath", "budgeted",
+    ];
+    for i in 0..toks.len() {
+        let Some((value, len)) = amount(i) else {
+            continue;
+        };
+        let near = toks[i.saturating_sub(3)..i]
+            .iter()
+            .chain(toks.iter().skip(i + len).take(2))
+            .any(|w| CEILING.contains(&w.as_str()));
+        if near {
+            at[i..i + len].iter_mut().for_each(|a| *a = true);
+            for (j, w) in toks
+                .iter()
+                .enumerate()
+                .skip(i.saturating_sub(3))
+                .take(len + 5)
+            {
+                if CEILING.contains(&w.as_str()) || w == "total" {
+                    at[j] = true;
+                }
+            }
+            return (Some((value * 100.0).round() as i64), at);
+        }
+    }
+    (None, at)
 }

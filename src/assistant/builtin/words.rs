@@ -87,6 +87,41 @@ fn split_contractions(t: String) -> Vec<String> {
     }
 }
 
+/// The days of the week, Monday first.
+pub const WEEKDAYS: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+/// The months, January first.
+pub const MONTHS: [&str; 12] = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+
+/// Names of days: relative ones, weekdays and months ("may" left out: it is mostly a verb).
+pub fn day_names() -> impl Iterator<Item = &'static str> {
+    ["today", "tomorrow", "tonight", "yesterday"]
+        .into_iter()
+        .chain(WEEKDAYS)
+        .chain(MONTHS.into_iter().filter(|m| *m != "may"))
+}
+
 /// The value of a number word or digits ("two" → 2, "12" → 12, "a"/"an" → 1).
 pub fn number(t: &str) -> Option<u32> {
     if !t.is_empty() && t.len() <= 4 && t.bytes().all(|b| b.is_ascii_digit()) {

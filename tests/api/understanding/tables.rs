@@ -64,9 +64,13 @@ struct RawConv {
     tags: Vec<String>,
 }
 
-/// The folder of the tables.
+/// The folder of the tables: `HPCBOT_TABLES_DIR` when set (to run a fresh table once, on
+/// its own, before it joins the others), else `tests/conversations`.
 pub fn folder() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conversations")
+    match std::env::var_os("HPCBOT_TABLES_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conversations"),
+    }
 }
 
 /// Every `*.toml` in `dir`, sorted by name.

@@ -3,6 +3,7 @@
 use super::state::{Draft, Slot};
 use super::step::Say;
 use crate::assistant::builtin::format;
+use crate::assistant::builtin::unread::{Unread, UnreadKind};
 use crate::assistant::builtin::when::{Problem, ProblemKind};
 use crate::domain::{Booking, Cents, Interval};
 use chrono_tz::Tz;
@@ -121,6 +122,13 @@ below, its id, its model or its day.",
             if *cancel { "cancel" } else { "change" }
         ),
         Say::Restate(text) => text.clone(),
+        Say::Unread(pieces) => unread(pieces),
+        Say::OverBudget { price, budget } => format!(
+            "That would cost {}, over your budget of {}. Nothing is booked — would fewer GPUs, \
+a shorter time or a cheaper model do?",
+            money(Cents(*price), currency),
+            money(Cents(*budget), currency)
+        ),
     }
     .replace("{tz}", &tz.to_string())
     .replace("{currency}", currency)
@@ -213,4 +221,46 @@ pub fn propose_cancel(list: &[&Booking], tz: Tz, currency: &str) -> String {
         "these bookings"
     };
     format!("Shall I cancel {what}? (yes / no)\n{}", lines.join("\n"))
+}
+
+/// Names back what was not understood, one sentence per kind, and says nothing is done.
+fn unread(pieces: &[Unread]) -> String {
+    let quoted = |kind: UnreadKind| {
+        pieces
+            .iter()
+            .filter(|u| u.kind == kind)
+            .map(|u| format!("'{}'", u.words))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut seen = Vec::new();
+    let mut out = Vec::new();
+    for u in pieces {
+        if seen.contains(&u.kind) {
+            continue;
+        }
+        seen.push(u.kind);
+        let w = quoted(u.kind);
+        out.push(match u.kind {
+            UnreadKind::Zone => format!(
+                "I can't convert the time zone in {w} yet: I read every time in {{tz}}. \
+Please give the times in {{tz}}."
+            ),
+            UnreadKind::Repeat => format!(
+                "I can't book repeating sessions ({w}) in one go from chat yet. I can book them \
+one at a time: which day and time is the first one?"
+            ),
+            UnreadKind::Money => format!(
+                "I'm not sure what {w} is for. If it is a budget, say e.g. *under $40 in total*."
+            ),
+            UnreadKind::Part => format!(
+                "I can only book whole GPUs and did not understand {w}: how many GPUs do you need?"
+            ),
+            UnreadKind::TimeWord => {
+                format!("I didn't understand {w} in that request: which day and time do you mean?")
+            }
+        });
+    }
+    out.push("Nothing is booked or changed yet.".into());
+    out.join(" ")
 }

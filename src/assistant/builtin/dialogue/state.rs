@@ -36,9 +36,26 @@ pub struct Draft {
     /// A day was said but could not be read: a later time without a day must not fall back
     /// to today.
     pub day_unread: bool,
+    /// "under $40": the most the booking may cost, in cents (checked before proposing).
+    pub budget: Option<i64>,
 }
 
 impl Draft {
+    /// Forgets every time slot: what was said about time was not wholly understood, so no
+    /// part of it may be proposed later.
+    pub fn forget_time(&mut self) {
+        *self = Draft {
+            model: self.model.take(),
+            model_why: self.model_why.take(),
+            count: self.count,
+            count_all: self.count_all,
+            count_open: self.count_open,
+            budget: self.budget,
+            day_unread: true,
+            ..Draft::default()
+        };
+    }
+
     /// Whether any time slot is filled.
     pub fn has_time(&self) -> bool {
         self.date.is_some()

@@ -6,6 +6,7 @@
 use super::state::{Act, Draft, Memory, Pending, Proposal, Purpose, Slot, State};
 use crate::assistant::builtin::lexicon::Cue;
 use crate::assistant::builtin::nlu::{BookingRef, Count, Intent, Parsed};
+use crate::assistant::builtin::unread::{Unread, UnreadKind};
 use crate::assistant::builtin::when::Problem;
 use crate::domain::{Booking, BookingStatus, Inventory};
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
@@ -234,6 +235,13 @@ pub enum Say {
     },
     /// A pending proposal's statement again (the price asked while it waits).
     Restate(String),
+    /// Words that could change what is booked and were not understood, named back.
+    Unread(Vec<Unread>),
+    /// The request costs more than the budget said with it (both in cents).
+    OverBudget {
+        price: i64,
+        budget: i64,
+    },
 }
 
 /// A question answered from the store.
@@ -350,14 +358,7 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
     // never leave a proposal that a later yes would book.
     if let Some(problem) = p.time.problems.first() {
         if about_time && !matches!(p.intent, Intent::No | Intent::Cancel) {
-            let mut draft = match &state.pending {
-                Pending::Filling { draft, .. } => draft.clone(),
-                Pending::Confirming { proposal } => match &proposal.act {
-                    Act::Book { draft, .. } => draft.clone(),
-                    _ => Draft::default(),
-                },
-                _ => Draft::default(),
-            };
+            let mut draft = request_so_far(&state.pending);
             absorb_details(&mut draft, p, f);
             draft.day_unread = true;
             let pending = if matches!(p.intent, Intent::Book | Intent::Details)
@@ -380,6 +381,51 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
                 Plan::Say(Say::Time(problem.clone())),
             );
         }
+    }
+    // Words that could change what is booked and that nothing read ("3pm CET", "every
+    // Monday", "1.5 A100"): name them back; never propose, change, cancel or confirm on
+    // the rest of the message, and never leave a proposal a later yes would book.
+    // A question only answers: money or a part of a GPU said in it cannot act.
+    let acting_unread: Vec<Unread> = p
+        .unread
+        .iter()
+        .filter(|u| {
+            !matches!(p.intent, Intent::Price | Intent::Availability)
+                || matches!(
+                    u.kind,
+                    UnreadKind::Zone | UnreadKind::Repeat | UnreadKind::TimeWord
+                )
+        })
+        .cloned()
+        .collect();
+    if !acting_unread.is_empty() && (about_time || matches!(p.intent, Intent::Cancel | Intent::Yes))
+    {
+        let say = Plan::Say(Say::Unread(acting_unread));
+        let request = matches!(p.intent, Intent::Book | Intent::Details | Intent::Yes)
+            || matches!(
+                state.pending,
+                Pending::Filling { .. } | Pending::Confirming { .. }
+            );
+        if !request || p.intent == Intent::Cancel {
+            return keep(say);
+        }
+        let mut draft = request_so_far(&state.pending);
+        absorb_details(&mut draft, p, f);
+        let kinds = || p.unread.iter().map(|u| u.kind);
+        if kinds().any(|k| {
+            matches!(
+                k,
+                UnreadKind::Zone | UnreadKind::Repeat | UnreadKind::TimeWord
+            )
+        }) {
+            draft.forget_time();
+        }
+        if kinds().any(|k| k == UnreadKind::Part) {
+            draft.count = None;
+            draft.count_all = false;
+            draft.count_open = true;
+        }
+        return asking(draft, Slot::Start, mem, say);
     }
     if let Some(name) = &p.unknown_model {
         if p.models.is_empty()
@@ -814,6 +860,9 @@ fn same_again(p: &Parsed) -> bool {
 
 /// Copies the message's details into a draft, slot by slot.
 fn absorb_details(d: &mut Draft, p: &Parsed, f: &Facts<'_>) {
+    if p.budget.is_some() {
+        d.budget = p.budget;
+    }
     if let Some(m) = p.model() {
         if d.model.as_deref() != Some(m) {
             d.model = Some(m.to_string());
@@ -857,6 +906,18 @@ fn absorb_details(d: &mut Draft, p: &Parsed, f: &Facts<'_>) {
     d.absorb_time(&p.time.said, f.now);
 }
 
+/// The booking request a pending state holds (being filled in or proposed), or none.
+fn request_so_far(pending: &Pending) -> Draft {
+    match pending {
+        Pending::Filling { draft, .. } => draft.clone(),
+        Pending::Confirming { proposal } => match &proposal.act {
+            Act::Book { draft, .. } => draft.clone(),
+            _ => Draft::default(),
+        },
+        _ => Draft::default(),
+    }
+}
+
 /// A request waiting for `slot`, after `plan` (which asks for it).
 fn asking(draft: Draft, slot: Slot, memory: Memory, plan: Plan) -> (State, Plan) {
     let pending = Pending::Filling {
@@ -880,7 +941,7 @@ fn fill(draft: Draft, mem: Memory, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
             start,
             end,
             assumed,
-        } => {
+        } if over_budget(&draft, &model, count, start, end, f).is_none() => {
             let mut memory = mem;
             memory.context = draft.clone();
             (
@@ -899,6 +960,22 @@ fn fill(draft: Draft, mem: Memory, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
                     end,
                     assumed,
                 },
+            )
+        }
+        Resolved::Ready {
+            model,
+            count,
+            start,
+            end,
+            ..
+        } => {
+            let (price, budget) =
+                over_budget(&draft, &model, count, start, end, f).expect("checked above");
+            asking(
+                draft,
+                Slot::Start,
+                mem,
+                Plan::Say(Say::OverBudget { price, budget }),
             )
         }
         Resolved::Need(slot) => (
@@ -925,6 +1002,22 @@ fn fill(draft: Draft, mem: Memory, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
             )
         }
     }
+}
+
+/// The price and the budget, when a budget was said and the request costs more.
+fn over_budget(
+    d: &Draft,
+    model: &str,
+    count: u32,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    f: &Facts<'_>,
+) -> Option<(i64, i64)> {
+    let budget = d.budget?;
+    let m = f.inventory.find(model)?;
+    let interval = crate::domain::Interval::new(start, end).ok()?;
+    let price = crate::domain::booking::price(m.price_per_hour, count, &interval).0;
+    (price > budget).then_some((price, budget))
 }
 
 /// Reads a draft into a model, a count and an interval, by the documented rules; or the

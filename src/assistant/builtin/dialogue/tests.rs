@@ -327,3 +327,140 @@ fn idioms_with_cancel_and_move_words_stay_requests() {
         }
     }
 }
+
+/// Every word that could change a booking is read or named back: a zone is converted when
+/// the day and time are said with it; a repetition, a part of a GPU, an unread time word or
+/// a zone with no day blocks the proposal and forgets the times, so a later yes books
+/// nothing; a budget is checked; a model ruled out is never chosen.
+#[test]
+fn every_meaningful_word_is_read_before_a_proposal() {
+    use crate::assistant::builtin::unread::UnreadKind;
+    let idle = State::default();
+    // (message, the proposal: model, count, start, end)
+    for (msg, model, count, start, end) in [
+        (
+            "2 a100 tomorrow 3pm-5pm CET",
+            "A100-80GB",
+            2,
+            "2026-11-27T14:00:00Z",
+            "2026-11-27T16:00:00Z",
+        ),
+        (
+            "v100 tomorrow 9-5 UTC+2",
+            "V100-32GB",
+            1,
+            "2026-11-27T07:00:00Z",
+            "2026-11-27T15:00:00Z",
+        ),
+        (
+            "h100 at 3pm tokyo time tomorrow for 2 hours",
+            "H100-80GB",
+            1,
+            "2026-11-27T06:00:00Z",
+            "2026-11-27T08:00:00Z",
+        ),
+        (
+            "a100 next tuesday 10-12 pacific time",
+            "A100-80GB",
+            1,
+            "2026-12-01T18:00:00Z",
+            "2026-12-01T20:00:00Z",
+        ),
+        (
+            "l40s all day saturday sydney time",
+            "L40S-48GB",
+            1,
+            "2026-11-27T13:00:00Z",
+            "2026-11-28T13:00:00Z",
+        ),
+        (
+            "no 4090s, 2 cheapest gpus tomorrow 9-5",
+            "V100-32GB",
+            2,
+            "2026-11-27T09:00:00Z",
+            "2026-11-27T17:00:00Z",
+        ),
+        (
+            "2 a100 tomorrow 9-5, under $40 total",
+            "A100-80GB",
+            2,
+            "2026-11-27T09:00:00Z",
+            "2026-11-27T17:00:00Z",
+        ),
+        (
+            "every single v100 tomorrow 9-5",
+            "V100-32GB",
+            8,
+            "2026-11-27T09:00:00Z",
+            "2026-11-27T17:00:00Z",
+        ),
+        (
+            "h100 tomorrow week 9-5",
+            "H100-80GB",
+            1,
+            "2026-12-04T09:00:00Z",
+            "2026-12-04T17:00:00Z",
+        ),
+        (
+            "l40s tomorrow morning for 2 hours",
+            "L40S-48GB",
+            1,
+            "2026-11-27T09:00:00Z",
+            "2026-11-27T11:00:00Z",
+        ),
+        (
+            "could I get an L40S from 2 to 4 this afternoon?",
+            "L40S-48GB",
+            1,
+            "2026-11-26T14:00:00Z",
+            "2026-11-26T16:00:00Z",
+        ),
+    ] {
+        assert_eq!(
+            proposed(run(&idle, msg, &[]).1),
+            (model.to_string(), count, at(start), at(end)),
+            "{msg}"
+        );
+    }
+    // (message, what is named back)
+    for (msg, kind) in [
+        ("2 h100 at 3pm CET", UnreadKind::Zone),
+        (
+            "book h100 every monday 9-11 for 3 weeks",
+            UnreadKind::Repeat,
+        ),
+        ("a100 daily 8-10 for three days", UnreadKind::Repeat),
+        ("2 l40s each weekday next week 9-5", UnreadKind::Repeat),
+        ("1.5 a100 tomorrow 9-5", UnreadKind::Part),
+        ("2 a100 tomorrow 9-5, spend 40 bucks", UnreadKind::Money),
+    ] {
+        let (s, plan) = run(&idle, msg, &[]);
+        match plan {
+            Plan::Say(Say::Unread(u)) => assert!(u.iter().any(|u| u.kind == kind), "{msg}: {u:?}"),
+            other => panic!("{msg}: {other:?}"),
+        }
+        // A bare yes afterwards proposes nothing, let alone books.
+        let (_, after) = run(&s, "yes", &[]);
+        assert!(
+            !matches!(after, Plan::Execute(_) | Plan::Propose { .. }),
+            "{msg} then yes: {after:?}"
+        );
+    }
+    // A yes carrying what cannot be read does not book the proposal waiting for it.
+    let pending = confirming(a100_tomorrow(2));
+    let (_, plan) = run(&pending, "yes, and every friday too", &[]);
+    assert!(matches!(plan, Plan::Say(Say::Unread(_))), "{plan:?}");
+    // Over the budget said with it: said, not proposed.
+    assert_eq!(
+        run(&idle, "4 h100 tomorrow 9-5 under $40", &[]).1,
+        Plan::Say(Say::OverBudget {
+            price: 12448,
+            budget: 4000
+        })
+    );
+    // A question about the daily rate is not a repetition.
+    assert!(matches!(
+        run(&idle, "what's the daily rate for one A100?", &[]).1,
+        Plan::Answer(_)
+    ));
+}

@@ -1477,6 +1477,16 @@ impl<'a> Cx<'a> {
                 self.push(out, i, i + 1, AK::Date(Ok(today)));
                 Some(i + 1)
             }
+            // "tomorrow week" (British): a week after tomorrow.
+            L::Tomorrow if self.l(i + 1) == L::Week => {
+                self.push(
+                    out,
+                    i,
+                    i + 2,
+                    AK::Date(self.date_ok(today + Duration::days(8))),
+                );
+                Some(i + 2)
+            }
             L::Tomorrow => {
                 self.push(
                     out,
@@ -3867,6 +3877,11 @@ impl<'a> Cx<'a> {
                     }
                 }
             }
+        }
+        // "tomorrow morning for 2 hours": a length said gives the end, not the part of the
+        // day (whose end is only the part's).
+        if s.duration.is_some() && pod_end.is_some() && s.end == pod_end {
+            s.end = None;
         }
         // "done by noon on dec 4, start at 8am": a start with no day of its own, before the
         // end on the day the end names, starts that day (not today, days before).
