@@ -7,7 +7,7 @@
 use super::lexicon::{cues, is_filler, Cue, Cues};
 use super::unread::{self, Unread};
 use super::when::{self, MentionKind, Reading};
-use super::words::{edit_distance, is_gpu_noun, number, tokens};
+use super::words::{self, edit_distance, is_gpu_noun, number, tokens};
 use super::zone;
 use crate::domain::gpu::normalize;
 use crate::domain::{GpuModel, Inventory};
@@ -141,6 +141,9 @@ pub struct Parsed {
     pub unread: Vec<Unread>,
     /// The message's cues (for the dialogue's own checks).
     pub cues: Cues,
+    /// The message's tokens (for checks over every word, like the qualifiers of a
+    /// cancellation).
+    pub words: Vec<String>,
 }
 
 /// Words that say how a booking should change.
@@ -153,6 +156,10 @@ pub struct ChangeWords {
     pub moved: bool,
     pub more: bool,
     pub fewer: bool,
+    /// "the end", "finish": the end is what is talked about.
+    pub end_named: bool,
+    /// "the start", "begin": the start is what is talked about.
+    pub start_named: bool,
     /// "same end time", "keep the end", "still ending at": a new start leaves the end.
     pub keep_end: bool,
 }
@@ -394,6 +401,7 @@ fn parse_in(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
         && count.is_none();
     let question = text.trim_end().ends_with('?') || cues.has(Cue::Question);
     let per_minutes = per_period(&toks);
+    let all_words = tokens(text);
     let change = ChangeWords {
         later: cues.has(Cue::Later),
         earlier: cues.has(Cue::Earlier),
@@ -403,6 +411,30 @@ fn parse_in(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
         more: cues.has(Cue::More),
         fewer: cues.has(Cue::Fewer),
         keep_end: keeps_end(&toks),
+        end_named: words::any(
+            &all_words,
+            &[
+                "end",
+                "ends",
+                "ending",
+                "finish",
+                "finishes",
+                "finishing",
+                "done",
+            ],
+        ),
+        start_named: words::any(
+            &all_words,
+            &[
+                "start",
+                "starts",
+                "starting",
+                "begin",
+                "begins",
+                "beginning",
+                "from",
+            ],
+        ),
     };
     // Numbers said on their own ("3", "four is enough", "one, not six"); not "the L40S
     // one", not a number ruled out ("not six").
@@ -520,6 +552,7 @@ fn parse_in(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
         budget,
         unread,
         cues,
+        words: all_words,
     };
     p.intent = intent(&toks, &used, &p);
     p
@@ -867,14 +900,29 @@ fn intent(toks: &[String], used: &[bool], p: &Parsed) -> Intent {
             && p.count.is_none(),
     );
     let asks = hypothetical.max(which_model);
+    // "drop it to one card", "cut my booking to 2 hours": a new size, not a cancellation.
+    let down_to = u32::from(toks.iter().enumerate().any(|(i, t)| {
+        matches!(
+            t.as_str(),
+            "drop" | "dropping" | "cut" | "bring" | "take" | "scale"
+        ) && toks
+            .iter()
+            .skip(i + 1)
+            .take(5)
+            .zip(toks.iter().skip(i + 2))
+            .any(|(a, b)| {
+                a == "to" && (number(b).is_some() || b.starts_with(|c: char| c.is_ascii_digit()))
+            })
+    }));
     let scores = [
         (
             Intent::Cancel,
-            4 * has(Cue::Cancel) * (1 + (noun | refd | mine)),
+            4 * has(Cue::Cancel) * (1 + (noun | refd | mine)) * (1 - down_to),
         ),
         (
             Intent::Change,
-            3 * has(Cue::Change)
+            10 * down_to
+                + 3 * has(Cue::Change)
                 + change_words * (1 + slots)
                 + has(Cue::Change) * refd
                 + 5 * change_details * named,

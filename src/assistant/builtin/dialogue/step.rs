@@ -9,7 +9,7 @@ use crate::assistant::builtin::nlu::{BookingRef, Count, Intent, Parsed};
 use crate::assistant::builtin::unread::{Unread, UnreadKind};
 use crate::assistant::builtin::when::Problem;
 use crate::domain::{Booking, BookingStatus, Inventory};
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
@@ -104,20 +104,34 @@ impl ChangeAsk {
         let pod_start_only = kinds().any(|k| matches!(k, K::PartOfDay(..)))
             && kinds().any(|k| matches!(k, K::Until(_, Some(_))))
             && !kinds().any(|k| matches!(k, K::Time(_) | K::TimeRange(..) | K::DateTime(..)));
+        // "push the end out to 8pm", "finish at 6 instead": one time said of the end is the
+        // new end, not a new start (nor a move of the whole booking).
+        let end_only = p.change.end_named
+            && !p.change.start_named
+            && !p.change.keep_end
+            && s.start.is_some()
+            && s.end.is_none()
+            && !s.end_midnight
+            && s.duration.is_none();
+        let (start, end) = if end_only {
+            (None, s.start)
+        } else {
+            (s.start.filter(|_| !pod_start_only), s.end)
+        };
         ChangeAsk {
             date: s.date,
             end_date: s.end_date,
-            start: s.start.filter(|_| !pod_start_only),
-            end: s.end,
+            start,
+            end,
             end_midnight: s.end_midnight,
             minutes: mins(s.duration),
             extra: mins(s.extra),
             by: mins(s.by),
             shift: mins(s.shift),
-            later: p.change.later,
-            earlier: p.change.earlier,
-            extend: p.change.extend || p.change.more,
-            shorten: p.change.shorten,
+            later: p.change.later && !end_only,
+            earlier: p.change.earlier && !end_only,
+            extend: (p.change.extend || p.change.more) && !end_only,
+            shorten: p.change.shorten && !end_only,
             count: match p.count {
                 Some(Count::Exact(n)) => Some(n),
                 _ if p.count_delta.is_some() => None,
@@ -318,8 +332,147 @@ enum Resolved {
     Bad(Say),
 }
 
-/// The one transition function.
+/// The one transition function: the transition, then the check every cancellation passes
+/// (`qualified_cancel`).
 pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
+    let (next, plan) = transition(state, p, f);
+    match plan {
+        Plan::ProposeCancel { bookings } => qualified_cancel(next, bookings, false, p, f),
+        Plan::Say(Say::WhichBooking { ids, cancel: true }) if part_of_day(p).is_some() => {
+            qualified_cancel(next, ids, true, p, f)
+        }
+        plan => (next, plan),
+    }
+}
+
+/// The parts of the day a message qualifies bookings by ("both morning ones"), as local
+/// hours [from, to) of their start.
+fn part_of_day(p: &Parsed) -> Option<(u32, u32)> {
+    let words = &p.words;
+    let found = [
+        ("morning", (5, 12)),
+        ("afternoon", (12, 17)),
+        ("evening", (17, 23)),
+        ("night", (19, 29)),
+    ]
+    .iter()
+    .filter(|(w, _)| {
+        words
+            .iter()
+            .any(|t| t == w || t.strip_suffix('s') == Some(w))
+    })
+    .map(|(_, r)| *r)
+    // Two parts named ("the afternoon one, the morning stays"): the rest of the message
+    // says which; this check does not choose between them.
+    .fold((None, 0), |(first, n), r| (first.or(Some(r)), n + 1));
+    match found {
+        (Some(r), 1) => Some(r),
+        _ => None,
+    }
+}
+
+/// How many bookings the message says it means ("both", "the two ... ones", "3 bookings").
+fn bookings_counted(p: &Parsed) -> Option<usize> {
+    let w = &p.words;
+    // "the later of my two": the number is of the bookings chosen from.
+    if p.pick.is_some() || w.iter().any(|t| t == "of") {
+        return None;
+    }
+    if w.iter().any(|t| t == "both") {
+        return Some(2);
+    }
+    let noun = |t: &str| {
+        matches!(
+            t,
+            "ones" | "bookings" | "reservations" | "slots" | "sessions"
+        )
+    };
+    w.iter().enumerate().find_map(|(i, t)| {
+        let n = crate::assistant::builtin::words::number(t)?;
+        let near = w.iter().skip(i + 1).take(2).any(|x| noun(x));
+        (n >= 2 && near).then_some(n as usize)
+    })
+}
+
+/// A proposed cancellation must agree with every qualifier said: bookings named by a part
+/// of the day start in it, and a number of bookings said is the number proposed. What does
+/// not agree is narrowed to what does, or asked. `asked`: the bookings were the candidates
+/// of a question (which one?), so the qualifier must narrow them to one.
+fn qualified_cancel(
+    next: State,
+    bookings: Vec<String>,
+    asked: bool,
+    p: &Parsed,
+    f: &Facts<'_>,
+) -> (State, Plan) {
+    let pod = part_of_day(p);
+    let counted = bookings_counted(p);
+    if pod.is_none() && counted.is_none() {
+        return (next, Plan::ProposeCancel { bookings });
+    }
+    let in_part = |b: &Booking| {
+        pod.is_none_or(|(from, to)| {
+            let h = f.local_time(b.interval.start()).hour();
+            (from..to).contains(&h) || (from..to).contains(&(h + 24))
+        })
+    };
+    let of_models = |b: &Booking| p.models.is_empty() || p.models.contains(&b.model);
+    let live = f.live();
+    let chosen: Vec<&Booking> = live
+        .iter()
+        .copied()
+        .filter(|b| bookings.iter().any(|id| id == b.id.as_str()) && in_part(b))
+        .collect();
+    let all_fitting: Vec<&Booking> = live
+        .iter()
+        .copied()
+        .filter(|b| in_part(b) && of_models(b))
+        .collect();
+    let proposed = match counted {
+        Some(n) if chosen.len() == n => Some(chosen),
+        Some(n) if all_fitting.len() == n => Some(all_fitting.clone()),
+        Some(_) => None,
+        None if asked && chosen.len() == 1 || !asked && !chosen.is_empty() => Some(chosen),
+        None => None,
+    };
+    let memory = next.memory.clone();
+    match proposed {
+        Some(list) => (
+            next,
+            Plan::ProposeCancel {
+                bookings: list.iter().map(|b| b.id.to_string()).collect(),
+            },
+        ),
+        None if all_fitting.is_empty() => (
+            State {
+                pending: Pending::Idle,
+                memory,
+            },
+            Plan::Say(Say::NoMatch(describe_ref(p))),
+        ),
+        None => {
+            let ids: Vec<String> = all_fitting.iter().map(|b| b.id.to_string()).collect();
+            if asked && ids == bookings {
+                return (next, Plan::Say(Say::WhichBooking { ids, cancel: true }));
+            }
+            let mut memory = memory;
+            memory.listed = ids.clone();
+            (
+                State {
+                    pending: Pending::Choosing {
+                        purpose: Purpose::Cancel,
+                        candidates: ids.clone(),
+                    },
+                    memory,
+                },
+                Plan::Say(Say::WhichBooking { ids, cancel: true }),
+            )
+        }
+    }
+}
+
+/// The transition itself.
+fn transition(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
     let mut mem = state.memory.clone();
     // A suggested time lasts one turn: "book it" takes it, anything else drops it.
     let suggestion = mem.suggestion.take();
@@ -473,6 +626,20 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
         (_, Intent::Thanks) => keep(Plan::Say(Say::Thanks)),
 
         // A proposal waits: only a yes to it acts.
+        // A yes that carries more ("yes, and add an hour at the end", "yep but 3") is a new
+        // request on top of the proposal: proposed again, never the old one booked.
+        (Pending::Confirming { proposal }, Intent::Yes)
+            if p.has_details()
+                && matches!(&proposal.act, Act::Book { draft, .. } if {
+                    let mut after = draft.clone();
+                    absorb_details(&mut after, p, f);
+                    after != *draft
+                }) =>
+        {
+            let mut draft = request_so_far(&state.pending);
+            absorb_details(&mut draft, p, f);
+            fill(draft, mem, p, f)
+        }
         (Pending::Confirming { proposal }, Intent::Yes) => {
             let mut memory = mem;
             if let Act::Book { draft, .. } = &proposal.act {
@@ -530,6 +697,16 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
             // Something about the proposal that could not be read: drop it rather than
             // let a later yes act on it.
             idle(mem, Plan::Say(Say::NotUnderstood))
+        }
+        // "yes, cancel it" to a proposed cancellation: the yes.
+        (Pending::Confirming { proposal }, Intent::Cancel)
+            if matches!(proposal.act, Act::Cancel { .. })
+                && p.cues.has(Cue::Yes)
+                && !p.cues.has(Cue::No)
+                && p.booking_ref.as_ref().is_none_or(|r| *r == BookingRef::It)
+                && !p.ref_by_model =>
+        {
+            idle(mem, Plan::Execute(proposal.clone()))
         }
         (Pending::Confirming { .. }, Intent::Cancel)
             if p.booking_ref.as_ref().is_none_or(|r| *r == BookingRef::It) && !p.ref_by_model =>

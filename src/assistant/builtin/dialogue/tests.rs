@@ -464,3 +464,79 @@ fn every_meaningful_word_is_read_before_a_proposal() {
         Plan::Answer(_)
     ));
 }
+
+/// Changes and cancellations keep every word said of them: the end moved is the end, a
+/// smaller size is not a cancellation, a yes that adds an hour is proposed again, a
+/// cancellation's part of the day and number of bookings narrow what is proposed, and
+/// "yes, cancel it" is the yes to a proposed cancellation.
+#[test]
+fn changes_and_cancellations_keep_their_qualifiers() {
+    let idle = State::default();
+    let three = [
+        booking(
+            "c1",
+            "L40S-48GB",
+            1,
+            "2026-11-30T09:00:00Z",
+            "2026-11-30T12:00:00Z",
+        ),
+        booking(
+            "c2",
+            "A100-80GB",
+            2,
+            "2026-11-30T14:00:00Z",
+            "2026-11-30T18:00:00Z",
+        ),
+        booking(
+            "c3",
+            "H100-80GB",
+            1,
+            "2026-12-02T08:00:00Z",
+            "2026-12-02T11:00:00Z",
+        ),
+    ];
+    let id = |i: usize| three[i].id.to_string();
+    match run(&idle, "push the end of my a100 booking out to 8pm", &three).1 {
+        Plan::ProposeChange { start, end, .. } => assert_eq!(
+            (start, end),
+            (at("2026-11-30T14:00:00Z"), at("2026-11-30T20:00:00Z"))
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(!matches!(
+        run(&idle, "drop my a100 booking to one card", &three).1,
+        Plan::ProposeCancel { .. }
+    ));
+    for (msg, ids) in [
+        ("cancel both morning ones", vec![id(0), id(2)]),
+        ("cancel the two morning bookings", vec![id(0), id(2)]),
+        ("cancel the afternoon one", vec![id(1)]),
+    ] {
+        assert_eq!(
+            run(&idle, msg, &three).1,
+            Plan::ProposeCancel { bookings: ids },
+            "{msg}"
+        );
+    }
+    let cancelling = confirming(Act::Cancel {
+        bookings: vec![id(0)],
+    });
+    assert!(matches!(
+        run(&cancelling, "yes, cancel it", &three).1,
+        Plan::Execute(_)
+    ));
+    assert!(!matches!(
+        run(&cancelling, "no, don't cancel it", &three).1,
+        Plan::Execute(_)
+    ));
+    let pending = confirming(a100_tomorrow(2));
+    assert_eq!(
+        proposed(run(&pending, "yes, and add an hour at the end", &[]).1),
+        (
+            "A100-80GB".into(),
+            2,
+            at("2026-11-27T09:00:00Z"),
+            at("2026-11-27T18:00:00Z")
+        )
+    );
+}

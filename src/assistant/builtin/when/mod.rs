@@ -221,6 +221,8 @@ enum L {
     More,
     Another,
     Extra,
+    /// "add", "plus": a length after it is added ("add an hour at the end").
+    Add,
     Later,
     Earlier,
     Longer,
@@ -428,6 +430,7 @@ fn lookup(w: &str) -> L {
         "more" | "additional" => More,
         "another" => Another,
         "extra" => Extra,
+        "add" | "adding" | "plus" => Add,
         "later" => Later,
         "earlier" | "sooner" => Earlier,
         "longer" => Longer,
@@ -2632,6 +2635,14 @@ impl<'a> Cx<'a> {
             L::By => {
                 role = Role::By;
                 j += 1
+            }
+            L::Add => {
+                role = Role::Extra;
+                j += 1;
+                // "add on an hour", "add another hour"
+                if self.l(j) == L::On {
+                    j += 1;
+                }
             }
             _ => {}
         }
