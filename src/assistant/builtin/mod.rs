@@ -9,6 +9,7 @@ pub mod nlu;
 pub mod unread;
 pub mod when;
 pub mod words;
+pub mod workload;
 pub mod zone;
 
 #[cfg(test)]

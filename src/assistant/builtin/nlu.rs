@@ -141,6 +141,8 @@ pub struct Parsed {
     pub unread: Vec<Unread>,
     /// The message's cues (for the dialogue's own checks).
     pub cues: Cues,
+    /// A model size said ("a 70B model"): what it needs, for "which GPU for ...?".
+    pub workload: Option<super::workload::Workload>,
     /// The message's tokens (for checks over every word, like the qualifiers of a
     /// cancellation).
     pub words: Vec<String>,
@@ -552,6 +554,7 @@ fn parse_in(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
         budget,
         unread,
         cues,
+        workload: super::workload::read(&all_words),
         words: all_words,
     };
     p.intent = intent(&toks, &used, &p);
@@ -900,6 +903,22 @@ fn intent(toks: &[String], used: &[bool], p: &Parsed) -> Intent {
             && p.count.is_none(),
     );
     let asks = hypothetical.max(which_model);
+    // "when does my L40S booking start?", "do I have anything on Wednesday?", "what have I
+    // booked for Friday?": a question about one's own bookings, whatever else it names.
+    let said = |w: &[&str]| toks.iter().any(|t| w.contains(&t.as_str()));
+    let own_question = u32::from(
+        p.question
+            && c.has(Cue::Mine)
+            && !said(&[
+                "can", "could", "may", "should", "want", "need", "like", "please",
+            ])
+            && (said(&["booked", "reserved", "scheduled"])
+                || said(&["anything", "something"]) && said(&["have", "got"])
+                || c.has(Cue::BookingNoun)
+                    && said(&["when", "what", "which", "does", "do", "is", "are", "how"])
+                    && !c.has(Cue::Cancel)
+                    && !c.has(Cue::Change)),
+    );
     // "drop it to one card", "cut my booking to 2 hours": a new size, not a cancellation.
     let down_to = u32::from(toks.iter().enumerate().any(|(i, t)| {
         matches!(
@@ -961,7 +980,8 @@ fn intent(toks: &[String], used: &[bool], p: &Parsed) -> Intent {
         ),
         (
             Intent::MyBookings,
-            ((3 * noun + mine + has(Cue::List)) * noun + 2 * has(Cue::List) * mine) * (1 - slots),
+            ((3 * noun + mine + has(Cue::List)) * noun + 2 * has(Cue::List) * mine) * (1 - slots)
+                + 12 * own_question,
         ),
         (
             Intent::Inventory,

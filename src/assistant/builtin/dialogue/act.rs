@@ -544,7 +544,7 @@ async fn answer(ctx: &Ctx<'_>, q: Question, state: &mut State, f: &Facts<'_>) ->
                 lines.join("\n")
             ))
         }
-        Question::MyBookings => {
+        Question::MyBookings { models, days } => {
             let mut list: Vec<&Booking> = f.bookings.iter().collect();
             list.sort_by_key(|b| b.interval.start());
             let upcoming: Vec<Booking> = list
@@ -552,18 +552,58 @@ async fn answer(ctx: &Ctx<'_>, q: Question, state: &mut State, f: &Facts<'_>) ->
                 .filter(|b| b.status == BookingStatus::Confirmed && b.interval.end() > f.now)
                 .map(|b| (*b).clone())
                 .collect();
+            // A booking is on a day when any part of it is.
+            let on_day = |b: &Booking, d: &chrono::NaiveDate| {
+                let first = b.interval.start().with_timezone(&ctx.tz).date_naive();
+                let last = b.interval.end().with_timezone(&ctx.tz).date_naive();
+                first <= *d && *d <= last
+            };
+            let asked: Vec<Booking> = upcoming
+                .iter()
+                .filter(|b| models.is_empty() || models.contains(&b.model))
+                .filter(|b| days.is_empty() || days.iter().any(|d| on_day(b, d)))
+                .cloned()
+                .collect();
+            let which = {
+                let mut w = models.join(" or ");
+                if !days.is_empty() {
+                    let names: Vec<String> = days
+                        .iter()
+                        .map(|d| d.format("%a %-d %b").to_string())
+                        .collect();
+                    w = format!("{w} on {}", names.join(" or ")).trim().to_string();
+                }
+                w
+            };
             if upcoming.is_empty() {
                 text("You have no upcoming bookings.")
-            } else {
-                state.memory.listed = upcoming.iter().map(|b| b.id.to_string()).collect();
-                let total: i64 = upcoming.iter().map(|b| b.price_total.0).sum();
+            } else if asked.is_empty() {
                 text(format!(
-                    "Your upcoming bookings:\n\n{}\nTotal: **{}**.",
-                    booking_table(&upcoming, ctx.tz, ctx.currency),
-                    money(Cents(total))
+                    "You have no upcoming {which} bookings ({} upcoming in all; say *my \
+bookings* to see them).",
+                    upcoming.len()
+                ))
+            } else {
+                state.memory.listed = asked.iter().map(|b| b.id.to_string()).collect();
+                let total: i64 = asked.iter().map(|b| b.price_total.0).sum();
+                let gpu_hours: f64 = asked
+                    .iter()
+                    .map(|b| b.count() as f64 * b.interval.duration().num_minutes() as f64 / 60.0)
+                    .sum();
+                let title = if which.is_empty() {
+                    "Your upcoming bookings".to_string()
+                } else {
+                    format!("Your upcoming {which} bookings")
+                };
+                text(format!(
+                    "{title}:\n\n{}\nTotal: **{}**, {} GPU-hours.",
+                    booking_table(&asked, ctx.tz, ctx.currency),
+                    money(Cents(total)),
+                    format_hours(gpu_hours)
                 ))
             }
         }
+        Question::Workload { workload, models } => text(workload_answer(&workload, &models, f)),
         Question::Total => {
             let confirmed: Vec<&Booking> = f
                 .bookings
@@ -694,4 +734,67 @@ fn human_minutes(m: i64) -> String {
         m if m % 60 == 0 => format!("{} hour{}", m / 60, if m == 60 { "" } else { "s" }),
         m => format!("{m} minutes"),
     }
+}
+
+/// GPU-hours with at most one decimal ("12", "7.5").
+fn format_hours(h: f64) -> String {
+    let tenths = (h * 10.0).round() / 10.0;
+    if tenths.fract() == 0.0 {
+        format!("{tenths:.0}")
+    } else {
+        format!("{tenths:.1}")
+    }
+}
+
+/// Which of our GPUs hold a workload, and how many of each.
+fn workload_answer(
+    w: &crate::assistant::builtin::workload::Workload,
+    asked: &[String],
+    f: &Facts<'_>,
+) -> String {
+    use crate::assistant::builtin::workload::fits;
+    let need = w.need_gb();
+    let options = fits(f.inventory, need);
+    let mut out = format!(
+        "That needs roughly **{need:.0} GB** of GPU memory ({}). A rule of thumb, not a \
+promise: batch size and context length change it.",
+        w.reasoning()
+    );
+    for name in asked {
+        if let Some(m) = f.inventory.find(name) {
+            match options.iter().find(|(n, _, _)| n == name) {
+                Some((_, 1, _)) => out.push_str(&format!(
+                    "\n\nYes: one **{}** ({} GB) holds it.",
+                    m.name, m.memory_gb
+                )),
+                Some((_, n, _)) => out.push_str(&format!(
+                    "\n\nOne **{}** ({} GB) is not enough; **{n}** of them together are \
+(with the model split across them).",
+                    m.name, m.memory_gb
+                )),
+                None => out.push_str(&format!(
+                    "\n\nThe **{}** ({} GB, {} in all) cannot hold it.",
+                    m.name,
+                    m.memory_gb,
+                    m.total()
+                )),
+            }
+        }
+    }
+    if options.is_empty() {
+        out.push_str("\n\nNone of our GPU models holds it, even all of one model together.");
+    } else {
+        let lines: Vec<String> = options
+            .iter()
+            .map(|(name, n, gb)| format!("- {n} × **{name}** ({} GB in all)", n * gb))
+            .collect();
+        out.push_str(&format!(
+            "\n\nWhat holds it, cheapest first:\n{}\n\nNothing is booked: say e.g. *book {} {} \
+tomorrow 9-17* when you know when.",
+            lines.join("\n"),
+            options[0].1,
+            options[0].0
+        ));
+    }
+    out
 }

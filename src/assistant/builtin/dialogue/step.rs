@@ -277,8 +277,19 @@ pub enum Question {
         start: DateTime<Utc>,
         end: DateTime<Utc>,
     },
-    MyBookings,
+    /// The caller's upcoming bookings: of these models, and on these days, when said
+    /// ("when does my L40S booking start?", "anything on Wednesday?").
+    MyBookings {
+        models: Vec<String>,
+        days: Vec<NaiveDate>,
+    },
     Total,
+    /// Which GPUs a workload needs ("which GPU for a 70B model?", "will a 13B fit on a
+    /// 4090?"): answered, never proposed.
+    Workload {
+        workload: crate::assistant::builtin::workload::Workload,
+        models: Vec<String>,
+    },
     /// The earliest window (proposed as a booking).
     FindSlot {
         model: Option<String>,
@@ -619,6 +630,19 @@ fn transition(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
         return keep(Plan::Say(Say::NoModelFits));
     }
 
+    // "which GPU for a 70B model?": sized from the inventory, whatever else it names.
+    if let Some(workload) = p.workload {
+        // A question, or a request that names no GPU and no time ("I want to fine-tune a
+        // 7B model"): sizing is what can be answered; a request with both goes on.
+        let asks = p.question && !p.cues.has(Cue::Book)
+            || !p.time_said() && p.models.is_empty() && p.by_property.is_none();
+        if asks && !matches!(p.intent, Intent::Yes | Intent::No) {
+            return keep(Plan::Answer(Question::Workload {
+                workload,
+                models: p.models.clone(),
+            }));
+        }
+    }
     match (&state.pending, p.intent) {
         // Small talk never changes what is pending.
         (_, Intent::Greeting) => keep(Plan::Say(Say::Greeting)),
@@ -1011,7 +1035,13 @@ fn transition(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
                     pending: state.pending.clone(),
                     memory,
                 },
-                Plan::Answer(Question::MyBookings),
+                Plan::Answer(Question::MyBookings {
+                    models: p.models.clone(),
+                    days: match &p.booking_ref {
+                        Some(BookingRef::Dates(days)) => days.clone(),
+                        _ => p.time.said.date.into_iter().collect(),
+                    },
+                }),
             )
         }
         (_, Intent::Total) => keep(Plan::Answer(Question::Total)),

@@ -540,3 +540,56 @@ fn changes_and_cancellations_keep_their_qualifiers() {
         )
     );
 }
+
+/// Questions about one's own bookings and about what a workload needs are answered, never
+/// taken for booking requests (which would ask for a time, then propose).
+#[test]
+fn questions_about_bookings_and_workloads_are_answered() {
+    use super::step::Question;
+    let idle = State::default();
+    let mine = [booking(
+        "d1",
+        "L40S-48GB",
+        1,
+        "2026-11-30T09:00:00Z",
+        "2026-11-30T12:00:00Z",
+    )];
+    for (msg, models, days) in [
+        (
+            "when does my L40S booking start?",
+            vec!["L40S-48GB".to_string()],
+            vec![],
+        ),
+        (
+            "do I have anything on Wednesday?",
+            vec![],
+            vec![chrono::NaiveDate::from_ymd_opt(2026, 12, 2).unwrap()],
+        ),
+        ("how many gpu hours have I booked?", vec![], vec![]),
+    ] {
+        assert_eq!(
+            run(&idle, msg, &mine).1,
+            Plan::Answer(Question::MyBookings { models, days }),
+            "{msg}"
+        );
+    }
+    for msg in [
+        "which gpu for a 70B model?",
+        "will a 13B model fit on a 4090?",
+        "what do I need for a 34B model",
+        "i want to finetune a 7b model with lora",
+    ] {
+        assert!(
+            matches!(
+                run(&idle, msg, &[]).1,
+                Plan::Answer(Question::Workload { .. })
+            ),
+            "{msg}"
+        );
+    }
+    // A request that names a GPU and a time is still a request.
+    assert!(matches!(
+        run(&idle, "book 2 a100 for my 70B model tomorrow 9-5", &[]).1,
+        Plan::Propose { .. }
+    ));
+}
