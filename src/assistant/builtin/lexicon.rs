@@ -468,22 +468,21 @@ pub fn cues(toks: &[String], skip: &[bool]) -> Cues {
     let mut covered = Vec::new();
     let mut taken = skip.to_vec();
     for (phrase, cs) in PHRASES {
-        let words: Vec<&str> = phrase.split(' ').collect();
-        if words.len() > toks.len() {
+        // Called for every message and, in nlu, for single words: no allocation per phrase.
+        let len = phrase.split(' ').count();
+        if len > toks.len() {
             continue;
         }
-        for start in 0..=toks.len() - words.len() {
-            let window = &toks[start..start + words.len()];
-            if window.iter().zip(&words).all(|(a, b)| a == b)
-                && !taken[start..start + words.len()].iter().any(|t| *t)
+        for start in 0..=toks.len() - len {
+            let window = &toks[start..start + len];
+            if window.iter().zip(phrase.split(' ')).all(|(a, b)| a == b)
+                && !taken[start..start + len].iter().any(|t| *t)
             {
                 for c in *cs {
                     found.push((*c, start));
                 }
-                covered.extend(start..start + words.len());
-                taken[start..start + words.len()]
-                    .iter_mut()
-                    .for_each(|t| *t = true);
+                covered.extend(start..start + len);
+                taken[start..start + len].iter_mut().for_each(|t| *t = true);
             }
         }
     }

@@ -211,28 +211,19 @@ pub fn starts_with(toks: &[String], p: &str) -> bool {
     toks.len() >= words.len() && toks.iter().zip(&words).all(|(a, b)| a == b)
 }
 
-/// Damerau–Levenshtein distance (with adjacent transpositions), for typo tolerance.
+/// Edit distance with adjacent transpositions (optimal string alignment, `strsim`), for
+/// typo tolerance: exact up to 2; above that, a number greater than 2.
 pub fn edit_distance(a: &str, b: &str) -> usize {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
+    // Called for many word pairs of every message: equal words and words whose lengths
+    // differ by more than the callers' bounds (at most 2) need no table.
+    if a == b {
+        return 0;
     }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
+    let (la, lb) = (a.chars().count(), b.chars().count());
+    if la.abs_diff(lb) > 2 {
+        return la.abs_diff(lb);
     }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            d[i][j] = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
-            }
-        }
-    }
-    d[a.len()][b.len()]
+    strsim::osa_distance(a, b)
 }
 
 #[cfg(test)]
