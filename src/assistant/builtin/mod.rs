@@ -2,7 +2,6 @@
 //! files, no network. Also the stand-in when an LLM is down.
 
 pub mod dialogue;
-pub mod dialogue_old;
 pub mod format;
 pub mod lexicon;
 pub mod nlu;
@@ -13,7 +12,7 @@ pub mod workload;
 pub mod zone;
 
 #[cfg(test)]
-mod tests_old;
+mod nlu_tests;
 
 use super::tools::Tools;
 use super::{Assistant, AssistantError, Backend, Conversation, ProposalKind, Reply, TurnInput};

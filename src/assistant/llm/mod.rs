@@ -15,8 +15,8 @@
 pub mod breaker;
 pub mod client;
 pub mod mock;
+pub mod state;
 
-use super::builtin::dialogue_old::{Draft, State};
 use super::builtin::format::{devices, span};
 use super::builtin::{nlu, Builtin};
 use super::tools::{BookingChange, BookingView, ProposalKey, SlotQuery, ToolError, Tools};
@@ -31,6 +31,7 @@ use chrono::{DateTime, Utc};
 use client::{ChatMessage, LlmClient, ToolCall, WireFunction, WireToolCall};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
+use state::{Draft, State};
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::time::Instant;

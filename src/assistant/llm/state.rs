@@ -1,7 +1,7 @@
 //! The dialogue state the LLM backend keeps (a proposal waiting for a yes). Kept apart
 //! from the built-in assistant's state machine, whose state has its own shape.
 
-use super::nlu::Intent;
+use crate::assistant::builtin::nlu::Intent;
 use crate::domain::Interval;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
