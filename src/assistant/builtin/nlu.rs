@@ -438,6 +438,10 @@ fn parse_in(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
             ],
         ),
     };
+    // A budget's amount ("no more than 15 dollars") is money, never a count.
+    let (budget, money_at) = budget(&toks);
+    let used_or_money: Vec<bool> = used.iter().zip(&money_at).map(|(u, m)| *u || *m).collect();
+    let used = used_or_money;
     // Numbers said on their own ("3", "four is enough", "one, not six"); not "the L40S
     // one", not a number ruled out ("not six").
     // "reduce it to 2 gpus — no, 3": a number right after a correction word replaces the
@@ -511,7 +515,6 @@ fn parse_in(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
         || toks
             .windows(2)
             .any(|w| w[0] == "not" && number(&w[1]).is_some());
-    let (budget, money_at) = budget(&toks);
     let mut read = cues.cued(toks.len());
     for (i, r) in read.iter_mut().enumerate() {
         *r |= used[i] || money_at[i];

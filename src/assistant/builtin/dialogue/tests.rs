@@ -458,6 +458,19 @@ fn every_meaningful_word_is_read_before_a_proposal() {
             budget: 4000
         })
     );
+    // The budget's amount is not a count left over: "an A100" is still one.
+    assert_eq!(
+        run(
+            &idle,
+            "an a100 tomorrow 9-5 for no more than 15 dollars",
+            &[]
+        )
+        .1,
+        Plan::Say(Say::OverBudget {
+            price: 1832,
+            budget: 1500
+        })
+    );
     // A question about the daily rate is not a repetition.
     assert!(matches!(
         run(&idle, "what's the daily rate for one A100?", &[]).1,

@@ -1585,7 +1585,12 @@ impl<'a> Cx<'a> {
             }
             L::This | L::Next | L::Last => {
                 let q = self.l(i);
-                let j = i + 1;
+                // "this coming Monday": one qualifier.
+                let j = if q == L::This && self.l(i + 1) == L::This {
+                    i + 2
+                } else {
+                    i + 1
+                };
                 match self.l(j) {
                     L::Wd(w) => self.weekday(i, j, w, Some(q), out),
                     L::Week => {
@@ -2090,6 +2095,10 @@ impl<'a> Cx<'a> {
                 } else {
                     AK::Date(self.date_ok(nw))
                 }
+            }
+            // "this Thursday" said on a Thursday: today, or the one a week on?
+            Some(L::This) if wd == cur => {
+                AK::Date(Err(PK::Ambiguous(vec![today, today + Duration::days(7)])))
             }
             _ => AK::Date(Ok(self.next_wd(wd))),
         };

@@ -157,6 +157,11 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("next Wednesday", R, "date=2026-12-02"),
     ("next thursday", R, "date=2026-12-03"),
     ("next Friday", R, "!Ambiguous"),
+    // "this/coming Thursday" said on a Thursday: today or a week on — asked.
+    ("this thursday", R, "!Ambiguous"),
+    ("the coming Thursday at 2pm", R, "start=14:00 !Ambiguous"),
+    ("this coming thursday", R, "!Ambiguous"),
+    ("upcoming friday", R, "date=2026-11-27"),
     ("next saturday", R, "!Ambiguous"),
     ("next sunday", R, "!Ambiguous"),
     ("last Thursday", R, "!Past"),
