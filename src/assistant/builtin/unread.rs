@@ -284,6 +284,9 @@ pub fn find(
             && matches!(next, "time" | "tz" | "timezone" | "zone")
         {
             push(UnreadKind::Zone, format!("{t} {next}"));
+        } else if prev == "in" && (ZONE_PLACES.contains(&t.as_str()) || super::zone::is_place(t)) {
+            // "I'm in Denver", "based in Tokyo": the times may be that place's.
+            push(UnreadKind::Zone, format!("in {t}"));
         } else if matches!(t.as_str(), "timezone" | "tz") {
             push(UnreadKind::Zone, t.clone());
         } else if t.starts_with('$') || t.ends_with('$') || MONEY_WORDS.contains(&t.as_str()) {

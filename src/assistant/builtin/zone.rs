@@ -63,6 +63,11 @@ const ABBREVIATIONS: &[(&str, &str)] = &[
     ("msk", "Europe/Moscow"),
 ];
 
+/// Whether `word` (lowercased) is a place whose zone is known ("denver").
+pub fn is_place(word: &str) -> bool {
+    PLACES.iter().any(|(p, _)| *p == word)
+}
+
 /// Places (the word before "time"), and their zone.
 const PLACES: &[(&str, &str)] = &[
     ("tokyo", "Asia/Tokyo"),

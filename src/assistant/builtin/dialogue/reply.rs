@@ -79,6 +79,9 @@ fn problem(p: &Problem) -> String {
         ProblemKind::Vague => format!(
             "'{t}' is too vague for me to book — which day and time exactly, and for how long?"
         ),
+        ProblemKind::LengthDisagrees => format!(
+            "'{t}' does not match the start and end you gave — which start and end do you mean?"
+        ),
         ProblemKind::EndBeforeStart => format!(
             "In '{t}' the end is not after the start — what times do you mean?"
         ),

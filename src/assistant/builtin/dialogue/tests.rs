@@ -433,6 +433,14 @@ fn every_meaningful_word_is_read_before_a_proposal() {
         ("2 l40s each weekday next week 9-5", UnreadKind::Repeat),
         ("1.5 a100 tomorrow 9-5", UnreadKind::Part),
         ("2 a100 tomorrow 9-5, spend 40 bucks", UnreadKind::Money),
+        (
+            "grab me an a100 for tomorrow 2-4 pm my time (I'm in Denver)",
+            UnreadKind::Zone,
+        ),
+        (
+            "we're based in Tokyo: 2 a100 tomorrow 9-11",
+            UnreadKind::Zone,
+        ),
     ] {
         let (s, plan) = run(&idle, msg, &[]);
         match plan {

@@ -146,6 +146,8 @@ pub enum ProblemKind {
     Ambiguous(Vec<NaiveDate>),
     /// An explicit end at or before an explicit start on the same day ("5pm to 3pm").
     EndBeforeStart,
+    /// A length that disagrees with the start and end said ("9 to 5 ... for 4 hours").
+    LengthDisagrees,
     /// ADDITION: understood as time-related but too vague to act on: "overnight", "soon",
     /// "sometime", "a few hours", "2-3 hours" (the assistant asks).
     Vague,
@@ -3402,6 +3404,27 @@ impl<'a> Cx<'a> {
         }
     }
 
+    /// "tomorrow 9 to 5, like 4 hours": a length that disagrees with the start and end said
+    /// on one day is asked, never one of the two dropped.
+    fn length_agrees(&self, s: &Said, r: &mut Reading) {
+        let (Some(a), Some(b), Some(len)) = (s.start, s.end, s.duration) else {
+            return;
+        };
+        // A length of days beside hours is a repetition's span ("9-11 for 3 weeks"), read
+        // elsewhere.
+        if s.end_date.is_some() || b <= a || b - a == len || len >= Duration::days(1) {
+            return;
+        }
+        let span = r
+            .mentions
+            .iter()
+            .find(|m| !m.negated && matches!(m.kind, MentionKind::Duration(_)))
+            .map(|m| m.span.clone());
+        if let Some(sp) = span {
+            self.problem(r, sp.start, sp.end, PK::LengthDisagrees);
+        }
+    }
+
     fn problem(&self, r: &mut Reading, s: usize, e: usize, kind: PK) {
         r.problems.push(Problem {
             span: s..e,
@@ -4017,6 +4040,7 @@ impl<'a> Cx<'a> {
                 self.problem(r, sp.start, sp.end, PK::Ambiguous(dates));
             }
         }
+        self.length_agrees(&s, r);
         // an end day before the start day across pieces ("next monday ... through friday")
         if let (Some(a), Some(b)) = (s.date, s.end_date) {
             if b < a && !r.problems.iter().any(|p| p.kind == PK::EndBeforeStart) {

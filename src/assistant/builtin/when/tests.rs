@@ -33,6 +33,7 @@ fn kind_name(k: &ProblemKind) -> &'static str {
         ProblemKind::TooFar => "TooFar",
         ProblemKind::Ambiguous(_) => "Ambiguous",
         ProblemKind::EndBeforeStart => "EndBeforeStart",
+        ProblemKind::LengthDisagrees => "LengthDisagrees",
         ProblemKind::Vague => "Vague",
     }
 }
@@ -414,6 +415,9 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("business hours", R, "start=09:00 end=17:00"),
     ("working day", R, "start=09:00 end=17:00"),
     ("5pm to 3pm", R, "!EndBeforeStart"),
+    ("tomorrow 9 to 5 but only half the time, like 4 hours", R, "date=2026-11-27 start=09:00 end=17:00 dur=240 !LengthDisagrees"),
+    ("from 9 to 11 for three hours", R, "start=09:00 end=11:00 dur=180 !LengthDisagrees"),
+    ("from 9 to 5 for 8 hours", R, "start=09:00 end=17:00 dur=480"),
     ("17:00-15:00", R, "!EndBeforeStart"),
     // ── dates with time ranges ──
     ("tomorrow 9-5", R, "date=2026-11-27 start=09:00 end=17:00"),
