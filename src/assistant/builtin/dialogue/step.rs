@@ -782,7 +782,9 @@ fn transition(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
                 candidates,
             },
             _,
-        ) if p.booking_ref.is_some() || !p.models.is_empty() || p.time.said.date.is_some() => {
+        ) if (p.booking_ref.is_some() || !p.models.is_empty() || p.time.said.date.is_some())
+            && !other_action(p.intent, purpose) =>
+        {
             // While choosing, a model named ("the l40s") is the choice.
             let pool: Vec<&Booking> = f
                 .live()
@@ -1863,4 +1865,14 @@ fn change(b: &Booking, ask: &ChangeAsk, mem: Memory, f: &Facts<'_>) -> (State, P
             ask: ask.clone(),
         },
     )
+}
+
+/// Whether a message said while choosing a booking asks for another action than the one
+/// the choice is for ("push the a100 one to 3" while choosing what to cancel): then it is
+/// that request, never the choice.
+fn other_action(intent: Intent, purpose: &Purpose) -> bool {
+    match purpose {
+        Purpose::Cancel => matches!(intent, Intent::Change | Intent::Book),
+        Purpose::Change { .. } => matches!(intent, Intent::Cancel | Intent::Book),
+    }
 }

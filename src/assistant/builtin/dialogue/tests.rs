@@ -217,6 +217,15 @@ fn transitions() {
             bookings: vec![two[1].id.to_string()]
         }
     );
+    // While choosing what to cancel, a change said of one of them is that change, never
+    // the cancellation of it.
+    match run(&s, "push the L40S one to start at 3 instead", &two).1 {
+        Plan::ProposeChange { booking, start, .. } => {
+            assert_eq!(booking, two[1].id.to_string());
+            assert_eq!(chrono::Timelike::hour(&start), 15);
+        }
+        other => panic!("{other:?}"),
+    }
     // By model and by day.
     for msg in ["cancel the L40S one", "cancel the monday booking"] {
         assert_eq!(
