@@ -125,6 +125,10 @@ below, its id, its model or its day.",
             if *cancel { "cancel" } else { "change" }
         ),
         Say::Restate(text) => text.clone(),
+        Say::OneAtATime(text) => format!(
+            "One request at a time, so that nothing is booked you did not confirm — nothing is \
+booked yet. First: {text} Then tell me the next one."
+        ),
         Say::Unread(pieces) => unread(pieces),
         Say::OverBudget { price, budget } => format!(
             "That would cost {}, over your budget of {}. Nothing is booked — would fewer GPUs, \

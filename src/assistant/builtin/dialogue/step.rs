@@ -249,6 +249,9 @@ pub enum Say {
     },
     /// A pending proposal's statement again (the price asked while it waits).
     Restate(String),
+    /// A yes that adds another request: the pending proposal again, still waiting, and
+    /// nothing booked — one request at a time.
+    OneAtATime(String),
     /// Words that could change what is booked and were not understood, named back.
     Unread(Vec<Unread>),
     /// The request costs more than the budget said with it (both in cents).
@@ -650,6 +653,13 @@ fn transition(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
         (_, Intent::Thanks) => keep(Plan::Say(Say::Thanks)),
 
         // A proposal waits: only a yes to it acts.
+        // A yes that adds another request ("ok, and one more for sunday"): the yes and the
+        // new request are two bookings, proposed one at a time — this one still waits.
+        (Pending::Confirming { proposal }, _)
+            if p.cues.has(Cue::Yes) && p.has_details() && adds_another(&p.words) =>
+        {
+            keep(Plan::Say(Say::OneAtATime(proposal.stated.clone())))
+        }
         // A yes that carries more ("yes, and add an hour at the end", "yep but 3") is a new
         // request on top of the proposal: proposed again, never the old one booked.
         (Pending::Confirming { proposal }, Intent::Yes)
@@ -1875,4 +1885,20 @@ fn other_action(intent: Intent, purpose: &Purpose) -> bool {
         Purpose::Cancel => matches!(intent, Intent::Change | Intent::Book),
         Purpose::Change { .. } => matches!(intent, Intent::Cancel | Intent::Book),
     }
+}
+
+/// Whether a message asks for a booking beside the one it answers ("and one more for
+/// sunday", "another one on monday", "also 2 H100s"). "Add an hour" is not another booking.
+fn adds_another(words: &[String]) -> bool {
+    words.iter().enumerate().any(|(i, w)| {
+        let next = words.get(i + 1).map(String::as_str).unwrap_or("");
+        match w.as_str() {
+            "another" | "also" | "additionally" => {
+                !matches!(next, "hour" | "hours" | "day" | "days")
+            }
+            "one" | "1" => next == "more",
+            "as" => next == "well",
+            _ => false,
+        }
+    })
 }

@@ -152,6 +152,20 @@ fn transitions() {
     // The price asked while a proposal waits restates it and keeps it.
     let (s, plan) = run(&pending, "how much?", &[]);
     assert!(matches!(plan, Plan::Say(Say::Restate(_))) && s == pending);
+    // A yes that adds another request ("ok, and one more for sunday") books neither: the
+    // proposal still waits, and the reply says one request at a time.
+    for msg in [
+        "ok, and one more for sunday same time",
+        "yes, and another one on monday",
+        "yes please, also 2 h100 on saturday",
+    ] {
+        let (s, plan) = run(&pending, msg, &[]);
+        assert!(
+            matches!(plan, Plan::Say(Say::OneAtATime(_))),
+            "{msg}: {plan:?}"
+        );
+        assert_eq!(s, pending, "{msg}");
+    }
     // Slot filling asks one missing slot at a time.
     let filling = State {
         pending: Pending::Filling {
