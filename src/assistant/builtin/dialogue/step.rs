@@ -660,6 +660,17 @@ fn transition(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
         {
             keep(Plan::Say(Say::OneAtATime(proposal.stated.clone())))
         }
+        // "yes if it's under $10": the budget is checked before anything is booked (over
+        // it, said; within it, proposed again with the budget kept).
+        (Pending::Confirming { proposal }, _)
+            if p.cues.has(Cue::Yes)
+                && p.budget.is_some()
+                && matches!(proposal.act, Act::Book { .. }) =>
+        {
+            let mut draft = request_so_far(&state.pending);
+            absorb_details(&mut draft, p, f);
+            fill(draft, mem, p, f)
+        }
         // A yes that carries more ("yes, and add an hour at the end", "yep but 3") is a new
         // request on top of the proposal: proposed again, never the old one booked.
         (Pending::Confirming { proposal }, Intent::Yes)

@@ -166,6 +166,14 @@ fn transitions() {
         );
         assert_eq!(s, pending, "{msg}");
     }
+    // A yes with a budget is checked against the price: over it, nothing is booked.
+    let (_, plan) = run(&pending, "yes if it's under $10", &[]);
+    assert!(
+        matches!(plan, Plan::Say(Say::OverBudget { budget: 1000, .. })),
+        "{plan:?}"
+    );
+    let (_, plan) = run(&pending, "yes as long as it's under $100", &[]);
+    assert!(matches!(plan, Plan::Propose { .. }), "{plan:?}");
     // Slot filling asks one missing slot at a time.
     let filling = State {
         pending: Pending::Filling {
