@@ -124,6 +124,9 @@ ask *what GPUs do you have?* to see them with prices."
 below, its id, its model or its day.",
             if *cancel { "cancel" } else { "change" }
         ),
+        Say::NotNow => "OK — nothing is cancelled. When you want it cancelled, say e.g. \
+*cancel the L40S booking*."
+            .into(),
         Say::Restate(text) => text.clone(),
         Say::OneAtATime(text) => format!(
             "One request at a time, so that nothing is booked you did not confirm — nothing is \

@@ -247,6 +247,9 @@ pub enum Say {
         ids: Vec<String>,
         cancel: bool,
     },
+    /// A cancellation said as a plan or a maybe ("I might cancel it later"): nothing is
+    /// proposed until it is asked for.
+    NotNow,
     /// A pending proposal's statement again (the price asked while it waits).
     Restate(String),
     /// A yes that adds another request: the pending proposal again, still waiting, and
@@ -866,6 +869,7 @@ fn transition(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
             }
             fill(draft, mem, p, f)
         }
+        (_, Intent::Cancel) if hedged(&p.words) => keep(Plan::Say(Say::NotNow)),
         (_, Intent::Cancel) => cancel(p, mem, f),
         (_, Intent::Change) => {
             let ask = ChangeAsk::from(p);
@@ -1909,6 +1913,22 @@ fn adds_another(words: &[String]) -> bool {
             }
             "one" | "1" => next == "more",
             "as" => next == "well",
+            _ => false,
+        }
+    })
+}
+
+/// Whether a message speaks of an action as a plan or a maybe ("I might cancel it later",
+/// "thinking about cancelling"), not as a request.
+fn hedged(words: &[String]) -> bool {
+    words.iter().enumerate().any(|(i, w)| {
+        let prev = if i > 0 { words[i - 1].as_str() } else { "" };
+        let next = words.get(i + 1).map(String::as_str).unwrap_or("");
+        match w.as_str() {
+            "might" | "thinking" | "considering" | "possibly" | "eventually" => true,
+            // Not the month ("the May booking"), not "the later one".
+            "may" => matches!(next, "have" | "need" | "want" | "cancel" | "be" | "not"),
+            "later" => !matches!(prev, "the" | "a"),
             _ => false,
         }
     })

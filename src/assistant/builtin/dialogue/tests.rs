@@ -248,6 +248,14 @@ fn transitions() {
         }
         other => panic!("{other:?}"),
     }
+    // A cancellation said as a plan or a maybe is not a request: nothing is proposed.
+    for msg in [
+        "I might cancel the L40S one later",
+        "thinking about cancelling the monday booking",
+        "we may have to cancel the L40S booking",
+    ] {
+        assert_eq!(run(&idle, msg, &two).1, Plan::Say(Say::NotNow), "{msg}");
+    }
     // By model and by day.
     for msg in ["cancel the L40S one", "cancel the monday booking"] {
         assert_eq!(
