@@ -440,8 +440,7 @@ fn parse_in(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
     };
     // A budget's amount ("no more than 15 dollars") is money, never a count.
     let (budget, money_at) = budget(&toks);
-    let used_or_money: Vec<bool> = used.iter().zip(&money_at).map(|(u, m)| *u || *m).collect();
-    let used = used_or_money;
+    let used: Vec<bool> = used.iter().zip(&money_at).map(|(u, m)| *u || *m).collect();
     // Numbers said on their own ("3", "four is enough", "one, not six"); not "the L40S
     // one", not a number ruled out ("not six").
     // "reduce it to 2 gpus — no, 3": a number right after a correction word replaces the
@@ -517,7 +516,7 @@ fn parse_in(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
             .any(|w| w[0] == "not" && number(&w[1]).is_some());
     let mut read = cues.cued(toks.len());
     for (i, r) in read.iter_mut().enumerate() {
-        *r |= used[i] || money_at[i];
+        *r |= used[i];
     }
     let gpu_at: Vec<bool> = toks
         .iter()
@@ -908,7 +907,7 @@ fn intent(toks: &[String], used: &[bool], p: &Parsed) -> Intent {
     let asks = hypothetical.max(which_model);
     // "when does my L40S booking start?", "do I have anything on Wednesday?", "what have I
     // booked for Friday?": a question about one's own bookings, whatever else it names.
-    let said = |w: &[&str]| toks.iter().any(|t| w.contains(&t.as_str()));
+    let said = |w: &[&str]| words::any(toks, w);
     let own_question = u32::from(
         p.question
             && c.has(Cue::Mine)

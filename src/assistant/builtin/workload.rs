@@ -81,7 +81,7 @@ pub fn read(toks: &[String]) -> Option<Workload> {
         let next = toks.get(i + 1).map(String::as_str);
         (matches!(next, Some("billion" | "bn")) && v > 0.0).then_some(v)
     })?;
-    let said = |w: &[&str]| toks.iter().any(|t| w.contains(&t.as_str()));
+    let said = |w: &[&str]| super::words::any(toks, w);
     let (bytes, precision_said) = if said(&["fp32", "float32", "f32", "full-precision"]) {
         (4.0, true)
     } else if said(&["int4", "4bit", "4-bit", "q4", "nf4", "gptq", "awq", "qlora"]) {

@@ -6,6 +6,7 @@ use super::reply;
 use super::state::{Act, Pending, Proposal, State};
 use super::step::{Facts, Plan, Question, Say};
 use crate::assistant::builtin::format::{booking_table, gpu_table};
+use crate::assistant::builtin::workload::{fits, Workload};
 use crate::assistant::tools::{BookingChange, BookingView, ProposalKey, ToolError, Tools};
 use crate::assistant::Action;
 use crate::domain::{Booking, BookingStatus, Cents, Interval, Owner};
@@ -747,12 +748,7 @@ fn format_hours(h: f64) -> String {
 }
 
 /// Which of our GPUs hold a workload, and how many of each.
-fn workload_answer(
-    w: &crate::assistant::builtin::workload::Workload,
-    asked: &[String],
-    f: &Facts<'_>,
-) -> String {
-    use crate::assistant::builtin::workload::fits;
+fn workload_answer(w: &Workload, asked: &[String], f: &Facts<'_>) -> String {
     let need = w.need_gb();
     let options = fits(f.inventory, need);
     let mut out = format!(
