@@ -406,6 +406,17 @@ function forget(id) {
   if (state.session === id) setSession(null);
   renderSessions();
 }
+/** The chat's session, created on the server first when the chat is new, so that every turn
+ * names its session: the `hpcbot_sid` cookie still names the chat before "New chat", and a
+ * turn sent without a session would land in it (a yes there booked the old proposal). */
+async function ensureSession(signal) {
+  if (state.session) return state.session;
+  const res = await api("/api/sessions", { method: "POST", signal });
+  if (!res.ok) throw { error: await errorOf(res) };
+  const s = await res.json();
+  setSession(s.session_id);
+  return s.session_id;
+}
 function sessionQuery() {
   return state.session ? `?session_id=${encodeURIComponent(state.session)}` : "";
 }
@@ -525,10 +536,10 @@ async function runTurn(job) {
   job.controller = controller;
   const timer = setTimeout(() => { job.timedOut = true; controller.abort(); }, TURN_TIMEOUT_MS);
   try {
-    const post = () => api("/api/chat/stream", {
+    const post = async () => api("/api/chat/stream", {
       method: "POST",
       headers: { "content-type": "application/json", "idempotency-key": job.key },
-      body: JSON.stringify(state.session ? { message: job.text, session_id: state.session } : { message: job.text }),
+      body: JSON.stringify({ message: job.text, session_id: await ensureSession(controller.signal) }),
       signal: controller.signal,
     });
     let res = await post();

@@ -2,7 +2,7 @@
 //! `.ci/run`): the welcome and its examples, a booking by the proposal's button, the calendar,
 //! keyboard-only booking and cancelling, the reply kept in view on desktop and phone widths,
 //! the length limit, a queued message and Stop, a server restart with the page open and an
-//! expired chat. Screenshots are saved under the target directory and named in the output.
+//! expired chat, a new chat that is really new. Screenshots are saved under the target directory and named in the output.
 
 use crate::assistants::Echo;
 use crate::helpers::*;
@@ -868,4 +868,52 @@ async fn the_page_rides_out_a_server_restart_and_an_expired_chat() {
     wait_text(c, "#messages li.note", "a new chat has started").await;
     stop.send(()).unwrap();
     let _ = tokio::time::timeout(Duration::from_secs(20), handle).await;
+}
+
+/// "New chat" is a new session: a yes typed there answers nothing, even though the previous
+/// chat's proposal is still waiting and the `hpcbot_sid` cookie still names that chat; after
+/// a reload the two chats stay apart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_yes_in_a_new_chat_books_nothing_of_the_old_chat() {
+    let app = spawn_app().await;
+    let b = Browser::open(1280, 900, false).await;
+    let c = &b.c;
+    c.goto(&app.url("/")).await.unwrap();
+    wait_text(c, "#inventory tbody", "A100-80GB").await;
+    say(c, "book 2 A100s tomorrow 9-12").await;
+    wait_for_proposal(c).await;
+    wait_reply(c, 1).await;
+    let old = js(c, "return localStorage.getItem('hpcbot.session')").await;
+
+    c.find(Locator::Id("new-chat"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    say(c, "yes").await;
+    let reply = wait_reply(c, 1).await;
+    assert!(!reply.contains("Booked"), "{reply}");
+    let mine = js(
+        c,
+        "return fetch('/api/bookings').then(r => r.json()).then(j => j.bookings.length)",
+    )
+    .await;
+    assert_eq!(mine, json!(0), "the new chat's yes booked: {reply}");
+    let new = js(c, "return localStorage.getItem('hpcbot.session')").await;
+    assert_ne!(new, old, "the new chat has its own session");
+    // The old chat still holds its own turns only.
+    let old_history = history(&app, old.as_str().unwrap()).await;
+    assert_eq!(old_history.len(), 2, "{old_history:?}");
+    c.refresh().await.unwrap();
+    wait_reply(c, 1).await;
+    assert_eq!(
+        js(
+            c,
+            "return document.querySelectorAll('#messages li.user').length"
+        )
+        .await,
+        json!(1),
+        "after a reload the new chat shows its own turn only"
+    );
 }
