@@ -407,6 +407,8 @@ settings! {
     auth: AuthMode = "none";
     /// the centre's name, as the assistant says it
     centre_name: String = "SK HPC Services";
+    /// the address people reach this server at (e.g. `https://gpu.example.org`), for the links it hands out such as the calendar feed URL (unset: the request's `Host`, over http)
+    public_url: Option<HttpUrl> = "";
     /// currency of prices
     currency: String = "USD";
     /// the request deadline

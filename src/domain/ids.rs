@@ -11,6 +11,46 @@ fn random_hex(n: usize) -> String {
     hex::encode(bytes)
 }
 
+/// `s` lower-cased if it is exactly `len` hex digits: the form of every id the server issues.
+fn hex_of_len(s: &str, len: usize) -> Result<String, InvalidId> {
+    if s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(s.to_ascii_lowercase())
+    } else {
+        Err(InvalidId(s.chars().take(80).collect()))
+    }
+}
+
+/// The secret in a calendar feed's URL: 256 random bits as 64 lowercase hex digits. Calendar
+/// apps send no cookie or token, so whoever holds the URL reads the feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedToken(String);
+
+impl FeedToken {
+    /// Length of the textual form.
+    pub const LEN: usize = 64;
+
+    /// A fresh random token.
+    pub fn new() -> Self {
+        Self(random_hex(Self::LEN / 2))
+    }
+
+    /// Parses a token from a URL; anything the server could not have issued is refused.
+    pub fn parse(s: &str) -> Result<Self, InvalidId> {
+        hex_of_len(s, Self::LEN).map(Self)
+    }
+
+    /// The textual form.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for FeedToken {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Error for a string that is not a valid id of the expected kind.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{0}` is not a valid id")]
@@ -47,12 +87,7 @@ impl SessionId {
 
     /// Parses a client-supplied id; anything that the server could not have issued is refused.
     pub fn parse(s: &str) -> Result<Self, InvalidId> {
-        let s = s.trim();
-        if s.len() == Self::LEN && s.bytes().all(|b| b.is_ascii_hexdigit()) {
-            Ok(Self(s.to_ascii_lowercase()))
-        } else {
-            Err(InvalidId(s.chars().take(80).collect()))
-        }
+        hex_of_len(s.trim(), Self::LEN).map(Self)
     }
 
     /// The textual form.
@@ -87,12 +122,7 @@ impl ClientId {
 
     /// Parses a client-supplied id; anything the server could not have issued is refused.
     pub fn parse(s: &str) -> Result<Self, InvalidId> {
-        let s = s.trim();
-        if s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
-            Ok(Self(s.to_ascii_lowercase()))
-        } else {
-            Err(InvalidId(s.chars().take(80).collect()))
-        }
+        hex_of_len(s.trim(), 32).map(Self)
     }
 
     /// The textual form.
@@ -126,12 +156,7 @@ impl BookingId {
 
     /// Parses a full id (32 hex digits).
     pub fn parse(s: &str) -> Result<Self, InvalidId> {
-        let s = s.trim();
-        if s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
-            Ok(Self(s.to_ascii_lowercase()))
-        } else {
-            Err(InvalidId(s.chars().take(80).collect()))
-        }
+        hex_of_len(s.trim(), 32).map(Self)
     }
 
     /// The textual form.

@@ -27,7 +27,10 @@ pub async fn authenticate(State(s): State<AppState>, mut req: Request, next: Nex
         return next.run(req).await;
     }
     let path = req.uri().path();
-    let guarded = (path.starts_with("/api/") && path != "/api/openapi.json")
+    // A secret feed URL is its own credential: calendar apps send no token.
+    let guarded = (path.starts_with("/api/")
+        && path != "/api/openapi.json"
+        && !path.starts_with(super::calendar::FEED_PATH))
         || path.starts_with("/v1/")
         || path.starts_with("/debug/");
     if !guarded {

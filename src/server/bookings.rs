@@ -246,20 +246,29 @@ pub async fn events(
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<SessionQuery>,
 ) -> Result<Json<EventList>, ApiError> {
-    let admin = caller.user.as_ref().is_some_and(|u| u.admin);
-    let owner = if admin {
-        None
-    } else {
-        Some(
-            reading_owner(&s, &caller, q.session_id.as_deref(), &headers)
-                .await?
-                .ok_or_else(|| ApiError::from(ToolError::BookingNotFound(id.clone())))?,
-        )
-    };
+    let owner = history_reader(&s, &caller, q.session_id.as_deref(), &headers, &id).await?;
     let events = s.tools.events(owner.as_ref(), &id).await?;
     Ok(Json(EventList {
         events: events.iter().map(EventView::from).collect(),
     }))
+}
+
+/// Whose booking `id` a history read may show: `None` for an admin (any booking), else the
+/// caller's own only; a caller who owns nothing is told the booking does not exist.
+pub async fn history_reader(
+    s: &AppState,
+    caller: &caller::Caller,
+    session: Option<&str>,
+    headers: &HeaderMap,
+    id: &str,
+) -> Result<Option<crate::domain::Owner>, ApiError> {
+    if caller.user.as_ref().is_some_and(|u| u.admin) {
+        return Ok(None);
+    }
+    match reading_owner(s, caller, session, headers).await? {
+        Some(owner) => Ok(Some(owner)),
+        None => Err(ToolError::BookingNotFound(id.to_string()).into()),
+    }
 }
 
 /// Query of `/api/slots`.

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod bookings;
+pub mod calendar;
 pub mod caller;
 pub mod chat;
 pub mod error;
@@ -62,6 +63,8 @@ pub struct AppState {
     pub llm_breaker: Option<Arc<crate::assistant::llm::breaker::Breaker>>,
     /// Users (for `auth = token`).
     pub users: Arc<dyn crate::store::users::UserStore>,
+    /// Secret calendar feed tokens (the booking database).
+    pub feeds: Arc<dyn crate::store::feeds::FeedStore>,
     /// Token lookups, kept briefly so a request costs no query (revocation shows within
     /// [`AUTH_CACHE_TTL`]).
     pub auth_cache: moka::future::Cache<String, Option<crate::store::users::User>>,
@@ -197,6 +200,7 @@ pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<AppSt
         metrics: metrics_handle(),
         llm_breaker,
         idempotency: sql.clone(),
+        feeds: sql.clone(),
         users: sql,
         auth_cache: moka::future::Cache::builder()
             .max_capacity(10_000)
@@ -243,6 +247,10 @@ pub fn redact(url: &str) -> String {
         bookings::events,
         bookings::slots,
         bookings::all,
+        calendar::mine,
+        calendar::create_feed,
+        calendar::feed,
+        calendar::one,
         health::health,
         health::ready,
         health::threads,
@@ -284,6 +292,10 @@ pub fn router(state: AppState) -> Router {
             delete(bookings::cancel).patch(bookings::change),
         )
         .route("/api/bookings/{id}/events", get(bookings::events))
+        .route("/api/bookings/{id}/ics", get(calendar::one))
+        .route("/api/calendar.ics", get(calendar::mine))
+        .route("/api/calendar/feed", post(calendar::create_feed))
+        .route("/api/calendar/feed/{file}", get(calendar::feed))
         .route("/api/slots", get(bookings::slots))
         .route("/api/admin/bookings", get(bookings::all))
         .route("/api/openapi.json", get(openapi))

@@ -1,6 +1,7 @@
 //! Persistence behind small traits; each backend is one file.
 
 pub mod bookings;
+pub mod feeds;
 pub mod idempotency;
 pub mod lease_loader;
 pub mod memory;

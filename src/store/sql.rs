@@ -1370,3 +1370,46 @@ impl IdempotencyStore for SqlStore {
         .await
     }
 }
+
+#[async_trait]
+impl crate::store::feeds::FeedStore for SqlStore {
+    async fn replace_feed(
+        &self,
+        owner: &Owner,
+        now_ms: i64,
+    ) -> Result<crate::domain::ids::FeedToken, StoreError> {
+        let token = crate::domain::ids::FeedToken::new();
+        self.bounded(async {
+            sqlx::query(
+                "INSERT INTO calendar_feeds (owner, token_hash, created_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (owner) DO UPDATE SET token_hash = excluded.token_hash, \
+                 created_at = excluded.created_at",
+            )
+            .bind(owner.as_str().to_string())
+            .bind(crate::store::users::token_hash(token.as_str()))
+            .bind(now_ms)
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        })
+        .await?;
+        Ok(token)
+    }
+
+    async fn feed_owner(
+        &self,
+        token: &crate::domain::ids::FeedToken,
+    ) -> Result<Option<Owner>, StoreError> {
+        self.bounded(async {
+            let row = sqlx::query("SELECT owner FROM calendar_feeds WHERE token_hash = $1")
+                .bind(crate::store::users::token_hash(token.as_str()))
+                .fetch_optional(&self.pool)
+                .await?;
+            Ok(match row {
+                Some(r) => Some(Owner::from_stored(r.try_get("owner")?)),
+                None => None,
+            })
+        })
+        .await
+    }
+}

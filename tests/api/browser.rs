@@ -2,7 +2,8 @@
 //! `.ci/run`): the welcome and its examples, a booking by the proposal's button, the calendar,
 //! keyboard-only booking and cancelling, the reply kept in view on desktop and phone widths,
 //! the length limit, a queued message and Stop, a server restart with the page open and an
-//! expired chat, a new chat that is really new. Screenshots are saved under the target directory and named in the output.
+//! expired chat, a new chat that is really new. Screenshots are saved under the target
+//! directory and named in the output.
 
 use crate::assistants::Echo;
 use crate::helpers::*;

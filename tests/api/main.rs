@@ -4,6 +4,7 @@ mod assistants;
 mod auth;
 mod bookings;
 mod browser;
+mod calendar;
 mod cli;
 mod conversation;
 mod crash;
