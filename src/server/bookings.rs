@@ -265,10 +265,10 @@ pub async fn history_reader(
     if caller.user.as_ref().is_some_and(|u| u.admin) {
         return Ok(None);
     }
-    match reading_owner(s, caller, session, headers).await? {
-        Some(owner) => Ok(Some(owner)),
-        None => Err(ToolError::BookingNotFound(id.to_string()).into()),
-    }
+    reading_owner(s, caller, session, headers)
+        .await?
+        .map(Some)
+        .ok_or_else(|| ToolError::BookingNotFound(id.to_string()).into())
 }
 
 /// Query of `/api/slots`.

@@ -77,13 +77,13 @@ fn event(e: &Entry, currency: &str) -> Event {
     ev.done()
 }
 
-/// The iCalendar text of `entries`.
-fn render(name: &str, currency: &str, entries: &[Entry]) -> String {
+/// The iCalendar text of `entries`, named after the centre.
+fn render(s: &AppState, entries: &[Entry]) -> String {
     let mut cal = Calendar::new();
     cal.append_property(Property::new("PRODID", "-//hpcbot//bookings//EN"))
-        .name(name);
+        .name(&format!("{} bookings", s.config.centre_name));
     for e in entries {
-        cal.push(event(e, currency));
+        cal.push(event(e, &s.config.currency));
     }
     cal.done().to_string()
 }
@@ -112,8 +112,7 @@ async fn feed_of(s: &AppState, owner: &Owner) -> Result<Response, ApiError> {
     }
     // Oldest start first: the order a person reads a calendar in.
     entries.sort_by_key(|e| e.booking.interval.start());
-    let name = format!("{} bookings", s.config.centre_name);
-    Ok(ics_response(render(&name, &s.config.currency, &entries)))
+    Ok(ics_response(render(s, &entries)))
 }
 
 /// The caller's bookings from 30 days back on, as an iCalendar feed.
@@ -128,11 +127,7 @@ pub async fn mine(
     match reading_owner(&s, &caller, q.session_id.as_deref(), &headers).await? {
         Some(owner) => feed_of(&s, &owner).await,
         // A caller who owns nothing has an empty calendar.
-        None => Ok(ics_response(render(
-            &s.config.centre_name,
-            &s.config.currency,
-            &[],
-        ))),
+        None => Ok(ics_response(render(&s, &[]))),
     }
 }
 
@@ -219,9 +214,5 @@ pub async fn one(
     let owner = history_reader(&s, &caller, q.session_id.as_deref(), &headers, &id).await?;
     let events = s.tools.events(owner.as_ref(), &id).await?;
     let entries: Vec<Entry> = Entry::from_history(&events).into_iter().collect();
-    Ok(ics_response(render(
-        &s.config.centre_name,
-        &s.config.currency,
-        &entries,
-    )))
+    Ok(ics_response(render(&s, &entries)))
 }
