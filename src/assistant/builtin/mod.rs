@@ -1,6 +1,7 @@
 //! The built-in assistant: offline understanding of how people ask for GPUs — no model
 //! files, no network. Also the stand-in when an LLM is down.
 
+pub mod clauses;
 pub mod dialogue;
 pub mod format;
 pub mod lexicon;

@@ -4,6 +4,7 @@
 //! a list of rules. Nothing here looks at the dialogue: `dialogue::step` decides what the
 //! message means in context.
 
+use super::clauses;
 use super::lexicon::{cues, is_filler, Cue, Cues};
 use super::unread::{self, Unread};
 use super::when::{self, MentionKind, Reading};
@@ -112,6 +113,9 @@ pub struct Parsed {
     pub booking_ref: Option<BookingRef>,
     /// A booking was named by model ("the L40S one") — `models` holds it.
     pub ref_by_model: bool,
+    /// A model said with a definite word ("the A100s", "my H100"), not as where a change
+    /// goes ("switch it to the H100"): a booking already made.
+    pub definite_model: bool,
     /// "actually", "instead", "make that", "not X but Y".
     pub correction: bool,
     /// A question rather than a request.
@@ -146,6 +150,12 @@ pub struct Parsed {
     /// The message's tokens (for checks over every word, like the qualifiers of a
     /// cancellation).
     pub words: Vec<String>,
+    /// "cancel the a100 — no, the h100 one": the words after a correction, read alone; they
+    /// say which booking is meant (`reference`).
+    pub target: Option<Box<Parsed>>,
+    /// "..., keep monday", "we'll manage with the a100": the bookings that must stay, read
+    /// alone (those words are left out of everything else above).
+    pub kept: Option<Box<Parsed>>,
 }
 
 /// Words that say how a booking should change.
@@ -167,6 +177,26 @@ pub struct ChangeWords {
 }
 
 impl Parsed {
+    /// The words that say which existing booking is meant: those after a correction, if the
+    /// message corrected itself, else the whole message.
+    pub fn reference(&self) -> &Parsed {
+        self.target.as_deref().unwrap_or(self)
+    }
+
+    /// Whether the message names a booking by something a booking has: a model, a memory
+    /// size, a day, a start, an id, a place in a list, or the biggest/latest of several.
+    pub fn names_booking(&self) -> bool {
+        !self.models.is_empty()
+            || self.wanted.min_memory.is_some()
+            || matches!(
+                self.booking_ref,
+                Some(BookingRef::Dates(_) | BookingRef::Id(_) | BookingRef::Ordinal(_))
+            )
+            || self.time.said.date.is_some()
+            || self.time.said.start.is_some()
+            || self.pick.is_some()
+    }
+
     /// Whether the message says something about time (a negated piece alone does not:
     /// "not now").
     pub fn time_said(&self) -> bool {
@@ -195,6 +225,55 @@ impl Parsed {
 
 /// Understands `text`, with times relative to `now` in the configured zone.
 pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
+    let whole = parse_one(text, inv, now);
+    with_clauses(text, whole, inv, now)
+}
+
+/// A cancel or change message read again by its clauses (`clauses`): a kept clause is
+/// taken out and read alone; the words after a correction are read alone as the reference.
+fn with_clauses(text: &str, whole: Parsed, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
+    let acts_on_booking = |p: &Parsed| matches!(p.intent, Intent::Cancel | Intent::Change);
+    let mut p = whole;
+    let mut rest = text.to_string();
+    let kept: Vec<_> = clauses::kept(text)
+        .into_iter()
+        .filter(|k| parse_one(&text[k.named.clone()], inv, now).names_booking())
+        .collect();
+    if !kept.is_empty() {
+        for k in &kept {
+            rest.replace_range(k.whole.clone(), &" ".repeat(k.whole.len()));
+        }
+        let main = parse_one(&rest, inv, now);
+        if acts_on_booking(&main) {
+            let named: Vec<&str> = kept.iter().map(|k| &text[k.named.clone()]).collect();
+            // Read as a reference to a booking, as in a cancellation ("keep monday" names
+            // the bookings on monday).
+            let mut k = parse_one(&named.join(", "), inv, now);
+            k.intent = Intent::Cancel;
+            p = main;
+            // What the kept words hold that nothing read is named back, as anywhere else.
+            p.unread.append(&mut k.unread);
+            p.kept = Some(Box::new(k));
+        } else {
+            rest = text.to_string();
+        }
+    }
+    if acts_on_booking(&p) {
+        for end in clauses::corrections(&rest).into_iter().rev() {
+            let after = parse_one(&rest[end..], inv, now);
+            if after.names_booking() && parse_one(&rest[..end], inv, now).names_booking() {
+                let mut after = after;
+                after.intent = p.intent;
+                p.target = Some(Box::new(after));
+                break;
+            }
+        }
+    }
+    p
+}
+
+/// One message (or one clause of it), read as a whole.
+fn parse_one(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
     // A zone the person names ("3pm CET"): taken out of the text, the times are read in
     // it, then rewritten in the server's zone (`zone::to_server`).
     let server_now = now;
@@ -338,6 +417,11 @@ fn parse_in(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
     let model_at: Vec<bool> = used.clone();
     let unknown_model = unknown_model(&toks, &used);
     let (mut count, count_delta) = find_count(&toks, &used, &model_at);
+    // "drop the l40s to just one card", "cut my a100s down to 2": the size it goes down to
+    // is the count, whatever the plural before it said.
+    if let Some(ReducedTo::Count(n)) = reduced_to(&toks) {
+        count = Some(Count::Exact(n));
+    }
 
     let cues = cues(&toks, &used);
     let mut wanted = wanted(&toks, &used, &cues);
@@ -524,6 +608,7 @@ fn parse_in(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
         .map(|(i, t)| model_at[i] || is_gpu_noun(t))
         .collect();
     let unread = unread::find(&tokens(&greeting_free), &toks, &read, &gpu_at, &time.said);
+    let definite_model = definite_model(&toks, &used, &models);
     let mut p = Parsed {
         intent: Intent::Unknown,
         models,
@@ -538,6 +623,7 @@ fn parse_in(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
         time,
         booking_ref,
         ref_by_model,
+        definite_model,
         correction,
         question,
         per_minutes,
@@ -558,6 +644,8 @@ fn parse_in(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
         cues,
         workload: super::workload::read(&all_words),
         words: all_words,
+        target: None,
+        kept: None,
     };
     p.intent = intent(&toks, &used, &p);
     p
@@ -857,13 +945,7 @@ fn intent(toks: &[String], used: &[bool], p: &Parsed) -> Intent {
     // "2 more hours on my booking", "one fewer gpu on my l40s booking", "make the a100
     // booking 3 gpus": a change of a booking named by a noun.
     // "the A100s", "my H100": a definite model is a booking already made.
-    let definite_model = u32::from(toks.windows(2).enumerate().any(|(i, w)| {
-        matches!(w[0].as_str(), "the" | "my" | "that" | "those")
-            && used.get(i + 1) == Some(&true)
-            && p.models
-                .iter()
-                .any(|m| m.to_lowercase().starts_with(w[1].trim_end_matches('s')))
-    }));
+    let definite_model = u32::from(p.definite_model);
     let booking_named = noun + u32::from(p.ref_by_model) + definite_model;
     // "make the a100 booking 3 gpus", "1 gpu on that booking": a count for a booking named.
     let on_booking = toks.iter().enumerate().any(|(i, w)| {
@@ -922,19 +1004,7 @@ fn intent(toks: &[String], used: &[bool], p: &Parsed) -> Intent {
                     && !c.has(Cue::Change)),
     );
     // "drop it to one card", "cut my booking to 2 hours": a new size, not a cancellation.
-    let down_to = u32::from(toks.iter().enumerate().any(|(i, t)| {
-        matches!(
-            t.as_str(),
-            "drop" | "dropping" | "cut" | "bring" | "take" | "scale"
-        ) && toks
-            .iter()
-            .skip(i + 1)
-            .take(5)
-            .zip(toks.iter().skip(i + 2))
-            .any(|(a, b)| {
-                a == "to" && (number(b).is_some() || b.starts_with(|c: char| c.is_ascii_digit()))
-            })
-    }));
+    let down_to = u32::from(reduced_to(toks).is_some());
     let scores = [
         (
             Intent::Cancel,
@@ -1989,4 +2059,70 @@ fn budget(toks: &[String]) -> (Option<i64>, Vec<bool>) {
         }
     }
     (None, at)
+}
+
+/// What a reducing verb goes down to: "drop it to one card" (a count), "cut my booking to
+/// 2h" (a length).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReducedTo {
+    Count(u32),
+    Length,
+}
+
+/// "drop/cut/bring/take/scale/reduce/trim ... (down) to [just|only] N": the size a booking
+/// goes down to (a change, never a cancellation).
+fn reduced_to(toks: &[String]) -> Option<ReducedTo> {
+    let verb = |t: &str| {
+        matches!(
+            t,
+            "drop"
+                | "dropping"
+                | "cut"
+                | "bring"
+                | "take"
+                | "scale"
+                | "reduce"
+                | "lower"
+                | "trim"
+                | "shrink"
+                | "downsize"
+        )
+    };
+    let at = toks.iter().position(|t| verb(t))?;
+    let to = at + 1 + toks[at + 1..].iter().take(5).position(|t| t == "to")?;
+    let mut rest = toks[to + 1..]
+        .iter()
+        .map(String::as_str)
+        .skip_while(|t| matches!(*t, "just" | "only" | "merely"));
+    match rest.next()? {
+        // "to a single card", "to a single one": an article counts only before "single" or a
+        // GPU ("to a later time" is no count).
+        "a" | "an" => match rest.next()? {
+            "single" => Some(ReducedTo::Count(1)),
+            w if words::is_gpu_noun(w) => Some(ReducedTo::Count(1)),
+            _ => None,
+        },
+        w => match number(w) {
+            Some(n) => Some(ReducedTo::Count(n)),
+            None if w.starts_with(|c: char| c.is_ascii_digit()) => Some(ReducedTo::Length),
+            None => None,
+        },
+    }
+}
+
+/// Whether a model is said after "the", "my", "that" or "those" ("drop the l40s to one
+/// card"), and not as the new value of a change ("move it to the h100", "for my h100").
+fn definite_model(toks: &[String], used: &[bool], models: &[String]) -> bool {
+    toks.windows(2).enumerate().any(|(i, w)| {
+        matches!(w[0].as_str(), "the" | "my" | "that" | "those")
+            && used.get(i + 1) == Some(&true)
+            && !(i > 0
+                && matches!(
+                    toks[i - 1].as_str(),
+                    "to" | "into" | "onto" | "for" | "with"
+                ))
+            && models
+                .iter()
+                .any(|m| m.to_lowercase().starts_with(w[1].trim_end_matches('s')))
+    })
 }

@@ -79,6 +79,9 @@ fn problem(p: &Problem) -> String {
         ProblemKind::Vague => format!(
             "'{t}' is too vague for me to book — which day and time exactly, and for how long?"
         ),
+        ProblemKind::StartUnsaid => format!(
+            "'{t}' says how long but not when it starts — what start time do you want?"
+        ),
         ProblemKind::LengthDisagrees => format!(
             "'{t}' does not match the start and end you gave — which start and end do you mean?"
         ),

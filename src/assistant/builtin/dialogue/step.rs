@@ -1469,6 +1469,7 @@ fn price_question(ctx: &Draft, p: &Parsed, f: &Facts<'_>) -> Question {
 
 /// The bookings a message points at, among `pool`.
 fn refer<'b>(pool: &[&'b Booking], p: &Parsed, mem: &Memory, f: &Facts<'_>) -> Vec<&'b Booking> {
+    let p = p.reference();
     let mut hits: Vec<&Booking> = pool.to_vec();
     match &p.booking_ref {
         Some(BookingRef::Id(prefix)) => {
@@ -1522,6 +1523,19 @@ fn refer<'b>(pool: &[&'b Booking], p: &Parsed, mem: &Memory, f: &Facts<'_>) -> V
         && (p.ref_by_model || p.intent == Intent::Cancel || p.booking_ref.is_some())
     {
         hits.retain(|b| p.models.contains(&b.model));
+    } else if p.definite_model {
+        // "drop the l40s to one card": in a change, a definite model narrows several down
+        // (it may also be the new model, so it never empties the list).
+        narrow(&mut hits, Kept::Some, |b| p.models.contains(&b.model));
+    }
+    // "the 48GB one", "the 32gb cards": a memory size names the models that have exactly
+    // it (two 80 GB models are both kept, and the person is asked which).
+    if let (true, Some(gb)) = (p.models.is_empty(), p.wanted.min_memory) {
+        hits.retain(|b| {
+            f.inventory
+                .find(&b.model)
+                .is_some_and(|m| m.memory_gb == gb)
+        });
     }
     // "the friday booking that starts at 9": a start time said with a cancellation narrows
     // several down (for a change, a time is the new one, not a reference).
@@ -1614,6 +1628,10 @@ fn cancel(p: &Parsed, mem: Memory, f: &Facts<'_>) -> (State, Plan) {
             Plan::Say(Say::NoBookings),
         );
     }
+    let live = match unkept(live, p, &mem, f) {
+        Ok(live) => live,
+        Err(why) => return settled(mem, Plan::Say(why.say(p))),
+    };
     if p.booking_ref == Some(BookingRef::All) && p.models.is_empty() {
         // "everything except the H100": all but the models excepted; an exception that names
         // no model ("except the friday one") is not read, so nothing is proposed.
@@ -1655,6 +1673,63 @@ fn cancel(p: &Parsed, mem: Memory, f: &Facts<'_>) -> (State, Plan) {
     pick_booking(p, &mem, f, Purpose::Cancel)
 }
 
+/// Why a kept clause cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum KeptUnclear {
+    /// It names none of the person's bookings ("keep monday" with nothing on monday).
+    NoneOf,
+    /// It names all of them, so nothing would be left to act on.
+    AllOf,
+}
+
+impl KeptUnclear {
+    /// What is said instead of acting.
+    fn say(self, p: &Parsed) -> Say {
+        match self {
+            KeptUnclear::NoneOf => {
+                Say::NoMatch(p.kept.as_deref().map_or_else(String::new, describe_ref))
+            }
+            KeptUnclear::AllOf => Say::NotUnderstood,
+        }
+    }
+}
+
+/// Nothing pending, with `plan` to carry out.
+fn settled(memory: Memory, plan: Plan) -> (State, Plan) {
+    (
+        State {
+            pending: Pending::Idle,
+            memory,
+        },
+        plan,
+    )
+}
+
+/// The bookings a message may point at: all live ones but those a kept clause names ("...,
+/// keep monday"). A kept clause that names none of them, or all of them, does not say what
+/// the person thinks it does: it is asked about, never dropped.
+fn unkept<'b>(
+    live: Vec<&'b Booking>,
+    p: &Parsed,
+    mem: &Memory,
+    f: &Facts<'_>,
+) -> Result<Vec<&'b Booking>, KeptUnclear> {
+    let Some(k) = &p.kept else {
+        return Ok(live);
+    };
+    let kept = refer(&live, k, mem, f);
+    if kept.is_empty() {
+        return Err(KeptUnclear::NoneOf);
+    }
+    if kept.len() == live.len() {
+        return Err(KeptUnclear::AllOf);
+    }
+    Ok(live
+        .into_iter()
+        .filter(|b| !kept.iter().any(|x| x.id == b.id))
+        .collect())
+}
+
 /// Finds the one booking meant, or asks which.
 fn pick_booking(p: &Parsed, mem: &Memory, f: &Facts<'_>, purpose: Purpose) -> (State, Plan) {
     let live = f.live();
@@ -1667,10 +1742,15 @@ fn pick_booking(p: &Parsed, mem: &Memory, f: &Facts<'_>, purpose: Purpose) -> (S
             Plan::Say(Say::NoBookings),
         );
     }
+    let live = match unkept(live, p, mem, f) {
+        Ok(live) => live,
+        Err(why) => return settled(mem.clone(), Plan::Say(why.say(p))),
+    };
     // For a change, a date without a booking noun is the new time, not a reference.
     let hits = refer(&live, p, mem, f);
-    let all_named = (p.models.len() > 1
-        || matches!(&p.booking_ref, Some(BookingRef::Dates(ds)) if ds.len() > 1))
+    let r = p.reference();
+    let all_named = (r.models.len() > 1
+        || matches!(&r.booking_ref, Some(BookingRef::Dates(ds)) if ds.len() > 1))
         && matches!(purpose, Purpose::Cancel);
     match hits.as_slice() {
         [] => (
@@ -1692,7 +1772,7 @@ fn pick_booking(p: &Parsed, mem: &Memory, f: &Facts<'_>, purpose: Purpose) -> (S
             ),
             Purpose::Change { ask } => change(one, ask, mem.clone(), f),
         },
-        many if all_named || (p.cues.has(Cue::All) && matches!(purpose, Purpose::Cancel)) => (
+        many if all_named || (r.cues.has(Cue::All) && matches!(purpose, Purpose::Cancel)) => (
             State {
                 pending: Pending::Idle,
                 memory: mem.clone(),

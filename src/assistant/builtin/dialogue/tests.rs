@@ -200,6 +200,15 @@ fn transitions() {
     for (msg, kind) in [
         ("book an a100 last thursday 9-5", ProblemKind::Past),
         ("book an a100 on june 31 9-5", ProblemKind::Impossible),
+        // A length inside a part of the day says how long, not when it starts.
+        (
+            "l40s tomorrow morning for 2 hours",
+            ProblemKind::StartUnsaid,
+        ),
+        (
+            "a100 tomorrow afternoon for a couple of hours",
+            ProblemKind::StartUnsaid,
+        ),
     ] {
         match run(&idle, msg, &[]).1 {
             Plan::Say(Say::Time(p)) => assert_eq!(p.kind, kind, "{msg}"),
@@ -441,11 +450,11 @@ fn every_meaningful_word_is_read_before_a_proposal() {
             "2026-12-04T17:00:00Z",
         ),
         (
-            "l40s tomorrow morning for 2 hours",
+            "l40s tomorrow morning from 10 for 2 hours",
             "L40S-48GB",
             1,
-            "2026-11-27T09:00:00Z",
-            "2026-11-27T11:00:00Z",
+            "2026-11-27T10:00:00Z",
+            "2026-11-27T12:00:00Z",
         ),
         (
             "could I get an L40S from 2 to 4 this afternoon?",

@@ -151,6 +151,9 @@ pub enum ProblemKind {
     /// ADDITION: understood as time-related but too vague to act on: "overnight", "soon",
     /// "sometime", "a few hours", "2-3 hours" (the assistant asks).
     Vague,
+    /// A length inside a part of the day with no start ("tomorrow afternoon for 2 hours"):
+    /// when in the part it starts is not said (the assistant asks).
+    StartUnsaid,
 }
 
 /// Reads `text` as said at `now` (in the server's timezone).
@@ -3925,6 +3928,44 @@ impl<'a> Cx<'a> {
         // day (whose end is only the part's).
         if s.duration.is_some() && pod_end.is_some() && s.end == pod_end {
             s.end = None;
+        }
+        // "tomorrow afternoon for 2 hours": a length shorter than the part of the day, and no
+        // time said, does not say when in the part it starts; the part's first hour would be
+        // a guess, so it is asked.
+        if let (Some(len), Some(a), Some(b)) = (s.duration, pod_start, pod_end) {
+            let timed = r.mentions.iter().any(|m| {
+                !m.negated
+                    && matches!(
+                        m.kind,
+                        MentionKind::Time(_)
+                            | MentionKind::TimeRange(..)
+                            | MentionKind::DateTime(..)
+                            | MentionKind::FromNow(_)
+                            | MentionKind::Until(..)
+                    )
+            });
+            let part = if b > a {
+                b - a
+            } else {
+                b - a + Duration::days(1)
+            };
+            if !timed && s.start == Some(a) && len < part {
+                let pieces = r.mentions.iter().filter(|m| {
+                    !m.negated
+                        && matches!(
+                            m.kind,
+                            MentionKind::PartOfDay(..) | MentionKind::Duration(_)
+                        )
+                });
+                let (lo, hi) = pieces.fold((usize::MAX, 0), |(lo, hi), m| {
+                    (lo.min(m.span.start), hi.max(m.span.end))
+                });
+                if lo < hi {
+                    self.problem(r, lo, hi, PK::StartUnsaid);
+                    r.problems.sort_by_key(|p| p.span.start);
+                    s.start = None;
+                }
+            }
         }
         // "done by noon on dec 4, start at 8am": a start with no day of its own, before the
         // end on the day the end names, starts that day (not today, days before).

@@ -35,6 +35,7 @@ fn kind_name(k: &ProblemKind) -> &'static str {
         ProblemKind::EndBeforeStart => "EndBeforeStart",
         ProblemKind::LengthDisagrees => "LengthDisagrees",
         ProblemKind::Vague => "Vague",
+        ProblemKind::StartUnsaid => "StartUnsaid",
     }
 }
 
