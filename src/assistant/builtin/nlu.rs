@@ -311,6 +311,7 @@ fn parse_one(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
 /// `parse`, with times read as said at `now` (in the zone the person means).
 fn parse_in(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
     let text = &plus_as_more(text);
+    let text = &without_identifiers(text);
     let greeting_free = without_greetings(text);
     let mut time = when::read(&greeting_free, now);
     // "until 2027-01-01T00:00": a written 00:00 is the start of that day, not its end.
@@ -413,10 +414,28 @@ fn parse_in(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
     }
 
     let mut used = vec![false; toks.len()];
-    let (models, family, excluded) = find_models_and_excluded(&toks, inv, &mut used);
+    let (mut models, family, excluded) = find_models_and_excluded(&toks, inv, &mut used);
+    let mut unknown_model = unknown_model(&toks, &used);
+    // "any rtx a6000s?": a brand word right before a model we do not have is part of that
+    // model's name, not our model of the brand.
+    if let Some(u) = unknown_model.clone() {
+        let at = toks.iter().position(|t| *t == u);
+        let mentions = used.iter().filter(|x| **x).count();
+        if let Some(i) = at.filter(|&i| i > 0 && used[i - 1] && mentions == 1) {
+            if toks[i - 1].bytes().all(|b| b.is_ascii_alphabetic()) {
+                unknown_model = Some(format!("{} {u}", toks[i - 1]));
+                models.clear();
+                used[i - 1] = false;
+            }
+        }
+    }
     let model_at: Vec<bool> = used.clone();
-    let unknown_model = unknown_model(&toks, &used);
-    let (mut count, count_delta) = find_count(&toks, &used, &model_at);
+    let (mut count, mut count_delta) = find_count(&toks, &used, &model_at);
+    // "drop one card from the h100 booking": GPUs taken off a booking, not the booking.
+    if let Some(n) = removed_gpus(&toks, &model_at) {
+        count = None;
+        count_delta = Some(-(n as i32));
+    }
     // "drop the l40s to just one card", "cut my a100s down to 2": the size it goes down to
     // is the count, whatever the plural before it said.
     if let Some(ReducedTo::Count(n)) = reduced_to(&toks) {
@@ -470,7 +489,12 @@ fn parse_in(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
     if booking_ref.is_none() && cues.has(Cue::All) && !models.is_empty() {
         // "all A100s" is a count, handled above.
     } else if booking_ref.is_none()
-        && (cues.has(Cue::All) || toks.iter().any(|t| t == "everything"))
+        && (cues.has(Cue::All)
+            || toks.iter().any(|t| t == "everything")
+            // "keep the h100, cancel the rest": all but what is kept.
+            || toks
+                .windows(2)
+                .any(|w| w[0] == "the" && matches!(w[1].as_str(), "rest" | "others")))
         && count.is_none()
     {
         booking_ref = Some(BookingRef::All);
@@ -1004,7 +1028,7 @@ fn intent(toks: &[String], used: &[bool], p: &Parsed) -> Intent {
                     && !c.has(Cue::Change)),
     );
     // "drop it to one card", "cut my booking to 2 hours": a new size, not a cancellation.
-    let down_to = u32::from(reduced_to(toks).is_some());
+    let down_to = u32::from(reduced_to(toks).is_some() || removed_gpus(toks, used).is_some());
     let scores = [
         (
             Intent::Cancel,
@@ -1631,6 +1655,10 @@ pub enum Pick {
     Latest,
     /// "the earlier one", "the earliest": the first to start.
     Earliest,
+    /// "the cheaper one": the lowest price.
+    Cheapest,
+    /// "the more expensive one": the highest price.
+    Dearest,
 }
 
 /// "the big a100 booking", "the later of my two": a size word anywhere, a time word only
@@ -1638,10 +1666,17 @@ pub enum Pick {
 fn which_one(toks: &[String]) -> Option<Pick> {
     toks.iter().enumerate().find_map(|(i, t)| {
         let after_the = i > 0 && toks[i - 1] == "the";
+        let prev_is = i > 0 && toks[i - 1] == "is";
         match t.as_str() {
             "big" | "bigger" | "biggest" | "large" | "larger" | "largest" => Some(Pick::Biggest),
             "small" | "smaller" | "smallest" => Some(Pick::Smallest),
             "later" | "latest" if after_the => Some(Pick::Latest),
+            // "the cheaper one", "whichever is cheaper", "the most expensive booking"
+            "cheaper" | "cheapest" if after_the || prev_is => Some(Pick::Cheapest),
+            "pricier" | "priciest" | "dearer" if after_the || prev_is => Some(Pick::Dearest),
+            "expensive" if i > 1 && matches!(toks[i - 1].as_str(), "more" | "most") => {
+                Some(Pick::Dearest)
+            }
             "earlier" | "earliest" if after_the => Some(Pick::Earliest),
             _ => None,
         }
@@ -2069,8 +2104,8 @@ enum ReducedTo {
     Length,
 }
 
-/// "drop/cut/bring/take/scale/reduce/trim ... (down) to [just|only] N": the size a booking
-/// goes down to (a change, never a cancellation).
+/// "drop/cut/bring/take/scale/reduce/trim ... (down) to [just|only] N", "bump my h100s to
+/// 6": the size a booking goes to (a change, never a cancellation).
 fn reduced_to(toks: &[String]) -> Option<ReducedTo> {
     let verb = |t: &str| {
         matches!(
@@ -2086,6 +2121,11 @@ fn reduced_to(toks: &[String]) -> Option<ReducedTo> {
                 | "trim"
                 | "shrink"
                 | "downsize"
+                | "bump"
+                | "raise"
+                | "increase"
+                | "boost"
+                | "grow"
         )
     };
     let at = toks.iter().position(|t| verb(t))?;
@@ -2125,4 +2165,92 @@ fn definite_model(toks: &[String], used: &[bool], models: &[String]) -> bool {
                 .iter()
                 .any(|m| m.to_lowercase().starts_with(w[1].trim_end_matches('s')))
     })
+}
+
+/// "drop one card from the h100 booking", "remove 2 gpus from it", "cancel one of the
+/// GPUs": how many GPUs a verb of cancelling takes off a booking (a change of count, never
+/// a cancellation of the booking).
+fn removed_gpus(toks: &[String], model_at: &[bool]) -> Option<u32> {
+    let verb = |t: &str| {
+        matches!(
+            t,
+            "drop" | "remove" | "release" | "cancel" | "free" | "return" | "take"
+        )
+    };
+    let v = toks.iter().position(|t| verb(t))?;
+    let n_at = v + 1;
+    let n = number(toks.get(n_at)?)?;
+    let mut k = n_at + 1;
+    let of = toks.get(k).is_some_and(|t| t == "of");
+    while toks
+        .get(k)
+        .is_some_and(|t| matches!(t.as_str(), "of" | "the" | "my" | "those" | "these"))
+    {
+        k += 1;
+    }
+    let gpu =
+        |i: usize| model_at.get(i) == Some(&true) || toks.get(i).is_some_and(|t| is_gpu_noun(t));
+    if !gpu(k) {
+        return None;
+    }
+    while gpu(k + 1) {
+        k += 1;
+    }
+    let tied = of
+        || toks
+            .iter()
+            .skip(k + 1)
+            .take(3)
+            .any(|t| matches!(t.as_str(), "from" | "off" | "on" | "in"));
+    tied.then_some(n)
+}
+
+/// The text with the numbers that name things blanked ("ticket 5521", "room 412's",
+/// "project #7741", "case no. 18"): they are never a count, a time or a booking id.
+fn without_identifiers(text: &str) -> String {
+    const NAMES: &[&str] = &[
+        "ticket", "room", "project", "case", "job", "order", "issue", "lab", "group", "team",
+        "building", "floor", "grant", "invoice", "ref", "request", "pr", "cluster", "node",
+        "account",
+    ];
+    let lower = text.to_ascii_lowercase();
+    let mut out = text.as_bytes().to_vec();
+    let bytes = lower.as_bytes();
+    let word_end = |from: usize| {
+        (from..bytes.len())
+            .find(|&k| !bytes[k].is_ascii_alphanumeric())
+            .unwrap_or(bytes.len())
+    };
+    let mut i = 0;
+    while i < bytes.len() {
+        let starts_word =
+            bytes[i].is_ascii_alphabetic() && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric());
+        if !starts_word {
+            i += 1;
+            continue;
+        }
+        let e = word_end(i);
+        if NAMES.contains(&&lower[i..e]) {
+            // "#", "no.", "number" may stand between the name and its number.
+            let mut k = e;
+            while k < bytes.len() && matches!(bytes[k], b' ' | b'#' | b':') {
+                k += 1;
+            }
+            for filler in ["no. ", "no ", "number "] {
+                if lower[k..].starts_with(filler) {
+                    k += filler.len();
+                }
+            }
+            if k < bytes.len() && bytes[k].is_ascii_digit() {
+                let ne = word_end(k);
+                for b in out.iter_mut().take(ne).skip(k) {
+                    *b = b' ';
+                }
+                i = ne;
+                continue;
+            }
+        }
+        i = e;
+    }
+    String::from_utf8(out).unwrap_or_else(|_| text.to_string())
 }

@@ -38,6 +38,13 @@ cards (ask *what GPUs do you have?* for prices)."
             "How many {} GPUs do you need?",
             d.model.as_deref().unwrap_or("")
         ),
+        // "friday for 3 hours": the length is known, only the start is asked.
+        Slot::Start if d.date.is_some() && d.minutes.is_some() => format!(
+            "At what time on {} should the {what} start? (e.g. *at 9am*)",
+            d.date
+                .map(|x| x.format("%a %-d %b").to_string())
+                .unwrap_or_default()
+        ),
         Slot::Start if d.date.is_some() => {
             format!("At what time should the {what} start, and for how long?")
         }
@@ -129,6 +136,9 @@ below, its id, its model or its day.",
         ),
         Say::NotNow => "OK — nothing is cancelled. When you want it cancelled, say e.g. \
 *cancel the L40S booking*."
+            .into(),
+        Say::Undecided => "OK — nothing is booked or changed yet. When you have decided, tell me \
+the day and time (e.g. *3 A100 on 3 Dec 9-17*) and I'll propose it."
             .into(),
         Say::Restate(text) => text.clone(),
         Say::OneAtATime(text) => format!(

@@ -85,6 +85,9 @@ pub struct ChangeAsk {
     /// "same end time": a new start leaves the end where it is.
     #[serde(default)]
     pub keep_end: bool,
+    /// "add 2 hours at the start": the time added goes before the booking, not after.
+    #[serde(default)]
+    pub extra_at_start: bool,
 }
 
 impl ChangeAsk {
@@ -140,6 +143,7 @@ impl ChangeAsk {
             count_delta: p.count_delta,
             model: p.model().map(str::to_string),
             keep_end: p.change.keep_end,
+            extra_at_start: s.extra.is_some() && p.change.start_named && !p.change.end_named,
         }
     }
 
@@ -190,6 +194,11 @@ impl ChangeAsk {
             }),
             model: self.model.or(old.model.clone()),
             keep_end: self.keep_end || old.keep_end && self.end.is_none(),
+            extra_at_start: if self.extra.is_some() {
+                self.extra_at_start
+            } else {
+                old.extra_at_start
+            },
         }
     }
 
@@ -250,6 +259,9 @@ pub enum Say {
     /// A cancellation said as a plan or a maybe ("I might cancel it later"): nothing is
     /// proposed until it is asked for.
     NotNow,
+    /// A correction or change said as a maybe ("hmm, or maybe the 3rd"): what waited is
+    /// dropped and nothing new is proposed until the person decides.
+    Undecided,
     /// A pending proposal's statement again (the price asked while it waits).
     Restate(String),
     /// A yes that adds another request: the pending proposal again, still waiting, and
@@ -391,8 +403,12 @@ fn part_of_day(p: &Parsed) -> Option<(u32, u32)> {
 /// How many bookings the message says it means ("both", "the two ... ones", "3 bookings").
 fn bookings_counted(p: &Parsed) -> Option<usize> {
     let w = &p.words;
-    // "the later of my two": the number is of the bookings chosen from.
-    if p.pick.is_some() || w.iter().any(|t| t == "of") {
+    // "the later of my two": the number is of the bookings chosen from ("get rid of" is not).
+    let of_some = w
+        .iter()
+        .enumerate()
+        .any(|(i, t)| t == "of" && (i == 0 || w[i - 1] != "rid"));
+    if p.pick.is_some() || of_some {
         return None;
     }
     if w.iter().any(|t| t == "both") {
@@ -434,7 +450,9 @@ fn qualified_cancel(
         })
     };
     let of_models = |b: &Booking| p.models.is_empty() || p.models.contains(&b.model);
-    let live = f.live();
+    // A kept clause ("..., but leave the morning one") was checked when the bookings were
+    // chosen; what it keeps is never among those that fit.
+    let live = unkept(f.live(), p, &next.memory, f).unwrap_or_else(|_| f.live());
     let chosen: Vec<&Booking> = live
         .iter()
         .copied()
@@ -701,6 +719,10 @@ fn transition(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
         (Pending::Confirming { proposal }, Intent::Price) if !p.has_details() => {
             keep(Plan::Say(Say::Restate(proposal.stated.clone())))
         }
+        // "hmm, or maybe the 3rd": neither the proposal nor the maybe is what was decided.
+        (Pending::Confirming { .. }, i) if corrects(p, i) && undecided(&p.words) => {
+            idle(mem, Plan::Say(Say::Undecided))
+        }
         (Pending::Confirming { proposal }, i) if corrects(p, i) => match &proposal.act {
             Act::Book { draft: before, .. } => {
                 let mut draft = before.clone();
@@ -871,6 +893,7 @@ fn transition(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
         }
         (_, Intent::Cancel) if hedged(&p.words) => keep(Plan::Say(Say::NotNow)),
         (_, Intent::Cancel) => cancel(p, mem, f),
+        (_, Intent::Change) if undecided(&p.words) => keep(Plan::Say(Say::Undecided)),
         (_, Intent::Change) => {
             let ask = ChangeAsk::from(p);
             pick_booking(p, &mem, f, Purpose::Change { ask: Box::new(ask) })
@@ -1287,11 +1310,11 @@ fn resolve(d: &Draft, f: &Facts<'_>) -> Resolved {
         match d.start {
             Some(t) => f.at(date, t),
             None if d.whole_days => f.at(date, NaiveTime::MIN).max(soon),
-            // A length without a start time: 09:00 is assumed (and said). An end without
-            // a start is asked about: "until 21:30" does not say when it begins.
-            None if d.minutes.is_some() && d.end.is_none()
-                || d.end_date.is_some() && d.end.is_none() =>
-            {
+            // A length without a start time does not say when it begins ("saturday for a
+            // couple of hours"): asked, as an end without a start is ("until 21:30").
+            None if d.minutes.is_some() && d.end.is_none() => return Resolved::Need(Slot::Start),
+            // Days said as a range without times ("to Wednesday"): from 09:00 (said).
+            None if d.end_date.is_some() && d.end.is_none() => {
                 if date == today && f.at(date, nine()) < f.now {
                     assumed.push("starting now".to_string());
                     soon
@@ -1552,6 +1575,8 @@ fn refer<'b>(pool: &[&'b Booking], p: &Parsed, mem: &Memory, f: &Facts<'_>) -> V
             Pick::Smallest => -(b.count() as i64),
             Pick::Latest => b.interval.start().timestamp(),
             Pick::Earliest => -b.interval.start().timestamp(),
+            Pick::Cheapest => -b.price_total.0,
+            Pick::Dearest => b.price_total.0,
         };
         let best = hits.iter().map(|b| key(b)).max();
         narrow(&mut hits, Kept::One, |b| Some(key(b)) == best);
@@ -1705,6 +1730,15 @@ fn settled(memory: Memory, plan: Plan) -> (State, Plan) {
     )
 }
 
+/// "the 80gb ones", "my bookings on friday": a plural reference with a description means
+/// every booking that fits it ("which one", "either" ask for one).
+fn plural_named(p: &Parsed) -> bool {
+    let w = |x: &[&str]| p.words.iter().any(|t| x.contains(&t.as_str()));
+    p.names_booking()
+        && w(&["ones", "bookings", "reservations", "slots"])
+        && !w(&["one", "which", "whichever", "either"])
+}
+
 /// The bookings a message may point at: all live ones but those a kept clause names ("...,
 /// keep monday"). A kept clause that names none of them, or all of them, does not say what
 /// the person thinks it does: it is asked about, never dropped.
@@ -1749,8 +1783,10 @@ fn pick_booking(p: &Parsed, mem: &Memory, f: &Facts<'_>, purpose: Purpose) -> (S
     // For a change, a date without a booking noun is the new time, not a reference.
     let hits = refer(&live, p, mem, f);
     let r = p.reference();
+    // "the a100 and the h100" names both; "the a100 or the h100" names one of them.
     let all_named = (r.models.len() > 1
         || matches!(&r.booking_ref, Some(BookingRef::Dates(ds)) if ds.len() > 1))
+        && !r.words.iter().any(|w| w == "or")
         && matches!(purpose, Purpose::Cancel);
     match hits.as_slice() {
         [] => (
@@ -1772,15 +1808,20 @@ fn pick_booking(p: &Parsed, mem: &Memory, f: &Facts<'_>, purpose: Purpose) -> (S
             ),
             Purpose::Change { ask } => change(one, ask, mem.clone(), f),
         },
-        many if all_named || (r.cues.has(Cue::All) && matches!(purpose, Purpose::Cancel)) => (
-            State {
-                pending: Pending::Idle,
-                memory: mem.clone(),
-            },
-            Plan::ProposeCancel {
-                bookings: many.iter().map(|b| b.id.to_string()).collect(),
-            },
-        ),
+        many if all_named
+            || (r.cues.has(Cue::All) || plural_named(r) && many.len() < live.len())
+                && matches!(purpose, Purpose::Cancel) =>
+        {
+            (
+                State {
+                    pending: Pending::Idle,
+                    memory: mem.clone(),
+                },
+                Plan::ProposeCancel {
+                    bookings: many.iter().map(|b| b.id.to_string()).collect(),
+                },
+            )
+        }
         many => {
             let ids: Vec<String> = many.iter().map(|b| b.id.to_string()).collect();
             let mut memory = mem.clone();
@@ -1866,7 +1907,11 @@ fn change(b: &Booking, ask: &ChangeAsk, mem: Memory, f: &Facts<'_>) -> (State, P
             end = e0 + signed(d);
         }
     } else if let Some(x) = ask.extra {
-        end = e0 + signed(x);
+        if ask.extra_at_start {
+            start = s0 - signed(x);
+        } else {
+            end = e0 + signed(x);
+        }
     } else if let Some(by) = ask.by.filter(|_| ask.extend || ask.shorten) {
         end = e0 + signed(if ask.shorten { -by } else { by });
     } else if ask.minutes.is_some()
@@ -2000,12 +2045,28 @@ fn adds_another(words: &[String]) -> bool {
 
 /// Whether a message speaks of an action as a plan or a maybe ("I might cancel it later",
 /// "thinking about cancelling"), not as a request.
+/// Whether a message says its choice is not made yet ("or maybe the 3rd", "perhaps the
+/// H100", "not sure yet"): what it names is not a decision to act on.
+fn undecided(words: &[String]) -> bool {
+    words.iter().enumerate().any(|(i, w)| {
+        let prev = if i > 0 { words[i - 1].as_str() } else { "" };
+        match w.as_str() {
+            "maybe" | "perhaps" | "unsure" | "undecided" => true,
+            // "not sure yet", "not certain"
+            "sure" | "certain" => prev == "not",
+            _ => false,
+        }
+    })
+}
+
 fn hedged(words: &[String]) -> bool {
     words.iter().enumerate().any(|(i, w)| {
         let prev = if i > 0 { words[i - 1].as_str() } else { "" };
         let next = words.get(i + 1).map(String::as_str).unwrap_or("");
         match w.as_str() {
             "might" | "thinking" | "considering" | "possibly" | "eventually" => true,
+            _ if undecided(std::slice::from_ref(w)) => true,
+            "sure" | "certain" => prev == "not",
             // Not the month ("the May booking"), not "the later one".
             "may" => matches!(next, "have" | "need" | "want" | "cancel" | "be" | "not"),
             "later" => !matches!(prev, "the" | "a"),

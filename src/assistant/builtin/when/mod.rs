@@ -2660,6 +2660,16 @@ impl<'a> Cx<'a> {
             }
             _ => {}
         }
+        // "move it to another day", "on another day": some other day, not one more day.
+        if j == i
+            && i > 0
+            && matches!(self.l(i - 1), L::To | L::On)
+            && self.l(j) == L::Another
+            && self.l(j + 1) == L::Day
+        {
+            self.push(out, i, j + 2, AK::Prob(PK::Vague));
+            return Some(j + 2);
+        }
         // "another hour", "an extra hour", "extra 2 hours", "another 2 hours"
         let mut qty: Option<f64> = None;
         if self.l(j) == L::Another {

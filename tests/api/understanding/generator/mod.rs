@@ -178,14 +178,25 @@ fn when_out(rng: &mut StdRng, w: &mut World) -> Option<WhenOut> {
         });
     }
     if k < 66 {
-        // A date and a duration, no time: starts at 09:00 on that date.
+        // A date, a duration and a start said after them ("friday for 3 hours, starting at
+        // 2pm"; a date and a length alone are asked, see `negative`).
         let (d, dtext, dtag) = date_phrase(rng, &l, today)?;
         let mins = when::random_duration(rng, false);
         let (dur, durtag) = duration_phrase(rng, mins)?;
         if !dur.starts_with("for") {
             return None;
         }
-        let start = at(d, 9 * 60);
+        let h = rng.random_range(8..=15u32);
+        let said = if rng.random_bool(0.5) {
+            format!("starting at {h}:00")
+        } else {
+            format!(
+                "from {}{}",
+                if h > 12 { h - 12 } else { h },
+                if h >= 12 { "pm" } else { "am" }
+            )
+        };
+        let start = at(d, h * 60);
         let end = start + Duration::minutes(mins as i64);
         if !future(w, start, end) {
             return None;
@@ -194,12 +205,12 @@ fn when_out(rng: &mut StdRng, w: &mut World) -> Option<WhenOut> {
             start,
             end,
             utc: None,
-            single: format!("{dtext} {dur}"),
-            parts: vec![dtext, dur],
+            single: format!("{dtext} {dur}, {said}"),
+            parts: vec![dtext, format!("{dur}, {said}")],
             date: Some(d),
             day_written: day_written(&dtag),
             time_correctable: false,
-            tags: vec![dtag, durtag, "when:date-duration-09:00".into()],
+            tags: vec![dtag, durtag, "when:date-duration-start-after".into()],
         });
     }
     if k < 72 {

@@ -1,6 +1,6 @@
 //! Requests whose right outcome is NO booking: past and impossible dates, an end before the
 //! start, ambiguous dates, unknown models, too many GPUs, too long or too far, a "no"
-//! instead of a yes, a "yes" with nothing pending, a missing count or time.
+//! instead of a yes, a "yes" with nothing pending, a missing count, time or start.
 
 use super::when::{self, Local};
 use super::words::{self, model_with_count, pick, MODELS, UNKNOWN_MODELS};
@@ -48,7 +48,7 @@ pub fn case(rng: &mut StdRng, w: &mut World) -> Option<Case> {
     let (mtext, _, _) = model_with_count(rng, m, n);
     let yes = pick(rng, words::YES).to_string();
     let ask = |what: &str, when: &str| format!("book {what} {when}");
-    let kind = rng.random_range(0..20);
+    let kind = rng.random_range(0..21);
     let (turns, tag): (Vec<String>, &str) = match kind {
         0 => (
             vec![ask(&mtext, &format!("yesterday {}", some_range(rng))), yes],
@@ -274,6 +274,17 @@ pub fn case(rng: &mut StdRng, w: &mut World) -> Option<Case> {
             )
         }
         17 => (vec![ask(&mtext, "tomorrow overnight"), yes], "overnight"),
+        // A day and a length but no start: when it begins is asked, a yes is no answer.
+        19 => {
+            let length = *pick(
+                rng,
+                &["for 3 hours", "for 90 minutes", "for a couple of hours"],
+            );
+            (
+                vec![ask(&mtext, &format!("tomorrow {length}")), yes],
+                "length-without-start",
+            )
+        }
         18 => {
             let t = *pick(
                 rng,
