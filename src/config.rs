@@ -101,6 +101,19 @@ impl SettingValue for Duration {
     }
 }
 
+/// A duration that may be zero (`0s`: none), for a wait that is allowed to be absent
+/// (`min_notice`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MaybeZero(pub Duration);
+
+impl SettingValue for MaybeZero {
+    fn parse_setting(s: &str) -> Result<Self, String> {
+        humantime::parse_duration(s)
+            .map(MaybeZero)
+            .map_err(|e| format!("`{s}` is not a duration like 0s, 30m or 2h ({e})"))
+    }
+}
+
 /// Text settings must not be empty (an optional one is `Option<String>`).
 impl SettingValue for String {
     fn parse_setting(s: &str) -> Result<Self, String> {
@@ -366,6 +379,24 @@ macro_rules! settings {
         ];
 
         impl Config {
+    /// The quota settings, as the owner's quotas (API.md "Projects, quotas and budgets").
+    pub fn quotas(&self) -> anyhow::Result<crate::domain::quota::Quotas> {
+        let chrono = |name: &str, d: Duration| {
+            chrono::Duration::from_std(d).map_err(|_| anyhow::anyhow!("{name} is too large"))
+        };
+        let longest = chrono("max_booking_duration", self.max_booking_duration)?;
+        if longest > chrono::Duration::days(30) || longest <= chrono::Duration::zero() {
+            anyhow::bail!("max_booking_duration must be more than 0 and at most 30 days");
+        }
+        Ok(crate::domain::quota::Quotas {
+            max_gpus_at_once: self.max_gpus_at_once,
+            max_gpu_hours_per_week: self.max_gpu_hours_per_week,
+            max_booking_duration: longest,
+            min_notice: chrono("min_notice", self.min_notice.0)?,
+            week_zone: self.timezone,
+        })
+    }
+
             fn from_values(v: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
                 Ok(Self {
                     $( $field: read::<$ty>(v, stringify!($field), settings!(@check $($check)?))?, )*
@@ -445,6 +476,14 @@ settings! {
     trusted_proxies: Vec<IpAddr> = "";
     /// how far ahead a booking may start (`400 start_too_far_ahead`)
     max_advance: Duration = "365d";
+    /// quota: GPUs one owner's confirmed bookings may hold at any instant (`409 quota_exceeded`)
+    max_gpus_at_once: u32 = "16";
+    /// quota: GPU-hours of one owner's confirmed bookings inside one calendar week (Monday 00:00 in `timezone`; only the part inside the week counts)
+    max_gpu_hours_per_week: u32 = "1000";
+    /// quota: the longest booking (at most 30 days, the rule of every booking)
+    max_booking_duration: Duration = "30d";
+    /// quota: how long after now a booking may start at the earliest (`0s`: any time from now)
+    min_notice: MaybeZero = "0s";
     /// turns one chat session may hold; more are `409 session_full`
     max_session_turns: NonZeroU64 = "1000";
     /// `human` or `json` (`HPCBOT_LOG` sets the filter)

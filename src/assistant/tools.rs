@@ -36,6 +36,9 @@ pub enum ToolError {
         /// Model total.
         total: u32,
     },
+    /// The result would break one of the caller's quotas.
+    #[error(transparent)]
+    Quota(crate::domain::quota::QuotaExceeded),
     /// No such booking for this caller.
     #[error("no booking of yours matches `{0}`")]
     BookingNotFound(String),
@@ -85,6 +88,7 @@ impl From<StoreError> for ToolError {
             StoreError::BookingNotFound => Self::BookingNotFound(String::new()),
             StoreError::BookingCancelled => Self::BookingCancelled,
             StoreError::Rejected { code, message } => Self::Invalid { code, message },
+            StoreError::Quota(q) => Self::Quota(q),
             StoreError::Timeout(s) => {
                 Self::Unavailable(format!("the {s} store did not answer in time"))
             }
@@ -341,6 +345,35 @@ impl Tools {
         Ok((self.model_name(model).await?, count))
     }
 
+    /// Whether `count` GPUs over `interval` keep the caller's quotas, beside the caller's other
+    /// confirmed bookings (but `except`, the one a change replaces): asked before anything is
+    /// proposed. The store checks again, under the owner's lock, when it books.
+    pub async fn check_quotas(
+        &self,
+        caller: &Owner,
+        interval: &Interval,
+        count: u32,
+        except: Option<&BookingId>,
+    ) -> Result<(), ToolError> {
+        let q = self.limits.quotas;
+        let window = q.window(interval);
+        let others: Vec<(Interval, u32)> = self
+            .store
+            .list(caller)
+            .await?
+            .into_iter()
+            .filter(|b| {
+                b.status == crate::domain::BookingStatus::Confirmed
+                    && Some(&b.id) != except
+                    && b.interval.start() < window.end()
+                    && b.interval.end() > window.start()
+            })
+            .map(|b| (b.interval, b.count()))
+            .collect();
+        q.check(&others, interval, count, self.clock.now())
+            .map_err(ToolError::Quota)
+    }
+
     /// Books `count` of `model` over `interval` for `caller`.
     pub async fn book(
         &self,
@@ -400,11 +433,13 @@ impl Tools {
                 now,
                 proposal: proposal.cloned(),
                 origin: Origin::current(self.via),
+                quotas: Some(self.limits.quotas),
             })
             .await;
         let outcome = match &booking {
             Ok(_) => "created",
             Err(StoreError::InsufficientCapacity { .. }) => "conflict",
+            Err(StoreError::Quota(_)) => "quota",
             Err(_) => "error",
         };
         metrics::counter!("hpcbot_bookings_total", "outcome" => outcome).increment(1);

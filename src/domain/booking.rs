@@ -122,6 +122,8 @@ pub struct BookingLimits {
     pub start_grace: Duration,
     /// How far ahead a start may be (keeps every time a plain RFC 3339 year).
     pub max_advance: Duration,
+    /// The owner's quotas (checked by the store, under the owner's lock).
+    pub quotas: super::quota::Quotas,
 }
 
 impl Default for BookingLimits {
@@ -131,6 +133,7 @@ impl Default for BookingLimits {
             max_duration: Duration::days(30),
             start_grace: Duration::minutes(5),
             max_advance: Duration::days(365),
+            quotas: super::quota::Quotas::default(),
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod clock;
 pub mod gpu;
 pub mod ids;
 pub mod money;
+pub mod quota;
 pub mod slots;
 
 pub use booking::{Booking, BookingStatus, Interval};

@@ -18,6 +18,8 @@ pub struct ApiError {
     pub message: String,
     /// Seconds for `Retry-After`, when retrying later helps.
     pub retry_after: Option<u32>,
+    /// `error.details`, for errors whose numbers a client acts on (`quota_exceeded`).
+    pub details: Option<serde_json::Value>,
 }
 
 impl ApiError {
@@ -28,6 +30,7 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            details: None,
         }
     }
 
@@ -64,7 +67,10 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"error": {"code": self.code, "message": self.message}});
+        let body = match self.details {
+            Some(d) => json!({"error": {"code": self.code, "message": self.message, "details": d}}),
+            None => json!({"error": {"code": self.code, "message": self.message}}),
+        };
         let mut res = (self.status, axum::Json(body)).into_response();
         if let Some(s) = self.retry_after {
             res.headers_mut()
@@ -86,6 +92,16 @@ impl From<ToolError> for ApiError {
             ),
             ToolError::InsufficientCapacity { .. } => {
                 Self::new(StatusCode::CONFLICT, "insufficient_capacity", msg)
+            }
+            ToolError::Quota(q) => {
+                let mut e = Self::new(StatusCode::CONFLICT, "quota_exceeded", msg);
+                e.details = Some(json!({
+                    "quota": q.quota.key(),
+                    "limit": q.limit,
+                    "used": q.used,
+                    "requested": q.requested,
+                }));
+                e
             }
             ToolError::BookingNotFound(_) => Self::new(
                 StatusCode::NOT_FOUND,

@@ -36,6 +36,9 @@ pub enum StoreError {
         /// What to fix.
         message: String,
     },
+    /// The result would break one of the owner's quotas (`409 quota_exceeded`).
+    #[error(transparent)]
+    Quota(#[from] crate::domain::quota::QuotaExceeded),
     /// Import data broke a rule; the message names the record and field.
     #[error("{0}")]
     Invalid(String),
@@ -65,6 +68,9 @@ pub struct NewBooking {
     pub proposal: Option<ProposalKey>,
     /// Where the request came from, for the event.
     pub origin: Origin,
+    /// The owner's quotas, checked under the owner's lock (`None`: not checked, as for
+    /// imports of what was already booked).
+    pub quotas: Option<crate::domain::quota::Quotas>,
 }
 
 /// The chat proposal a booking comes from: the session and the proposal's id in it. A

@@ -13,6 +13,7 @@ use super::bookings::{
 };
 use super::idempotency::{Begin, IdempotencyStore, StoredReply, Times};
 use crate::domain::booking::{check_against, price, BookingStatus};
+use crate::domain::quota::Quotas;
 use crate::domain::{Booking, BookingId, Cents, Device, GpuModel, Interval, Inventory, Owner};
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
@@ -504,6 +505,65 @@ async fn lock_model(
     Ok(())
 }
 
+/// Writes the owner's lock row: the lock that serialises the owner's quota checks across
+/// models and instances (`owner_locks`). Taken before the model's lock.
+async fn lock_owner(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    owner: &Owner,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO owner_locks (owner, lock_version) VALUES ($1, 1) \
+         ON CONFLICT (owner) DO UPDATE SET lock_version = owner_locks.lock_version + 1",
+    )
+    .bind(owner.as_str().to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The owner's confirmed bookings overlapping `window` (when and how many GPUs), but for
+/// `except`: what the owner's quotas are checked against.
+async fn holdings_tx(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    owner: &Owner,
+    window: &Interval,
+    except: Option<&BookingId>,
+) -> Result<Vec<(Interval, u32)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT start_at, end_at, count FROM bookings WHERE owner = $1 AND status = 'confirmed' \
+         AND start_at < $2 AND end_at > $3 AND id <> $4",
+    )
+    .bind(owner.as_str().to_string())
+    .bind(window.end().timestamp())
+    .bind(window.start().timestamp())
+    .bind(except.map(|i| i.to_string()).unwrap_or_default())
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let start = ts(r.try_get::<i64, _>(0)?)?;
+            let end = ts(r.try_get::<i64, _>(1)?)?;
+            let n: i64 = r.try_get(2)?;
+            let i = Interval::new(start, end).map_err(StoreError::Invalid)?;
+            Ok((i, n as u32))
+        })
+        .collect()
+}
+
+/// Checks `quotas` for `count` GPUs over `interval` of `owner` (the owner's lock held).
+async fn check_quotas(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    quotas: &Quotas,
+    owner: &Owner,
+    interval: &Interval,
+    count: u32,
+    except: Option<&BookingId>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let others = holdings_tx(tx, owner, &quotas.window(interval), except).await?;
+    Ok(quotas.check(&others, interval, count, now)?)
+}
+
 /// Devices of `model` in confirmed bookings overlapping `interval`, but for `except`.
 async fn busy_devices_tx(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
@@ -673,6 +733,26 @@ async fn changed(
             .ok_or_else(insufficient)?;
         kept.into_iter().chain(more).collect()
     };
+    // The result counts against the quotas; notice only when the start moves (a booking
+    // that has started keeps its start).
+    let quotas = Quotas {
+        min_notice: if start == old.interval.start() {
+            chrono::Duration::zero()
+        } else {
+            rules.limits.quotas.min_notice
+        },
+        ..rules.limits.quotas
+    };
+    check_quotas(
+        tx,
+        &quotas,
+        &old.owner,
+        &interval,
+        count,
+        Some(&old.id),
+        now,
+    )
+    .await?;
     Ok(Booking {
         gpus,
         interval,
@@ -743,6 +823,9 @@ impl BookingStore for SqlStore {
         let made = self
             .bounded(async {
                 let mut tx = self.begin_write().await?;
+                if new.quotas.is_some() {
+                    lock_owner(&mut tx, &new.owner).await?;
+                }
                 lock_model(&mut tx, &model.name).await?;
                 if let Some(p) = &new.proposal {
                     if let Some(b) = booking_by_proposal(&mut tx, p).await? {
@@ -758,6 +841,20 @@ impl BookingStore for SqlStore {
                         total: model.total(),
                     });
                 };
+                // What could be booked is then checked against the owner's quotas (what
+                // cannot be booked at all says so first).
+                if let Some(q) = &new.quotas {
+                    check_quotas(
+                        &mut tx,
+                        q,
+                        &new.owner,
+                        &new.interval,
+                        new.count,
+                        None,
+                        new.now,
+                    )
+                    .await?;
+                }
                 let booking = Booking {
                     id: BookingId::new(),
                     owner: new.owner.clone(),
@@ -865,6 +962,7 @@ impl BookingStore for SqlStore {
             else {
                 return Err(StoreError::BookingNotFound);
             };
+            lock_owner(&mut tx, owner).await?;
             lock_model(&mut tx, &found.model).await?;
             // Read again under the lock: the booking as every other change sees it.
             let old = booking_tx(&mut tx, id)

@@ -130,6 +130,8 @@ async fn no_means_nothing_is_booked() {
     let r = c
         .text("reserve four v100 for two days starting tomorrow")
         .await;
+    assert!(r.contains("should the 4 × V100-32GB start"), "{r}");
+    let r = c.text("at 9am").await;
     assert!(r.contains("2 days"), "{r}");
     let r = c.text("actually cancel that").await;
     assert!(r.contains("haven't booked"), "{r}");

@@ -18,6 +18,7 @@ mod llm_once;
 mod openai_sdk;
 mod ops;
 mod props;
+mod quotas;
 mod redis;
 mod sessions;
 mod storm;

@@ -117,6 +117,7 @@ async fn run(ops: Vec<Op>) {
                         now: base(),
                         proposal: None,
                         origin: Origin::current(Via::Api),
+                        quotas: None,
                     })
                     .await;
                 match r {

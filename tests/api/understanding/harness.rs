@@ -147,6 +147,7 @@ impl Harness {
                         origin: hpcbot::store::bookings::Origin::current(
                             hpcbot::store::bookings::Via::Import,
                         ),
+                        quotas: None,
                     })
                     .await
                     .map_err(|e| format!("{what}[{i}] ({b}) cannot be set up: {e}"))?;

@@ -137,6 +137,22 @@ pub async fn run(ctx: &Ctx<'_>, plan: Plan, state: &mut State, f: &Facts<'_>) ->
             if let Err(e) = ctx.tools.check(&model, count as i64, &interval).await {
                 return text(say(&Say::Refuse(e.to_string())));
             }
+            // A request over a quota is answered with the reason and what would fit, never
+            // proposed.
+            match ctx
+                .tools
+                .check_quotas(ctx.caller, &interval, count, None)
+                .await
+            {
+                Ok(()) => {}
+                Err(ToolError::Quota(q)) => {
+                    return text(format!(
+                        "I can't book that: {}. Nothing was booked.",
+                        q.message()
+                    ))
+                }
+                Err(e) => return text(failure(&e)),
+            }
             match ctx.tools.preview(&model, count, &interval).await {
                 Ok(Some(gpus)) => match ctx.tools.quote(&model, count, &interval).await {
                     Ok(q) => propose(interval, gpus, q.price_total, state),
@@ -237,6 +253,10 @@ pub async fn run(ctx: &Ctx<'_>, plan: Plan, state: &mut State, f: &Facts<'_>) ->
                     };
                     text(stated)
                 }
+                Err(ToolError::Quota(q)) => text(format!(
+                    "That change does not fit your quota: {}. Your booking stays as it is.",
+                    q.message()
+                )),
                 Err(ToolError::InsufficientCapacity { free, .. }) => text(format!(
                     "That change does not fit: only {free} {} GPUs are free for {}. Your booking stays as it is.",
                     old.model,
