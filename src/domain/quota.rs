@@ -208,7 +208,12 @@ impl Quotas {
         while week < interval.end() {
             let next = self.week_after(week);
             let w = Interval::new(week, next).expect("a week is positive");
-            let used: f64 = others.iter().map(|(i, n)| gpu_hours(i, *n, &w)).sum();
+            // (a sum of nothing is -0.0, which would print as "-0")
+            let used: f64 = others
+                .iter()
+                .map(|(i, n)| gpu_hours(i, *n, &w))
+                .sum::<f64>()
+                .max(0.0);
             let asked = gpu_hours(interval, count, &w);
             if used + asked > self.max_gpu_hours_per_week as f64 + 1e-9 {
                 return Err(QuotaExceeded {

@@ -132,6 +132,127 @@ pub fn kept(text: &str) -> Vec<Kept> {
     out
 }
 
+/// Noun phrases that name a booking by what it has: "the 2pm one", "the 4-gpu one",
+/// "the evening booking", "my tuesday booking", "tomorrow's reservation", "the one at 9 in
+/// the morning". Each range runs from its first word to its head noun, or for "the one at
+/// ..." to the end of the clause. Whether the words name anything is the NLU's call.
+pub fn references(text: &str) -> Vec<Range<usize>> {
+    const HEADS: &[&str] = &[
+        "one",
+        "ones",
+        "booking",
+        "bookings",
+        "reservation",
+        "reservations",
+        "slot",
+        "session",
+    ];
+    const DETS: &[&str] = &["the", "my", "that", "this", "our"];
+    let lower = text.to_ascii_lowercase();
+    let w = words(&lower);
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < w.len() {
+        let det = DETS.contains(&w[i].text) || w[i].text.ends_with("'s");
+        if !det {
+            i += 1;
+            continue;
+        }
+        // "the one at 9 in the morning", "the one starting at 2pm": the words after it.
+        if w[i].text == "the" && w.get(i + 1).is_some_and(|x| x.text == "one") {
+            let lead = w.get(i + 2).map(|x| x.text);
+            if matches!(lead, Some("at" | "starting" | "that" | "which" | "from")) {
+                let from = w[i + 2].span.start;
+                let rest = &lower[from..];
+                let stop = rest
+                    .find([',', '.', ';', '!', '?', '\n'])
+                    .into_iter()
+                    .chain(
+                        [" to ", " until ", " till ", " and ", " please"]
+                            .iter()
+                            .filter_map(|m| rest.find(m)),
+                    )
+                    .min()
+                    .unwrap_or(rest.len());
+                out.push(w[i].span.start..from + stop);
+                i += 3;
+                continue;
+            }
+        }
+        // A determiner, up to four describing words, a head noun; no punctuation nor a word
+        // that starts another part of the sentence ("the a100 — no, the h100 one", "the l40s
+        // to one card", "the start of my booking") in between.
+        let start = if w[i].text.ends_with("'s") { i } else { i + 1 };
+        let mut head = None;
+        for k in start..(start + 5).min(w.len()) {
+            if HEADS.contains(&w[k].text) {
+                head = Some(k);
+                break;
+            }
+            let breaks = matches!(
+                w[k].text,
+                "no" | "not"
+                    | "to"
+                    | "and"
+                    | "or"
+                    | "but"
+                    | "from"
+                    | "until"
+                    | "till"
+                    | "for"
+                    | "with"
+                    | "of"
+                    | "instead"
+                    | "i"
+                    | "we"
+                    | "you"
+                    | "it"
+                    | "on"
+                    | "at"
+            );
+            // ("4-gpu": a hyphen joining two words is one word)
+            let gap = w
+                .get(k + 1)
+                .map_or("", |n| &lower[w[k].span.end..n.span.start]);
+            if breaks || gap != "-" && punctuated(&lower, w[k].span.end, w[k].span.end + gap.len())
+            {
+                break;
+            }
+        }
+        match head {
+            Some(h) if h > start || w[i].text.ends_with("'s") => {
+                // "the v100 booking on the 3rd", "the friday booking that starts at 9", "the
+                // h100 booking with 4 gpus": what follows the noun describes it too.
+                let post = w.get(h + 1).is_some_and(|x| {
+                    // (not "at": "end my booking at noon" gives the new end)
+                    matches!(x.text, "on" | "that" | "which" | "with" | "starting")
+                });
+                let end = if post {
+                    let from = w[h].span.end;
+                    let rest = &lower[from..];
+                    let stop = rest
+                        .find([',', '.', ';', '!', '?', '\n'])
+                        .into_iter()
+                        .chain(
+                            [" to ", " until ", " till ", " and ", " please", " so "]
+                                .iter()
+                                .filter_map(|m| rest.find(m)),
+                        )
+                        .min()
+                        .unwrap_or(rest.len());
+                    from + stop
+                } else {
+                    w[h].span.end
+                };
+                out.push(w[i].span.start..end);
+                i = h + 1;
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,6 +278,47 @@ mod tests {
         // "no" that is not taking anything back
         assert!(corrections("I no longer need the a100, cancel it").is_empty());
         assert!(corrections("no need for the h100 booking anymore").is_empty());
+    }
+
+    #[test]
+    fn a_reference_runs_to_its_head_noun() {
+        let said = |t: &str| -> Vec<String> {
+            references(t)
+                .iter()
+                .map(|r| t[r.clone()].to_string())
+                .collect()
+        };
+        assert_eq!(said("move the 2pm one to 4pm"), ["the 2pm one"]);
+        assert_eq!(said("cancel the 4-gpu one please"), ["the 4-gpu one"]);
+        assert_eq!(
+            said("tomorrow's reservation, kindly cancel it"),
+            ["tomorrow's reservation"]
+        );
+        assert_eq!(
+            said("for my tuesday booking, start at 11 please"),
+            ["my tuesday booking"]
+        );
+        assert_eq!(
+            said("the one at 9 in the morning"),
+            ["the one at 9 in the morning"]
+        );
+        assert_eq!(
+            said("the one starting at 9 to 10"),
+            ["the one starting at 9"]
+        );
+        // No describing word: nothing named.
+        assert!(said("cancel my booking").is_empty());
+        // A phrase never runs over another part of the sentence.
+        assert!(said("cancel the a100 — no, the h100 one") == ["the h100 one"]);
+        assert!(said("drop the l40s to just one card").is_empty());
+        assert_eq!(
+            said("add 2 hours at the start of my v100 booking"),
+            ["my v100 booking"]
+        );
+        assert_eq!(
+            said("move the friday booking that starts at 9 to monday"),
+            ["the friday booking that starts at 9"]
+        );
     }
 
     #[test]

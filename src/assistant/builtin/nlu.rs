@@ -195,6 +195,7 @@ impl Parsed {
             || self.time.said.date.is_some()
             || self.time.said.start.is_some()
             || self.pick.is_some()
+            || self.with_count && matches!(self.count, Some(Count::Exact(_)))
     }
 
     /// Whether the message says something about time (a negated piece alone does not:
@@ -256,6 +257,48 @@ fn with_clauses(text: &str, whole: Parsed, inv: &Inventory, now: DateTime<Tz>) -
             p.kept = Some(Box::new(k));
         } else {
             rest = text.to_string();
+        }
+    }
+    // "move the 2pm one to 4pm", "cancel the 4-gpu one": one phrase that names a booking by
+    // what it has is the reference, read alone; the rest of a cancel or change message is
+    // read without it (so 2pm is not a new start).
+    // Only when it is the one description: a correction, or a model or day said outside it
+    // ("cancel the a100 and the l40s bookings"), leaves the message to be read whole.
+    let refs = clauses::references(&rest);
+    if let ([np], true) = (refs.as_slice(), clauses::corrections(&rest).is_empty()) {
+        let phrase = reference_words(&rest[np.clone()]);
+        let mut r = parse_one(&phrase, inv, now);
+        // A number inside the phrase ("the 4-gpu one") is the booking's size.
+        r.with_count |= matches!(r.count, Some(Count::Exact(_)));
+        let mut outside = rest.clone();
+        outside.replace_range(np.clone(), &" ".repeat(np.len()));
+        let around = parse_one(&outside, inv, now);
+        let alone = around.models.iter().all(|m| !r.models.contains(m))
+            && (around.models.is_empty() || !around.definite_model)
+            && !matches!(around.booking_ref, Some(BookingRef::Dates(_)))
+            && around.pick.is_none();
+        if r.names_booking() && alone {
+            r.intent = Intent::Cancel;
+            let mut without = rest.clone();
+            without.replace_range(
+                np.clone(),
+                &format!(" it{}", " ".repeat(np.len().saturating_sub(3))),
+            );
+            let main = parse_one(&without, inv, now);
+            if acts_on_booking(&main) {
+                let kept = p.kept.take();
+                p = main;
+                // The model the phrase names is the message's, as it was before.
+                if p.models.is_empty() && !r.models.is_empty() {
+                    p.models = r.models.clone();
+                    p.ref_by_model = true;
+                }
+                p.kept = kept;
+                // What the phrase holds that nothing read is named back, as anywhere else.
+                p.unread.append(&mut r.unread);
+            }
+            p.target = Some(Box::new(r));
+            return p;
         }
     }
     if acts_on_booking(&p) {
@@ -459,7 +502,7 @@ fn parse_in(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
             .iter()
             .zip(&model_at)
             .any(|(t, m)| *m && t.ends_with('s') && !t.ends_with("40s"))
-            || toks.iter().any(|t| t == "some" || t == "several");
+            || vague_amount(&toks);
         if plural {
             count = Some(Count::Some);
         }
@@ -469,10 +512,7 @@ fn parse_in(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
         && !toks
             .iter()
             .any(|t| matches!(t.as_str(), "gpus" | "cards" | "ones" | "them"));
-    if count.is_none()
-        && toks.iter().any(|t| t == "gpus" || t == "cards")
-        && toks.iter().any(|t| t == "some" || t == "several")
-    {
+    if count.is_none() && toks.iter().any(|t| t == "gpus" || t == "cards") && vague_amount(&toks) {
         count = Some(Count::Some);
     }
     let mut booking_ref = toks
@@ -659,9 +699,15 @@ fn parse_in(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
         refers_back: toks
             .iter()
             .any(|t| matches!(t.as_str(), "then" | "them" | "those" | "these")),
-        with_count: toks
-            .windows(2)
-            .any(|w| matches!(w[0].as_str(), "with" | "has" | "having") && number(&w[1]).is_some()),
+        // "the one with 6 GPUs", "the booking with the 3 GPUs", "that has 2"
+        with_count: toks.iter().enumerate().any(|(i, w)| {
+            matches!(w.as_str(), "with" | "has" | "having")
+                && toks[i + 1..]
+                    .iter()
+                    .map(String::as_str)
+                    .find(|t| !matches!(*t, "the" | "its" | "only" | "just"))
+                    .is_some_and(|t| number(t).is_some())
+        }),
         excluded,
         budget,
         unread,
@@ -1022,6 +1068,8 @@ fn intent(toks: &[String], used: &[bool], p: &Parsed) -> Intent {
             ])
             && (said(&["booked", "reserved", "scheduled"])
                 || said(&["anything", "something"]) && said(&["have", "got"])
+                // "what do I have on monday?", "what have we got tomorrow?"
+                || said(&["what", "whats"]) && said(&["have", "got"]) && said(&["i", "we"])
                 || c.has(Cue::BookingNoun)
                     && said(&["when", "what", "which", "does", "do", "is", "are", "how"])
                     && !c.has(Cue::Cancel)
@@ -2253,4 +2301,37 @@ fn without_identifiers(text: &str) -> String {
         i = e;
     }
     String::from_utf8(out).unwrap_or_else(|_| text.to_string())
+}
+
+/// Words that say "more than one" without saying how many ("some", "several", "I need
+/// many", "multiple", "lots of", "a handful", "a bunch"): how many is asked. Not "how many"
+/// (a question), nor "too many" / "so many" (a story).
+fn vague_amount(toks: &[String]) -> bool {
+    toks.iter().enumerate().any(|(i, t)| {
+        let prev = if i > 0 { toks[i - 1].as_str() } else { "" };
+        let next = toks.get(i + 1).map(String::as_str).unwrap_or("");
+        match t.as_str() {
+            "some" | "several" | "multiple" | "numerous" => true,
+            // "lots of h100s", not "4 is plenty"
+            "lots" | "handful" | "bunch" | "plenty" | "loads" => next == "of",
+            "many" => !matches!(prev, "how" | "too" | "so" | "as"),
+            _ => false,
+        }
+    })
+}
+
+/// A reference phrase as plain words: "the 4-gpu one" → "the 4 gpu one", "tomorrow's
+/// reservation" → "tomorrow reservation" (a count and a day the grammar reads).
+fn reference_words(phrase: &str) -> String {
+    let mut out = String::with_capacity(phrase.len());
+    let mut prev = ' ';
+    for c in phrase.chars() {
+        if c == '-' && prev.is_ascii_digit() {
+            out.push(' ');
+        } else {
+            out.push(c);
+        }
+        prev = c;
+    }
+    out.replace("'s ", " ").replace("\u{2019}s ", " ")
 }

@@ -140,6 +140,10 @@ below, its id, its model or its day.",
         Say::Undecided => "OK — nothing is booked or changed yet. When you have decided, tell me \
 the day and time (e.g. *3 A100 on 3 Dec 9-17*) and I'll propose it."
             .into(),
+        Say::OnCondition(stated) => format!(
+            "I can't check that condition, so I haven't booked anything yet. When you're sure, \
+say *yes* and I'll book it; the proposal is still:\n{stated}"
+        ),
         Say::Restate(text) => text.clone(),
         Say::OneAtATime(text) => format!(
             "One request at a time, so that nothing is booked you did not confirm — nothing is \

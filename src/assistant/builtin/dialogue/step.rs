@@ -259,6 +259,8 @@ pub enum Say {
     /// A cancellation said as a plan or a maybe ("I might cancel it later"): nothing is
     /// proposed until it is asked for.
     NotNow,
+    /// A yes on a condition that cannot be checked: the proposal (its statement) waits.
+    OnCondition(String),
     /// A correction or change said as a maybe ("hmm, or maybe the 3rd"): what waited is
     /// dropped and nothing new is proposed until the person decides.
     Undecided,
@@ -681,8 +683,17 @@ fn transition(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
         {
             keep(Plan::Say(Say::OneAtATime(proposal.stated.clone())))
         }
-        // "yes if it's under $10": the budget is checked before anything is booked (over
-        // it, said; within it, proposed again with the budget kept).
+        // "yes, but only if they are on the same node as my storage", "ok if my professor
+        // agrees": a yes on a condition the assistant cannot check is not yet a yes; the
+        // proposal waits for one.
+        (Pending::Confirming { proposal }, _)
+            if p.cues.has(Cue::Yes) && p.budget.is_none() && conditional(&p.words) =>
+        {
+            keep(Plan::Say(Say::OnCondition(proposal.stated.clone())))
+        }
+        // "yes if it's under $10": the budget is checked before anything is booked: within
+        // it, the stated proposal is the yes's; over it, said; with more changes, proposed
+        // again with the budget kept.
         (Pending::Confirming { proposal }, _)
             if p.cues.has(Cue::Yes)
                 && p.budget.is_some()
@@ -690,6 +701,15 @@ fn transition(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
         {
             let mut draft = request_so_far(&state.pending);
             absorb_details(&mut draft, p, f);
+            if let Act::Book { draft: before, .. } = &proposal.act {
+                let only_budget = Draft {
+                    budget: before.budget,
+                    ..draft.clone()
+                } == *before;
+                if only_budget && p.budget.is_some_and(|b| proposal.price_cents <= b) {
+                    return idle(mem, Plan::Execute(proposal.clone()));
+                }
+            }
             fill(draft, mem, p, f)
         }
         // A yes that carries more ("yes, and add an hour at the end", "yep but 3") is a new
@@ -733,19 +753,10 @@ fn transition(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
                     }
                 }
                 absorb_details(&mut draft, p, f);
-                let said = &p.time.said;
-                let asked_change = p.correction
-                    || p.count_delta.is_some()
-                    || said.shift.is_some()
-                    || said.extra.is_some()
-                    || said.by.is_some()
-                    || p.change.later
-                    || p.change.earlier
-                    || p.change.extend
-                    || p.change.shorten;
-                if draft == *before && asked_change {
-                    // A change was asked of the proposal that changed nothing in it: never
-                    // state the same proposal again as if it had been done.
+                if draft == *before {
+                    // A correction that changed nothing in the proposal ("no, 3 or 4"):
+                    // something in it was not read, so the proposal is dropped, never
+                    // stated again as if it were what the person asked.
                     return idle(mem, Plan::Say(Say::NotUnderstood));
                 }
                 fill(draft, mem, p, f)
@@ -828,7 +839,10 @@ fn transition(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
                 candidates,
             },
             _,
-        ) if (p.booking_ref.is_some() || !p.models.is_empty() || p.time.said.date.is_some())
+        ) if (p.booking_ref.is_some()
+            || !p.models.is_empty()
+            || p.time.said.date.is_some()
+            || p.reference().names_booking())
             && !other_action(p.intent, purpose) =>
         {
             // While choosing, a model named ("the l40s") is the choice.
@@ -1526,7 +1540,7 @@ fn refer<'b>(pool: &[&'b Booking], p: &Parsed, mem: &Memory, f: &Facts<'_>) -> V
         }
         // "CANCEL SATURDAY PLS": a day alone in a cancellation names the day's bookings.
         None if p.intent == Intent::Cancel
-            && p.time.said.start.is_none()
+            && (p.time.said.start.is_none() || !timed(p))
             && p.time.said.end_date.is_none() =>
         {
             if let Some(d) = p.time.said.date {
@@ -1561,11 +1575,17 @@ fn refer<'b>(pool: &[&'b Booking], p: &Parsed, mem: &Memory, f: &Facts<'_>) -> V
         });
     }
     // "the friday booking that starts at 9": a start time said with a cancellation narrows
-    // several down (for a change, a time is the new one, not a reference).
-    if let (Some(t), Intent::Cancel) = (p.time.said.start, p.intent) {
-        narrow(&mut hits, Kept::Some, |b| {
+    // several down (for a change, a time is the new one, not a reference); "the evening
+    // one": a part of the day alone narrows to the bookings that start in it.
+    match (part_of_day(p), p.time.said.start, p.intent) {
+        (Some((from, to)), _, Intent::Cancel) if !timed(p) => narrow(&mut hits, Kept::Some, |b| {
+            let h = f.local_time(b.interval.start()).hour();
+            (from..to).contains(&h) || (from..to).contains(&(h + 24))
+        }),
+        (_, Some(t), Intent::Cancel) => narrow(&mut hits, Kept::Some, |b| {
             f.local_time(b.interval.start()) == t
-        });
+        }),
+        _ => {}
     }
     // "the big one", "the later of my two": the one that is most so, if only one is.
     if let Some(pick) = p.pick {
@@ -1586,6 +1606,16 @@ fn refer<'b>(pool: &[&'b Booking], p: &Parsed, mem: &Memory, f: &Facts<'_>) -> V
         narrow(&mut hits, Kept::Some, |b| b.count() == n);
     }
     hits
+}
+
+/// Whether a time of day was said as a time ("at 9", "2-4pm"), not only as a part of the
+/// day ("the evening one", whose start is the part's).
+fn timed(p: &Parsed) -> bool {
+    use crate::assistant::builtin::when::MentionKind as K;
+    p.time
+        .mentions
+        .iter()
+        .any(|m| !m.negated && matches!(m.kind, K::Time(_) | K::TimeRange(..) | K::DateTime(..)))
 }
 
 /// How many bookings a narrowing must keep to apply.
@@ -2045,6 +2075,20 @@ fn adds_another(words: &[String]) -> bool {
 
 /// Whether a message speaks of an action as a plan or a maybe ("I might cancel it later",
 /// "thinking about cancelling"), not as a request.
+/// Whether a message makes its yes depend on something ("only if", "provided", "as long
+/// as", "assuming", "once my professor agrees", "if they are on one node").
+fn conditional(words: &[String]) -> bool {
+    words.iter().enumerate().any(|(i, w)| {
+        let next = words.get(i + 1).map(String::as_str).unwrap_or("");
+        match w.as_str() {
+            "if" | "unless" | "provided" | "providing" | "assuming" => true,
+            "as" => next == "long",
+            "once" => !matches!(next, "more" | "again" | "a"),
+            _ => false,
+        }
+    })
+}
+
 /// Whether a message says its choice is not made yet ("or maybe the 3rd", "perhaps the
 /// H100", "not sure yet"): what it names is not a decision to act on.
 fn undecided(words: &[String]) -> bool {

@@ -172,8 +172,9 @@ fn transitions() {
         matches!(plan, Plan::Say(Say::OverBudget { budget: 1000, .. })),
         "{plan:?}"
     );
+    // Within it, the yes is the yes to what was stated.
     let (_, plan) = run(&pending, "yes as long as it's under $100", &[]);
-    assert!(matches!(plan, Plan::Propose { .. }), "{plan:?}");
+    assert!(matches!(plan, Plan::Execute(_)), "{plan:?}");
     // Slot filling asks one missing slot at a time.
     let filling = State {
         pending: Pending::Filling {

@@ -3765,7 +3765,11 @@ impl<'a> Cx<'a> {
                 }
                 let mut tb = if b.midnight { hm(0, 0) } else { b.resolve() };
                 let same_day = d2.is_none() || d2 == d1;
-                if same_day && !b.midnight && tb <= ta && !b.fixed && b.h < 12 {
+                // "from 17 until 9": a start on the 24-hour clock says the end is as
+                // written too (so before the start, and asked), not 21:00.
+                let written = self.text.get(p1.tspan.0..p1.tspan.1).unwrap_or("");
+                let clock24 = a.h >= 13 && !written.contains(['a', 'p', 'A', 'P']);
+                if same_day && !b.midnight && tb <= ta && !b.fixed && b.h < 12 && !clock24 {
                     tb = hm(b.h + 12, b.m);
                 }
                 if same_day && !b.midnight && tb <= ta {
