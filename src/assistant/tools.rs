@@ -3,6 +3,7 @@
 //! REST routes, the built-in assistant and the LLM backend all come through here.
 
 use crate::domain::booking::{check_request, min_free, BookingLimits, RequestError};
+use crate::domain::usage::Use;
 use crate::domain::{Booking, BookingId, Cents, Clock, Interval, Inventory, Owner};
 pub use crate::store::bookings::{BookingChange, ProposalKey, Via};
 use crate::store::bookings::{BookingEvent, Busy, ChangeRules, EventKind, Origin};
@@ -114,6 +115,18 @@ impl From<RequestError> for ToolError {
             message: e.to_string(),
         }
     }
+}
+
+/// How `GET /api/admin/usage` groups its rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum UsageGroup {
+    /// Per project.
+    Project,
+    /// Per owner.
+    Owner,
+    /// Per GPU model.
+    Model,
 }
 
 /// A booking as clients see it (API.md's Booking).
@@ -372,6 +385,55 @@ impl Tools {
             .collect();
         q.check(&others, interval, count, self.clock.now())
             .map_err(ToolError::Quota)
+    }
+
+    /// The caller's quotas with what the caller uses of each now (API.md `GET /api/account`).
+    pub async fn quota_use(
+        &self,
+        caller: &Owner,
+    ) -> Result<Vec<crate::domain::quota::QuotaUse>, ToolError> {
+        let held: Vec<(Interval, u32)> = self
+            .store
+            .list(caller)
+            .await?
+            .into_iter()
+            .filter(|b| b.status == crate::domain::BookingStatus::Confirmed)
+            .map(|b| (b.interval, b.count()))
+            .collect();
+        Ok(self.limits.quotas.use_at(&held, self.clock.now()))
+    }
+
+    /// The project's money now: committed (not yet ended) and spent (ended).
+    pub async fn money(&self) -> Result<(Cents, Cents), ToolError> {
+        Ok(self.store.money(self.clock.now()).await?)
+    }
+
+    /// What the caller's bookings used inside `window`, in all and per model.
+    pub async fn usage(
+        &self,
+        caller: &Owner,
+        window: &Interval,
+    ) -> Result<(Use, Vec<(String, Use)>), ToolError> {
+        let mine = self.store.list(caller).await?;
+        Ok(crate::domain::usage::grouped(&mine, window, |b| {
+            b.model.clone()
+        }))
+    }
+
+    /// What every booking used inside `window`, per project, owner or model (admins).
+    pub async fn all_usage(
+        &self,
+        window: &Interval,
+        by: UsageGroup,
+    ) -> Result<Vec<(String, Use)>, ToolError> {
+        let all = self.store.all().await?;
+        Ok(crate::domain::usage::grouped(&all, window, |b| match by {
+            // Every owner is in `default` until projects are built.
+            UsageGroup::Project => "default".to_string(),
+            UsageGroup::Owner => b.owner.as_str().to_string(),
+            UsageGroup::Model => b.model.clone(),
+        })
+        .1)
     }
 
     /// Books `count` of `model` over `interval` for `caller`.

@@ -7,6 +7,7 @@ pub mod ids;
 pub mod money;
 pub mod quota;
 pub mod slots;
+pub mod usage;
 
 pub use booking::{Booking, BookingStatus, Interval};
 pub use clock::Clock;

@@ -229,6 +229,64 @@ impl Quotas {
     }
 }
 
+/// One quota's value and what the owner uses of it now (API.md `GET /api/account`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QuotaUse {
+    /// Which quota.
+    pub quota: Quota,
+    /// Its value (hours for the two durations).
+    pub limit: f64,
+    /// GPUs held at `now`; GPU-hours of the current week; the longest booking not yet
+    /// ended, in hours; 0 for the notice (no booking holds notice).
+    pub used: f64,
+}
+
+impl Quotas {
+    /// Every quota with its use at `now`, given the owner's confirmed bookings (`held`: at
+    /// least those of the current week and those not yet ended).
+    pub fn use_at(&self, held: &[(Interval, u32)], now: DateTime<Utc>) -> Vec<QuotaUse> {
+        let week_start = self.week_start(now);
+        let week = Interval::new(week_start, self.week_after(week_start)).expect("a week");
+        let at_once: u32 = held
+            .iter()
+            .filter(|(i, _)| i.start() <= now && now < i.end())
+            .map(|(_, n)| *n)
+            .sum();
+        let week_hours = held
+            .iter()
+            .map(|(i, n)| gpu_hours(i, *n, &week))
+            .sum::<f64>()
+            .max(0.0);
+        let longest = held
+            .iter()
+            .filter(|(i, _)| i.end() > now)
+            .map(|(i, _)| hours(i.duration()))
+            .fold(0.0, f64::max);
+        vec![
+            QuotaUse {
+                quota: Quota::GpusAtOnce,
+                limit: self.max_gpus_at_once as f64,
+                used: at_once as f64,
+            },
+            QuotaUse {
+                quota: Quota::GpuHoursPerWeek,
+                limit: self.max_gpu_hours_per_week as f64,
+                used: round2(week_hours),
+            },
+            QuotaUse {
+                quota: Quota::BookingDuration,
+                limit: round2(hours(self.max_booking_duration)),
+                used: round2(longest),
+            },
+            QuotaUse {
+                quota: Quota::MinNotice,
+                limit: round2(hours(self.min_notice)),
+                used: 0.0,
+            },
+        ]
+    }
+}
+
 /// GPU-hours of `count` GPUs over the part of `i` inside `w`.
 fn gpu_hours(i: &Interval, count: u32, w: &Interval) -> f64 {
     let from = i.start().max(w.start());
@@ -350,6 +408,30 @@ mod tests {
         // Without a notice, a start a moment ago (allowed for every booking) is no quota's.
         let now = iv("2026-11-26T09:58:00Z", "2026-11-26T12:00:00Z");
         assert!(Quotas::default().check(&[], &now, 1, at(NOW)).is_ok());
+    }
+
+    #[test]
+    fn use_is_what_is_held_now_and_this_week() {
+        let q = Quotas::default();
+        let held = [
+            (iv("2026-11-26T09:00:00Z", "2026-11-26T12:00:00Z"), 4), // now: 4 held, 12 GPU-h
+            (iv("2026-11-28T09:00:00Z", "2026-11-28T19:00:00Z"), 2), // Saturday: 20 GPU-h
+            (iv("2026-11-30T09:00:00Z", "2026-12-02T09:00:00Z"), 1), // next week, 48 h long
+        ];
+        let used: Vec<(&str, f64, f64)> = q
+            .use_at(&held, at(NOW))
+            .iter()
+            .map(|u| (u.quota.key(), u.limit, u.used))
+            .collect();
+        assert_eq!(
+            used,
+            [
+                ("max_gpus_at_once", 16.0, 4.0),
+                ("max_gpu_hours_per_week", 1000.0, 32.0),
+                ("max_booking_duration", 720.0, 48.0),
+                ("min_notice", 0.0, 0.0),
+            ]
+        );
     }
 
     #[test]

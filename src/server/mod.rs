@@ -1,6 +1,7 @@
 //! The HTTP server (axum): one file per resource; routes parse, call one function, map
 //! the result.
 
+pub mod account;
 pub mod auth;
 pub mod bookings;
 pub mod calendar;
@@ -248,6 +249,9 @@ pub fn redact(url: &str) -> String {
         bookings::events,
         bookings::slots,
         bookings::all,
+        account::account,
+        account::usage,
+        account::admin_usage,
         calendar::mine,
         calendar::create_feed,
         calendar::feed,
@@ -299,6 +303,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/calendar/feed/{file}", get(calendar::feed))
         .route("/api/slots", get(bookings::slots))
         .route("/api/admin/bookings", get(bookings::all))
+        .route("/api/account", get(account::account))
+        .route("/api/usage", get(account::usage))
+        .route("/api/admin/usage", get(account::admin_usage))
         .route("/api/openapi.json", get(openapi))
         .route("/v1/models", get(openai::models))
         .route("/v1/chat/completions", post(openai::completions))

@@ -1,7 +1,7 @@
 //! The booking store: inventory and bookings, with the no-overlap rule enforced by the
 //! database itself so that it holds across every server instance.
 
-use crate::domain::{Booking, BookingId, Device, Interval, Inventory, Owner};
+use crate::domain::{Booking, BookingId, Cents, Device, Interval, Inventory, Owner};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -283,4 +283,8 @@ pub trait BookingStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// A cheap round trip, for readiness.
     async fn ping(&self) -> Result<(), StoreError>;
+    /// The money of confirmed bookings at `now` (API.md "Budget"): `committed`, the price of
+    /// those not yet ended, and `spent`, of those that ended — of every booking, as every
+    /// owner is in the project `default` until projects are built.
+    async fn money(&self, now: DateTime<Utc>) -> Result<(Cents, Cents), StoreError>;
 }

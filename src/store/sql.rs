@@ -1220,6 +1220,21 @@ impl BookingStore for SqlStore {
         })
         .await
     }
+
+    async fn money(&self, now: DateTime<Utc>) -> Result<(Cents, Cents), StoreError> {
+        self.bounded(async {
+            let row = sqlx::query(
+                "SELECT CAST(COALESCE(SUM(CASE WHEN end_at > $1 THEN price_cents ELSE 0 END), 0) AS BIGINT), \
+                 CAST(COALESCE(SUM(CASE WHEN end_at <= $1 THEN price_cents ELSE 0 END), 0) AS BIGINT) \
+                 FROM bookings WHERE status = 'confirmed'",
+            )
+            .bind(now.timestamp())
+            .fetch_one(&self.pool)
+            .await?;
+            Ok((Cents(row.try_get(0)?), Cents(row.try_get(1)?)))
+        })
+        .await
+    }
 }
 
 fn role_of(s: &str) -> crate::store::users::Role {

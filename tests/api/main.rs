@@ -1,5 +1,6 @@
 //! The integration tests: one binary, each test against the real server on port 0.
 
+mod account;
 mod assistants;
 mod auth;
 mod bookings;
