@@ -132,3 +132,27 @@ async fn the_admin_report_is_csv_when_asked() {
         .await;
     expect_error(res, 400, "invalid_interval").await;
 }
+
+#[tokio::test]
+async fn the_assistant_answers_from_the_account() {
+    let app = spawn_app().await;
+    let sid = new_session(&app).await;
+    book(&app, &sid, "A100", 2, tomorrow(10), 4).await;
+    for msg in [
+        "what are my limits?",
+        "how much budget do I have left?",
+        "how many gpu-hours have I used this month?",
+    ] {
+        let res = app
+            .post("/api/chat", &json!({"message": msg, "session_id": sid}))
+            .await;
+        assert_eq!(res.status(), 200);
+        let v: Value = res.json().await.unwrap();
+        let text = v["response"].as_str().unwrap();
+        assert!(v["proposal"].is_null(), "{msg}: {v}");
+        assert!(
+            text.contains("16") && text.contains("1000") && text.contains("no budget"),
+            "{msg}: {text}"
+        );
+    }
+}

@@ -28,6 +28,9 @@ pub enum Intent {
     Book,
     MyBookings,
     Total,
+    /// "what are my limits?", "how much budget do I have left?", "how many GPU-hours did we
+    /// use this month?": the account.
+    Account,
     Cancel,
     Change,
     FindSlot,
@@ -1077,6 +1080,16 @@ fn intent(toks: &[String], used: &[bool], p: &Parsed) -> Intent {
     );
     // "drop it to one card", "cut my booking to 2 hours": a new size, not a cancellation.
     let down_to = u32::from(reduced_to(toks).is_some() || removed_gpus(toks, used).is_some());
+    // "what are my limits?", "how much budget is left?", "how many gpu-hours have we used?":
+    // a question about the account, not a request.
+    let account = u32::from(
+        (p.question || said(&["show", "tell"]))
+            && p.models.is_empty()
+            && p.count.is_none()
+            && (said(&["quota", "quotas", "limit", "limits", "allowance"])
+                || said(&["budget"]) && said(&["left", "remaining", "have", "much"])
+                || said(&["gpu-hours", "hours"]) && said(&["used", "use", "consumed", "spent"])),
+    );
     let scores = [
         (
             Intent::Cancel,
@@ -1122,6 +1135,7 @@ fn intent(toks: &[String], used: &[bool], p: &Parsed) -> Intent {
                 // "how many ... can I get right now?": a question about what is free.
                 + 3 * has(Cue::Avail) * q * u32::from(toks.iter().any(|t| t == "many")),
         ),
+        (Intent::Account, 20 * account),
         (
             Intent::MyBookings,
             ((3 * noun + mine + has(Cue::List)) * noun + 2 * has(Cue::List) * mine) * (1 - slots)

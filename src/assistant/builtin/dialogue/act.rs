@@ -625,6 +625,10 @@ bookings* to see them).",
             }
         }
         Question::Workload { workload, models } => text(workload_answer(&workload, &models, f)),
+        Question::Account => match account_text(ctx, f).await {
+            Ok(t) => text(t),
+            Err(e) => text(failure(&e)),
+        },
         Question::Total => {
             let confirmed: Vec<&Booking> = f
                 .bookings
@@ -813,4 +817,76 @@ tomorrow 9-17* when you know when.",
         ));
     }
     out
+}
+
+/// The caller's limits and what is used of them, the project's money and this month's use
+/// (the same numbers as `GET /api/account` and `GET /api/usage`).
+async fn account_text(ctx: &Ctx<'_>, f: &Facts<'_>) -> Result<String, ToolError> {
+    use crate::domain::quota::Quota;
+    use chrono::{Datelike, TimeZone};
+    let money = |c: Cents| reply::money(c, ctx.currency);
+    let n = |x: f64| {
+        if x.fract() == 0.0 {
+            format!("{x:.0}")
+        } else {
+            format!("{x:.2}")
+        }
+    };
+    let mut lines = Vec::new();
+    for u in ctx.tools.quota_use(ctx.caller).await? {
+        lines.push(match u.quota {
+            Quota::GpusAtOnce => format!(
+                "- at most **{}** GPUs at once (you hold {} now)",
+                n(u.limit),
+                n(u.used)
+            ),
+            Quota::GpuHoursPerWeek => format!(
+                "- **{}** GPU-hours a week ({} used this week, {} left)",
+                n(u.limit),
+                n(u.used),
+                n((u.limit - u.used).max(0.0))
+            ),
+            Quota::BookingDuration => {
+                format!("- one booking lasts at most **{}** hours", n(u.limit))
+            }
+            Quota::MinNotice if u.limit == 0.0 => "- no notice needed before a start".into(),
+            Quota::MinNotice => format!(
+                "- a booking starts at least **{}** hours from now",
+                n(u.limit)
+            ),
+        });
+    }
+    let (committed, spent) = ctx.tools.money().await?;
+    let local = f.now.with_timezone(&ctx.tz).date_naive();
+    let first = local.with_day(1).unwrap_or(local);
+    let next = (first + Duration::days(32)).with_day(1).unwrap_or(first);
+    let at = |d: chrono::NaiveDate| {
+        ctx.tz
+            .from_local_datetime(&d.and_time(chrono::NaiveTime::MIN))
+            .earliest()
+            .map(|t| t.with_timezone(&chrono::Utc))
+    };
+    let month = match (at(first), at(next)) {
+        (Some(a), Some(b)) => Interval::new(a, b).ok(),
+        _ => None,
+    };
+    let used = match month {
+        Some(w) => Some(ctx.tools.usage(ctx.caller, &w).await?.0),
+        None => None,
+    };
+    let mut out = format!("Your limits:\n{}\n", lines.join("\n"));
+    out.push_str(&format!(
+        "Your project (default) has no budget set: {} is committed to bookings not yet ended and {} spent on those that ended.",
+        money(committed),
+        money(spent)
+    ));
+    if let Some(u) = used {
+        out.push_str(&format!(
+            "\nThis month ({}) your bookings use **{}** GPU-hours, {}.",
+            first.format("%B %Y"),
+            n(u.hours_shown()),
+            money(u.amount)
+        ));
+    }
+    Ok(out)
 }

@@ -304,6 +304,8 @@ pub enum Question {
         days: Vec<NaiveDate>,
     },
     Total,
+    /// The caller's quotas with their use, the project's money, and this month's use.
+    Account,
     /// Which GPUs a workload needs ("which GPU for a 70B model?", "will a 13B fit on a
     /// 4090?"): answered, never proposed.
     Workload {
@@ -1109,6 +1111,7 @@ fn transition(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
             )
         }
         (_, Intent::Total) => keep(Plan::Answer(Question::Total)),
+        (_, Intent::Account) => keep(Plan::Answer(Question::Account)),
         (_, Intent::Unknown) => keep(Plan::Say(Say::NotUnderstood)),
     }
 }
