@@ -661,6 +661,7 @@ async function refreshOnce() {
       loadBookings(),
     ]);
     renderInventory(gpus.gpus);
+    await loadAccount();
     state.timeline = timeline;
     renderModelPicker(timeline.models.map((m) => m.model));
     renderCalendar();
@@ -669,6 +670,30 @@ async function refreshOnce() {
     if (e && e.error) showStatus(`Cannot load the GPUs and the calendar: ${e.error.message}`, "error", refreshPanel);
     else if (!state.offline) goneOffline();
   }
+}
+/** The caller's quotas with their use and the project's money, beside "My bookings". */
+async function loadAccount() {
+  const res = await api(`/api/account${sessionQuery()}`).catch(() => null);
+  if (!res || !res.ok) return;
+  const a = await res.json();
+  const num = (x) => (Number.isInteger(x) ? String(x) : x.toFixed(2));
+  const lines = [];
+  for (const q of a.quotas) {
+    if (q.quota === "max_gpus_at_once") lines.push(`GPUs at once: ${num(q.used)} of ${num(q.limit)} held now`);
+    else if (q.quota === "max_gpu_hours_per_week") lines.push(`GPU-hours this week: ${num(q.used)} of ${num(q.limit)}`);
+    else if (q.quota === "max_booking_duration") lines.push(`Longest booking: ${num(q.limit)} h`);
+    else if (q.quota === "min_notice" && q.limit > 0) lines.push(`Notice before a start: ${num(q.limit)} h`);
+  }
+  const p = a.project;
+  lines.push(p.budget == null
+    ? `Project ${p.name}: no budget set (${money(p.committed)} committed, ${money(p.spent)} spent)`
+    : `Project ${p.name}: ${money(p.remaining)} of ${money(p.budget)} left`);
+  const ul = $("#account");
+  ul.replaceChildren(...lines.map((t) => {
+    const li = document.createElement("li");
+    li.textContent = t;
+    return li;
+  }));
 }
 /** GET a JSON body; a non-2xx answer throws `{error}`, an unreachable server a TypeError. */
 async function getJson(url) {

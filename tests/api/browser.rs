@@ -598,6 +598,9 @@ async fn the_page_welcomes_books_by_its_button_and_keeps_the_reply_in_view() {
     c.refresh().await.unwrap();
     wait_text(c, "#messages li.user", "book 2 A100s tomorrow 9-12").await;
     wait_text(c, "#bookings .card", "2 × A100-80GB").await;
+    // Beside the bookings: the limits with their use, and the project's money.
+    wait_text(c, "#account", "GPUs at once: 0 of 16 held now").await;
+    wait_text(c, "#account", "Project default: no budget set").await;
     let errors = b.console_errors().await;
     assert!(errors.is_empty(), "console errors: {errors:?}");
 
