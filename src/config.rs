@@ -309,6 +309,21 @@ impl SettingValue for HttpUrl {
     }
 }
 
+/// An amount of money in the configured currency ("500", "1234.50"), to the cent, not
+/// negative.
+impl SettingValue for crate::domain::Cents {
+    fn parse_setting(s: &str) -> Result<Self, String> {
+        let v: f64 = s
+            .replace('_', "")
+            .parse()
+            .map_err(|_| format!("`{s}` is not an amount like 500 or 1234.50"))?;
+        if !v.is_finite() || v < 0.0 {
+            return Err("must be an amount of at least 0".into());
+        }
+        Ok(crate::domain::Cents::from_decimal(v))
+    }
+}
+
 impl fmt::Display for HttpUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -476,6 +491,8 @@ settings! {
     trusted_proxies: Vec<IpAddr> = "";
     /// how far ahead a booking may start (`400 start_too_far_ahead`)
     max_advance: Duration = "365d";
+    /// the project `default`'s budget in `currency` (every owner is in it until projects are built): confirmed bookings' prices may not exceed it (`409 budget_exceeded`; unset: no budget)
+    budget: Option<crate::domain::Cents> = "";
     /// quota: GPUs one owner's confirmed bookings may hold at any instant (`409 quota_exceeded`)
     max_gpus_at_once: u32 = "16";
     /// quota: GPU-hours of one owner's confirmed bookings inside one calendar week (Monday 00:00 in `timezone`; only the part inside the week counts)

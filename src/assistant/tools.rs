@@ -40,6 +40,18 @@ pub enum ToolError {
     /// The result would break one of the caller's quotas.
     #[error(transparent)]
     Quota(crate::domain::quota::QuotaExceeded),
+    /// The price would take the project's budget below zero.
+    #[error(
+        "that costs {price_total}, and your project has {remaining} left of its budget of {budget}"
+    )]
+    Budget {
+        /// The budget.
+        budget: Cents,
+        /// Left before this booking.
+        remaining: Cents,
+        /// This booking's price.
+        price_total: Cents,
+    },
     /// No such booking for this caller.
     #[error("no booking of yours matches `{0}`")]
     BookingNotFound(String),
@@ -90,6 +102,15 @@ impl From<StoreError> for ToolError {
             StoreError::BookingCancelled => Self::BookingCancelled,
             StoreError::Rejected { code, message } => Self::Invalid { code, message },
             StoreError::Quota(q) => Self::Quota(q),
+            StoreError::Budget {
+                budget,
+                remaining,
+                price_total,
+            } => Self::Budget {
+                budget,
+                remaining,
+                price_total,
+            },
             StoreError::Timeout(s) => {
                 Self::Unavailable(format!("the {s} store did not answer in time"))
             }
@@ -152,6 +173,8 @@ pub struct BookingView {
     pub status: crate::domain::BookingStatus,
     /// When it was made.
     pub created_at: DateTime<Utc>,
+    /// The owner's project when it was made.
+    pub project: String,
 }
 
 impl From<&Booking> for BookingView {
@@ -166,9 +189,14 @@ impl From<&Booking> for BookingView {
             price_total: b.price_total,
             status: b.status,
             created_at: b.created_at,
+            project: DEFAULT_PROJECT.to_string(),
         }
     }
 }
+
+/// The project every owner is in until projects are built (API.md: with `auth = none`
+/// every owner is in `default`).
+pub const DEFAULT_PROJECT: &str = "default";
 
 /// One model in the GPU list.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -403,6 +431,24 @@ impl Tools {
         Ok(self.limits.quotas.use_at(&held, self.clock.now()))
     }
 
+    /// Whether `price` fits what is left of the project's budget (asked before anything is
+    /// proposed; the store checks again, under the project's lock, when it books).
+    pub async fn check_budget(&self, price: Cents) -> Result<(), ToolError> {
+        let Some(budget) = self.limits.budget else {
+            return Ok(());
+        };
+        let (committed, spent) = self.money().await?;
+        let remaining = Cents(budget.0 - committed.0 - spent.0);
+        if price.0 > remaining.0 {
+            return Err(ToolError::Budget {
+                budget,
+                remaining,
+                price_total: price,
+            });
+        }
+        Ok(())
+    }
+
     /// The project's money now: committed (not yet ended) and spent (ended).
     pub async fn money(&self) -> Result<(Cents, Cents), ToolError> {
         Ok(self.store.money(self.clock.now()).await?)
@@ -429,7 +475,7 @@ impl Tools {
         let all = self.store.all().await?;
         Ok(crate::domain::usage::grouped(&all, window, |b| match by {
             // Every owner is in `default` until projects are built.
-            UsageGroup::Project => "default".to_string(),
+            UsageGroup::Project => DEFAULT_PROJECT.to_string(),
             UsageGroup::Owner => b.owner.as_str().to_string(),
             UsageGroup::Model => b.model.clone(),
         })
@@ -496,6 +542,7 @@ impl Tools {
                 proposal: proposal.cloned(),
                 origin: Origin::current(self.via),
                 quotas: Some(self.limits.quotas),
+                budget: self.limits.budget,
             })
             .await;
         let outcome = match &booking {

@@ -124,6 +124,8 @@ pub struct BookingLimits {
     pub max_advance: Duration,
     /// The owner's quotas (checked by the store, under the owner's lock).
     pub quotas: super::quota::Quotas,
+    /// The project's budget (checked by the store, under the project's lock; `None`: none).
+    pub budget: Option<super::money::Cents>,
 }
 
 impl Default for BookingLimits {
@@ -134,6 +136,7 @@ impl Default for BookingLimits {
             start_grace: Duration::minutes(5),
             max_advance: Duration::days(365),
             quotas: super::quota::Quotas::default(),
+            budget: None,
         }
     }
 }

@@ -78,11 +78,11 @@ pub async fn account(
         None => s.tools.limits().quotas.use_at(&[], s.tools.clock().now()),
     };
     let (committed, spent) = s.tools.money().await?;
-    let budget: Option<Cents> = None;
+    let budget = s.tools.limits().budget;
     Ok(Json(Account {
         owner: owner.map(|o| o.as_str().to_string()).unwrap_or_default(),
         project: ProjectView {
-            name: "default".into(),
+            name: crate::assistant::tools::DEFAULT_PROJECT.into(),
             budget,
             committed,
             spent,

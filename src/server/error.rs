@@ -103,6 +103,19 @@ impl From<ToolError> for ApiError {
                 }));
                 e
             }
+            ToolError::Budget {
+                budget,
+                remaining,
+                price_total,
+            } => {
+                let mut e = Self::new(StatusCode::CONFLICT, "budget_exceeded", msg);
+                e.details = Some(json!({
+                    "budget": budget,
+                    "remaining": remaining,
+                    "price_total": price_total,
+                }));
+                e
+            }
             ToolError::BookingNotFound(_) => Self::new(
                 StatusCode::NOT_FOUND,
                 "booking_not_found",

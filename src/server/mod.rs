@@ -124,6 +124,7 @@ pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<AppSt
         max_advance: chrono::Duration::from_std(config.max_advance)
             .map_err(|_| anyhow::anyhow!("max_advance is too large"))?,
         quotas: config.quotas()?,
+        budget: config.budget,
         ..BookingLimits::default()
     };
     let tools = Tools::new(store, clock.clone(), limits);

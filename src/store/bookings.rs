@@ -39,6 +39,18 @@ pub enum StoreError {
     /// The result would break one of the owner's quotas (`409 quota_exceeded`).
     #[error(transparent)]
     Quota(#[from] crate::domain::quota::QuotaExceeded),
+    /// The price would take the project's budget below zero (`409 budget_exceeded`).
+    #[error(
+        "that costs {price_total}, and the project has {remaining} left of its budget of {budget}"
+    )]
+    Budget {
+        /// The project's budget.
+        budget: Cents,
+        /// What is left of it before this booking.
+        remaining: Cents,
+        /// This booking's price.
+        price_total: Cents,
+    },
     /// Import data broke a rule; the message names the record and field.
     #[error("{0}")]
     Invalid(String),
@@ -71,6 +83,8 @@ pub struct NewBooking {
     /// The owner's quotas, checked under the owner's lock (`None`: not checked, as for
     /// imports of what was already booked).
     pub quotas: Option<crate::domain::quota::Quotas>,
+    /// The project's budget, checked under the project's lock (`None`: none).
+    pub budget: Option<Cents>,
 }
 
 /// The chat proposal a booking comes from: the session and the proposal's id in it. A

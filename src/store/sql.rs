@@ -521,6 +521,39 @@ async fn lock_owner(
     Ok(())
 }
 
+/// The row of `owner_locks` that serialises every booking of the project `default` (every
+/// owner is in it until projects are built) while a budget is checked. Taken first: project,
+/// then owner, then model.
+const PROJECT_LOCK: &str = "project:default";
+
+/// Checks that `price` fits what is left of `budget`: the prices of the project's confirmed
+/// bookings, but `except` (the one a change replaces), are committed or spent (the
+/// project's lock held).
+async fn check_budget(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    budget: Cents,
+    price: Cents,
+    except: Option<&BookingId>,
+) -> Result<(), StoreError> {
+    let row = sqlx::query(
+        "SELECT CAST(COALESCE(SUM(price_cents), 0) AS BIGINT) FROM bookings \
+         WHERE status = 'confirmed' AND id <> $1",
+    )
+    .bind(except.map(|i| i.to_string()).unwrap_or_default())
+    .fetch_one(&mut **tx)
+    .await?;
+    let used: i64 = row.try_get(0)?;
+    let remaining = Cents(budget.0 - used);
+    if price.0 > remaining.0 {
+        return Err(StoreError::Budget {
+            budget,
+            remaining,
+            price_total: price,
+        });
+    }
+    Ok(())
+}
+
 /// The owner's confirmed bookings overlapping `window` (when and how many GPUs), but for
 /// `except`: what the owner's quotas are checked against.
 async fn holdings_tx(
@@ -753,10 +786,14 @@ async fn changed(
         now,
     )
     .await?;
+    let price_total = price(model.price_per_hour, count, &interval);
+    if let Some(budget) = rules.limits.budget {
+        check_budget(tx, budget, price_total, Some(&old.id)).await?;
+    }
     Ok(Booking {
         gpus,
         interval,
-        price_total: price(model.price_per_hour, count, &interval),
+        price_total,
         ..old.clone()
     })
 }
@@ -823,6 +860,9 @@ impl BookingStore for SqlStore {
         let made = self
             .bounded(async {
                 let mut tx = self.begin_write().await?;
+                if new.budget.is_some() {
+                    lock_owner(&mut tx, &Owner::from_stored(PROJECT_LOCK.into())).await?;
+                }
                 if new.quotas.is_some() {
                     lock_owner(&mut tx, &new.owner).await?;
                 }
@@ -855,11 +895,15 @@ impl BookingStore for SqlStore {
                     )
                     .await?;
                 }
+                let price_total = price(model.price_per_hour, new.count, &new.interval);
+                if let Some(budget) = new.budget {
+                    check_budget(&mut tx, budget, price_total, None).await?;
+                }
                 let booking = Booking {
                     id: BookingId::new(),
                     owner: new.owner.clone(),
                     model: model.name.clone(),
-                    price_total: price(model.price_per_hour, new.count, &new.interval),
+                    price_total,
                     gpus,
                     interval: new.interval,
                     status: BookingStatus::Confirmed,
@@ -962,6 +1006,9 @@ impl BookingStore for SqlStore {
             else {
                 return Err(StoreError::BookingNotFound);
             };
+            if rules.limits.budget.is_some() {
+                lock_owner(&mut tx, &Owner::from_stored(PROJECT_LOCK.into())).await?;
+            }
             lock_owner(&mut tx, owner).await?;
             lock_model(&mut tx, &found.model).await?;
             // Read again under the lock: the booking as every other change sees it.

@@ -5,6 +5,7 @@ mod assistants;
 mod auth;
 mod bookings;
 mod browser;
+mod budget;
 mod calendar;
 mod cli;
 mod conversation;

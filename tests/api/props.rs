@@ -118,6 +118,7 @@ async fn run(ops: Vec<Op>) {
                         proposal: None,
                         origin: Origin::current(Via::Api),
                         quotas: None,
+                        budget: None,
                     })
                     .await;
                 match r {

@@ -148,6 +148,7 @@ impl Harness {
                             hpcbot::store::bookings::Via::Import,
                         ),
                         quotas: None,
+                        budget: None,
                     })
                     .await
                     .map_err(|e| format!("{what}[{i}] ({b}) cannot be set up: {e}"))?;

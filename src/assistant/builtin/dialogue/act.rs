@@ -155,7 +155,14 @@ pub async fn run(ctx: &Ctx<'_>, plan: Plan, state: &mut State, f: &Facts<'_>) ->
             }
             match ctx.tools.preview(&model, count, &interval).await {
                 Ok(Some(gpus)) => match ctx.tools.quote(&model, count, &interval).await {
-                    Ok(q) => propose(interval, gpus, q.price_total, state),
+                    Ok(q) => match ctx.tools.check_budget(q.price_total).await {
+                        Ok(()) => propose(interval, gpus, q.price_total, state),
+                        // Over the project's budget: the reason, never a proposal.
+                        Err(e @ ToolError::Budget { .. }) => {
+                            text(format!("I can't book that: {e}. Nothing was booked."))
+                        }
+                        Err(e) => text(failure(&e)),
+                    },
                     Err(e) => text(failure(&e)),
                 },
                 Ok(None) => {
@@ -875,11 +882,20 @@ async fn account_text(ctx: &Ctx<'_>, f: &Facts<'_>) -> Result<String, ToolError>
         None => None,
     };
     let mut out = format!("Your limits:\n{}\n", lines.join("\n"));
-    out.push_str(&format!(
-        "Your project (default) has no budget set: {} is committed to bookings not yet ended and {} spent on those that ended.",
-        money(committed),
-        money(spent)
-    ));
+    out.push_str(&match ctx.tools.limits().budget {
+        None => format!(
+            "Your project (default) has no budget set: {} is committed to bookings not yet ended and {} spent on those that ended.",
+            money(committed),
+            money(spent)
+        ),
+        Some(b) => format!(
+            "Your project (default) has **{}** left of its budget of {} ({} committed to bookings not yet ended, {} spent).",
+            money(Cents(b.0 - committed.0 - spent.0)),
+            money(b),
+            money(committed),
+            money(spent)
+        ),
+    });
     if let Some(u) = used {
         out.push_str(&format!(
             "\nThis month ({}) your bookings use **{}** GPU-hours, {}.",
