@@ -19,6 +19,8 @@
 //!   same run (goal: >= 0.5).
 //! `cargo bench --bench http -- bookings` — bookings/s with 64 concurrent clients on
 //!   SQLite and on PostgreSQL (`HPCBOT_TEST_POSTGRES`, default postgres://postgres@127.0.0.1:5432).
+//! `cargo bench --bench http -- limits` — bookings/s with the project's budget checked
+//! beside without (quotas in both), same run, SQLite and PostgreSQL.
 //! `cargo bench --bench http -- idem` — bookings/s with an `Idempotency-Key` on every request
 //!   beside the same load without (SQLite, same run; goal >= 0.8).
 //! `cargo bench --bench http -- patch` — PATCH/s beside POST/s, on SQLite and PostgreSQL.
@@ -144,13 +146,25 @@ async fn bookings_on(label: &str, database_url: Option<String>, secs: u64) -> f6
 
 /// 64 clients writing (`what`) for `secs` seconds; returns the successful writes per second.
 async fn writes_on(label: &str, database_url: Option<String>, secs: u64, what: Write) -> f64 {
-    let settings: Vec<(&str, &str)> = match &database_url {
+    writes_with(label, database_url, secs, what, &[]).await
+}
+
+/// [`writes_on`] with more settings (`extra`).
+async fn writes_with(
+    label: &str,
+    database_url: Option<String>,
+    secs: u64,
+    what: Write,
+    extra: &[(&str, &str)],
+) -> f64 {
+    let mut settings: Vec<(&str, &str)> = match &database_url {
         Some(u) => vec![
             ("database_url", u.as_str()),
             ("database_max_connections", "16"),
         ],
         None => vec![],
     };
+    settings.extend_from_slice(extra);
     let (url, _dir) = start(&settings, None).await;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
@@ -285,6 +299,28 @@ async fn idem() {
     println!(
         "RESULT PostgreSQL keyed / plain = {:.2} (goal >= 0.8)",
         keyed / plain
+    );
+}
+
+/// Bookings/s with the project's budget checked (a large one, so every booking fits) beside
+/// without, same run, SQLite and PostgreSQL. Quotas are checked in both (they have no off).
+async fn limits() {
+    let budget = [("budget", "100000000")];
+    let off = writes_on("SQLite", None, 10, Write::Post).await;
+    let on = writes_with("SQLite", None, 10, Write::Post, &budget).await;
+    println!(
+        "RESULT SQLite budget on / off = {:.2} (goal >= 0.8)",
+        on / off
+    );
+    let (url, name) = fresh_pg("boff").await;
+    let off = writes_on("PostgreSQL", Some(url), 10, Write::Post).await;
+    drop_pg(&name).await;
+    let (url, name) = fresh_pg("bon").await;
+    let on = writes_with("PostgreSQL", Some(url), 10, Write::Post, &budget).await;
+    drop_pg(&name).await;
+    println!(
+        "RESULT PostgreSQL budget on / off = {:.2} (goal >= 0.8)",
+        on / off
     );
 }
 
@@ -855,6 +891,9 @@ fn main() {
     }
     if all || which.iter().any(|w| w == "idem") {
         rt.block_on(idem());
+    }
+    if all || which.iter().any(|w| w == "limits") {
+        rt.block_on(limits());
     }
     if all || which.iter().any(|w| w == "patch") {
         rt.block_on(patch());
