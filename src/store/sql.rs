@@ -521,33 +521,52 @@ async fn lock_owner(
     Ok(())
 }
 
-/// The row of `owner_locks` that serialises every booking of the project `default` (every
-/// owner is in it until projects are built) while a budget is checked. Taken first: project,
-/// then owner, then model.
-const PROJECT_LOCK: &str = "project:default";
-
-/// Checks that `price` fits what is left of `budget`: the prices of the project's confirmed
-/// bookings, but `except` (the one a change replaces), are committed or spent (the
-/// project's lock held).
-async fn check_budget(
+/// Adds `delta` (the new price less the old) to the project's running total of confirmed
+/// prices (`project_money`) and, with a `budget`, refuses when the total would pass it:
+/// `price` is the booking's new price. Written last in the transaction, so its row lock is
+/// held only while committing.
+async fn commit_price(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    budget: Cents,
+    delta: i64,
+    budget: Option<Cents>,
     price: Cents,
-    except: Option<&BookingId>,
 ) -> Result<(), StoreError> {
     let row = sqlx::query(
-        "SELECT CAST(COALESCE(SUM(price_cents), 0) AS BIGINT) FROM bookings \
-         WHERE status = 'confirmed' AND id <> $1",
+        "UPDATE project_money SET confirmed_cents = confirmed_cents + $1 \
+         WHERE project = 'default' RETURNING confirmed_cents",
     )
-    .bind(except.map(|i| i.to_string()).unwrap_or_default())
+    .bind(delta)
     .fetch_one(&mut **tx)
     .await?;
-    let used: i64 = row.try_get(0)?;
-    let remaining = Cents(budget.0 - used);
-    if price.0 > remaining.0 {
+    let total: i64 = row.try_get(0)?;
+    if let Some(b) = budget {
+        if delta > 0 && total > b.0 {
+            return Err(StoreError::Budget {
+                budget: b,
+                remaining: Cents(b.0 - (total - price.0)),
+                price_total: price,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// What [`commit_price`] would say, without writing (a change's dry run).
+async fn would_fit(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    delta: i64,
+    budget: Option<Cents>,
+    price: Cents,
+) -> Result<(), StoreError> {
+    let Some(b) = budget else { return Ok(()) };
+    let row = sqlx::query("SELECT confirmed_cents FROM project_money WHERE project = 'default'")
+        .fetch_one(&mut **tx)
+        .await?;
+    let total: i64 = row.try_get::<i64, _>(0)? + delta;
+    if delta > 0 && total > b.0 {
         return Err(StoreError::Budget {
-            budget,
-            remaining,
+            budget: b,
+            remaining: Cents(b.0 - (total - price.0)),
             price_total: price,
         });
     }
@@ -787,9 +806,6 @@ async fn changed(
     )
     .await?;
     let price_total = price(model.price_per_hour, count, &interval);
-    if let Some(budget) = rules.limits.budget {
-        check_budget(tx, budget, price_total, Some(&old.id)).await?;
-    }
     Ok(Booking {
         gpus,
         interval,
@@ -860,9 +876,6 @@ impl BookingStore for SqlStore {
         let made = self
             .bounded(async {
                 let mut tx = self.begin_write().await?;
-                if new.budget.is_some() {
-                    lock_owner(&mut tx, &Owner::from_stored(PROJECT_LOCK.into())).await?;
-                }
                 if new.quotas.is_some() {
                     lock_owner(&mut tx, &new.owner).await?;
                 }
@@ -896,9 +909,6 @@ impl BookingStore for SqlStore {
                     .await?;
                 }
                 let price_total = price(model.price_per_hour, new.count, &new.interval);
-                if let Some(budget) = new.budget {
-                    check_budget(&mut tx, budget, price_total, None).await?;
-                }
                 let booking = Booking {
                     id: BookingId::new(),
                     owner: new.owner.clone(),
@@ -920,6 +930,14 @@ impl BookingStore for SqlStore {
                     .execute(&mut *tx)
                     .await?;
                 }
+                // Last: the project's total, and its budget (see `commit_price`).
+                commit_price(
+                    &mut tx,
+                    booking.price_total.0,
+                    new.budget,
+                    booking.price_total,
+                )
+                .await?;
                 let ticket = record_change(
                     &mut tx,
                     self.dialect,
@@ -972,6 +990,8 @@ impl BookingStore for SqlStore {
                 .execute(&mut *tx)
                 .await?;
             b.status = BookingStatus::Cancelled;
+            // Cancelling releases the price.
+            commit_price(&mut tx, -b.price_total.0, None, b.price_total).await?;
             let ticket = record_change(
                 &mut tx,
                 self.dialect,
@@ -1006,9 +1026,6 @@ impl BookingStore for SqlStore {
             else {
                 return Err(StoreError::BookingNotFound);
             };
-            if rules.limits.budget.is_some() {
-                lock_owner(&mut tx, &Owner::from_stored(PROJECT_LOCK.into())).await?;
-            }
             lock_owner(&mut tx, owner).await?;
             lock_model(&mut tx, &found.model).await?;
             // Read again under the lock: the booking as every other change sees it.
@@ -1032,6 +1049,8 @@ impl BookingStore for SqlStore {
                 return Ok(old);
             }
             if rules.dry_run {
+                let delta = new.price_total.0 - old.price_total.0;
+                would_fit(&mut tx, delta, rules.limits.budget, new.price_total).await?;
                 tx.rollback().await?;
                 return Ok(new);
             }
@@ -1050,6 +1069,8 @@ impl BookingStore for SqlStore {
                 .execute(&mut *tx)
                 .await?;
             insert_devices(&mut tx, &new).await?;
+            let delta = new.price_total.0 - old.price_total.0;
+            commit_price(&mut tx, delta, rules.limits.budget, new.price_total).await?;
             let ticket = record_change(
                 &mut tx,
                 self.dialect,
@@ -1254,6 +1275,12 @@ impl BookingStore for SqlStore {
                 insert_booking(&mut tx, b).await?;
                 insert_event(&mut tx, EventKind::Created, b, &origin, now, None).await?;
             }
+            sqlx::query(
+                "UPDATE project_money SET confirmed_cents = (SELECT CAST(COALESCE(SUM(price_cents), 0) AS BIGINT) \
+                 FROM bookings WHERE status = 'confirmed') WHERE project = 'default'",
+            )
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         *self.cache.lock().expect("cache lock") = None;
