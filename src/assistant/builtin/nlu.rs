@@ -451,6 +451,13 @@ fn parse_in(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
     if let Some(p) = leftover_piece(text, &time) {
         time.problems.push(p);
     }
+    // "around 3pm", "9 to 5 or so", "9ish", "early afternoon", "until end of day": a time
+    // said as an approximation is not a time to book; it is asked.
+    if time.problems.is_empty() && !time.mentions.is_empty() {
+        if let Some(p) = approximate_time(text) {
+            time.problems.push(p);
+        }
+    }
     let toks = tokens(&blank(&time));
     // Time words the grammar did not take ("a week from tody"): never ignored.
     if time.problems.is_empty() {
@@ -721,7 +728,34 @@ fn parse_in(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
         kept: None,
     };
     p.intent = intent(&toks, &used, &p);
+    // "do not reserve anything, I'm only checking: 2 l40s sunday 10-14": the request is a
+    // question about its price, never a booking.
+    if p.intent == Intent::Book && negated_booking(&toks) {
+        p.intent = Intent::Price;
+    }
     p
+}
+
+/// Whether the message says not to book ("do not reserve", "don't book anything yet",
+/// "no booking yet, just checking").
+fn negated_booking(toks: &[String]) -> bool {
+    let verb = |t: &str| {
+        matches!(
+            t,
+            "book" | "reserve" | "booking" | "reserving" | "reservation" | "grab"
+        )
+    };
+    toks.iter().enumerate().any(|(i, t)| {
+        verb(t)
+            && toks[i.saturating_sub(2)..i]
+                .iter()
+                .any(|w| matches!(w.as_str(), "not" | "don't" | "dont" | "never" | "no"))
+    }) || toks
+        .windows(2)
+        .any(|w| w[0] == "just" && w[1] == "checking")
+        || toks
+            .windows(2)
+            .any(|w| w[0] == "only" && w[1] == "checking")
 }
 
 /// A time word left over after the grammar ran ("a week from tody" → "week"), with the
@@ -1778,7 +1812,12 @@ fn exception(w: &str, next: Option<&str>) -> bool {
 /// "same", "keep", "still", "stays" or "unchanged".
 fn keeps_end(toks: &[String]) -> bool {
     let end = |t: &str| matches!(t, "end" | "ending" | "ends" | "finish" | "finishing");
-    let keep = |t: &str| matches!(t, "same" | "keep" | "still" | "stays" | "unchanged");
+    let keep = |t: &str| {
+        matches!(
+            t,
+            "same" | "keep" | "still" | "stays" | "unchanged" | "planned" | "before"
+        )
+    };
     toks.iter().enumerate().any(|(i, t)| {
         end(t)
             && toks[i.saturating_sub(3)..(i + 3).min(toks.len())]
@@ -2295,7 +2334,8 @@ fn without_identifiers(text: &str) -> String {
         if NAMES.contains(&&lower[i..e]) {
             // "#", "no.", "number" may stand between the name and its number.
             let mut k = e;
-            while k < bytes.len() && matches!(bytes[k], b' ' | b'#' | b':') {
+            // ("lab: 6 L40S" is a count after a colon, not lab 6)
+            while k < bytes.len() && matches!(bytes[k], b' ' | b'#') {
                 k += 1;
             }
             for filler in ["no. ", "no ", "number "] {
@@ -2348,4 +2388,73 @@ fn reference_words(phrase: &str) -> String {
         prev = c;
     }
     out.replace("'s ", " ").replace("\u{2019}s ", " ")
+}
+
+/// A word or phrase that makes a time said beside it approximate ("around 3pm", "about 6",
+/// "roughly 9-5", "9ish", "or so", "early afternoon", "late evening", "end of day",
+/// "first thing"), as a vague problem naming it.
+fn approximate_time(text: &str) -> Option<when::Problem> {
+    let lower = text.to_ascii_lowercase();
+    let w = tokens(&lower);
+    let timeish = |t: &str| {
+        t.starts_with(|c: char| c.is_ascii_digit())
+            || matches!(
+                t,
+                "noon"
+                    | "midday"
+                    | "midnight"
+                    | "morning"
+                    | "afternoon"
+                    | "evening"
+                    | "night"
+                    | "lunchtime"
+                    | "lunch"
+            )
+    };
+    let hit = w.iter().enumerate().find_map(|(i, t)| {
+        let next = w.get(i + 1).map(String::as_str).unwrap_or("");
+        let found = match t.as_str() {
+            "around" | "about" | "approximately" | "approx" | "roughly" | "circa" | "ish"
+                if timeish(next) =>
+            {
+                Some(format!("{t} {next}"))
+            }
+            "or" if next == "so" => Some("or so".to_string()),
+            "early" | "late" if matches!(next, "morning" | "afternoon" | "evening" | "night") => {
+                Some(format!("{t} {next}"))
+            }
+            "end" if next == "of" && w.get(i + 2).is_some_and(|x| x == "day" || x == "the") => {
+                Some("end of day".to_string())
+            }
+            "eod" => Some("eod".to_string()),
+            // "until monday morning": which hour of the morning is not said
+            "until" | "till" | "til"
+                if w[i + 1..].iter().take(3).any(|x| {
+                    matches!(x.as_str(), "morning" | "afternoon" | "evening" | "night")
+                }) && !w[i + 1..]
+                    .iter()
+                    .take(3)
+                    .any(|x| x.starts_with(|c: char| c.is_ascii_digit())) =>
+            {
+                Some(format!("{t} {next}"))
+            }
+            "first" if next == "thing" => Some("first thing".to_string()),
+            x if x.len() > 3
+                && x.ends_with("ish")
+                && x.starts_with(|c: char| c.is_ascii_digit()) =>
+            {
+                Some(x.to_string())
+            }
+            _ => None,
+        }?;
+        Some(found)
+    })?;
+    let at = lower
+        .find(hit.split(' ').next().unwrap_or(&hit))
+        .unwrap_or(0);
+    Some(when::Problem {
+        span: at..at,
+        text: hit,
+        kind: when::ProblemKind::Vague,
+    })
 }

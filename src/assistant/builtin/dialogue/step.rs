@@ -408,10 +408,14 @@ fn part_of_day(p: &Parsed) -> Option<(u32, u32)> {
 fn bookings_counted(p: &Parsed) -> Option<usize> {
     let w = &p.words;
     // "the later of my two": the number is of the bookings chosen from ("get rid of" is not).
-    let of_some = w
-        .iter()
-        .enumerate()
-        .any(|(i, t)| t == "of" && (i == 0 || w[i - 1] != "rid"));
+    let of_some = w.iter().enumerate().any(|(i, t)| {
+        t == "of"
+            && w[i + 1..]
+                .iter()
+                .take(2)
+                .filter(|x| *x != "both")
+                .any(|x| crate::assistant::builtin::words::number(x).is_some_and(|n| n >= 2))
+    });
     if p.pick.is_some() || of_some {
         return None;
     }
@@ -1542,12 +1546,13 @@ fn refer<'b>(pool: &[&'b Booking], p: &Parsed, mem: &Memory, f: &Facts<'_>) -> V
             });
         }
         // "CANCEL SATURDAY PLS": a day alone in a cancellation names the day's bookings.
-        None if p.intent == Intent::Cancel
-            && (p.time.said.start.is_none() || !timed(p))
-            && p.time.said.end_date.is_none() =>
+        None | Some(BookingRef::All)
+            if p.intent == Intent::Cancel && (p.time.said.start.is_none() || !timed(p)) =>
         {
+            // A day, or days ("next week"), said alone name the bookings that start then.
             if let Some(d) = p.time.said.date {
-                hits.retain(|b| f.local_date(b.interval.start()) == d);
+                let last = p.time.said.end_date.unwrap_or(d);
+                hits.retain(|b| (d..=last).contains(&f.local_date(b.interval.start())));
             }
         }
         Some(BookingRef::It) if !p.ref_by_model && p.time.said.date.is_none() => {
@@ -1690,7 +1695,9 @@ fn cancel(p: &Parsed, mem: Memory, f: &Facts<'_>) -> (State, Plan) {
         Ok(live) => live,
         Err(why) => return settled(mem, Plan::Say(why.say(p))),
     };
-    if p.booking_ref == Some(BookingRef::All) && p.models.is_empty() {
+    // "all of my friday bookings", "everything I have next week": all of those, not all.
+    let all_of_a_time = p.time.said.date.is_some() || p.target.is_some();
+    if p.booking_ref == Some(BookingRef::All) && p.models.is_empty() && !all_of_a_time {
         // "everything except the H100": all but the models excepted; an exception that names
         // no model ("except the friday one") is not read, so nothing is proposed.
         let keep: &[String] = match &p.except {
@@ -1919,6 +1926,14 @@ fn change(b: &Booking, ask: &ChangeAsk, mem: Memory, f: &Facts<'_>) -> (State, P
             };
             &moved
         }
+        // "move it to the same time next week", "to next week": a range of days without
+        // times is not a day to move to; which day is asked.
+        (Some(_), Some(_)) if ask.start.is_none() && ask.end.is_none() => {
+            return refuse(
+                mem,
+                "which day do you mean? A range of days is not one day to move it to",
+            );
+        }
         _ => ask,
     };
     let len = e0 - s0;
@@ -1926,8 +1941,11 @@ fn change(b: &Booking, ask: &ChangeAsk, mem: Memory, f: &Facts<'_>) -> (State, P
     let mut end = e0;
     let signed = |m: i64| Duration::minutes(m);
     if let Some(sh) = ask.shift {
+        // "start 30 minutes later, the end stays": only the start moves.
         start = s0 + signed(sh);
-        end = e0 + signed(sh);
+        if !ask.keep_end {
+            end = e0 + signed(sh);
+        }
     } else if let Some(by) = ask.by.or(ask.minutes).filter(|_| ask.later || ask.earlier) {
         if ask.later && ask.earlier {
             return refuse(mem, "I can't tell whether you mean earlier or later");
