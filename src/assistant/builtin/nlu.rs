@@ -1208,7 +1208,9 @@ fn intent(toks: &[String], used: &[bool], p: &Parsed) -> Intent {
     });
     match best {
         (Intent::Unknown, _) if details || p.booking_ref.is_some() => Intent::Details,
-        (Intent::Unknown, _) if c.has(Cue::Yes) && !c.has(Cue::No) => Intent::Yes,
+        // A yes-word among words nothing read ("oh sure, because money grows on trees") is
+        // not a yes: every word of a yes is accounted for but a few.
+        (Intent::Unknown, _) if c.has(Cue::Yes) && !c.has(Cue::No) && other <= 2 => Intent::Yes,
         (Intent::Unknown, _) if c.has(Cue::No) => Intent::No,
         (i, _) => i,
     }
