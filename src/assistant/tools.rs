@@ -437,16 +437,14 @@ impl Tools {
         let Some(budget) = self.limits.budget else {
             return Ok(());
         };
-        let (committed, spent) = self.money().await?;
-        let remaining = Cents(budget.0 - committed.0 - spent.0);
-        if price.0 > remaining.0 {
-            return Err(ToolError::Budget {
+        let others = self.store.confirmed_total().await?;
+        crate::domain::money::budget_left(budget, others, price).map_err(|remaining| {
+            ToolError::Budget {
                 budget,
                 remaining,
                 price_total: price,
-            });
-        }
-        Ok(())
+            }
+        })
     }
 
     /// The project's money now: committed (not yet ended) and spent (ended).

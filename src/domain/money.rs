@@ -42,6 +42,18 @@ impl Serialize for Cents {
     }
 }
 
+/// The budget rule (API.md "Budget"): `price` fits when the project's other confirmed
+/// prices (`others`) leave that much of `budget`; else what is left. One rule for the
+/// store's check under its lock and the assistant's before it proposes.
+pub fn budget_left(budget: Cents, others: Cents, price: Cents) -> Result<(), Cents> {
+    let remaining = Cents(budget.0 - others.0);
+    if price.0 > remaining.0 {
+        Err(remaining)
+    } else {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,5 +63,14 @@ mod tests {
         assert_eq!(Cents(123456789).to_string(), "1,234,567.89");
         assert_eq!(Cents(5).to_string(), "0.05");
         assert_eq!(Cents::from_decimal(2.49), Cents(249));
+    }
+
+    #[test]
+    fn the_budget_rule() {
+        assert_eq!(budget_left(Cents(5000), Cents(3664), Cents(1336)), Ok(()));
+        assert_eq!(
+            budget_left(Cents(5000), Cents(3664), Cents(1556)),
+            Err(Cents(1336))
+        );
     }
 }

@@ -83,13 +83,7 @@ impl QuotaExceeded {
 
     /// The limit, what is used and what is left, in words a person can act on.
     pub fn message(&self) -> String {
-        let n = |x: f64| {
-            if x.fract() == 0.0 {
-                format!("{x:.0}")
-            } else {
-                format!("{x:.2}")
-            }
-        };
+        let n = shown;
         match self.quota {
             Quota::GpusAtOnce => format!(
                 "that would hold {} GPUs at once; the limit is {}, your other bookings hold {} then, so {} more would fit",
@@ -116,6 +110,16 @@ impl QuotaExceeded {
                 n(self.requested)
             ),
         }
+    }
+}
+
+/// A quota's number as a person reads it: whole numbers without decimals, others to the
+/// cent ("16", "32.50").
+pub fn shown(x: f64) -> String {
+    if x.fract() == 0.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.2}")
     }
 }
 

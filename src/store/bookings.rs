@@ -301,4 +301,6 @@ pub trait BookingStore: Send + Sync {
     /// those not yet ended, and `spent`, of those that ended — of every booking, as every
     /// owner is in the project `default` until projects are built.
     async fn money(&self, now: DateTime<Utc>) -> Result<(Cents, Cents), StoreError>;
+    /// The project's running total of confirmed prices (committed + spent), one row read.
+    async fn confirmed_total(&self) -> Result<Cents, StoreError>;
 }

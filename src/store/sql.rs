@@ -522,55 +522,45 @@ async fn lock_owner(
 }
 
 /// Adds `delta` (the new price less the old) to the project's running total of confirmed
-/// prices (`project_money`) and, with a `budget`, refuses when the total would pass it:
-/// `price` is the booking's new price. Written last in the transaction, so its row lock is
-/// held only while committing.
+/// prices (`project_money`) and, with a `budget`, refuses when `price` (the booking's new
+/// price) does not fit. Written last in the transaction, so its row lock is held only
+/// while committing. With `dry_run` the total is read, not written.
 async fn commit_price(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     delta: i64,
     budget: Option<Cents>,
     price: Cents,
+    dry_run: bool,
 ) -> Result<(), StoreError> {
-    let row = sqlx::query(
-        "UPDATE project_money SET confirmed_cents = confirmed_cents + $1 \
-         WHERE project = 'default' RETURNING confirmed_cents",
-    )
-    .bind(delta)
-    .fetch_one(&mut **tx)
-    .await?;
-    let total: i64 = row.try_get(0)?;
-    if let Some(b) = budget {
-        if delta > 0 && total > b.0 {
-            return Err(StoreError::Budget {
-                budget: b,
-                remaining: Cents(b.0 - (total - price.0)),
-                price_total: price,
-            });
+    let total: i64 = if dry_run {
+        if budget.is_none() {
+            return Ok(());
         }
-    }
-    Ok(())
-}
-
-/// What [`commit_price`] would say, without writing (a change's dry run).
-async fn would_fit(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    delta: i64,
-    budget: Option<Cents>,
-    price: Cents,
-) -> Result<(), StoreError> {
-    let Some(b) = budget else { return Ok(()) };
-    let row = sqlx::query("SELECT confirmed_cents FROM project_money WHERE project = 'default'")
+        let row =
+            sqlx::query("SELECT confirmed_cents FROM project_money WHERE project = 'default'")
+                .fetch_one(&mut **tx)
+                .await?;
+        row.try_get::<i64, _>(0)? + delta
+    } else {
+        let row = sqlx::query(
+            "UPDATE project_money SET confirmed_cents = confirmed_cents + $1 \
+             WHERE project = 'default' RETURNING confirmed_cents",
+        )
+        .bind(delta)
         .fetch_one(&mut **tx)
         .await?;
-    let total: i64 = row.try_get::<i64, _>(0)? + delta;
-    if delta > 0 && total > b.0 {
-        return Err(StoreError::Budget {
-            budget: b,
-            remaining: Cents(b.0 - (total - price.0)),
-            price_total: price,
-        });
+        row.try_get(0)?
+    };
+    // A change that costs less always fits (a budget lowered later keeps what was made).
+    match budget {
+        Some(b) if delta > 0 => crate::domain::money::budget_left(b, Cents(total - price.0), price)
+            .map_err(|remaining| StoreError::Budget {
+                budget: b,
+                remaining,
+                price_total: price,
+            }),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// The owner's confirmed bookings overlapping `window` (when and how many GPUs), but for
@@ -936,6 +926,7 @@ impl BookingStore for SqlStore {
                     booking.price_total.0,
                     new.budget,
                     booking.price_total,
+                    false,
                 )
                 .await?;
                 let ticket = record_change(
@@ -991,7 +982,7 @@ impl BookingStore for SqlStore {
                 .await?;
             b.status = BookingStatus::Cancelled;
             // Cancelling releases the price.
-            commit_price(&mut tx, -b.price_total.0, None, b.price_total).await?;
+            commit_price(&mut tx, -b.price_total.0, None, b.price_total, false).await?;
             let ticket = record_change(
                 &mut tx,
                 self.dialect,
@@ -1050,7 +1041,7 @@ impl BookingStore for SqlStore {
             }
             if rules.dry_run {
                 let delta = new.price_total.0 - old.price_total.0;
-                would_fit(&mut tx, delta, rules.limits.budget, new.price_total).await?;
+                commit_price(&mut tx, delta, rules.limits.budget, new.price_total, true).await?;
                 tx.rollback().await?;
                 return Ok(new);
             }
@@ -1070,7 +1061,7 @@ impl BookingStore for SqlStore {
                 .await?;
             insert_devices(&mut tx, &new).await?;
             let delta = new.price_total.0 - old.price_total.0;
-            commit_price(&mut tx, delta, rules.limits.budget, new.price_total).await?;
+            commit_price(&mut tx, delta, rules.limits.budget, new.price_total, false).await?;
             let ticket = record_change(
                 &mut tx,
                 self.dialect,
@@ -1291,6 +1282,17 @@ impl BookingStore for SqlStore {
         self.bounded(async {
             sqlx::query("SELECT 1").fetch_one(&self.pool).await?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn confirmed_total(&self) -> Result<Cents, StoreError> {
+        self.bounded(async {
+            let row =
+                sqlx::query("SELECT confirmed_cents FROM project_money WHERE project = 'default'")
+                    .fetch_one(&self.pool)
+                    .await?;
+            Ok(Cents(row.try_get(0)?))
         })
         .await
     }

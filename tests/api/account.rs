@@ -7,14 +7,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 
 async fn book(app: &TestApp, sid: &str, model: &str, count: u32, start: DateTime<Utc>, hours: i64) {
-    let res = app
-        .post(
-            "/api/bookings",
-            &json!({"model": model, "count": count, "start": start.to_rfc3339(),
-                "end": (start + Duration::hours(hours)).to_rfc3339(), "session_id": sid}),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
+    let res = post_booking(app, sid, model, count, start, hours).await;
+    assert_eq!(res.status(), 201, "{model} x{count}");
 }
 
 async fn get_json(app: &TestApp, path: &str) -> Value {

@@ -4,24 +4,8 @@
 //! reason instead of proposing; concurrent bookings on two instances never overdraw it.
 
 use crate::helpers::*;
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use serde_json::{json, Value};
-
-async fn post(
-    app: &TestApp,
-    sid: &str,
-    model: &str,
-    count: u32,
-    start: DateTime<Utc>,
-    hours: i64,
-) -> reqwest::Response {
-    app.post(
-        "/api/bookings",
-        &json!({"model": model, "count": count, "start": start.to_rfc3339(),
-            "end": (start + Duration::hours(hours)).to_rfc3339(), "session_id": sid}),
-    )
-    .await
-}
 
 fn with_budget(amount: &str) -> Spawn {
     Spawn {
@@ -42,17 +26,20 @@ async fn a_booking_never_takes_the_budget_below_zero() {
     let app = spawn_with(with_budget("50")).await;
     let sid = new_session(&app).await;
     let t = tomorrow(9);
-    let first = post(&app, &sid, "A100", 2, t, 8).await; // $36.64
+    let first = post_booking(&app, &sid, "A100", 2, t, 8).await; // $36.64
     assert_eq!(first.status(), 201);
     let first: Value = first.json().await.unwrap();
     assert_eq!(first["project"], "default");
-    let d = budget_details(post(&app, &sid, "H100", 1, t, 4).await).await; // $15.56
+    let d = budget_details(post_booking(&app, &sid, "H100", 1, t, 4).await).await; // $15.56
     assert_eq!(
         d,
         json!({"budget": 50.0, "remaining": 13.36, "price_total": 15.56})
     );
-    assert_eq!(post(&app, &sid, "V100", 1, t, 4).await.status(), 201); // $3.16
-                                                                       // A change counts its new price, not its old one twice.
+    assert_eq!(
+        post_booking(&app, &sid, "V100", 1, t, 4).await.status(),
+        201
+    ); // $3.16
+       // A change counts its new price, not its old one twice.
     let id = first["id"].as_str().unwrap();
     let patch = |count: u32| {
         app.client
@@ -68,7 +55,10 @@ async fn a_booking_never_takes_the_budget_below_zero() {
         .delete(&format!("/api/bookings/{id}?session_id={sid}"))
         .await;
     assert_eq!(res.status(), 200);
-    assert_eq!(post(&app, &sid, "H100", 1, t, 4).await.status(), 201);
+    assert_eq!(
+        post_booking(&app, &sid, "H100", 1, t, 4).await.status(),
+        201
+    );
     let a: Value = app
         .get(&format!("/api/account?session_id={sid}"))
         .await
@@ -116,7 +106,7 @@ async fn concurrent_bookings_on_two_instances_never_overdraw() {
     }
     let reqs = sids.iter().enumerate().map(|(i, sid)| {
         let app = if i % 2 == 0 { &a } else { &b };
-        post(app, sid, "H100", 1, t + Duration::hours(2 * i as i64), 2)
+        post_booking(app, sid, "H100", 1, t + Duration::hours(2 * i as i64), 2)
     });
     let codes: Vec<u16> = futures::future::join_all(reqs)
         .await

@@ -211,6 +211,23 @@ pub fn tomorrow(hour: u32) -> DateTime<Utc> {
         .and_utc()
 }
 
+/// `POST /api/bookings` of `count` `model` GPUs for `hours` from `start`, as the session `sid`.
+pub async fn post_booking(
+    app: &TestApp,
+    sid: &str,
+    model: &str,
+    count: u32,
+    start: DateTime<Utc>,
+    hours: i64,
+) -> reqwest::Response {
+    app.post(
+        "/api/bookings",
+        &serde_json::json!({"model": model, "count": count, "start": start.to_rfc3339(),
+            "end": (start + Duration::hours(hours)).to_rfc3339(), "session_id": sid}),
+    )
+    .await
+}
+
 /// Asserts API.md's error shape and code; returns the message.
 pub async fn expect_error(res: reqwest::Response, status: u16, code: &str) -> String {
     assert_eq!(res.status().as_u16(), status, "status");

@@ -8,23 +8,6 @@ use crate::helpers::*;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 
-/// `POST /api/bookings` as the session `sid`.
-async fn post(
-    app: &TestApp,
-    sid: &str,
-    model: &str,
-    count: u32,
-    start: DateTime<Utc>,
-    hours: i64,
-) -> reqwest::Response {
-    app.post(
-        "/api/bookings",
-        &json!({"model": model, "count": count, "start": start.to_rfc3339(),
-            "end": (start + Duration::hours(hours)).to_rfc3339(), "session_id": sid}),
-    )
-    .await
-}
-
 /// `post` that must succeed; the booking made.
 async fn books(
     app: &TestApp,
@@ -34,7 +17,7 @@ async fn books(
     start: DateTime<Utc>,
     hours: i64,
 ) -> Value {
-    let res = post(app, sid, model, count, start, hours).await;
+    let res = post_booking(app, sid, model, count, start, hours).await;
     assert_eq!(res.status(), 201, "{model} x{count}");
     res.json().await.unwrap()
 }
@@ -73,7 +56,8 @@ async fn gpus_at_once_is_checked_at_every_instant(app: &TestApp) {
     let sid = new_session(app).await;
     let t = tomorrow(9);
     books(app, &sid, "A100", 12, t, 4).await;
-    let d = quota_details(post(app, &sid, "H100", 6, t + Duration::hours(2), 4).await).await;
+    let d =
+        quota_details(post_booking(app, &sid, "H100", 6, t + Duration::hours(2), 4).await).await;
     assert_eq!(
         d,
         json!({"quota": "max_gpus_at_once", "limit": 16.0, "used": 12.0, "requested": 6.0})
@@ -107,7 +91,8 @@ async fn gpu_hours_count_per_calendar_week() {
     let mon = monday(9);
     // 4 GPUs × 8 h = 32 GPU-hours on Monday; 2 × 8 = 16 more on Wednesday is over 40.
     books(&app, &sid, "V100", 4, mon, 8).await;
-    let d = quota_details(post(&app, &sid, "V100", 2, mon + Duration::days(2), 8).await).await;
+    let d =
+        quota_details(post_booking(&app, &sid, "V100", 2, mon + Duration::days(2), 8).await).await;
     assert_eq!(
         d,
         json!({"quota": "max_gpu_hours_per_week", "limit": 40.0, "used": 32.0, "requested": 16.0})
@@ -167,12 +152,12 @@ async fn notice_and_length_are_settings() {
     .await;
     let sid = new_session(&app).await;
     let soon = Utc::now() + Duration::hours(1);
-    let d = quota_details(post(&app, &sid, "A100", 1, soon, 2).await).await;
+    let d = quota_details(post_booking(&app, &sid, "A100", 1, soon, 2).await).await;
     assert_eq!(
         (d["quota"].as_str(), d["limit"].as_f64()),
         (Some("min_notice"), Some(3.0))
     );
-    let d = quota_details(post(&app, &sid, "A100", 1, tomorrow(6), 13).await).await;
+    let d = quota_details(post_booking(&app, &sid, "A100", 1, tomorrow(6), 13).await).await;
     assert_eq!(
         d,
         json!({"quota": "max_booking_duration", "limit": 12.0, "used": 0.0, "requested": 13.0})
@@ -235,8 +220,8 @@ async fn one_owner_on_two_instances_never_passes_a_quota_twice() {
     for round in 0..6 {
         let at = t + Duration::hours(3 * round);
         let (x, y) = tokio::join!(
-            post(&a, &sid, "A100", 9, at, 2),
-            post(&b, &sid, "H100", 8 + (round % 2) as u32, at, 2)
+            post_booking(&a, &sid, "A100", 9, at, 2),
+            post_booking(&b, &sid, "H100", 8 + (round % 2) as u32, at, 2)
         );
         let codes = [x.status().as_u16(), y.status().as_u16()];
         assert!(

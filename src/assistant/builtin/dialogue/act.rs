@@ -832,13 +832,7 @@ async fn account_text(ctx: &Ctx<'_>, f: &Facts<'_>) -> Result<String, ToolError>
     use crate::domain::quota::Quota;
     use chrono::{Datelike, TimeZone};
     let money = |c: Cents| reply::money(c, ctx.currency);
-    let n = |x: f64| {
-        if x.fract() == 0.0 {
-            format!("{x:.0}")
-        } else {
-            format!("{x:.2}")
-        }
-    };
+    let n = crate::domain::quota::shown;
     let mut lines = Vec::new();
     for u in ctx.tools.quota_use(ctx.caller).await? {
         lines.push(match u.quota {
