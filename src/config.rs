@@ -483,7 +483,7 @@ settings! {
     rate_limit_sessions: u32 = "60";
     /// chat turns, direct and `/v1` questions of one client per minute (`0`: no limit)
     rate_limit_turns: u32 = "120";
-    /// booking creations, changes and cancellations of one client per minute (`0`: no limit)
+    /// booking creations, changes and cancellations, and hold writes, of one client per minute (`0`: no limit)
     rate_limit_bookings: u32 = "60";
     /// whether clients on this machine's loopback (load tests, probes) get the per-client limits too
     rate_limit_loopback: bool = "false";
@@ -501,6 +501,10 @@ settings! {
     max_booking_duration: Duration = "30d";
     /// quota: how long after now a booking may start at the earliest (`0s`: any time from now)
     min_notice: MaybeZero = "0s";
+    /// how long a hold (`POST /api/holds`, and every proposal of the assistant) keeps its GPUs for its owner before it expires
+    hold_ttl: Duration = "5m", check = |d: &Duration| at_least(d.as_secs(), 1, "s");
+    /// live holds one owner may have at once; more are `409 too_many_holds`
+    max_holds_per_owner: u32 = "3";
     /// turns one chat session may hold; more are `409 session_full`
     max_session_turns: NonZeroU64 = "1000";
     /// `human` or `json` (`HPCBOT_LOG` sets the filter)

@@ -2,6 +2,7 @@
 //! through [`tools::Tools`].
 
 pub mod builtin;
+pub mod holds;
 pub mod llm;
 pub mod tools;
 

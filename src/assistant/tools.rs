@@ -52,6 +52,9 @@ pub enum ToolError {
         /// This booking's price.
         price_total: Cents,
     },
+    /// A hold that is not there, expired, or one too many.
+    #[error(transparent)]
+    Hold(crate::domain::hold::HoldError),
     /// No such booking for this caller.
     #[error("no booking of yours matches `{0}`")]
     BookingNotFound(String),
@@ -102,6 +105,7 @@ impl From<StoreError> for ToolError {
             StoreError::BookingCancelled => Self::BookingCancelled,
             StoreError::Rejected { code, message } => Self::Invalid { code, message },
             StoreError::Quota(q) => Self::Quota(q),
+            StoreError::Hold(h) => Self::Hold(h),
             StoreError::Budget {
                 budget,
                 remaining,
@@ -316,7 +320,7 @@ impl Tools {
         let window = Interval::new(now, now + Duration::seconds(1)).expect("positive");
         let mut out = Vec::new();
         for m in inv.models() {
-            let busy = self.store.busy(&m.name, &window).await?;
+            let busy = self.store.busy(&m.name, &window, self.clock.now()).await?;
             let mut nodes: Vec<String> = m.devices.iter().map(|d| d.node.clone()).collect();
             nodes.dedup();
             out.push(GpuSummary {
@@ -341,7 +345,10 @@ impl Tools {
         let m = inv
             .find(model)
             .ok_or_else(|| ToolError::UnknownModel(model.to_string()))?;
-        let busy = self.store.busy(&m.name, &interval).await?;
+        let busy = self
+            .store
+            .busy(&m.name, &interval, self.clock.now())
+            .await?;
         let booked: Vec<(Interval, u32)> = busy
             .iter()
             .map(|b| (b.interval, b.gpus.len() as u32))
@@ -517,30 +524,12 @@ impl Tools {
         interval: Interval,
         proposal: Option<&ProposalKey>,
     ) -> Result<Booking, ToolError> {
-        let (model, count) = self.check(model, count, &interval).await?;
-        // Stored at whole seconds (times) and milliseconds (creation): show what is stored.
-        let whole = |t: DateTime<Utc>| DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t);
-        let interval =
-            Interval::new(whole(interval.start()), whole(interval.end())).map_err(|message| {
-                ToolError::Invalid {
-                    code: "invalid_interval",
-                    message,
-                }
-            })?;
-        let now = self.clock.now();
-        let now = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
+        let new = self.new_booking(caller, model, count, interval).await?;
         let booking = self
             .store
             .create(NewBooking {
-                owner: caller.clone(),
-                model,
-                count,
-                interval,
-                now,
                 proposal: proposal.cloned(),
-                origin: Origin::current(self.via),
-                quotas: Some(self.limits.quotas),
-                budget: self.limits.budget,
+                ..new
             })
             .await;
         let outcome = match &booking {
@@ -551,6 +540,38 @@ impl Tools {
         };
         metrics::counter!("hpcbot_bookings_total", "outcome" => outcome).increment(1);
         Ok(booking?)
+    }
+
+    /// A checked request of `caller` for `count` GPUs of `model` over `interval`, at the
+    /// caller's quotas and budget, to book or to hold.
+    pub(crate) async fn new_booking(
+        &self,
+        caller: &Owner,
+        model: &str,
+        count: i64,
+        interval: Interval,
+    ) -> Result<NewBooking, ToolError> {
+        let (model, count) = self.check(model, count, &interval).await?;
+        // Stored at whole seconds (times) and milliseconds (creation): show what is stored.
+        let whole = |t: DateTime<Utc>| DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t);
+        let interval =
+            Interval::new(whole(interval.start()), whole(interval.end())).map_err(|message| {
+                ToolError::Invalid {
+                    code: "invalid_interval",
+                    message,
+                }
+            })?;
+        Ok(NewBooking {
+            owner: caller.clone(),
+            model,
+            count,
+            interval,
+            now: self.now_ms(),
+            proposal: None,
+            origin: Origin::current(self.via),
+            quotas: Some(self.limits.quotas),
+            budget: self.limits.budget,
+        })
     }
 
     /// The caller's bookings, newest first.
@@ -750,7 +771,10 @@ impl Tools {
             if m.total() < q.count {
                 continue;
             }
-            let busy = self.store.busy_after(&m.name, after).await?;
+            let busy = self
+                .store
+                .busy_after(&m.name, after, self.clock.now())
+                .await?;
             let edges: Vec<(Interval, &[crate::domain::Device])> = busy
                 .iter()
                 .filter(|(iv, _)| iv.overlaps(&window))
@@ -774,7 +798,7 @@ impl Tools {
     }
 
     /// "Now" at the millisecond (what is stored).
-    fn now_ms(&self) -> DateTime<Utc> {
+    pub(crate) fn now_ms(&self) -> DateTime<Utc> {
         let now = self.clock.now();
         DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
     }
@@ -797,7 +821,7 @@ impl Tools {
             return Ok(None);
         }
         let window = Interval::new(after, after + horizon + duration).expect("positive");
-        let busy = self.store.busy(&m.name, &window).await?;
+        let busy = self.store.busy(&m.name, &window, self.clock.now()).await?;
         // A free slot can only begin at `after` or where some booking ends.
         let mut starts: Vec<DateTime<Utc>> = vec![after];
         starts.extend(
@@ -833,7 +857,7 @@ impl Tools {
         let m = inv
             .find(model)
             .ok_or_else(|| ToolError::UnknownModel(model.to_string()))?;
-        let busy = self.store.busy(&m.name, interval).await?;
+        let busy = self.store.busy(&m.name, interval, self.clock.now()).await?;
         let taken: HashSet<crate::domain::Device> =
             busy_devices(&busy).into_iter().cloned().collect();
         Ok(crate::domain::booking::allocate(m, &taken, count))
@@ -841,7 +865,7 @@ impl Tools {
 
     /// Confirmed bookings of `model` overlapping `window` (for timelines).
     pub async fn busy(&self, model: &str, window: &Interval) -> Result<Vec<Busy>, ToolError> {
-        Ok(self.store.busy(model, window).await?)
+        Ok(self.store.busy(model, window, self.clock.now()).await?)
     }
 }
 
@@ -959,7 +983,7 @@ impl Tools {
         })?;
         let mut out = Vec::new();
         for m in inv.models() {
-            let busy = self.store.busy(&m.name, &window).await?;
+            let busy = self.store.busy(&m.name, &window, self.clock.now()).await?;
             let booked: Vec<(Interval, u32)> = busy
                 .iter()
                 .map(|b| (b.interval, b.gpus.len() as u32))

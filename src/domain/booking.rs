@@ -126,6 +126,8 @@ pub struct BookingLimits {
     pub quotas: super::quota::Quotas,
     /// The project's budget (checked by the store, under the project's lock; `None`: none).
     pub budget: Option<super::money::Cents>,
+    /// How long holds keep their devices, and how many one owner may have.
+    pub holds: super::hold::HoldRules,
 }
 
 impl Default for BookingLimits {
@@ -137,6 +139,7 @@ impl Default for BookingLimits {
             max_advance: Duration::days(365),
             quotas: super::quota::Quotas::default(),
             budget: None,
+            holds: super::hold::HoldRules::default(),
         }
     }
 }

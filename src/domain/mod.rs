@@ -3,6 +3,7 @@
 pub mod booking;
 pub mod clock;
 pub mod gpu;
+pub mod hold;
 pub mod ids;
 pub mod money;
 pub mod quota;

@@ -116,6 +116,17 @@ impl From<ToolError> for ApiError {
                 }));
                 e
             }
+            ToolError::Hold(h) => {
+                use crate::domain::hold::HoldError;
+                let (status, code) = match h {
+                    HoldError::NotFound | HoldError::Released => {
+                        (StatusCode::NOT_FOUND, "hold_not_found")
+                    }
+                    HoldError::Expired(_) => (StatusCode::GONE, "hold_expired"),
+                    HoldError::TooMany(_) => (StatusCode::CONFLICT, "too_many_holds"),
+                };
+                Self::new(status, code, msg)
+            }
             ToolError::BookingNotFound(_) => Self::new(
                 StatusCode::NOT_FOUND,
                 "booking_not_found",

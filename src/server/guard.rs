@@ -355,7 +355,8 @@ pub async fn protect(State(s): State<AppState>, req: Request, next: Next) -> Res
             path,
             "/api/chat" | "/api/chat/stream" | "/api/direct/chat" | "/v1/chat/completions"
         );
-    let booking = path.starts_with("/api/bookings")
+    // Holds take devices as bookings do, so they share the bookings' rate.
+    let booking = (path.starts_with("/api/bookings") || path.starts_with("/api/holds"))
         && matches!(method, Method::POST | Method::PATCH | Method::DELETE);
     let checks = [
         (turn, &g.turns, "messages"),

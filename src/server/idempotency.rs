@@ -49,6 +49,13 @@ fn route_of(method: &Method, path: &str) -> Option<Route> {
     match (method, path) {
         (&Method::POST, "/api/bookings") => Some(Route::Booking),
         (&Method::POST, "/api/chat") => Some(Route::Chat),
+        (&Method::POST, p)
+            if p.strip_prefix("/api/holds/")
+                .and_then(|r| r.strip_suffix("/confirm"))
+                .is_some_and(|id| !id.is_empty() && !id.contains('/')) =>
+        {
+            Some(Route::Booking)
+        }
         (&Method::POST, "/api/chat/stream") => Some(Route::Stream),
         (m, p)
             if (m == Method::PATCH || m == Method::DELETE)

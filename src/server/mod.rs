@@ -12,6 +12,7 @@ pub mod extract;
 pub mod gpus;
 pub mod guard;
 pub mod health;
+pub mod holds;
 pub mod idempotency;
 pub mod listen;
 pub mod middleware;
@@ -125,6 +126,11 @@ pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<AppSt
             .map_err(|_| anyhow::anyhow!("max_advance is too large"))?,
         quotas: config.quotas()?,
         budget: config.budget,
+        holds: crate::domain::hold::HoldRules {
+            ttl: chrono::Duration::from_std(config.hold_ttl)
+                .map_err(|_| anyhow::anyhow!("hold_ttl is too large"))?,
+            max_per_owner: config.max_holds_per_owner,
+        },
         ..BookingLimits::default()
     };
     let tools = Tools::new(store, clock.clone(), limits);
@@ -250,6 +256,11 @@ pub fn redact(url: &str) -> String {
         bookings::events,
         bookings::slots,
         bookings::all,
+        holds::create,
+        holds::list,
+        holds::one,
+        holds::confirm,
+        holds::release,
         account::account,
         account::usage,
         account::admin_usage,
@@ -303,6 +314,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/calendar/feed", post(calendar::create_feed))
         .route("/api/calendar/feed/{file}", get(calendar::feed))
         .route("/api/slots", get(bookings::slots))
+        .route("/api/holds", get(holds::list).post(holds::create))
+        .route("/api/holds/{id}", get(holds::one).delete(holds::release))
+        .route("/api/holds/{id}/confirm", post(holds::confirm))
         .route("/api/admin/bookings", get(bookings::all))
         .route("/api/account", get(account::account))
         .route("/api/usage", get(account::usage))

@@ -1,6 +1,7 @@
 //! The booking store: inventory and bookings, with the no-overlap rule enforced by the
 //! database itself so that it holds across every server instance.
 
+use crate::domain::hold::{Hold, HoldId, HoldRules};
 use crate::domain::{Booking, BookingId, Cents, Device, Interval, Inventory, Owner};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -51,6 +52,9 @@ pub enum StoreError {
         /// This booking's price.
         price_total: Cents,
     },
+    /// A hold that is not there, expired, or one too many.
+    #[error(transparent)]
+    Hold(#[from] crate::domain::hold::HoldError),
     /// Import data broke a rule; the message names the record and field.
     #[error("{0}")]
     Invalid(String),
@@ -276,15 +280,21 @@ pub trait BookingStore: Send + Sync {
     async fn all_events(&self) -> Result<Vec<BookingEvent>, StoreError>;
     /// `owner`'s bookings, newest first.
     async fn list(&self, owner: &Owner) -> Result<Vec<Booking>, StoreError>;
-    /// Confirmed bookings of `model` that overlap `window`.
-    async fn busy(&self, model: &str, window: &Interval) -> Result<Vec<Busy>, StoreError>;
+    /// Confirmed bookings and holds live at `now` of `model` that overlap `window`.
+    async fn busy(
+        &self,
+        model: &str,
+        window: &Interval,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Busy>, StoreError>;
     /// Confirmed bookings of `model` that end after `after` (with their intervals), read
     /// again only when a change of the model's bookings committed since the last read (the
-    /// model's `lock_version`): for slot searches over long windows.
+    /// model's `lock_version`), and holds live at `now`: for slot searches over long windows.
     async fn busy_after(
         &self,
         model: &str,
         after: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Result<Arc<Vec<(Interval, Busy)>>, StoreError>;
     /// Every booking, oldest first (for export).
     async fn all(&self) -> Result<Vec<Booking>, StoreError>;
@@ -303,4 +313,24 @@ pub trait BookingStore: Send + Sync {
     async fn money(&self, now: DateTime<Utc>) -> Result<(Cents, Cents), StoreError>;
     /// The project's running total of confirmed prices (committed + spent), one row read.
     async fn confirmed_total(&self) -> Result<Cents, StoreError>;
+    /// Holds devices for `new.owner` until `new.now + rules.ttl` (API.md "Holds"), checked
+    /// as a booking is (capacity, quotas, budget) and bounded per owner.
+    async fn hold(&self, new: NewBooking, rules: HoldRules) -> Result<Hold, StoreError>;
+    /// Books `owner`'s live hold on its devices: it cannot fail for capacity. A hold
+    /// confirmed before returns its booking again (`false`: nothing new was booked).
+    async fn confirm_hold(
+        &self,
+        owner: &Owner,
+        id: &HoldId,
+        origin: &Origin,
+        now: DateTime<Utc>,
+        quotas: Option<crate::domain::quota::Quotas>,
+        budget: Option<Cents>,
+    ) -> Result<(Booking, bool), StoreError>;
+    /// Gives back `owner`'s hold (as it is if it was not held any more).
+    async fn release_hold(&self, owner: &Owner, id: &HoldId) -> Result<Hold, StoreError>;
+    /// `owner`'s hold `id`, in whatever state.
+    async fn hold_of(&self, owner: &Owner, id: &HoldId) -> Result<Hold, StoreError>;
+    /// `owner`'s holds live at `now`, oldest first.
+    async fn holds(&self, owner: &Owner, now: DateTime<Utc>) -> Result<Vec<Hold>, StoreError>;
 }

@@ -7,6 +7,8 @@
 //! with `BEGIN IMMEDIATE`, which takes the database's write lock. Only then are the busy
 //! devices read and the free ones chosen, so two bookings can never pick the same device.
 
+mod holds;
+
 use super::bookings::{
     BookingChange, BookingEvent, BookingStore, Busy, ChangeRules, EventKind, NewBooking, Origin,
     ProposalKey, StoreError, Via,
@@ -521,17 +523,58 @@ async fn lock_owner(
     Ok(())
 }
 
-/// Adds `delta` (the new price less the old) to the project's running total of confirmed
-/// prices (`project_money`) and, with a `budget`, refuses when `price` (the booking's new
-/// price) does not fit. Written last in the transaction, so its row lock is held only
-/// while committing. With `dry_run` the total is read, not written.
+/// What a write adds to the project's money, for [`commit_price`].
+struct Charge<'a> {
+    /// What it adds to the committed total: the new price less the old (0 for a hold,
+    /// which commits nothing).
+    add: i64,
+    /// The booking's (or hold's) new price, checked against the budget when it costs more.
+    price: Cents,
+    /// Whether `price` is part of the total after `add` (a booking) or not (a hold).
+    price_in_total: bool,
+    /// The project's budget, if any.
+    budget: Option<Cents>,
+    /// Read the total instead of writing it (a dry run of a change).
+    dry_run: bool,
+    /// Live holds at this time count against the budget too ...
+    now: DateTime<Utc>,
+    /// ... but for this one (the hold being confirmed).
+    except_hold: Option<&'a str>,
+}
+
+impl Charge<'_> {
+    /// A booking's price written to the total: `add` is its new price less its old.
+    fn booking(add: i64, price: Cents, budget: Option<Cents>, now: DateTime<Utc>) -> Self {
+        Self {
+            add,
+            price,
+            price_in_total: true,
+            budget,
+            dry_run: false,
+            now,
+            except_hold: None,
+        }
+    }
+}
+
+/// Adds `add` to the project's running total of confirmed prices (`project_money`) and,
+/// with a `budget`, refuses when `price` does not fit beside the other bookings and the
+/// project's live holds. Written last in the transaction, so its row lock is held only
+/// while committing; a hold writes the row too (adding nothing), so holds and bookings of
+/// one project are checked one at a time on every instance.
 async fn commit_price(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    delta: i64,
-    budget: Option<Cents>,
-    price: Cents,
-    dry_run: bool,
+    charge: Charge<'_>,
 ) -> Result<(), StoreError> {
+    let Charge {
+        add,
+        price,
+        price_in_total,
+        budget,
+        dry_run,
+        now,
+        except_hold,
+    } = charge;
     let total: i64 = if dry_run {
         if budget.is_none() {
             return Ok(());
@@ -540,45 +583,61 @@ async fn commit_price(
             sqlx::query("SELECT confirmed_cents FROM project_money WHERE project = 'default'")
                 .fetch_one(&mut **tx)
                 .await?;
-        row.try_get::<i64, _>(0)? + delta
+        row.try_get::<i64, _>(0)? + add
     } else {
         let row = sqlx::query(
             "UPDATE project_money SET confirmed_cents = confirmed_cents + $1 \
              WHERE project = 'default' RETURNING confirmed_cents",
         )
-        .bind(delta)
+        .bind(add)
         .fetch_one(&mut **tx)
         .await?;
         row.try_get(0)?
     };
     // A change that costs less always fits (a budget lowered later keeps what was made).
-    match budget {
-        Some(b) if delta > 0 => crate::domain::money::budget_left(b, Cents(total - price.0), price)
-            .map_err(|remaining| StoreError::Budget {
-                budget: b,
-                remaining,
-                price_total: price,
-            }),
-        _ => Ok(()),
-    }
+    let Some(budget) = budget.filter(|_| add > 0 || !price_in_total) else {
+        return Ok(());
+    };
+    let held: i64 = sqlx::query(
+        "SELECT CAST(COALESCE(SUM(price_cents), 0) AS BIGINT) FROM holds \
+         WHERE state = 'held' AND expires_at > $1 AND id <> $2",
+    )
+    .bind(now.timestamp_millis())
+    .bind(except_hold.unwrap_or_default().to_string())
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get(0)?;
+    let others = total + held - if price_in_total { price.0 } else { 0 };
+    crate::domain::money::budget_left(budget, Cents(others), price).map_err(|remaining| {
+        StoreError::Budget {
+            budget,
+            remaining,
+            price_total: price,
+        }
+    })
 }
 
-/// The owner's confirmed bookings overlapping `window` (when and how many GPUs), but for
-/// `except`: what the owner's quotas are checked against.
+/// The owner's confirmed bookings and live holds overlapping `window` (when and how many
+/// GPUs), but for `except` (a booking being changed, or a hold being confirmed): what the
+/// owner's quotas are checked against.
 async fn holdings_tx(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     owner: &Owner,
     window: &Interval,
-    except: Option<&BookingId>,
+    except: Option<&str>,
+    now: DateTime<Utc>,
 ) -> Result<Vec<(Interval, u32)>, StoreError> {
     let rows = sqlx::query(
         "SELECT start_at, end_at, count FROM bookings WHERE owner = $1 AND status = 'confirmed' \
-         AND start_at < $2 AND end_at > $3 AND id <> $4",
+         AND start_at < $2 AND end_at > $3 AND id <> $4 \
+         UNION ALL SELECT start_at, end_at, count FROM holds WHERE owner = $1 \
+         AND state = 'held' AND expires_at > $5 AND start_at < $2 AND end_at > $3 AND id <> $4",
     )
     .bind(owner.as_str().to_string())
     .bind(window.end().timestamp())
     .bind(window.start().timestamp())
-    .bind(except.map(|i| i.to_string()).unwrap_or_default())
+    .bind(except.unwrap_or_default().to_string())
+    .bind(now.timestamp_millis())
     .fetch_all(&mut **tx)
     .await?;
     rows.iter()
@@ -599,29 +658,35 @@ async fn check_quotas(
     owner: &Owner,
     interval: &Interval,
     count: u32,
-    except: Option<&BookingId>,
+    except: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let others = holdings_tx(tx, owner, &quotas.window(interval), except).await?;
+    let others = holdings_tx(tx, owner, &quotas.window(interval), except, now).await?;
     Ok(quotas.check(&others, interval, count, now)?)
 }
 
-/// Devices of `model` in confirmed bookings overlapping `interval`, but for `except`.
+/// Devices of `model` in confirmed bookings (but for `except`) and live holds overlapping
+/// `interval` at `now`.
 async fn busy_devices_tx(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     model: &str,
     interval: &Interval,
     except: Option<&BookingId>,
+    now: DateTime<Utc>,
 ) -> Result<HashSet<Device>, StoreError> {
     let rows = sqlx::query(
         "SELECT d.device FROM bookings b JOIN booking_devices d ON d.booking_id = b.id \
          WHERE b.model = $1 AND b.status = 'confirmed' AND b.start_at < $2 AND b.end_at > $3 \
-         AND b.id <> $4",
+         AND b.id <> $4 \
+         UNION ALL SELECT d.device FROM holds h JOIN hold_devices d ON d.hold_id = h.id \
+         WHERE h.model = $1 AND h.state = 'held' AND h.expires_at > $5 AND h.start_at < $2 \
+         AND h.end_at > $3",
     )
     .bind(model.to_string())
     .bind(interval.end().timestamp())
     .bind(interval.start().timestamp())
     .bind(except.map(|i| i.to_string()).unwrap_or_default())
+    .bind(now.timestamp_millis())
     .fetch_all(&mut **tx)
     .await?;
     rows.iter()
@@ -750,7 +815,7 @@ async fn changed(
             rejected(code, e.to_string())
         })?;
     }
-    let busy = busy_devices_tx(tx, &model.name, &interval, Some(&old.id)).await?;
+    let busy = busy_devices_tx(tx, &model.name, &interval, Some(&old.id), now).await?;
     let insufficient = || StoreError::InsufficientCapacity {
         model: model.name.clone(),
         free: model.total().saturating_sub(busy.len() as u32),
@@ -791,7 +856,7 @@ async fn changed(
         &old.owner,
         &interval,
         count,
-        Some(&old.id),
+        Some(old.id.as_str()),
         now,
     )
     .await?;
@@ -876,7 +941,8 @@ impl BookingStore for SqlStore {
                         return Ok(b);
                     }
                 }
-                let busy = busy_devices_tx(&mut tx, &model.name, &new.interval, None).await?;
+                let busy =
+                    busy_devices_tx(&mut tx, &model.name, &new.interval, None, new.now).await?;
                 let Some(gpus) = crate::domain::booking::allocate(&model, &busy, new.count) else {
                     return Err(StoreError::InsufficientCapacity {
                         model: model.name.clone(),
@@ -923,10 +989,12 @@ impl BookingStore for SqlStore {
                 // Last: the project's total, and its budget (see `commit_price`).
                 commit_price(
                     &mut tx,
-                    booking.price_total.0,
-                    new.budget,
-                    booking.price_total,
-                    false,
+                    Charge::booking(
+                        booking.price_total.0,
+                        booking.price_total,
+                        new.budget,
+                        new.now,
+                    ),
                 )
                 .await?;
                 let ticket = record_change(
@@ -982,7 +1050,11 @@ impl BookingStore for SqlStore {
                 .await?;
             b.status = BookingStatus::Cancelled;
             // Cancelling releases the price.
-            commit_price(&mut tx, -b.price_total.0, None, b.price_total, false).await?;
+            commit_price(
+                &mut tx,
+                Charge::booking(-b.price_total.0, b.price_total, None, now),
+            )
+            .await?;
             let ticket = record_change(
                 &mut tx,
                 self.dialect,
@@ -1041,7 +1113,11 @@ impl BookingStore for SqlStore {
             }
             if rules.dry_run {
                 let delta = new.price_total.0 - old.price_total.0;
-                commit_price(&mut tx, delta, rules.limits.budget, new.price_total, true).await?;
+                let charge = Charge {
+                    dry_run: true,
+                    ..Charge::booking(delta, new.price_total, rules.limits.budget, rules.now)
+                };
+                commit_price(&mut tx, charge).await?;
                 tx.rollback().await?;
                 return Ok(new);
             }
@@ -1061,7 +1137,8 @@ impl BookingStore for SqlStore {
                 .await?;
             insert_devices(&mut tx, &new).await?;
             let delta = new.price_total.0 - old.price_total.0;
-            commit_price(&mut tx, delta, rules.limits.budget, new.price_total, false).await?;
+            let charge = Charge::booking(delta, new.price_total, rules.limits.budget, rules.now);
+            commit_price(&mut tx, charge).await?;
             let ticket = record_change(
                 &mut tx,
                 self.dialect,
@@ -1133,17 +1210,26 @@ impl BookingStore for SqlStore {
         .await
     }
 
-    async fn busy(&self, model: &str, window: &Interval) -> Result<Vec<Busy>, StoreError> {
+    async fn busy(
+        &self,
+        model: &str,
+        window: &Interval,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Busy>, StoreError> {
         self.bounded(async {
             let rows = sqlx::query(
-                "SELECT b.id, b.start_at, b.end_at, d.device FROM bookings b \
+                "SELECT b.id, b.start_at, b.end_at, d.device, d.position FROM bookings b \
                  JOIN booking_devices d ON d.booking_id = b.id \
                  WHERE b.model = $1 AND b.status = 'confirmed' AND b.start_at < $2 AND b.end_at > $3 \
-                 ORDER BY b.id, d.position",
+                 UNION ALL SELECT h.id, h.start_at, h.end_at, d.device, d.position FROM holds h \
+                 JOIN hold_devices d ON d.hold_id = h.id WHERE h.model = $1 AND h.state = 'held' \
+                 AND h.expires_at > $4 AND h.start_at < $2 AND h.end_at > $3 \
+                 ORDER BY id, position",
             )
             .bind(model.to_string())
             .bind(window.end().timestamp())
             .bind(window.start().timestamp())
+            .bind(now.timestamp_millis())
             .fetch_all(&self.pool)
             .await?;
             let mut out: Vec<(String, Busy)> = Vec::new();
@@ -1176,6 +1262,7 @@ impl BookingStore for SqlStore {
         &self,
         model: &str,
         after: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Result<Arc<Vec<(Interval, Busy)>>, StoreError> {
         self.bounded(async {
             let version: Option<i64> =
@@ -1212,7 +1299,13 @@ impl BookingStore for SqlStore {
                     read
                 }
             };
-            Ok(busy)
+            // Live holds are few and expire by time, so they are read every time, never
+            // cached with the bookings.
+            let held = self.held_from(model, start, now).await?;
+            if held.is_empty() {
+                return Ok(busy);
+            }
+            Ok(Arc::new(busy.iter().cloned().chain(held).collect()))
         })
         .await
     }
@@ -1251,6 +1344,11 @@ impl BookingStore for SqlStore {
             insert_inventory(&mut tx, inv).await?;
         }
         if let Some(list) = &bookings {
+            // Holds were of the bookings replaced.
+            sqlx::query("DELETE FROM hold_devices")
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM holds").execute(&mut *tx).await?;
             sqlx::query("DELETE FROM booking_devices")
                 .execute(&mut *tx)
                 .await?;
@@ -1284,6 +1382,50 @@ impl BookingStore for SqlStore {
             Ok(())
         })
         .await
+    }
+
+    async fn hold(
+        &self,
+        new: NewBooking,
+        rules: crate::domain::hold::HoldRules,
+    ) -> Result<crate::domain::hold::Hold, StoreError> {
+        self.make_hold(new, rules).await
+    }
+
+    async fn confirm_hold(
+        &self,
+        owner: &Owner,
+        id: &crate::domain::hold::HoldId,
+        origin: &Origin,
+        now: DateTime<Utc>,
+        quotas: Option<Quotas>,
+        budget: Option<Cents>,
+    ) -> Result<(Booking, bool), StoreError> {
+        self.confirm(owner, id, origin, now, quotas, budget).await
+    }
+
+    async fn release_hold(
+        &self,
+        owner: &Owner,
+        id: &crate::domain::hold::HoldId,
+    ) -> Result<crate::domain::hold::Hold, StoreError> {
+        self.release(owner, id).await
+    }
+
+    async fn hold_of(
+        &self,
+        owner: &Owner,
+        id: &crate::domain::hold::HoldId,
+    ) -> Result<crate::domain::hold::Hold, StoreError> {
+        SqlStore::hold_of(self, owner, id).await
+    }
+
+    async fn holds(
+        &self,
+        owner: &Owner,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<crate::domain::hold::Hold>, StoreError> {
+        self.live_holds(owner, now).await
     }
 
     async fn confirmed_total(&self) -> Result<Cents, StoreError> {

@@ -15,6 +15,7 @@ mod exactly_once;
 mod faults;
 mod fuzz;
 mod helpers;
+mod holds;
 mod llm;
 mod llm_once;
 mod openai_sdk;

@@ -126,7 +126,7 @@ async fn run(ops: Vec<Op>) {
                     Err(StoreError::InsufficientCapacity { free, total, .. }) => {
                         assert!(free < count, "refused although {free} >= {count} were free");
                         assert_eq!(total, m.total());
-                        let busy = store.busy(&m.name, &interval).await.unwrap();
+                        let busy = store.busy(&m.name, &interval, base()).await.unwrap();
                         let devices: std::collections::HashSet<_> =
                             busy.iter().flat_map(|b| b.gpus.iter()).collect();
                         assert_eq!(free, m.total() - devices.len() as u32);

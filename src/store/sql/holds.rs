@@ -1,0 +1,347 @@
+//! Holds in the SQL store (API.md "Holds"): rows of `holds` and `hold_devices`, made and
+//! confirmed under the same locks as bookings (the owner's, then the model's, the project's
+//! last), so a held device is never booked by anyone else and a confirmation cannot fail for
+//! capacity. A hold is live while `state = 'held'` and `expires_at` (milliseconds) is after
+//! now: every read compares, nothing has to run when one expires.
+
+use super::{
+    booking_tx, check_quotas, commit_price, insert_booking, lock_model, lock_owner, record_change,
+    ts, Charge, SqlStore,
+};
+use crate::domain::booking::{allocate, price};
+use crate::domain::hold::{Hold, HoldError, HoldId, HoldRules, HoldState};
+use crate::domain::quota::Quotas;
+use crate::domain::{Booking, BookingId, Cents, Device, Interval, Owner};
+use crate::store::bookings::{BookingStore, Busy, EventKind, NewBooking, Origin, StoreError};
+use chrono::{DateTime, TimeZone, Utc};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+/// The columns [`rows_to_holds`] reads, one row per device.
+const HOLD_COLUMNS: &str = "SELECT h.id, h.owner, h.model, h.start_at, h.end_at, h.price_cents, \
+     h.expires_at, h.created_at, h.state, h.booking_id, d.device FROM holds h \
+     JOIN hold_devices d ON d.hold_id = h.id";
+
+fn millis(ms: i64) -> Result<DateTime<Utc>, StoreError> {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .ok_or_else(|| StoreError::Invalid(format!("bad stored time {ms}")))
+}
+
+/// Folds joined rows (grouped by hold, devices in order) into holds.
+fn rows_to_holds(rows: Vec<AnyRow>) -> Result<Vec<Hold>, StoreError> {
+    let mut out: Vec<Hold> = Vec::new();
+    for r in rows {
+        let id: String = r.try_get("id")?;
+        let device =
+            Device::parse(&r.try_get::<String, _>("device")?).map_err(StoreError::Invalid)?;
+        if let Some(last) = out.last_mut().filter(|h| h.id.as_str() == id) {
+            last.gpus.push(device);
+            continue;
+        }
+        let bad = |e: crate::domain::ids::InvalidId| StoreError::Invalid(e.to_string());
+        let state = match r.try_get::<String, _>("state")?.as_str() {
+            "held" => HoldState::Held,
+            "released" => HoldState::Released,
+            "confirmed" => HoldState::Confirmed(
+                BookingId::parse(&r.try_get::<String, _>("booking_id")?).map_err(bad)?,
+            ),
+            other => {
+                return Err(StoreError::Invalid(format!(
+                    "bad stored hold state {other}"
+                )))
+            }
+        };
+        out.push(Hold {
+            id: HoldId::parse(&id).map_err(bad)?,
+            owner: Owner::from_stored(r.try_get("owner")?),
+            model: r.try_get("model")?,
+            gpus: vec![device],
+            interval: Interval::new(ts(r.try_get("start_at")?)?, ts(r.try_get("end_at")?)?)
+                .map_err(StoreError::Invalid)?,
+            price_total: Cents(r.try_get("price_cents")?),
+            expires_at: millis(r.try_get("expires_at")?)?,
+            created_at: millis(r.try_get("created_at")?)?,
+            state,
+        });
+    }
+    Ok(out)
+}
+
+/// One hold of `owner`, read inside a transaction.
+async fn hold_tx(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    owner: &Owner,
+    id: &HoldId,
+) -> Result<Hold, StoreError> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{HOLD_COLUMNS} WHERE h.id = $1 AND h.owner = $2 ORDER BY d.position"
+    )))
+    .bind(id.to_string())
+    .bind(owner.as_str().to_string())
+    .fetch_all(&mut **tx)
+    .await?;
+    rows_to_holds(rows)?
+        .into_iter()
+        .next()
+        .ok_or(StoreError::Hold(HoldError::NotFound))
+}
+
+impl SqlStore {
+    /// Holds `new.count` devices of `new.model` for `new.owner` until `new.now + rules.ttl`,
+    /// checked as a booking is (capacity, quotas, budget), and bounded per owner.
+    pub(super) async fn make_hold(
+        &self,
+        new: NewBooking,
+        rules: HoldRules,
+    ) -> Result<Hold, StoreError> {
+        let inventory = self.inventory().await?;
+        let model = inventory
+            .models()
+            .iter()
+            .find(|m| m.name == new.model)
+            .ok_or_else(|| StoreError::UnknownModel(new.model.clone()))?
+            .clone();
+        self.bounded(async {
+            let mut tx = self.begin_write().await?;
+            lock_owner(&mut tx, &new.owner).await?;
+            lock_model(&mut tx, &model.name).await?;
+            let live: i64 = sqlx::query(
+                "SELECT COUNT(*) FROM holds WHERE owner = $1 AND state = 'held' AND expires_at > $2",
+            )
+            .bind(new.owner.as_str().to_string())
+            .bind(new.now.timestamp_millis())
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+            if live >= rules.max_per_owner as i64 {
+                return Err(StoreError::Hold(HoldError::TooMany(rules.max_per_owner)));
+            }
+            let busy =
+                super::busy_devices_tx(&mut tx, &model.name, &new.interval, None, new.now).await?;
+            let Some(gpus) = allocate(&model, &busy, new.count) else {
+                return Err(StoreError::InsufficientCapacity {
+                    model: model.name.clone(),
+                    free: model.total().saturating_sub(busy.len() as u32),
+                    total: model.total(),
+                });
+            };
+            if let Some(q) = &new.quotas {
+                check_quotas(&mut tx, q, &new.owner, &new.interval, new.count, None, new.now)
+                    .await?;
+            }
+            let hold = Hold {
+                id: HoldId::new(),
+                owner: new.owner.clone(),
+                model: model.name.clone(),
+                gpus,
+                interval: new.interval,
+                price_total: price(model.price_per_hour, new.count, &new.interval),
+                expires_at: new.now + rules.ttl,
+                created_at: new.now,
+                state: HoldState::Held,
+            };
+            insert_hold(&mut tx, &hold).await?;
+            // Last: the project's row, so the budget sees every hold and booking before it.
+            let charge = Charge {
+                price_in_total: false,
+                except_hold: Some(hold.id.as_str()),
+                ..Charge::booking(0, hold.price_total, new.budget, new.now)
+            };
+            commit_price(&mut tx, charge).await?;
+            tx.commit().await?;
+            Ok(hold)
+        })
+        .await
+    }
+
+    /// Books `owner`'s live hold `id` on its devices; a hold confirmed before returns its
+    /// booking again (`false`: nothing new was booked).
+    pub(super) async fn confirm(
+        &self,
+        owner: &Owner,
+        id: &HoldId,
+        origin: &Origin,
+        now: DateTime<Utc>,
+        quotas: Option<Quotas>,
+        budget: Option<Cents>,
+    ) -> Result<(Booking, bool), StoreError> {
+        self.bounded(async {
+            let mut tx = self.begin_write().await?;
+            let found = hold_tx(&mut tx, owner, id).await?;
+            lock_owner(&mut tx, owner).await?;
+            lock_model(&mut tx, &found.model).await?;
+            // Read again under the locks: the hold as every other write sees it.
+            let hold = hold_tx(&mut tx, owner, id).await?;
+            match &hold.state {
+                HoldState::Confirmed(b) => {
+                    let booking = booking_tx(&mut tx, b)
+                        .await?
+                        .ok_or(StoreError::BookingNotFound)?;
+                    tx.commit().await?;
+                    return Ok((booking, false));
+                }
+                HoldState::Released => return Err(StoreError::Hold(HoldError::Released)),
+                HoldState::Held if !hold.is_live(now) => {
+                    return Err(StoreError::Hold(HoldError::Expired(hold.expires_at)))
+                }
+                HoldState::Held => {}
+            }
+            // Checked when it was made and counted since; checked again without notice (its
+            // start was fine when held) in case a limit was lowered meanwhile.
+            if let Some(q) = quotas {
+                let q = Quotas {
+                    min_notice: chrono::Duration::zero(),
+                    ..q
+                };
+                let except = Some(hold.id.as_str());
+                check_quotas(
+                    &mut tx,
+                    &q,
+                    owner,
+                    &hold.interval,
+                    hold.count(),
+                    except,
+                    now,
+                )
+                .await?;
+            }
+            let booking = hold.to_booking(now);
+            insert_booking(&mut tx, &booking).await?;
+            sqlx::query("UPDATE holds SET state = 'confirmed', booking_id = $1 WHERE id = $2")
+                .bind(booking.id.to_string())
+                .bind(hold.id.to_string())
+                .execute(&mut *tx)
+                .await?;
+            let charge = Charge {
+                except_hold: Some(hold.id.as_str()),
+                ..Charge::booking(booking.price_total.0, booking.price_total, budget, now)
+            };
+            commit_price(&mut tx, charge).await?;
+            let ticket = record_change(
+                &mut tx,
+                self.dialect,
+                EventKind::Created,
+                &booking,
+                origin,
+                now,
+                None,
+            )
+            .await?;
+            tx.commit().await?;
+            if let Some(t) = ticket {
+                t.mark_completed();
+            }
+            Ok((booking, true))
+        })
+        .await
+    }
+
+    /// Gives back `owner`'s hold `id` (nothing to do for one that expired or was released;
+    /// a confirmed one is a booking now, cancelled as one).
+    pub(super) async fn release(&self, owner: &Owner, id: &HoldId) -> Result<Hold, StoreError> {
+        self.bounded(async {
+            let mut tx = self.begin_write().await?;
+            let mut hold = hold_tx(&mut tx, owner, id).await?;
+            if hold.state == HoldState::Held {
+                sqlx::query("UPDATE holds SET state = 'released' WHERE id = $1")
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                hold.state = HoldState::Released;
+            }
+            tx.commit().await?;
+            Ok(hold)
+        })
+        .await
+    }
+
+    /// `owner`'s hold `id`, in whatever state.
+    pub(super) async fn hold_of(&self, owner: &Owner, id: &HoldId) -> Result<Hold, StoreError> {
+        self.bounded(async {
+            let mut tx = self.pool.begin().await?;
+            let hold = hold_tx(&mut tx, owner, id).await;
+            tx.rollback().await?;
+            hold
+        })
+        .await
+    }
+
+    /// `owner`'s holds live at `now`, oldest first.
+    pub(super) async fn live_holds(
+        &self,
+        owner: &Owner,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Hold>, StoreError> {
+        self.bounded(async {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "{HOLD_COLUMNS} WHERE h.owner = $1 AND h.state = 'held' AND h.expires_at > $2 \
+                 ORDER BY h.created_at, h.id, d.position"
+            )))
+            .bind(owner.as_str().to_string())
+            .bind(now.timestamp_millis())
+            .fetch_all(&self.pool)
+            .await?;
+            rows_to_holds(rows)
+        })
+        .await
+    }
+
+    /// Live holds of `model` that end after `from` (Unix seconds), as busy intervals.
+    pub(super) async fn held_from(
+        &self,
+        model: &str,
+        from: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(Interval, Busy)>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{HOLD_COLUMNS} WHERE h.model = $1 AND h.state = 'held' AND h.expires_at > $2 \
+             AND h.end_at > $3 ORDER BY h.id, d.position"
+        )))
+        .bind(model.to_string())
+        .bind(now.timestamp_millis())
+        .bind(from)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows_to_holds(rows)?
+            .into_iter()
+            .map(|h| {
+                let busy = Busy {
+                    interval: h.interval,
+                    gpus: h.gpus,
+                };
+                (h.interval, busy)
+            })
+            .collect())
+    }
+}
+
+async fn insert_hold(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    h: &Hold,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO holds (id, owner, model, count, start_at, end_at, price_cents, expires_at, \
+         created_at, state) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'held')",
+    )
+    .bind(h.id.to_string())
+    .bind(h.owner.as_str().to_string())
+    .bind(h.model.clone())
+    .bind(h.count() as i64)
+    .bind(h.interval.start().timestamp())
+    .bind(h.interval.end().timestamp())
+    .bind(h.price_total.0)
+    .bind(h.expires_at.timestamp_millis())
+    .bind(h.created_at.timestamp_millis())
+    .execute(&mut **tx)
+    .await?;
+    for (pos, d) in h.gpus.iter().enumerate() {
+        sqlx::query("INSERT INTO hold_devices (hold_id, device, position) VALUES ($1, $2, $3)")
+            .bind(h.id.to_string())
+            .bind(d.to_string())
+            .bind(pos as i64)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
