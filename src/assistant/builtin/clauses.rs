@@ -7,8 +7,9 @@
 //! by their markers, as byte ranges of the message, so that the NLU can read each on its own:
 //! - a **correction** ("no,", "sorry", "I mean", "actually", "rather", "make that"): the
 //!   words after the last one are the reference, when both sides name a booking;
-//! - a **kept** clause ("keep", "except", "but not", "not the", "leave", "manage with",
-//!   "still need"): the bookings it names are taken out of the ones proposed.
+//! - a **kept** clause ("keep", "except", "but not", "not the", "not cancelling",
+//!   "leave", "manage with", "still need"): the bookings it names are taken out of the ones
+//!   proposed.
 //!
 //! Whether a clause names a booking at all is the NLU's call (`nlu::parse`), so "keep it
 //! under $50" or "no need for the h100 anymore" split nothing.
@@ -103,6 +104,14 @@ pub fn kept(text: &str) -> Vec<Kept> {
             ("keep" | "keeping" | "except" | "excepting" | "leave" | "spare", _) => Some(1),
             ("but" | "apart" | "other", Some("not" | "from" | "than")) => Some(2),
             ("not", Some("the" | "my")) => Some(1),
+            // "I'm not cancelling the a100", "don't touch the monday one"
+            (
+                "not" | "don't" | "dont" | "never",
+                Some(
+                    "cancel" | "cancelling" | "canceling" | "drop" | "dropping" | "delete"
+                    | "deleting" | "remove" | "removing" | "touch" | "touching",
+                ),
+            ) => Some(2),
             ("manage" | "hold" | "hang", Some("with" | "on" | "onto")) => Some(2),
             ("still", Some("need" | "want" | "use")) => Some(2),
             _ => None,
@@ -113,12 +122,15 @@ pub fn kept(text: &str) -> Vec<Kept> {
         };
         let from = w.get(i + skip).map_or(lower.len(), |x| x.span.start);
         let rest = &lower[from..];
+        // A dash between words ends a clause too ("not the a100 — the l40s"); one inside
+        // a range ("9-5") does not.
         let stop = rest
             .char_indices()
-            .find(|(_, c)| matches!(c, '.' | ';' | '!' | '?' | ',' | '\n'))
+            .find(|(_, c)| matches!(c, '.' | ';' | '!' | '?' | ',' | '\n' | '—' | '–'))
             .map(|(k, _)| k)
             .into_iter()
             .chain(rest.find(" but "))
+            .chain(rest.find(" - "))
             .min()
             .unwrap_or(rest.len());
         if stop > 0 {
@@ -332,6 +344,9 @@ mod tests {
         let t = "friday: cancel the h100 but keep the v100. thanks";
         let k: Vec<&str> = kept(t).iter().map(|k| &t[k.named.clone()]).collect();
         assert_eq!(k, ["the v100"]);
+        let t = "I'm not cancelling the a100 — it's the l40s I want gone";
+        let k: Vec<&str> = kept(t).iter().map(|k| &t[k.named.clone()]).collect();
+        assert_eq!(k, ["the a100 "]);
         let t = "drop everything apart from the l40s but not before noon";
         let k: Vec<&str> = kept(t).iter().map(|k| &t[k.named.clone()]).collect();
         assert_eq!(k, ["the l40s", "before noon"]);

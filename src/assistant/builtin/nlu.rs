@@ -247,7 +247,15 @@ fn with_clauses(text: &str, whole: Parsed, inv: &Inventory, now: DateTime<Tz>) -
         for k in &kept {
             rest.replace_range(k.whole.clone(), &" ".repeat(k.whole.len()));
         }
-        let main = parse_one(&rest, inv, now);
+        let mut main = parse_one(&rest, inv, now);
+        // "I'm not cancelling the a100 — it's the l40s I want gone": the cancel verb was in
+        // the kept clause; what is left names the booking to cancel.
+        if !acts_on_booking(&main)
+            && p.intent == Intent::Cancel
+            && (!main.models.is_empty() || main.booking_ref.is_some())
+        {
+            main.intent = p.intent;
+        }
         if acts_on_booking(&main) {
             let named: Vec<&str> = kept.iter().map(|k| &text[k.named.clone()]).collect();
             // Read as a reference to a booking, as in a cancellation ("keep monday" names
@@ -730,10 +738,30 @@ fn parse_in(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
     p.intent = intent(&toks, &used, &p);
     // "do not reserve anything, I'm only checking: 2 l40s sunday 10-14": the request is a
     // question about its price, never a booking.
-    if p.intent == Intent::Book && negated_booking(&toks) {
-        p.intent = Intent::Price;
+    if p.intent == Intent::Book && (negated_booking(&toks) || only_asking(&toks)) {
+        // "... I just want to know if they're free": whether they are free, else the price.
+        let free = toks
+            .iter()
+            .any(|t| matches!(t.as_str(), "free" | "available" | "availability" | "open"));
+        p.intent = if free {
+            Intent::Availability
+        } else {
+            Intent::Price
+        };
     }
     p
+}
+
+/// Whether the message says it only asks ("I just want to know if they're free", "only
+/// wondering", "just asking", "curious whether"): a request in it is a question.
+fn only_asking(toks: &[String]) -> bool {
+    toks.windows(3).any(|w| {
+        matches!(w[0].as_str(), "want" | "wanted" | "wanna" | "like" | "need")
+            && (w[1] == "know" || w[1] == "to" && w[2] == "know")
+    }) || toks.windows(2).any(|w| {
+        matches!(w[0].as_str(), "just" | "only" | "merely")
+            && matches!(w[1].as_str(), "asking" | "wondering" | "curious")
+    }) || toks.iter().any(|t| t == "curious")
 }
 
 /// Whether the message says not to book ("do not reserve", "don't book anything yet",
@@ -1078,11 +1106,16 @@ fn intent(toks: &[String], used: &[bool], p: &Parsed) -> Intent {
         has(Cue::Extend) + has(Cue::Shorten) + has(Cue::Move) + has(Cue::Later) + has(Cue::Earlier);
     // "if I rented 8 A100 for 12 hours, what would the bill be": a question, not a request.
     // ("what would 8 v100 for 3 days run us", with or without an "if")
+    // "if I were to book 4 l40s ..., would they be on one node?": an "if" with "were" or
+    // "would" is a supposition too.
+    let supposing = toks.iter().any(|t| t == "if")
+        && toks.iter().any(|t| matches!(t.as_str(), "were" | "would"));
     let hypothetical = u32::from(
         toks.iter().any(|t| t == "would")
             && toks
                 .iter()
-                .any(|t| matches!(t.as_str(), "what" | "how" | "whats")),
+                .any(|t| matches!(t.as_str(), "what" | "how" | "whats"))
+            || supposing,
     );
     // "what's the most affordable GPU you rent out?": which model, not a booking.
     let which_model = u32::from(

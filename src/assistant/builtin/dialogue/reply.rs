@@ -89,6 +89,9 @@ fn problem(p: &Problem) -> String {
         ProblemKind::StartUnsaid => format!(
             "'{t}' says how long but not when it starts — what start time do you want?"
         ),
+        ProblemKind::EachDayOrStretch => format!(
+            "Do you mean those hours on each day of '{t}' (one booking per day), or one stretch from the first day's start to the last day's end?"
+        ),
         ProblemKind::LengthDisagrees => format!(
             "'{t}' does not match the start and end you gave — which start and end do you mean?"
         ),

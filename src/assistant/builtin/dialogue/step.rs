@@ -1606,8 +1606,19 @@ fn refer<'b>(pool: &[&'b Booking], p: &Parsed, mem: &Memory, f: &Facts<'_>) -> V
             Pick::Cheapest => -b.price_total.0,
             Pick::Dearest => b.price_total.0,
         };
+        // "Big" is the GPUs and the time together: 8 GPUs for 2 hours beside 1 for 3 days is
+        // no bigger by both, so neither is "the big one" (the person is asked).
+        let gpu_seconds = |b: &Booking| b.count() as i64 * b.interval.duration().num_seconds();
+        let size = |b: &Booking| match pick {
+            Pick::Biggest => gpu_seconds(b),
+            Pick::Smallest => -gpu_seconds(b),
+            _ => 0,
+        };
         let best = hits.iter().map(|b| key(b)).max();
-        narrow(&mut hits, Kept::One, |b| Some(key(b)) == best);
+        let best_size = hits.iter().map(|b| size(b)).max();
+        narrow(&mut hits, Kept::One, |b| {
+            Some(key(b)) == best && Some(size(b)) == best_size
+        });
     }
     // "the one with 6 GPUs", "the booking with 2 V100s": a count narrows several down.
     if let (Some(Count::Exact(n)), true) = (p.count, p.with_count) {

@@ -154,6 +154,10 @@ pub enum ProblemKind {
     /// A length inside a part of the day with no start ("tomorrow afternoon for 2 hours"):
     /// when in the part it starts is not said (the assistant asks).
     StartUnsaid,
+    /// Hours of the day beside a range of days ("this weekend 10 to 4", "mon-fri 9-5"):
+    /// those hours each day, or one stretch from the first day's start to the last day's
+    /// end (the assistant asks).
+    EachDayOrStretch,
 }
 
 /// Reads `text` as said at `now` (in the server's timezone).
@@ -757,9 +761,11 @@ fn lex(text: &str) -> Vec<Tok> {
                 w.as_str(),
                 "moro" | "morrow" | "morow" | "mrw" | "mro" | "moz"
             ) {
-                let s = out[j].s;
+                let (s, glued) = (out[j].s, out[j].glued);
                 out.remove(j);
                 out[j].s = s;
+                // Glued to what the "2" was glued to, not to the "2" itself.
+                out[j].glued = glued;
                 out[j].l = L::Tomorrow;
             }
         }
@@ -1667,6 +1673,16 @@ impl<'a> Cx<'a> {
             }
             L::Ord(d) if self.l(i + 1) == L::Of && matches!(self.l(i + 2), L::Month(_)) => {
                 Some(self.day_then_month(i, d as u32, i + 1, out))
+            }
+            // "week 50", "wk 50", "calendar week 50": week numbers differ by convention (ISO,
+            // US) and people rarely know which they mean → ask
+            L::Week
+                if self.num(i + 1).is_some_and(|n| (1..=53).contains(&n))
+                    && !matches!(self.l(i + 2), L::Hour | L::Minute | L::Day | L::Week | L::H) =>
+            {
+                let ts = self.vague_back(i, out);
+                self.push(out, ts, i + 2, AK::Prob(PK::Vague));
+                Some(i + 2)
             }
             L::MonthW => {
                 // "next month", "end of the month": too vague to book; "for a month" too
@@ -3580,6 +3596,12 @@ impl<'a> Cx<'a> {
         if let Some(d) = &p.date {
             match d {
                 Ok(d) => match p.time {
+                    // "saturday at midnight": the night before Saturday or after it? People
+                    // mean both; an end at midnight ("until midnight") is read elsewhere.
+                    Some(tv) if tv.midnight && !neg => {
+                        self.problem(r, s, e, PK::Vague);
+                        return;
+                    }
                     Some(tv) => {
                         let t = tv.resolve();
                         if *d == self.today && t < self.now_t && !neg {
@@ -4001,6 +4023,27 @@ impl<'a> Cx<'a> {
                 if r.mentions.iter().any(|x| !x.negated
                     && matches!(x.kind, MentionKind::DateRange(a, b) if a <= d && d <= b)))
         });
+        // "this weekend 10 to 4", "monday to wednesday 9-5": hours of the day beside a range
+        // of days mean those hours each day as often as one stretch from the first day's
+        // start to the last day's end → asked.
+        let days = r
+            .mentions
+            .iter()
+            .find(|m| !m.negated && matches!(m.kind, MentionKind::DateRange(a, b) if a < b));
+        let hours = r
+            .mentions
+            .iter()
+            .find(|m| !m.negated && matches!(m.kind, MentionKind::TimeRange(..)));
+        // ("each weekday 9-5", "every day": a recurrence, named back as one elsewhere.)
+        let lower = self.text.to_ascii_lowercase();
+        let recurs = ["each ", "every ", "daily", "per day"]
+            .iter()
+            .any(|w| lower.contains(w));
+        if let (false, false, Some(d), Some(h)) = (day_inside, recurs, days, hours) {
+            let (lo, hi) = (d.span.start.min(h.span.start), d.span.end.max(h.span.end));
+            self.problem(r, lo, hi, PK::EachDayOrStretch);
+            r.problems.sort_by_key(|p| p.span.start);
+        }
         if day_inside {
             if let Some(d) = r
                 .mentions
