@@ -411,7 +411,7 @@ impl Tools {
             .await?
             .into_iter()
             .filter(|b| {
-                b.status == crate::domain::BookingStatus::Confirmed
+                b.status.charges()
                     && Some(&b.id) != except
                     && b.interval.start() < window.end()
                     && b.interval.end() > window.start()
@@ -432,7 +432,7 @@ impl Tools {
             .list(caller)
             .await?
             .into_iter()
-            .filter(|b| b.status == crate::domain::BookingStatus::Confirmed)
+            .filter(|b| b.status.charges())
             .map(|b| (b.interval, b.count()))
             .collect();
         Ok(self.limits.quotas.use_at(&held, self.clock.now()))

@@ -55,6 +55,10 @@ pub enum BookingStatus {
     Confirmed,
     /// Released; kept for the record.
     Cancelled,
+    /// Cancelled after it started: its end is the cancel time and the time used stays
+    /// charged. Shown as `cancelled` (API.md "Budget").
+    #[serde(rename = "cancelled")]
+    Ended,
 }
 
 impl BookingStatus {
@@ -62,8 +66,18 @@ impl BookingStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Confirmed => "confirmed",
-            Self::Cancelled => "cancelled",
+            Self::Cancelled | Self::Ended => "cancelled",
         }
+    }
+
+    /// Whether its price is charged: confirmed, or ended early (the time used).
+    pub fn charges(self) -> bool {
+        matches!(self, Self::Confirmed | Self::Ended)
+    }
+
+    /// Whether it still holds devices or can change.
+    pub fn is_cancelled(self) -> bool {
+        matches!(self, Self::Cancelled | Self::Ended)
     }
 
     /// Parses the stored form.
@@ -109,6 +123,36 @@ pub fn price(price_per_hour: Cents, count: u32, interval: &Interval) -> Cents {
     let seconds = interval.duration().num_seconds() as i128;
     let cents = price_per_hour.0 as i128 * count as i128 * seconds;
     Cents(((cents + 1800) / 3600) as i64)
+}
+
+/// What cancelling `b` at `now` makes of it (API.md "Budget"): before its start, cancelled
+/// with its whole price released; once started, **ended early** — its end becomes `now`
+/// rounded up to the minute (at least a minute after its start) and its price that of the
+/// time used; `None` once it has ended (there is nothing left to cancel).
+pub fn cancelled_at(b: &Booking, now: DateTime<Utc>, price_per_hour: Cents) -> Option<Booking> {
+    if now >= b.interval.end() {
+        return None;
+    }
+    if now < b.interval.start() {
+        return Some(Booking {
+            status: BookingStatus::Cancelled,
+            ..b.clone()
+        });
+    }
+    let minute = 60_000;
+    let ms = now.timestamp_millis();
+    let up = DateTime::from_timestamp_millis((ms + minute - 1).div_euclid(minute) * minute)
+        .unwrap_or(now);
+    let end = up
+        .max(b.interval.start() + Duration::minutes(1))
+        .min(b.interval.end());
+    let interval = Interval::new(b.interval.start(), end).ok()?;
+    Some(Booking {
+        interval,
+        price_total: price(price_per_hour, b.count(), &interval),
+        status: BookingStatus::Ended,
+        ..b.clone()
+    })
 }
 
 /// Limits a booking request must respect.
@@ -367,4 +411,53 @@ pub fn check_against(inventory: &super::Inventory, bookings: &[Booking]) -> Resu
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod cancel_tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn booking() -> Booking {
+        let t = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
+        Booking {
+            id: BookingId::new(),
+            owner: Owner::from_stored("user:a".into()),
+            model: "H100-80GB".into(),
+            gpus: vec![Device::parse("hopper-01:0").unwrap()],
+            interval: Interval::new(t, t + Duration::hours(4)).unwrap(),
+            price_total: Cents(1556),
+            status: BookingStatus::Confirmed,
+            created_at: t - Duration::days(1),
+        }
+    }
+
+    #[test]
+    fn before_the_start_the_whole_booking_is_cancelled() {
+        let b = booking();
+        let c = cancelled_at(&b, b.interval.start() - Duration::seconds(1), Cents(389)).unwrap();
+        assert_eq!(
+            (c.status, c.interval, c.price_total),
+            (BookingStatus::Cancelled, b.interval, b.price_total)
+        );
+    }
+
+    #[test]
+    fn once_started_it_ends_at_the_next_minute_and_charges_the_time_used() {
+        let b = booking();
+        let s = b.interval.start();
+        let c = cancelled_at(&b, s + Duration::milliseconds(90_001), Cents(389)).unwrap();
+        assert_eq!(c.status, BookingStatus::Ended);
+        assert_eq!(c.interval.end(), s + Duration::minutes(2));
+        assert_eq!(c.price_total, Cents(13)); // 2 min of $3.89/h
+                                              // On the minute stays on it; at the very start it lasts a minute.
+        let on = cancelled_at(&b, s + Duration::minutes(30), Cents(389)).unwrap();
+        assert_eq!(on.interval.end(), s + Duration::minutes(30));
+        let first = cancelled_at(&b, s, Cents(389)).unwrap();
+        assert_eq!(first.interval.end(), s + Duration::minutes(1));
+        assert!(
+            cancelled_at(&b, b.interval.end(), Cents(389)).is_none(),
+            "ended"
+        );
+    }
 }

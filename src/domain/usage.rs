@@ -4,7 +4,7 @@
 //! Pure: the callers read the bookings; the sums are here so that the caller's and the
 //! admin's views count the same way.
 
-use super::booking::{Booking, BookingStatus, Interval};
+use super::booking::{Booking, Interval};
 use super::money::Cents;
 use std::collections::BTreeMap;
 
@@ -34,7 +34,7 @@ impl Use {
 
 /// The part of one booking inside `window` (nothing for a cancelled one).
 pub fn use_of(b: &Booking, window: &Interval) -> Use {
-    if b.status != BookingStatus::Confirmed {
+    if !b.status.charges() {
         return Use::default();
     }
     let from = b.interval.start().max(window.start());
@@ -74,7 +74,7 @@ pub fn grouped(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{BookingId, Device, Owner};
+    use crate::domain::{BookingId, BookingStatus, Device, Owner};
     use chrono::{DateTime, Utc};
 
     fn at(s: &str) -> DateTime<Utc> {

@@ -72,7 +72,7 @@ fn event(e: &Entry, currency: &str) -> Event {
         .sequence(e.sequence)
         .status(match b.status {
             BookingStatus::Confirmed => EventStatus::Confirmed,
-            BookingStatus::Cancelled => EventStatus::Cancelled,
+            BookingStatus::Cancelled | BookingStatus::Ended => EventStatus::Cancelled,
         });
     ev.done()
 }

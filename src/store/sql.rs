@@ -263,7 +263,7 @@ impl SqlStore {
     ) -> Result<Vec<Booking>, StoreError> {
         let sql = format!(
             "SELECT b.id, b.owner, b.model, b.start_at, b.end_at, b.price_cents, b.status, \
-             b.created_at, d.device FROM bookings b JOIN booking_devices d ON d.booking_id = b.id \
+             b.ended_early, b.created_at, d.device FROM bookings b JOIN booking_devices d ON d.booking_id = b.id \
              {filter} ORDER BY b.created_at, b.id, d.position"
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -306,8 +306,8 @@ async fn insert_booking(
     b: &Booking,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO bookings (id, owner, model, count, start_at, end_at, price_cents, status, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO bookings (id, owner, model, count, start_at, end_at, price_cents, status, \
+         created_at, ended_early) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(b.id.to_string())
     .bind(b.owner.as_str().to_string())
@@ -318,6 +318,7 @@ async fn insert_booking(
     .bind(b.price_total.0)
     .bind(b.status.as_str())
     .bind(b.created_at.timestamp_millis())
+    .bind(i64::from(b.status == BookingStatus::Ended))
     .execute(&mut **tx)
     .await?;
     insert_devices(tx, b).await
@@ -628,8 +629,8 @@ async fn holdings_tx(
     now: DateTime<Utc>,
 ) -> Result<Vec<(Interval, u32)>, StoreError> {
     let rows = sqlx::query(
-        "SELECT start_at, end_at, count FROM bookings WHERE owner = $1 AND status = 'confirmed' \
-         AND start_at < $2 AND end_at > $3 AND id <> $4 \
+        "SELECT start_at, end_at, count FROM bookings WHERE owner = $1 \
+         AND (status = 'confirmed' OR ended_early = 1) AND start_at < $2 AND end_at > $3 AND id <> $4 \
          UNION ALL SELECT start_at, end_at, count FROM holds WHERE owner = $1 \
          AND state = 'held' AND expires_at > $5 AND start_at < $2 AND end_at > $3 AND id <> $4",
     )
@@ -705,7 +706,7 @@ async fn booking_tx(
 ) -> Result<Option<Booking>, StoreError> {
     let rows = sqlx::query(
         "SELECT b.id, b.owner, b.model, b.start_at, b.end_at, b.price_cents, b.status, \
-         b.created_at, d.device FROM bookings b JOIN booking_devices d ON d.booking_id = b.id \
+         b.ended_early, b.created_at, d.device FROM bookings b JOIN booking_devices d ON d.booking_id = b.id \
          WHERE b.id = $1 ORDER BY d.position",
     )
     .bind(id.to_string())
@@ -773,7 +774,7 @@ async fn changed(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
 ) -> Result<Booking, StoreError> {
     use crate::domain::booking::{check_request, RequestError};
-    if old.status == BookingStatus::Cancelled {
+    if old.status.is_cancelled() {
         return Err(StoreError::BookingCancelled);
     }
     let now = rules.now;
@@ -896,8 +897,13 @@ fn rows_to_bookings(rows: Vec<AnyRow>) -> Result<Vec<Booking>, StoreError> {
             interval: Interval::new(ts(r.try_get("start_at")?)?, ts(r.try_get("end_at")?)?)
                 .map_err(StoreError::Invalid)?,
             price_total: Cents(r.try_get("price_cents")?),
-            status: BookingStatus::parse(&status)
-                .ok_or_else(|| StoreError::Invalid(format!("bad stored status {status}")))?,
+            status: match BookingStatus::parse(&status) {
+                Some(BookingStatus::Cancelled) if r.try_get::<i64, _>("ended_early")? != 0 => {
+                    BookingStatus::Ended
+                }
+                Some(s) => s,
+                None => return Err(StoreError::Invalid(format!("bad stored status {status}"))),
+            },
             created_at: Utc
                 .timestamp_millis_opt(created)
                 .single()
@@ -1031,30 +1037,54 @@ impl BookingStore for SqlStore {
         origin: &Origin,
         now: DateTime<Utc>,
     ) -> Result<Booking, StoreError> {
+        // Read before the transaction: the price of the time used, if it has started.
+        let inventory = self.inventory().await?;
         self.bounded(async {
             let mut tx = self.begin_write().await?;
             let Some(found) = booking_tx(&mut tx, id).await?.filter(|b| &b.owner == owner) else {
                 return Err(StoreError::BookingNotFound);
             };
             lock_model(&mut tx, &found.model).await?;
-            let mut b = booking_tx(&mut tx, id)
+            let b = booking_tx(&mut tx, id)
                 .await?
                 .ok_or(StoreError::BookingNotFound)?;
-            if b.status == BookingStatus::Cancelled {
+            if b.status.is_cancelled() {
                 tx.commit().await?;
                 return Ok(b);
             }
-            sqlx::query("UPDATE bookings SET status = 'cancelled' WHERE id = $1")
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await?;
-            b.status = BookingStatus::Cancelled;
-            // Cancelling releases the price.
+            let price_per_hour = inventory
+                .find(&b.model)
+                .map(|m| m.price_per_hour)
+                .ok_or_else(|| StoreError::UnknownModel(b.model.clone()))?;
+            let Some(after) = crate::domain::booking::cancelled_at(&b, now, price_per_hour) else {
+                return Err(rejected(
+                    "booking_ended",
+                    "the booking has ended; there is nothing left to cancel",
+                ));
+            };
+            sqlx::query(
+                "UPDATE bookings SET status = 'cancelled', ended_early = $1, end_at = $2, \
+                 price_cents = $3 WHERE id = $4",
+            )
+            .bind(i64::from(after.status == BookingStatus::Ended))
+            .bind(after.interval.end().timestamp())
+            .bind(after.price_total.0)
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+            // Cancelling before the start releases the whole price; ending early keeps the
+            // price of the time used.
+            let kept = if after.status == BookingStatus::Ended {
+                after.price_total.0
+            } else {
+                0
+            };
             commit_price(
                 &mut tx,
-                Charge::booking(-b.price_total.0, b.price_total, None, now),
+                Charge::booking(kept - b.price_total.0, b.price_total, None, now),
             )
             .await?;
+            let b = after;
             let ticket = record_change(
                 &mut tx,
                 self.dialect,
@@ -1334,7 +1364,7 @@ impl BookingStore for SqlStore {
             Some(b) => b.clone(),
             None => {
                 let sql = "SELECT b.id, b.owner, b.model, b.start_at, b.end_at, b.price_cents, b.status, \
-                     b.created_at, d.device FROM bookings b JOIN booking_devices d ON d.booking_id = b.id \
+                     b.ended_early, b.created_at, d.device FROM bookings b JOIN booking_devices d ON d.booking_id = b.id \
                      ORDER BY b.created_at, b.id, d.position";
                 rows_to_bookings(sqlx::query(sql).fetch_all(&mut *tx).await?)?
             }
@@ -1366,7 +1396,7 @@ impl BookingStore for SqlStore {
             }
             sqlx::query(
                 "UPDATE project_money SET confirmed_cents = (SELECT CAST(COALESCE(SUM(price_cents), 0) AS BIGINT) \
-                 FROM bookings WHERE status = 'confirmed') WHERE project = 'default'",
+                 FROM bookings WHERE status = 'confirmed' OR ended_early = 1) WHERE project = 'default'",
             )
             .execute(&mut *tx)
             .await?;
@@ -1442,9 +1472,9 @@ impl BookingStore for SqlStore {
     async fn money(&self, now: DateTime<Utc>) -> Result<(Cents, Cents), StoreError> {
         self.bounded(async {
             let row = sqlx::query(
-                "SELECT CAST(COALESCE(SUM(CASE WHEN end_at > $1 THEN price_cents ELSE 0 END), 0) AS BIGINT), \
-                 CAST(COALESCE(SUM(CASE WHEN end_at <= $1 THEN price_cents ELSE 0 END), 0) AS BIGINT) \
-                 FROM bookings WHERE status = 'confirmed'",
+                "SELECT CAST(COALESCE(SUM(CASE WHEN end_at > $1 AND ended_early = 0 THEN price_cents ELSE 0 END), 0) AS BIGINT), \
+                 CAST(COALESCE(SUM(CASE WHEN end_at <= $1 OR ended_early = 1 THEN price_cents ELSE 0 END), 0) AS BIGINT) \
+                 FROM bookings WHERE status = 'confirmed' OR ended_early = 1",
             )
             .bind(now.timestamp())
             .fetch_one(&self.pool)

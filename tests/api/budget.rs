@@ -123,3 +123,79 @@ async fn concurrent_bookings_on_two_instances_never_overdraw() {
         .unwrap();
     assert_eq!(acct["project"]["remaining"], 3.32);
 }
+
+#[tokio::test]
+async fn a_started_booking_is_ended_early_and_charges_the_time_used() {
+    use hpcbot::domain::Clock;
+    use hpcbot::server::Overrides;
+    let t0 = tomorrow(9);
+    let clock = Clock::fixed(t0 - Duration::hours(1));
+    let app = spawn_with(Spawn {
+        settings: vec![("budget", "100".into()), ("session_ttl", "30d".into())],
+        overrides: Overrides {
+            clock: Some(clock.clone()),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    let sid = new_session(&app).await;
+    // 2 H100 for 4 h from t0: $31.12.
+    let b: Value = post_booking(&app, &sid, "H100", 2, t0, 4)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = b["id"].as_str().unwrap().to_string();
+    // 1 h 10 min 30 s after the start: ended at 1 h 11 min (rounded up to the minute).
+    clock.advance(Duration::hours(1) + Duration::minutes(70) + Duration::seconds(30));
+    let res = app
+        .delete(&format!("/api/bookings/{id}?session_id={sid}"))
+        .await;
+    assert_eq!(res.status(), 200);
+    let ended: Value = res.json().await.unwrap();
+    assert_eq!(ended["status"], "cancelled");
+    let end = t0 + Duration::minutes(71);
+    assert_eq!(ended["end"], end.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+    // 2 × 71/60 h × $3.89 = $9.21
+    assert_eq!(ended["price_total"], 9.21);
+    // Its devices are free from then on, and the time used stays spent.
+    let other = new_session(&app).await;
+    assert_eq!(
+        post_booking(&app, &other, "H100", 8, end, 2).await.status(),
+        201
+    );
+    let a: Value = app
+        .get(&format!("/api/account?session_id={sid}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(a["project"]["spent"], 9.21);
+    // The other person's 8 H100 ($62.24) are committed; 100 - 62.24 - 9.21 = 28.55.
+    assert_eq!(a["project"]["remaining"], 28.55);
+    // A second cancellation changes nothing.
+    let again: Value = app
+        .delete(&format!("/api/bookings/{id}?session_id={sid}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["end"], ended["end"]);
+    assert_eq!(again["price_total"], 9.21);
+    // A booking that has ended has nothing left to cancel.
+    let past: Value = post_booking(&app, &sid, "V100", 1, end, 1)
+        .await
+        .json()
+        .await
+        .unwrap();
+    clock.advance(Duration::hours(3));
+    let past_id = past["id"].as_str().unwrap();
+    expect_error(
+        app.delete(&format!("/api/bookings/{past_id}?session_id={sid}"))
+            .await,
+        400,
+        "booking_ended",
+    )
+    .await;
+}
