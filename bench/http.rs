@@ -384,6 +384,7 @@ async fn slots() {
             price_total: Cents(0),
             status: BookingStatus::Confirmed,
             created_at: chrono::Utc::now(),
+            series: None,
         });
     }
     let horizon = next_free.iter().max().unwrap();

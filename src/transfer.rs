@@ -26,10 +26,14 @@ pub struct BookingRecord {
     pub gpus: Vec<String>,
     /// Decimal amount.
     pub price_total: f64,
-    /// `confirmed` or `cancelled`.
+    /// `confirmed`, `cancelled`, or `ended` (cancelled after it started: the time used is
+    /// charged).
     pub status: String,
     /// RFC 3339.
     pub created_at: DateTime<Utc>,
+    /// The recurring series it belongs to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series_id: Option<String>,
 }
 
 /// The file form of `bookings.json`.
@@ -73,13 +77,22 @@ pub fn parse_bookings(text: &str) -> Result<Vec<Booking>, String> {
                 gpus,
                 interval: Interval::new(r.start, r.end).map_err(|e| at("end", e))?,
                 price_total: Cents::from_decimal(r.price_total),
-                status: BookingStatus::parse(&r.status).ok_or_else(|| {
-                    at(
-                        "status",
-                        format!("`{}` must be confirmed or cancelled", r.status),
-                    )
-                })?,
+                status: match r.status.as_str() {
+                    "ended" => BookingStatus::Ended,
+                    s => BookingStatus::parse(s).ok_or_else(|| {
+                        at(
+                            "status",
+                            format!("`{}` must be confirmed, cancelled or ended", r.status),
+                        )
+                    })?,
+                },
                 created_at: r.created_at,
+                series: r
+                    .series_id
+                    .as_deref()
+                    .map(crate::domain::series::SeriesId::parse)
+                    .transpose()
+                    .map_err(|e| at("series_id", e.to_string()))?,
             })
         })
         .collect()
@@ -99,8 +112,12 @@ pub fn bookings_file(bookings: &[Booking]) -> BookingsFile {
                 end: b.interval.end(),
                 gpus: b.gpus.iter().map(|d| d.to_string()).collect(),
                 price_total: b.price_total.as_decimal(),
-                status: b.status.as_str().to_string(),
+                status: match b.status {
+                    BookingStatus::Ended => "ended".to_string(),
+                    s => s.as_str().to_string(),
+                },
                 created_at: b.created_at,
+                series_id: b.series.as_ref().map(|s| s.to_string()),
             })
             .collect(),
     }

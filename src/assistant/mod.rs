@@ -4,6 +4,7 @@
 pub mod builtin;
 pub mod holds;
 pub mod llm;
+pub mod series;
 pub mod tools;
 
 use crate::domain::{Owner, SessionId};

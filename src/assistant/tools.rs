@@ -55,6 +55,16 @@ pub enum ToolError {
     /// A hold that is not there, expired, or one too many.
     #[error(transparent)]
     Hold(crate::domain::hold::HoldError),
+    /// One occurrence of a series could not be booked, so none was.
+    #[error("occurrence {} (starting {}): {source}", .index + 1, .start.to_rfc3339())]
+    Occurrence {
+        /// Its place in the series, from 0.
+        index: usize,
+        /// When it starts.
+        start: DateTime<Utc>,
+        /// Why it could not be booked.
+        source: Box<ToolError>,
+    },
     /// No such booking for this caller.
     #[error("no booking of yours matches `{0}`")]
     BookingNotFound(String),
@@ -106,6 +116,15 @@ impl From<StoreError> for ToolError {
             StoreError::Rejected { code, message } => Self::Invalid { code, message },
             StoreError::Quota(q) => Self::Quota(q),
             StoreError::Hold(h) => Self::Hold(h),
+            StoreError::Occurrence {
+                index,
+                start,
+                source,
+            } => Self::Occurrence {
+                index,
+                start,
+                source: Box::new((*source).into()),
+            },
             StoreError::Budget {
                 budget,
                 remaining,
@@ -179,6 +198,9 @@ pub struct BookingView {
     pub created_at: DateTime<Utc>,
     /// The owner's project when it was made.
     pub project: String,
+    /// The recurring series it is an occurrence of (absent for a single booking).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub series_id: Option<String>,
 }
 
 impl From<&Booking> for BookingView {
@@ -194,6 +216,7 @@ impl From<&Booking> for BookingView {
             status: b.status,
             created_at: b.created_at,
             project: DEFAULT_PROJECT.to_string(),
+            series_id: b.series.as_ref().map(|s| s.to_string()),
         }
     }
 }
@@ -601,6 +624,7 @@ impl Tools {
     }
 
     /// Cancels the caller's booking named by its id or a unique prefix of it (>= 4 digits).
+    /// One that has started is ended early (API.md "Budget").
     pub async fn cancel(&self, caller: &Owner, id: &str) -> Result<Booking, ToolError> {
         let full = self.resolve_id(caller, id).await?;
         self.store

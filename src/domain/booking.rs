@@ -109,6 +109,8 @@ pub struct Booking {
     pub status: BookingStatus,
     /// When it was made.
     pub created_at: DateTime<Utc>,
+    /// The recurring series it is an occurrence of, if any.
+    pub series: Option<super::series::SeriesId>,
 }
 
 impl Booking {
@@ -429,6 +431,7 @@ mod cancel_tests {
             price_total: Cents(1556),
             status: BookingStatus::Confirmed,
             created_at: t - Duration::days(1),
+            series: None,
         }
     }
 

@@ -112,6 +112,7 @@ impl Hold {
             price_total: self.price_total,
             status: super::BookingStatus::Confirmed,
             created_at: now,
+            series: None,
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod hold;
 pub mod ids;
 pub mod money;
 pub mod quota;
+pub mod series;
 pub mod slots;
 pub mod usage;
 

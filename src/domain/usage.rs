@@ -96,6 +96,7 @@ mod tests {
             price_total: Cents(cents),
             status: BookingStatus::Confirmed,
             created_at: at(a),
+            series: None,
         }
     }
 

@@ -116,6 +116,25 @@ impl From<ToolError> for ApiError {
                 }));
                 e
             }
+            ToolError::Occurrence {
+                index,
+                start,
+                source,
+            } => {
+                // The occurrence's own error, naming which one it is.
+                let mut e = Self::from(*source);
+                e.message = format!(
+                    "occurrence {} of the series (starting {}): {}",
+                    index + 1,
+                    start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    e.message
+                );
+                let mut details = e.details.take().unwrap_or_else(|| json!({}));
+                details["occurrence"] = json!(index + 1);
+                details["start"] = json!(start);
+                e.details = Some(details);
+                e
+            }
             ToolError::Hold(h) => {
                 use crate::domain::hold::HoldError;
                 let (status, code) = match h {

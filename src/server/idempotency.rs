@@ -40,6 +40,8 @@ fn hold_after_commit() -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Route {
     Booking,
+    /// `POST /api/bookings/series`: the reply is the series, stored in its transaction.
+    Series,
     Chat,
     Stream,
 }
@@ -48,6 +50,7 @@ fn route_of(method: &Method, path: &str) -> Option<Route> {
     let path = path.trim_end_matches('/');
     match (method, path) {
         (&Method::POST, "/api/bookings") => Some(Route::Booking),
+        (&Method::POST, "/api/bookings/series") => Some(Route::Series),
         (&Method::POST, "/api/chat") => Some(Route::Chat),
         (&Method::POST, p)
             if p.strip_prefix("/api/holds/")
@@ -264,11 +267,22 @@ pub async fn idempotency(State(s): State<AppState>, req: Request, next: Next) ->
             } else {
                 200
             };
-            Some(Box::new(move |b| StoredReply {
-                status,
-                body: serde_json::to_string(&BookingView::from(b)).unwrap_or_default(),
+            Some(Box::new(move |made| match made {
+                idempotency::Made::Booking(b) => Some(StoredReply {
+                    status,
+                    body: serde_json::to_string(&BookingView::from(b)).unwrap_or_default(),
+                }),
+                idempotency::Made::Series(_) => None,
             }))
         }
+        Route::Series => Some(Box::new(|made| match made {
+            idempotency::Made::Series(m) => Some(StoredReply {
+                status: 201,
+                body: serde_json::to_string(&super::series::SeriesView::from(m))
+                    .unwrap_or_default(),
+            }),
+            idempotency::Made::Booking(_) => None,
+        })),
         _ => None,
     };
     let ticket = Arc::new(Ticket::new(caller, key, token, render));

@@ -17,6 +17,7 @@ pub mod idempotency;
 pub mod listen;
 pub mod middleware;
 pub mod openai;
+pub mod series;
 pub mod sessions;
 pub mod sse;
 pub mod ui;
@@ -256,6 +257,8 @@ pub fn redact(url: &str) -> String {
         bookings::events,
         bookings::slots,
         bookings::all,
+        series::create,
+        series::cancel,
         holds::create,
         holds::list,
         holds::one,
@@ -314,6 +317,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/calendar/feed", post(calendar::create_feed))
         .route("/api/calendar/feed/{file}", get(calendar::feed))
         .route("/api/slots", get(bookings::slots))
+        .route("/api/bookings/series", post(series::create))
+        .route("/api/bookings/series/{id}", delete(series::cancel))
         .route("/api/holds", get(holds::list).post(holds::create))
         .route("/api/holds/{id}", get(holds::one).delete(holds::release))
         .route("/api/holds/{id}/confirm", post(holds::confirm))

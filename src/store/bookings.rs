@@ -2,6 +2,7 @@
 //! database itself so that it holds across every server instance.
 
 use crate::domain::hold::{Hold, HoldId, HoldRules};
+use crate::domain::series::{OnConflict, SeriesId};
 use crate::domain::{Booking, BookingId, Cents, Device, Interval, Inventory, Owner};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -55,6 +56,16 @@ pub enum StoreError {
     /// A hold that is not there, expired, or one too many.
     #[error(transparent)]
     Hold(#[from] crate::domain::hold::HoldError),
+    /// One occurrence of a series could not be booked, so none was (`on_conflict: fail`).
+    #[error("occurrence {} (starting {}): {source}", .index + 1, .start.to_rfc3339())]
+    Occurrence {
+        /// Its place in the series, from 0.
+        index: usize,
+        /// When it starts.
+        start: DateTime<Utc>,
+        /// Why it could not be booked.
+        source: Box<StoreError>,
+    },
     /// Import data broke a rule; the message names the record and field.
     #[error("{0}")]
     Invalid(String),
@@ -245,6 +256,28 @@ pub struct Busy {
     pub gpus: Vec<Device>,
 }
 
+/// A series as booked.
+#[derive(Debug, Clone)]
+pub struct SeriesMade {
+    /// Its id (on each of its bookings).
+    pub id: SeriesId,
+    /// The occurrences booked, in order.
+    pub bookings: Vec<Booking>,
+    /// The occurrences not booked (`OnConflict::Skip`), in order.
+    pub skipped: Vec<Skipped>,
+}
+
+/// An occurrence of a series that was not booked, and why.
+#[derive(Debug, Clone)]
+pub struct Skipped {
+    /// When it would have been.
+    pub interval: Interval,
+    /// The error code a single booking would have had (`insufficient_capacity`, ...).
+    pub code: &'static str,
+    /// What the error says.
+    pub message: String,
+}
+
 /// Persistence of inventory and bookings.
 #[async_trait]
 pub trait BookingStore: Send + Sync {
@@ -333,4 +366,22 @@ pub trait BookingStore: Send + Sync {
     async fn hold_of(&self, owner: &Owner, id: &HoldId) -> Result<Hold, StoreError>;
     /// `owner`'s holds live at `now`, oldest first.
     async fn holds(&self, owner: &Owner, now: DateTime<Utc>) -> Result<Vec<Hold>, StoreError>;
+    /// Books `occurrences` of `new` as one series in one transaction (API.md "Recurring
+    /// bookings"): all or none with `OnConflict::Fail` (`StoreError::Occurrence` names the
+    /// first that does not fit), else those that fit, the others listed as skipped.
+    async fn create_series(
+        &self,
+        new: NewBooking,
+        occurrences: &[Interval],
+        on_conflict: OnConflict,
+    ) -> Result<SeriesMade, StoreError>;
+    /// Cancels every occurrence of `owner`'s series not yet ended; every occurrence as it
+    /// is now, by start.
+    async fn cancel_series(
+        &self,
+        owner: &Owner,
+        id: &SeriesId,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Booking>, StoreError>;
 }

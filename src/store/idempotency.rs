@@ -75,8 +75,18 @@ pub trait IdempotencyStore: Send + Sync {
     async fn sweep_idempotency(&self, now_ms: i64) -> Result<u64, StoreError>;
 }
 
-/// How a booking change renders the reply of the request that made it.
-pub type Render = Box<dyn Fn(&Booking) -> StoredReply + Send + Sync>;
+/// What a booking request made, for its reply.
+#[derive(Debug, Clone, Copy)]
+pub enum Made<'a> {
+    /// One booking (created, changed, cancelled, or booked from a hold).
+    Booking(&'a Booking),
+    /// A recurring series.
+    Series(&'a super::bookings::SeriesMade),
+}
+
+/// How a booking change renders the reply of the request that made it (`None`: not the
+/// route's kind of result, so nothing is stored in the transaction).
+pub type Render = Box<dyn Fn(Made<'_>) -> Option<StoredReply> + Send + Sync>;
 
 /// The running request's claim on its key, visible to the store through the task-local
 /// scope so that a booking change stores the reply in its own transaction.
@@ -110,11 +120,11 @@ impl Ticket {
     }
 
     /// The reply to store with a booking change, unless one was stored already.
-    pub fn reply_for(&self, booking: &Booking) -> Option<StoredReply> {
+    pub fn reply_for(&self, made: Made<'_>) -> Option<StoredReply> {
         if self.completed.load(Ordering::SeqCst) {
             return None;
         }
-        self.render.as_ref().map(|r| r(booking))
+        self.render.as_ref().and_then(|r| r(made))
     }
 
     /// Sets the reply a chat turn will give if its commit succeeds.

@@ -8,6 +8,7 @@
 //! devices read and the free ones chosen, so two bookings can never pick the same device.
 
 mod holds;
+mod series;
 
 use super::bookings::{
     BookingChange, BookingEvent, BookingStore, Busy, ChangeRules, EventKind, NewBooking, Origin,
@@ -263,7 +264,7 @@ impl SqlStore {
     ) -> Result<Vec<Booking>, StoreError> {
         let sql = format!(
             "SELECT b.id, b.owner, b.model, b.start_at, b.end_at, b.price_cents, b.status, \
-             b.ended_early, b.created_at, d.device FROM bookings b JOIN booking_devices d ON d.booking_id = b.id \
+             b.ended_early, b.series_id, b.created_at, d.device FROM bookings b JOIN booking_devices d ON d.booking_id = b.id \
              {filter} ORDER BY b.created_at, b.id, d.position"
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -307,7 +308,7 @@ async fn insert_booking(
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO bookings (id, owner, model, count, start_at, end_at, price_cents, status, \
-         created_at, ended_early) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+         created_at, ended_early, series_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(b.id.to_string())
     .bind(b.owner.as_str().to_string())
@@ -319,6 +320,7 @@ async fn insert_booking(
     .bind(b.status.as_str())
     .bind(b.created_at.timestamp_millis())
     .bind(i64::from(b.status == BookingStatus::Ended))
+    .bind(b.series.as_ref().map(|s| s.to_string()))
     .execute(&mut **tx)
     .await?;
     insert_devices(tx, b).await
@@ -378,6 +380,7 @@ fn row_to_event(r: &AnyRow) -> Result<BookingEvent, StoreError> {
             price_total: Cents(r.try_get("price_cents")?),
             status: BookingStatus::parse(&status).ok_or_else(|| bad("status", status.clone()))?,
             created_at: ms(r.try_get("created_at")?)?,
+            series: None,
         },
     })
 }
@@ -473,7 +476,8 @@ async fn record_change(
     proposal: Option<&ProposalKey>,
 ) -> Result<Option<Arc<super::idempotency::Ticket>>, StoreError> {
     let ticket = super::idempotency::current();
-    let reply = ticket.as_ref().and_then(|t| t.reply_for(b));
+    let made = super::idempotency::Made::Booking(b);
+    let reply = ticket.as_ref().and_then(|t| t.reply_for(made));
     let (Some(t), Some(reply)) = (ticket, reply) else {
         insert_event(tx, kind, b, origin, at, proposal).await?;
         return Ok(None);
@@ -706,7 +710,7 @@ async fn booking_tx(
 ) -> Result<Option<Booking>, StoreError> {
     let rows = sqlx::query(
         "SELECT b.id, b.owner, b.model, b.start_at, b.end_at, b.price_cents, b.status, \
-         b.ended_early, b.created_at, d.device FROM bookings b JOIN booking_devices d ON d.booking_id = b.id \
+         b.ended_early, b.series_id, b.created_at, d.device FROM bookings b JOIN booking_devices d ON d.booking_id = b.id \
          WHERE b.id = $1 ORDER BY d.position",
     )
     .bind(id.to_string())
@@ -908,6 +912,11 @@ fn rows_to_bookings(rows: Vec<AnyRow>) -> Result<Vec<Booking>, StoreError> {
                 .timestamp_millis_opt(created)
                 .single()
                 .ok_or_else(|| StoreError::Invalid(format!("bad stored time {created}")))?,
+            series: r
+                .try_get::<Option<String>, _>("series_id")?
+                .map(|s| crate::domain::series::SeriesId::parse(&s))
+                .transpose()
+                .map_err(|e| StoreError::Invalid(e.to_string()))?,
         });
     }
     Ok(out)
@@ -980,6 +989,7 @@ impl BookingStore for SqlStore {
                     interval: new.interval,
                     status: BookingStatus::Confirmed,
                     created_at: new.now,
+                    series: None,
                 };
                 insert_booking(&mut tx, &booking).await?;
                 if let Some(p) = &new.proposal {
@@ -1364,7 +1374,7 @@ impl BookingStore for SqlStore {
             Some(b) => b.clone(),
             None => {
                 let sql = "SELECT b.id, b.owner, b.model, b.start_at, b.end_at, b.price_cents, b.status, \
-                     b.ended_early, b.created_at, d.device FROM bookings b JOIN booking_devices d ON d.booking_id = b.id \
+                     b.ended_early, b.series_id, b.created_at, d.device FROM bookings b JOIN booking_devices d ON d.booking_id = b.id \
                      ORDER BY b.created_at, b.id, d.position";
                 rows_to_bookings(sqlx::query(sql).fetch_all(&mut *tx).await?)?
             }
@@ -1456,6 +1466,25 @@ impl BookingStore for SqlStore {
         now: DateTime<Utc>,
     ) -> Result<Vec<crate::domain::hold::Hold>, StoreError> {
         self.live_holds(owner, now).await
+    }
+
+    async fn create_series(
+        &self,
+        new: NewBooking,
+        occurrences: &[Interval],
+        on_conflict: crate::domain::series::OnConflict,
+    ) -> Result<super::bookings::SeriesMade, StoreError> {
+        self.make_series(new, occurrences, on_conflict).await
+    }
+
+    async fn cancel_series(
+        &self,
+        owner: &Owner,
+        id: &crate::domain::series::SeriesId,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Booking>, StoreError> {
+        self.end_series(owner, id, origin, now).await
     }
 
     async fn confirmed_total(&self) -> Result<Cents, StoreError> {

@@ -23,6 +23,7 @@ mod ops;
 mod props;
 mod quotas;
 mod redis;
+mod series;
 mod sessions;
 mod storm;
 mod understanding;

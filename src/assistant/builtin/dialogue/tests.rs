@@ -32,6 +32,7 @@ fn booking(id: &str, model: &str, count: u32, start: &str, end: &str) -> Booking
         price_total: Cents(100),
         status: BookingStatus::Confirmed,
         created_at: now(),
+        series: None,
     }
 }
 
