@@ -243,12 +243,14 @@ pub fn references(text: &str) -> Vec<Range<usize>> {
                     let from = w[h].span.end;
                     let rest = &lower[from..];
                     let stop = rest
-                        .find([',', '.', ';', '!', '?', '\n'])
+                        .find([',', '.', ';', '!', '?', '\n', '—', '–'])
                         .into_iter()
                         .chain(
-                            [" to ", " until ", " till ", " and ", " please", " so "]
-                                .iter()
-                                .filter_map(|m| rest.find(m)),
+                            [
+                                " to ", " until ", " till ", " and ", " please", " so ", " - ",
+                            ]
+                            .iter()
+                            .filter_map(|m| rest.find(m)),
                         )
                         .min()
                         .unwrap_or(rest.len());

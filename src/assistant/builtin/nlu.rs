@@ -230,7 +230,33 @@ impl Parsed {
 /// Understands `text`, with times relative to `now` in the configured zone.
 pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
     let whole = parse_one(text, inv, now);
-    with_clauses(text, whole, inv, now)
+    let mut p = with_clauses(text, whole, inv, now);
+    p.unread.extend(relative_refs(text));
+    p
+}
+
+/// "the one after my A100 booking", "the booking before the h100 one": a booking named by
+/// its place beside another is not read, so it is named back and asked.
+fn relative_refs(text: &str) -> Vec<Unread> {
+    let toks = tokens(&text.to_ascii_lowercase());
+    let mut out = Vec::new();
+    for (i, t) in toks.iter().enumerate() {
+        let prev = if i > 0 { toks[i - 1].as_str() } else { "" };
+        let next = toks.get(i + 1).map(String::as_str).unwrap_or("");
+        if matches!(t.as_str(), "after" | "before")
+            && matches!(
+                prev,
+                "one" | "booking" | "reservation" | "ones" | "bookings"
+            )
+            && matches!(next, "my" | "the" | "that" | "our")
+        {
+            out.push(Unread {
+                kind: unread::UnreadKind::Relative,
+                words: format!("{prev} {t} {next}"),
+            });
+        }
+    }
+    out
 }
 
 /// A cancel or change message read again by its clauses (`clauses`): a kept clause is
@@ -530,7 +556,14 @@ fn parse_in(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
         && !toks
             .iter()
             .any(|t| matches!(t.as_str(), "gpus" | "cards" | "ones" | "them"));
-    if count.is_none() && toks.iter().any(|t| t == "gpus" || t == "cards") && vague_amount(&toks) {
+    // "gpus needed for friday", "some cards": a plural without a number leaves how many
+    // open (asked), never one.
+    if count.is_none() && toks.iter().any(|t| t == "gpus" || t == "cards") {
+        count = Some(Count::Some);
+    }
+    // "my two postdocs each need one H100", "two A100s per student", "one apiece": a count
+    // per person is not the number to book; how many in all is asked.
+    if distributive(&toks) {
         count = Some(Count::Some);
     }
     let mut booking_ref = toks
@@ -1405,9 +1438,13 @@ fn ordinal_ref(toks: &[String]) -> Option<BookingRef> {
         ("5th", 5),
         ("last", 0),
     ];
-    for w in toks.windows(2) {
-        if let Some((_, n)) = ORD.iter().find(|(o, _)| *o == w[0]) {
-            if matches!(w[1].as_str(), "one" | "booking" | "reservation") {
+    let head = |w: &str| matches!(w, "one" | "booking" | "reservation");
+    for (i, w) in toks.iter().enumerate() {
+        if let Some((_, n)) = ORD.iter().find(|(o, _)| *o == w) {
+            // "the second one", and "the second H100 booking" (the second of those)
+            let next = toks.get(i + 1).map(String::as_str).unwrap_or("");
+            let after = toks.get(i + 2).map(String::as_str).unwrap_or("");
+            if head(next) || head(after) {
                 return Some(BookingRef::Ordinal(*n));
             }
         }
@@ -1790,6 +1827,8 @@ pub enum Pick {
     Cheapest,
     /// "the more expensive one": the highest price.
     Dearest,
+    /// "the booking I just made": the last one made.
+    Newest,
 }
 
 /// "the big a100 booking", "the later of my two": a size word anywhere, a time word only
@@ -1809,6 +1848,17 @@ fn which_one(toks: &[String]) -> Option<Pick> {
                 Some(Pick::Dearest)
             }
             "earlier" | "earliest" if after_the => Some(Pick::Earliest),
+            // "the booking I just made", "the one I just booked"
+            "just"
+                if toks.get(i + 1).is_some_and(|n| {
+                    matches!(
+                        n.as_str(),
+                        "made" | "booked" | "created" | "reserved" | "did"
+                    )
+                }) =>
+            {
+                Some(Pick::Newest)
+            }
             _ => None,
         }
     })
@@ -2395,6 +2445,75 @@ fn without_identifiers(text: &str) -> String {
 /// Words that say "more than one" without saying how many ("some", "several", "I need
 /// many", "multiple", "lots of", "a handful", "a bunch"): how many is asked. Not "how many"
 /// (a question), nor "too many" / "so many" (a story).
+/// Whether a count is said per person ("each", "apiece", "per student", "for every two
+/// students"), not in all. "each day", "per hour" are not: those are times and prices.
+fn distributive(toks: &[String]) -> bool {
+    const TIMES: &[&str] = &[
+        "day",
+        "days",
+        "week",
+        "weeks",
+        "weekday",
+        "weekdays",
+        "morning",
+        "afternoon",
+        "evening",
+        "night",
+        "time",
+        "hour",
+        "hours",
+        "month",
+        "gpu",
+        "card",
+        "booking",
+    ];
+    const PEOPLE: &[&str] = &[
+        "student",
+        "students",
+        "person",
+        "people",
+        "postdoc",
+        "postdocs",
+        "member",
+        "members",
+        "user",
+        "users",
+        "head",
+        "researcher",
+        "researchers",
+        "participant",
+        "participants",
+        "attendee",
+        "attendees",
+        "colleague",
+        "colleagues",
+        "intern",
+        "interns",
+        "engineer",
+        "engineers",
+        "of",
+    ];
+    // "one card each, so 6 rtx 4090", "8 in total": the total is said too.
+    let total_said = toks.windows(2).any(|w| {
+        matches!(w[0].as_str(), "so" | "total" | "altogether") && number(&w[1]).is_some()
+            || w[0] == "in" && matches!(w[1].as_str(), "total" | "all")
+            || number(&w[0]).is_some() && matches!(w[1].as_str(), "total" | "altogether")
+    }) || toks.iter().any(|t| t == "altogether");
+    !total_said
+        && toks.iter().enumerate().any(|(i, t)| {
+            let next = toks.get(i + 1).map(String::as_str).unwrap_or("");
+            let after = toks.get(i + 2).map(String::as_str).unwrap_or("");
+            match t.as_str() {
+                "apiece" | "everyone" | "everybody" => true,
+                "each" => !TIMES.contains(&next) && !super::words::WEEKDAYS.contains(&next),
+                "per" => PEOPLE.contains(&next),
+                // "for every two students", "every one of us"
+                "every" => PEOPLE.contains(&next) || PEOPLE.contains(&after) || next == "one",
+                _ => false,
+            }
+        })
+}
+
 fn vague_amount(toks: &[String]) -> bool {
     toks.iter().enumerate().any(|(i, t)| {
         let prev = if i > 0 { toks[i - 1].as_str() } else { "" };
@@ -2474,6 +2593,27 @@ fn approximate_time(text: &str) -> Option<when::Problem> {
                 Some(format!("{t} {next}"))
             }
             "first" if next == "thing" => Some("first thing".to_string()),
+            // "till late", "until late at night"
+            "until" | "till" | "til" if next == "late" => Some(format!("{t} late")),
+            // "end of next week", "end of the week": which day is not said
+            "end"
+                if next == "of"
+                    && w[i + 2..]
+                        .iter()
+                        .take(2)
+                        .any(|x| matches!(x.as_str(), "week" | "month")) =>
+            {
+                Some("end of the week".to_string())
+            }
+            // "except over lunch", "but not during lunch": a gap inside the time, not said
+            "except" | "excluding" | "without"
+                if w[i + 1..]
+                    .iter()
+                    .take(3)
+                    .any(|x| matches!(x.as_str(), "lunch" | "lunchtime" | "break" | "breaks")) =>
+            {
+                Some(format!("{t} {next}"))
+            }
             x if x.len() > 3
                 && x.ends_with("ish")
                 && x.starts_with(|c: char| c.is_ascii_digit()) =>

@@ -22,6 +22,8 @@ pub enum UnreadKind {
     Part,
     /// A date or time word outside everything the time grammar read ("tomorrow week").
     TimeWord,
+    /// "the one after my A100 booking": a booking named by its place beside another.
+    Relative,
 }
 
 /// One unread piece, as typed (lowercased tokens joined by spaces).

@@ -289,6 +289,9 @@ one at a time: which day and time is the first one?"
             UnreadKind::TimeWord => {
                 format!("I didn't understand {w} in that request: which day and time do you mean?")
             }
+            UnreadKind::Relative => {
+                format!("I can't tell which booking {w} is: name it by its id, model, day or time.")
+            }
         });
     }
     out.push("Nothing is booked or changed yet.".into());

@@ -88,6 +88,10 @@ pub struct ChangeAsk {
     /// "add 2 hours at the start": the time added goes before the booking, not after.
     #[serde(default)]
     pub extra_at_start: bool,
+    /// "move it to Saturday, same hours": a move, which keeps the booking's length; a
+    /// reading that changes the length is not what was said (asked instead).
+    #[serde(default)]
+    pub keep_length: bool,
 }
 
 impl ChangeAsk {
@@ -133,7 +137,10 @@ impl ChangeAsk {
             shift: mins(s.shift),
             later: p.change.later && !end_only,
             earlier: p.change.earlier && !end_only,
-            extend: (p.change.extend || p.change.more) && !end_only,
+            // ("move it to Saturday ... one more experiment": a "more" beside a move, with no
+            // time added, is not a longer booking.)
+            extend: (p.change.extend || p.change.more && !(p.change.moved && s.extra.is_none()))
+                && !end_only,
             shorten: p.change.shorten && !end_only,
             count: match p.count {
                 Some(Count::Exact(n)) => Some(n),
@@ -144,6 +151,17 @@ impl ChangeAsk {
             model: p.model().map(str::to_string),
             keep_end: p.change.keep_end,
             extra_at_start: s.extra.is_some() && p.change.start_named && !p.change.end_named,
+            keep_length: (p.change.moved
+                || p.words.windows(2).any(|w| {
+                    w[0] == "same"
+                        && matches!(w[1].as_str(), "hours" | "times" | "length" | "duration")
+                }))
+                && !(p.change.extend || p.change.shorten)
+                && !p.change.end_named
+                && s.duration.is_none()
+                && s.extra.is_none()
+                && s.by.is_none()
+                && s.end.is_none(),
         }
     }
 
@@ -194,6 +212,13 @@ impl ChangeAsk {
             }),
             model: self.model.or(old.model.clone()),
             keep_end: self.keep_end || old.keep_end && self.end.is_none(),
+            // A length or end said now is a new length, whatever the move said before.
+            keep_length: self.keep_length
+                || old.keep_length
+                    && self.minutes.is_none()
+                    && self.end.is_none()
+                    && !self.end_midnight
+                    && !direction,
             extra_at_start: if self.extra.is_some() {
                 self.extra_at_start
             } else {
@@ -814,7 +839,9 @@ fn transition(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
                 // "all of them"
                 draft.count_all = true;
             }
-            if (*asking == Slot::Count || draft.count.is_some() || p.correction)
+            // ("4" alone, while the model is asked: how many is still open, so it is that.)
+            let only_a_number = draft.count.is_none() && p.models.is_empty() && p.words.len() == 1;
+            if (*asking == Slot::Count || draft.count.is_some() || p.correction || only_a_number)
                 && p.count.is_none()
             {
                 if let Some(n) = p
@@ -1520,6 +1547,11 @@ fn refer<'b>(pool: &[&'b Booking], p: &Parsed, mem: &Memory, f: &Facts<'_>) -> V
             hits.retain(|b| b.id.as_str().starts_with(prefix.as_str()));
         }
         Some(BookingRef::Ordinal(n)) => {
+            // "the second H100 booking": the second of the H100 ones (none if there is
+            // only one, and the person is asked).
+            if !p.models.is_empty() {
+                hits.retain(|b| p.models.contains(&b.model));
+            }
             let order: Vec<&Booking> = if mem.listed.is_empty() {
                 hits.clone()
             } else {
@@ -1595,6 +1627,12 @@ fn refer<'b>(pool: &[&'b Booking], p: &Parsed, mem: &Memory, f: &Facts<'_>) -> V
         }),
         _ => {}
     }
+    // "the booking I just made": the one this chat made last, when it is among them.
+    if p.pick == Some(crate::assistant::builtin::nlu::Pick::Newest) {
+        if let Some(last) = &mem.last_booking {
+            narrow(&mut hits, Kept::One, |b| b.id.as_str() == last);
+        }
+    }
     // "the big one", "the later of my two": the one that is most so, if only one is.
     if let Some(pick) = p.pick {
         use crate::assistant::builtin::nlu::Pick;
@@ -1605,6 +1643,7 @@ fn refer<'b>(pool: &[&'b Booking], p: &Parsed, mem: &Memory, f: &Facts<'_>) -> V
             Pick::Earliest => -b.interval.start().timestamp(),
             Pick::Cheapest => -b.price_total.0,
             Pick::Dearest => b.price_total.0,
+            Pick::Newest => b.created_at.timestamp_millis(),
         };
         // "Big" is the GPUs and the time together: 8 GPUs for 2 hours beside 1 for 3 days is
         // no bigger by both, so neither is "the big one" (the person is asked).
@@ -2058,6 +2097,12 @@ fn change(b: &Booking, ask: &ChangeAsk, mem: Memory, f: &Facts<'_>) -> (State, P
     if end <= start {
         return refuse(mem, "the end would not be after the start");
     }
+    if ask.keep_length && end - start != e0 - s0 {
+        return refuse(
+            mem,
+            "a move keeps the booking's length, and what I read would change it — say the new day and start (and end, if it changes)",
+        );
+    }
     if start < f.now - Duration::minutes(5) && start != s0 {
         return refuse(mem, "the new start would be in the past");
     }
@@ -2126,10 +2171,16 @@ fn conditional(words: &[String]) -> bool {
 fn undecided(words: &[String]) -> bool {
     words.iter().enumerate().any(|(i, w)| {
         let prev = if i > 0 { words[i - 1].as_str() } else { "" };
+        let next = words.get(i + 1).map(String::as_str).unwrap_or("");
         match w.as_str() {
             "maybe" | "perhaps" | "unsure" | "undecided" => true,
             // "not sure yet", "not certain"
             "sure" | "certain" => prev == "not",
+            // "or was it saturday?", "let me check", "I'll check", "need to double-check"
+            "was" => prev == "or" && next == "it",
+            "check" | "double-check" | "doublecheck" => {
+                matches!(prev, "me" | "i'll" | "ill" | "to" | "must" | "should")
+            }
             _ => false,
         }
     })
