@@ -5,6 +5,7 @@ pub mod clock;
 pub mod gpu;
 pub mod hold;
 pub mod ids;
+pub mod maintenance;
 pub mod money;
 pub mod quota;
 pub mod series;

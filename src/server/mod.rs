@@ -15,6 +15,7 @@ pub mod health;
 pub mod holds;
 pub mod idempotency;
 pub mod listen;
+pub mod maintenance;
 pub mod middleware;
 pub mod openai;
 pub mod series;
@@ -259,6 +260,9 @@ pub fn redact(url: &str) -> String {
         bookings::all,
         series::create,
         series::cancel,
+        maintenance::create,
+        maintenance::list,
+        maintenance::remove,
         holds::create,
         holds::list,
         holds::one,
@@ -323,6 +327,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/holds/{id}", get(holds::one).delete(holds::release))
         .route("/api/holds/{id}/confirm", post(holds::confirm))
         .route("/api/admin/bookings", get(bookings::all))
+        .route(
+            "/api/admin/maintenance",
+            get(maintenance::list).post(maintenance::create),
+        )
+        .route("/api/admin/maintenance/{id}", delete(maintenance::remove))
         .route("/api/account", get(account::account))
         .route("/api/usage", get(account::usage))
         .route("/api/admin/usage", get(account::admin_usage))

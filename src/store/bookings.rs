@@ -2,6 +2,7 @@
 //! database itself so that it holds across every server instance.
 
 use crate::domain::hold::{Hold, HoldId, HoldRules};
+use crate::domain::maintenance::{Affected, Maintenance};
 use crate::domain::series::{OnConflict, SeriesId};
 use crate::domain::{Booking, BookingId, Cents, Device, Interval, Inventory, Owner};
 use async_trait::async_trait;
@@ -375,6 +376,21 @@ pub trait BookingStore: Send + Sync {
         occurrences: &[Interval],
         on_conflict: OnConflict,
     ) -> Result<SeriesMade, StoreError>;
+    /// Takes `gpus` out of service over `interval` (API.md "Maintenance") in one
+    /// transaction: each confirmed booking overlapping it on them is moved to other free
+    /// devices of its model, or cancelled with its price released.
+    async fn add_maintenance(
+        &self,
+        gpus: Vec<Device>,
+        interval: Interval,
+        reason: String,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(Maintenance, Affected), StoreError>;
+    /// The maintenance windows not ended by `now`, by start.
+    async fn maintenance(&self, now: DateTime<Utc>) -> Result<Vec<Maintenance>, StoreError>;
+    /// Ends a window: its devices are free again (`false`: no such window).
+    async fn remove_maintenance(&self, id: &BookingId) -> Result<bool, StoreError>;
     /// Cancels every occurrence of `owner`'s series not yet ended; every occurrence as it
     /// is now, by start.
     async fn cancel_series(

@@ -8,6 +8,7 @@
 //! devices read and the free ones chosen, so two bookings can never pick the same device.
 
 mod holds;
+mod maintenance;
 mod series;
 
 use super::bookings::{
@@ -220,13 +221,16 @@ impl SqlStore {
         Inventory::new(models).map_err(StoreError::Invalid)
     }
 
-    /// Every confirmed booking of `model` that ends after `from` (Unix seconds).
+    /// Every confirmed booking and maintenance window of `model` that ends after `from`
+    /// (Unix seconds). (Both change only under the model's lock, so they are cached together.)
     async fn busy_from(&self, model: &str, from: i64) -> Result<Vec<(Interval, Busy)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT b.id, b.start_at, b.end_at, d.device FROM bookings b \
+            "SELECT b.id, b.start_at, b.end_at, d.device, d.position FROM bookings b \
              JOIN booking_devices d ON d.booking_id = b.id \
              WHERE b.model = $1 AND b.status = 'confirmed' AND b.end_at > $2 \
-             ORDER BY b.id, d.position",
+             UNION ALL SELECT maintenance_id, start_at, end_at, device, 0 FROM maintenance_devices \
+             WHERE model = $1 AND end_at > $2 \
+             ORDER BY id, position",
         )
         .bind(model.to_string())
         .bind(from)
@@ -685,7 +689,9 @@ async fn busy_devices_tx(
          AND b.id <> $4 \
          UNION ALL SELECT d.device FROM holds h JOIN hold_devices d ON d.hold_id = h.id \
          WHERE h.model = $1 AND h.state = 'held' AND h.expires_at > $5 AND h.start_at < $2 \
-         AND h.end_at > $3",
+         AND h.end_at > $3 \
+         UNION ALL SELECT device FROM maintenance_devices WHERE model = $1 AND start_at < $2 \
+         AND end_at > $3",
     )
     .bind(model.to_string())
     .bind(interval.end().timestamp())
@@ -1264,6 +1270,8 @@ impl BookingStore for SqlStore {
                  UNION ALL SELECT h.id, h.start_at, h.end_at, d.device, d.position FROM holds h \
                  JOIN hold_devices d ON d.hold_id = h.id WHERE h.model = $1 AND h.state = 'held' \
                  AND h.expires_at > $4 AND h.start_at < $2 AND h.end_at > $3 \
+                 UNION ALL SELECT maintenance_id, start_at, end_at, device, 0 FROM maintenance_devices \
+                 WHERE model = $1 AND start_at < $2 AND end_at > $3 \
                  ORDER BY id, position",
             )
             .bind(model.to_string())
@@ -1475,6 +1483,34 @@ impl BookingStore for SqlStore {
         on_conflict: crate::domain::series::OnConflict,
     ) -> Result<super::bookings::SeriesMade, StoreError> {
         self.make_series(new, occurrences, on_conflict).await
+    }
+
+    async fn add_maintenance(
+        &self,
+        gpus: Vec<Device>,
+        interval: Interval,
+        reason: String,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<
+        (
+            crate::domain::maintenance::Maintenance,
+            crate::domain::maintenance::Affected,
+        ),
+        StoreError,
+    > {
+        self.add_window(gpus, interval, reason, origin, now).await
+    }
+
+    async fn maintenance(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<crate::domain::maintenance::Maintenance>, StoreError> {
+        self.windows(now).await
+    }
+
+    async fn remove_maintenance(&self, id: &BookingId) -> Result<bool, StoreError> {
+        self.remove_window(id).await
     }
 
     async fn cancel_series(

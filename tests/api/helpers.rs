@@ -228,6 +228,17 @@ pub async fn post_booking(
     .await
 }
 
+/// `GET /api/availability`'s `free`: how many `model` GPUs are free over `hours` from `start`.
+pub async fn free_gpus(app: &TestApp, model: &str, start: DateTime<Utc>, hours: i64) -> i64 {
+    let q = format!(
+        "/api/availability?model={model}&start={}&end={}",
+        start.format("%Y-%m-%dT%H:%M:%SZ"),
+        (start + Duration::hours(hours)).format("%Y-%m-%dT%H:%M:%SZ")
+    );
+    let v: Value = app.get(&q).await.json().await.unwrap();
+    v["free"].as_i64().unwrap_or_else(|| panic!("{v}"))
+}
+
 /// Asserts API.md's error shape and code; returns the message.
 pub async fn expect_error(res: reqwest::Response, status: u16, code: &str) -> String {
     assert_eq!(res.status().as_u16(), status, "status");

@@ -34,17 +34,6 @@ async fn confirm(app: &TestApp, sid: &str, id: &str) -> reqwest::Response {
     .await
 }
 
-async fn free(app: &TestApp, model: &str, start: DateTime<Utc>, hours: i64) -> i64 {
-    let end = start + Duration::hours(hours);
-    let q = format!(
-        "/api/availability?model={model}&start={}&end={}",
-        start.format("%Y-%m-%dT%H:%M:%SZ"),
-        end.format("%Y-%m-%dT%H:%M:%SZ")
-    );
-    let v: Value = app.get(&q).await.json().await.unwrap();
-    v["free"].as_i64().unwrap_or_else(|| panic!("{v}"))
-}
-
 fn clocked(clock: &Clock, settings: Vec<(&'static str, String)>) -> Spawn {
     Spawn {
         settings,
@@ -67,7 +56,7 @@ async fn held_books_exactly_what_was_held(app: TestApp) {
     assert_eq!(hold["gpus"].as_array().unwrap().len(), 6);
     assert!(hold["expires_at"].is_string(), "{hold}");
     // Taken for everyone else: availability, and another person's booking.
-    assert_eq!(free(&app, "H100", t, 4).await, 2);
+    assert_eq!(free_gpus(&app, "H100", t, 4).await, 2);
     expect_error(
         post_booking(&app, &b, "H100", 3, t, 4).await,
         409,
@@ -96,7 +85,7 @@ async fn held_books_exactly_what_was_held(app: TestApp) {
         .unwrap();
     assert_eq!(mine["bookings"].as_array().unwrap().len(), 1);
     // Held GPUs became booked ones: still 2 free, and no hold left.
-    assert_eq!(free(&app, "H100", t, 4).await, 2);
+    assert_eq!(free_gpus(&app, "H100", t, 4).await, 2);
     let holds: Value = app
         .get(&format!("/api/holds?session_id={a}"))
         .await
@@ -135,11 +124,15 @@ async fn an_expired_hold_frees_its_gpus_by_time_and_cannot_be_confirmed() {
         .json()
         .await
         .unwrap();
-    assert_eq!(free(&app, "H100", t, 2).await, 0);
+    assert_eq!(free_gpus(&app, "H100", t, 2).await, 0);
     clock.advance(Duration::seconds(119));
-    assert_eq!(free(&app, "H100", t, 2).await, 0, "held until expires_at");
+    assert_eq!(
+        free_gpus(&app, "H100", t, 2).await,
+        0,
+        "held until expires_at"
+    );
     clock.advance(Duration::seconds(1));
-    assert_eq!(free(&app, "H100", t, 2).await, 8, "free at expires_at");
+    assert_eq!(free_gpus(&app, "H100", t, 2).await, 8, "free at expires_at");
     assert_eq!(post_booking(&app, &b, "H100", 8, t, 2).await.status(), 201);
     let id = hold["id"].as_str().unwrap();
     let msg = expect_error(confirm(&app, &a, id).await, 410, "hold_expired").await;
@@ -174,11 +167,11 @@ async fn an_owner_has_at_most_max_holds_and_a_released_one_frees_its_gpus() {
         "too_many_holds",
     )
     .await;
-    assert_eq!(free(&app, "L40S", t, 2).await, 0);
+    assert_eq!(free_gpus(&app, "L40S", t, 2).await, 0);
     let id = first["id"].as_str().unwrap();
     let res = app.delete(&format!("/api/holds/{id}?session_id={a}")).await;
     assert_eq!(res.status(), 204);
-    assert_eq!(free(&app, "L40S", t, 2).await, 4);
+    assert_eq!(free_gpus(&app, "L40S", t, 2).await, 4);
     expect_error(confirm(&app, &a, id).await, 404, "hold_not_found").await;
     assert_eq!(post_hold(&app, &a, "V100", 1, t, 2).await.status(), 201);
     // Bad input is a clear error and holds nothing.

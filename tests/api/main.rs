@@ -18,6 +18,7 @@ mod helpers;
 mod holds;
 mod llm;
 mod llm_once;
+mod maintenance;
 mod openai_sdk;
 mod ops;
 mod props;
