@@ -503,6 +503,8 @@ settings! {
     min_notice: MaybeZero = "0s";
     /// how long a hold (`POST /api/holds`, and every proposal of the assistant) keeps its GPUs for its owner before it expires
     hold_ttl: Duration = "5m", check = |d: &Duration| at_least(d.as_secs(), 1, "s");
+    /// how long a waitlist offer (a hold made for the next entry in line when GPUs free up) is kept before it goes to the next
+    waitlist_hold: Duration = "30m", check = |d: &Duration| at_least(d.as_secs(), 1, "s");
     /// live holds one owner may have at once; more are `409 too_many_holds`
     max_holds_per_owner: u32 = "3";
     /// turns one chat session may hold; more are `409 session_full`

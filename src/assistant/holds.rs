@@ -105,7 +105,10 @@ impl Tools {
 
     /// Gives back the caller's hold `id`.
     pub async fn release_hold(&self, caller: &Owner, id: &str) -> Result<Hold, ToolError> {
-        Ok(self.store().release_hold(caller, &hold_id(id)?).await?)
+        Ok(self
+            .store()
+            .release_hold(caller, &hold_id(id)?, self.now_ms())
+            .await?)
     }
 
     /// The caller's hold `id`, in whatever state.

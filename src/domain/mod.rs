@@ -11,6 +11,7 @@ pub mod quota;
 pub mod series;
 pub mod slots;
 pub mod usage;
+pub mod waitlist;
 
 pub use booking::{Booking, BookingStatus, Interval};
 pub use clock::Clock;

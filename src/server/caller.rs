@@ -165,3 +165,23 @@ pub async fn reading_owner(
         SessionRef::New => Ok(caller.creator()),
     }
 }
+
+/// The owner a hold, series or waitlist entry is made for, and the session cookie to give
+/// when a session had to be made (a caller with no identity at all, as for `POST
+/// /api/bookings`).
+pub async fn acting_owner(
+    s: &AppState,
+    caller: &Caller,
+    explicit: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<(Owner, Option<HeaderValue>), ApiError> {
+    if let Some(o) = reading_owner(s, caller, explicit, headers).await? {
+        return Ok((o, None));
+    }
+    let session = s
+        .engine
+        .resolve(SessionRef::New, None, caller.creator().as_ref())
+        .await?;
+    let cookie = set_cookie(&session.id, s.config.session_ttl.as_secs());
+    Ok((session.owner, Some(cookie)))
+}

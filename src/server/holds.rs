@@ -9,11 +9,10 @@ use super::gpus::parse_interval;
 use super::AppState;
 use crate::assistant::holds::HoldView;
 use crate::assistant::tools::{BookingView, ToolError};
-use crate::chat::SessionRef;
 use crate::domain::hold::HoldError;
 use crate::domain::Owner;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
@@ -23,25 +22,6 @@ use serde::Serialize;
 pub struct HoldList {
     /// Oldest first.
     pub holds: Vec<HoldView>,
-}
-
-/// The owner a hold is made for, and the session cookie to give when one had to be made
-/// (a caller with no identity at all, as for `POST /api/bookings`).
-async fn acting_owner(
-    s: &AppState,
-    caller: &caller::Caller,
-    explicit: Option<&str>,
-    headers: &HeaderMap,
-) -> Result<(Owner, Option<HeaderValue>), ApiError> {
-    if let Some(o) = reading_owner(s, caller, explicit, headers).await? {
-        return Ok((o, None));
-    }
-    let session = s
-        .engine
-        .resolve(SessionRef::New, None, caller.creator().as_ref())
-        .await?;
-    let cookie = caller::set_cookie(&session.id, s.config.session_ttl.as_secs());
-    Ok((session.owner, Some(cookie)))
 }
 
 /// The caller, who must already be someone for a hold to be theirs.
@@ -71,7 +51,7 @@ pub async fn create(
     // Check the request before a session is made for it.
     s.tools.check(&req.model, req.count, &interval).await?;
     let named = req.session_id.as_deref().or(query.session_id.as_deref());
-    let (owner, cookie) = acting_owner(&s, &caller, named, &headers).await?;
+    let (owner, cookie) = caller::acting_owner(&s, &caller, named, &headers).await?;
     let hold = s
         .tools
         .hold(&owner, &req.model, req.count, interval)

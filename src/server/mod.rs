@@ -22,6 +22,7 @@ pub mod series;
 pub mod sessions;
 pub mod sse;
 pub mod ui;
+pub mod waitlist;
 
 use crate::assistant::tools::Tools;
 use crate::assistant::Assistant;
@@ -122,6 +123,7 @@ pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<AppSt
         .await
         .map_err(|e| anyhow::anyhow!("database ({}): {e}", redact(database.as_str())))?,
     );
+    sql.set_waitlist_hold(config.waitlist_hold);
     let store: Arc<dyn BookingStore> = sql.clone();
     let limits = BookingLimits {
         max_advance: chrono::Duration::from_std(config.max_advance)
@@ -263,6 +265,9 @@ pub fn redact(url: &str) -> String {
         maintenance::create,
         maintenance::list,
         maintenance::remove,
+        waitlist::join,
+        waitlist::list,
+        waitlist::leave,
         holds::create,
         holds::list,
         holds::one,
@@ -324,6 +329,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/bookings/series", post(series::create))
         .route("/api/bookings/series/{id}", delete(series::cancel))
         .route("/api/holds", get(holds::list).post(holds::create))
+        .route("/api/waitlist", get(waitlist::list).post(waitlist::join))
+        .route("/api/waitlist/{id}", delete(waitlist::leave))
         .route("/api/holds/{id}", get(holds::one).delete(holds::release))
         .route("/api/holds/{id}/confirm", post(holds::confirm))
         .route("/api/admin/bookings", get(bookings::all))
@@ -398,6 +405,9 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// How often offers are made for what freed by time alone (expired holds and offers).
+pub const WAITLIST_PASS: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Serves until `shutdown` resolves, then lets in-flight requests finish within the grace
 /// period.
 pub async fn serve(
@@ -427,6 +437,23 @@ pub async fn serve(
             }
         })
     };
+    // Holds and waitlist offers expire by time alone: a pass offers what they freed (every
+    // pass recomputes from the database, so one missed by a crash is made by the next).
+    let offers = {
+        let tools = state.tools.clone();
+        let bound = state.config.store_timeout;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(WAITLIST_PASS);
+            loop {
+                tick.tick().await;
+                let now = tools.clock().now();
+                let pass = tools.store().refresh_waitlist(now);
+                if let Ok(Err(e)) = tokio::time::timeout(bound, pass).await {
+                    tracing::warn!(error = %e, "waitlist pass failed");
+                }
+            }
+        })
+    };
     let counter = tokio::spawn(health::count_sessions(state.clone()));
     let conn_opts = listen::Options::new(&state.config, &state.guard);
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
@@ -453,6 +480,7 @@ pub async fn serve(
     };
     watchdog.abort();
     sweeper.abort();
+    offers.abort();
     counter.abort();
     result
 }

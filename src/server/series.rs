@@ -8,7 +8,6 @@ use super::extract::{ApiJson, ApiQuery};
 use super::gpus::parse_interval;
 use super::AppState;
 use crate::assistant::tools::{BookingView, ToolError};
-use crate::chat::SessionRef;
 use crate::domain::series::{OnConflict, Repeat};
 use crate::store::bookings::SeriesMade;
 use axum::extract::{Path, State};
@@ -123,17 +122,7 @@ pub async fn create(
     };
     s.tools.check(&req.model, req.count, &first).await?;
     let named = req.session_id.as_deref().or(query.session_id.as_deref());
-    let (owner, cookie) = match reading_owner(&s, &caller, named, &headers).await? {
-        Some(o) => (o, None),
-        None => {
-            let session = s
-                .engine
-                .resolve(SessionRef::New, None, caller.creator().as_ref())
-                .await?;
-            let c = caller::set_cookie(&session.id, s.config.session_ttl.as_secs());
-            (session.owner, Some(c))
-        }
-    };
+    let (owner, cookie) = caller::acting_owner(&s, &caller, named, &headers).await?;
     let made = s
         .tools
         .book_series(&owner, &req.model, req.count, first, repeat, on_conflict)

@@ -4,6 +4,7 @@
 use crate::domain::hold::{Hold, HoldId, HoldRules};
 use crate::domain::maintenance::{Affected, Maintenance};
 use crate::domain::series::{OnConflict, SeriesId};
+use crate::domain::waitlist::Entry;
 use crate::domain::{Booking, BookingId, Cents, Device, Interval, Inventory, Owner};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -362,7 +363,30 @@ pub trait BookingStore: Send + Sync {
         budget: Option<Cents>,
     ) -> Result<(Booking, bool), StoreError>;
     /// Gives back `owner`'s hold (as it is if it was not held any more).
-    async fn release_hold(&self, owner: &Owner, id: &HoldId) -> Result<Hold, StoreError>;
+    async fn release_hold(
+        &self,
+        owner: &Owner,
+        id: &HoldId,
+        now: DateTime<Utc>,
+    ) -> Result<Hold, StoreError>;
+    /// Puts a request that does not fit in line (API.md "Waitlist"); offered at once if it
+    /// fits now.
+    async fn join_waitlist(&self, new: NewBooking) -> Result<Entry, StoreError>;
+    /// `owner`'s entries, oldest first, each with its place in line (waiting or offered).
+    async fn waitlist(
+        &self,
+        owner: &Owner,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(Entry, Option<u32>)>, StoreError>;
+    /// Takes `owner`'s entry out of line, giving back its offer; `false`: no such entry.
+    async fn leave_waitlist(
+        &self,
+        owner: &Owner,
+        id: &BookingId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Offers what has freed by time alone (expired holds and offers); the offers made.
+    async fn refresh_waitlist(&self, now: DateTime<Utc>) -> Result<u32, StoreError>;
     /// `owner`'s hold `id`, in whatever state.
     async fn hold_of(&self, owner: &Owner, id: &HoldId) -> Result<Hold, StoreError>;
     /// `owner`'s holds live at `now`, oldest first.

@@ -10,6 +10,7 @@
 mod holds;
 mod maintenance;
 mod series;
+mod waitlist;
 
 use super::bookings::{
     BookingChange, BookingEvent, BookingStore, Busy, ChangeRules, EventKind, NewBooking, Origin,
@@ -67,6 +68,8 @@ pub struct SqlStore {
     /// transaction): reused while the version is unchanged, so repeated availability and
     /// slot searches cost one small query instead of reading every booking again.
     busy_cache: Mutex<std::collections::HashMap<String, BusySnapshot>>,
+    /// How long a waitlist offer is held (`waitlist_hold`), in milliseconds.
+    waitlist_hold_ms: std::sync::atomic::AtomicI64,
 }
 
 /// A model's bookings as read at one `lock_version`.
@@ -147,9 +150,25 @@ impl SqlStore {
             timeout: opts.timeout,
             cache: Mutex::new(None),
             busy_cache: Mutex::new(std::collections::HashMap::new()),
+            waitlist_hold_ms: std::sync::atomic::AtomicI64::new(30 * 60 * 1000),
         };
         store.seed_sample().await?;
         Ok(store)
+    }
+
+    /// Sets how long a waitlist offer is held (the setting `waitlist_hold`).
+    pub fn set_waitlist_hold(&self, ttl: std::time::Duration) {
+        let ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        self.waitlist_hold_ms
+            .store(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How long a waitlist offer is held.
+    fn waitlist_hold(&self) -> chrono::Duration {
+        chrono::Duration::milliseconds(
+            self.waitlist_hold_ms
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
     }
 
     /// The engine behind this store.
@@ -1101,6 +1120,10 @@ impl BookingStore for SqlStore {
             )
             .await?;
             let b = after;
+            // What it freed goes to the waitlist, in this transaction.
+            if let Some(m) = inventory.find(&b.model) {
+                waitlist::offer_in(&mut tx, m, now, self.waitlist_hold()).await?;
+            }
             let ticket = record_change(
                 &mut tx,
                 self.dialect,
@@ -1185,6 +1208,8 @@ impl BookingStore for SqlStore {
             let delta = new.price_total.0 - old.price_total.0;
             let charge = Charge::booking(delta, new.price_total, rules.limits.budget, rules.now);
             commit_price(&mut tx, charge).await?;
+            // A shorter or smaller booking frees devices for the waitlist.
+            waitlist::offer_in(&mut tx, model, rules.now, self.waitlist_hold()).await?;
             let ticket = record_change(
                 &mut tx,
                 self.dialect,
@@ -1456,8 +1481,37 @@ impl BookingStore for SqlStore {
         &self,
         owner: &Owner,
         id: &crate::domain::hold::HoldId,
+        now: DateTime<Utc>,
     ) -> Result<crate::domain::hold::Hold, StoreError> {
-        self.release(owner, id).await
+        self.release(owner, id, now).await
+    }
+
+    async fn join_waitlist(
+        &self,
+        new: NewBooking,
+    ) -> Result<crate::domain::waitlist::Entry, StoreError> {
+        self.join(new).await
+    }
+
+    async fn waitlist(
+        &self,
+        owner: &Owner,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(crate::domain::waitlist::Entry, Option<u32>)>, StoreError> {
+        self.entries(owner, now).await
+    }
+
+    async fn leave_waitlist(
+        &self,
+        owner: &Owner,
+        id: &BookingId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.leave(owner, id, now).await
+    }
+
+    async fn refresh_waitlist(&self, now: DateTime<Utc>) -> Result<u32, StoreError> {
+        self.refresh(now).await
     }
 
     async fn hold_of(

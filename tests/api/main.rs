@@ -28,3 +28,4 @@ mod series;
 mod sessions;
 mod storm;
 mod understanding;
+mod waitlist;

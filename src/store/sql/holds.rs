@@ -239,16 +239,27 @@ impl SqlStore {
 
     /// Gives back `owner`'s hold `id` (nothing to do for one that expired or was released;
     /// a confirmed one is a booking now, cancelled as one).
-    pub(super) async fn release(&self, owner: &Owner, id: &HoldId) -> Result<Hold, StoreError> {
+    pub(super) async fn release(
+        &self,
+        owner: &Owner,
+        id: &HoldId,
+        now: DateTime<Utc>,
+    ) -> Result<Hold, StoreError> {
+        let inventory = self.inventory().await?;
         self.bounded(async {
             let mut tx = self.begin_write().await?;
             let mut hold = hold_tx(&mut tx, owner, id).await?;
             if hold.state == HoldState::Held {
+                lock_model(&mut tx, &hold.model).await?;
                 sqlx::query("UPDATE holds SET state = 'released' WHERE id = $1")
                     .bind(id.to_string())
                     .execute(&mut *tx)
                     .await?;
                 hold.state = HoldState::Released;
+                // What it held goes to the waitlist.
+                if let Some(m) = inventory.find(&hold.model) {
+                    super::waitlist::offer_in(&mut tx, m, now, self.waitlist_hold()).await?;
+                }
             }
             tx.commit().await?;
             Ok(hold)
@@ -316,7 +327,7 @@ impl SqlStore {
     }
 }
 
-async fn insert_hold(
+pub(super) async fn insert_hold(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     h: &Hold,
 ) -> Result<(), StoreError> {

@@ -203,6 +203,8 @@ impl SqlStore {
 
     /// Ends window `id`: its devices are free again (`false`: no such window).
     pub(super) async fn remove_window(&self, id: &BookingId) -> Result<bool, StoreError> {
+        let inventory = self.inventory().await?;
+        let now = Utc::now();
         self.bounded(async {
             let mut tx = self.begin_write().await?;
             let models: Vec<String> = sqlx::query(
@@ -227,6 +229,10 @@ impl SqlStore {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
+            // The devices freed go to the waitlist.
+            for m in models.iter().filter_map(|m| inventory.find(m)) {
+                super::waitlist::offer_in(&mut tx, m, now, self.waitlist_hold()).await?;
+            }
             tx.commit().await?;
             Ok(gone > 0)
         })
