@@ -225,9 +225,9 @@ const WORDS: &[(&str, &[Cue])] = &[
     ("ya", &[Yes]),
     ("sure", &[Yes]),
     ("ok", &[Yes]),
+    // ("k", "kk" and a bare 👍 are not enough to spend money on: the person is asked for a
+    // clear yes.)
     ("okay", &[Yes]),
-    ("k", &[Yes]),
-    ("kk", &[Yes]),
     ("confirm", &[Yes]),
     ("confirmed", &[Yes]),
     ("proceed", &[Yes]),
@@ -247,7 +247,6 @@ const WORDS: &[(&str, &[Cue])] = &[
     ("brilliant", &[Yes]),
     ("exactly", &[Yes]),
     ("right", &[Yes]),
-    ("👍", &[Yes]),
     ("no", &[No]),
     ("n", &[No]),
     ("nope", &[No]),

@@ -232,7 +232,88 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
     let whole = parse_one(text, inv, now);
     let mut p = with_clauses(text, whole, inv, now);
     p.unread.extend(relative_refs(text));
+    // "push it by an hour — no, two": a bare number correcting an amount said before it
+    // (hours? GPUs?) is not read, so it is asked, never dropped.
+    if let Some(&end) = clauses::corrections(text).last() {
+        let after = tokens(&text[end..].to_ascii_lowercase());
+        let amount = p.time.said.shift.is_some()
+            || p.time.said.extra.is_some()
+            || p.time.said.by.is_some()
+            || p.time.said.duration.is_some();
+        if amount && after.len() == 1 && super::words::number(&after[0]).is_some() {
+            p.unread.push(Unread {
+                kind: unread::UnreadKind::TimeWord,
+                words: text[end..].trim().to_string(),
+            });
+        }
+    }
+    if p.time.said.date.is_none() && p.time.said.from_now.is_none() && !p.time.mentions.is_empty() {
+        p.unread.extend(foreign_day_words(text));
+    }
     p
+}
+
+/// Day words of other languages ("übermorgen", "mañana", "来週の月曜"): beside a time with no
+/// day read, a word the grammar cannot read may be the day, so it is named back and asked
+/// (never read as today). Any word with letters outside ASCII counts, and these ASCII ones.
+fn foreign_day_words(text: &str) -> Vec<Unread> {
+    const DAYS: &[&str] = &[
+        "heute",
+        "morgen",
+        "uebermorgen",
+        "montag",
+        "dienstag",
+        "mittwoch",
+        "donnerstag",
+        "freitag",
+        "samstag",
+        "sonntag",
+        "naechsten",
+        "naechste",
+        "hoy",
+        "manana",
+        "pasado",
+        "lunes",
+        "martes",
+        "miercoles",
+        "jueves",
+        "viernes",
+        "sabado",
+        "domingo",
+        "proximo",
+        "demain",
+        "lundi",
+        "mardi",
+        "mercredi",
+        "jeudi",
+        "vendredi",
+        "samedi",
+        "dimanche",
+        "prochain",
+        "hoje",
+        "amanha",
+        "oggi",
+        "domani",
+        "dopodomani",
+        "lunedi",
+        "martedi",
+        "mercoledi",
+        "giovedi",
+        "venerdi",
+        "sabato",
+        "morgens",
+        "abends",
+    ];
+    tokens(&text.to_lowercase())
+        .into_iter()
+        .filter(|t| {
+            DAYS.contains(&t.as_str()) || t.chars().any(|c| c.is_alphabetic() && !c.is_ascii())
+        })
+        .map(|t| Unread {
+            kind: unread::UnreadKind::TimeWord,
+            words: t,
+        })
+        .collect()
 }
 
 /// "the one after my A100 booking", "the booking before the h100 one": a booking named by
@@ -532,6 +613,28 @@ fn parse_in(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
     let cues = cues(&toks, &used);
     let mut wanted = wanted(&toks, &used, &cues);
     wanted.family = family;
+    // "2 a100 40gb": a memory size said right after a model that does not have it names a
+    // variant we do not have, never ours.
+    if let [m] = models.as_slice() {
+        let at = model_at.iter().position(|x| *x);
+        let size = at.and_then(|i| {
+            let t = toks.get(i + 1)?;
+            t.strip_suffix("gb")
+                .and_then(|x| x.parse::<u32>().ok())
+                .or_else(|| {
+                    toks.get(i + 2)
+                        .filter(|g| *g == "gb")
+                        .and_then(|_| t.parse::<u32>().ok())
+                })
+        });
+        if let (Some(n), Some(model)) = (size, inv.find(m)) {
+            if model.memory_gb != n {
+                let family = model.name.split('-').next().unwrap_or(m).to_string();
+                unknown_model = Some(format!("{family} {n}GB"));
+                models.clear();
+            }
+        }
+    }
     let (by_property, no_model_fits) = if wanted.any() && models.is_empty() {
         match pick_among(inv, &wanted, &excluded) {
             Some((m, why)) => (Some((m, why)), false),

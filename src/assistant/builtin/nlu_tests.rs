@@ -798,7 +798,7 @@ const ROWS: &[Row] = &[
     ("sounds good", Yes, None, None, ""),
     ("yeah", Yes, None, None, ""),
     ("y", Yes, None, None, ""),
-    ("👍", Yes, None, None, ""),
+    ("👍", Unknown, None, None, ""),
     ("absolutely, book it", Yes, None, None, ""),
     ("that works, thanks", Yes, None, None, ""),
     ("no", No, None, None, ""),

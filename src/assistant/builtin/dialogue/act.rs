@@ -241,6 +241,13 @@ pub async fn run(ctx: &Ctx<'_>, plan: Plan, state: &mut State, f: &Facts<'_>) ->
             };
             let change = change_of(old, start, end, count);
             match ctx.tools.preview_change(ctx.caller, old.id.as_str(), change).await {
+                Ok(preview) if ask.budget.is_some_and(|b| preview.after.price_total.0 > b) => {
+                    text(format!(
+                        "That change would cost **{}** in total, over the {} you said, so I haven't proposed it. Nothing is changed.",
+                        reply::money(preview.after.price_total, ctx.currency),
+                        reply::money(Cents(ask.budget.unwrap_or_default()), ctx.currency)
+                    ))
+                }
                 Ok(preview) => {
                     let (gpus, price) = (preview.after.gpus, preview.after.price_total);
                     let stated = reply::propose_change(old, &interval, count, &gpus, price, ctx.tz, ctx.currency);
@@ -706,6 +713,19 @@ bookings* to see them).",
                     "I found no time in the next 30 days when {count} {} GPUs are free for {}.",
                     model.as_deref().unwrap_or(""),
                     human_minutes(minutes)
+                )),
+                // A model or a length not said is not proposed: the person hears the time
+                // and says what they want (a yes can only book what was said).
+                Some((i, m)) if model.is_none() || assumed_length => text(format!(
+                    "The earliest time {count} × {m} {} free{}: **{}**. Nothing is proposed yet: tell me the model{} and I'll check it for you.",
+                    if count == 1 { "is" } else { "are" },
+                    if assumed_length {
+                        " for an hour".to_string()
+                    } else {
+                        format!(" for {}", human_minutes(minutes))
+                    },
+                    reply::span(&i, ctx.tz),
+                    if assumed_length { ", how many and for how long" } else { " and how many" },
                 )),
                 Some((i, m)) => {
                     let note = if assumed_length {

@@ -92,6 +92,9 @@ pub struct ChangeAsk {
     /// reading that changes the length is not what was said (asked instead).
     #[serde(default)]
     pub keep_length: bool,
+    /// "make it 4 if it's under $50 total": the most the changed booking may cost (cents).
+    #[serde(default)]
+    pub budget: Option<i64>,
 }
 
 impl ChangeAsk {
@@ -161,7 +164,9 @@ impl ChangeAsk {
                 && s.duration.is_none()
                 && s.extra.is_none()
                 && s.by.is_none()
-                && s.end.is_none(),
+                // (an end said; a part of the day's end is only where it is looked for)
+                && !kinds().any(|k| matches!(k, K::TimeRange(..) | K::Until(_, Some(_)))),
+            budget: p.budget,
         }
     }
 
@@ -213,6 +218,7 @@ impl ChangeAsk {
             model: self.model.or(old.model.clone()),
             keep_end: self.keep_end || old.keep_end && self.end.is_none(),
             // A length or end said now is a new length, whatever the move said before.
+            budget: self.budget.or(old.budget),
             keep_length: self.keep_length
                 || old.keep_length
                     && self.minutes.is_none()

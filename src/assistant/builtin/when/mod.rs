@@ -3960,6 +3960,49 @@ impl<'a> Cx<'a> {
                 }
             }
         }
+        // "tonight from 8", "tomorrow evening at 7": an hour without am/pm inside an evening
+        // or afternoon said beside it is that part's hour (20:00), never the morning's.
+        if let (Some(t), Some(a), Some(b)) = (s.start, pod_start, pod_end) {
+            let lower = self.text.to_ascii_lowercase();
+            let am_said = lower.contains("am") && {
+                let w: Vec<&str> = lower.split(|c: char| !c.is_ascii_alphanumeric()).collect();
+                w.iter().any(|x| {
+                    *x == "am" || x.ends_with("am") && x.starts_with(|c: char| c.is_ascii_digit())
+                })
+            } || lower.contains("a.m");
+            let pm = t + Duration::hours(12);
+            let near = |x: NaiveTime| {
+                x >= a - Duration::hours(1) && (b <= a || x <= b + Duration::hours(1))
+            };
+            if a >= hm(12, 0)
+                && t < hm(12, 0)
+                && t != a
+                && !am_said
+                && near(pm)
+                && Some(t) != pod_start
+            {
+                s.start = Some(pm);
+                if let Some(e) = s
+                    .end
+                    .filter(|e| *e < hm(12, 0) && *e > t && Some(*e) != pod_end)
+                {
+                    s.end = Some(e + Duration::hours(12));
+                }
+            }
+        }
+        // "tonight from 8", "tomorrow afternoon from 2": a start said inside a part of the
+        // day, with no end nor length, does not say how long; the part's end would be a
+        // guess, so it is asked.
+        let ends_said = r.mentions.iter().any(|m| {
+            !m.negated
+                && matches!(
+                    m.kind,
+                    MentionKind::TimeRange(..) | MentionKind::Until(..) | MentionKind::Duration(_)
+                )
+        });
+        if s.start.is_some() && s.start != pod_start && s.end == pod_end && !ends_said {
+            s.end = None;
+        }
         // "tomorrow morning for 2 hours": a length said gives the end, not the part of the
         // day (whose end is only the part's).
         if s.duration.is_some() && pod_end.is_some() && s.end == pod_end {
