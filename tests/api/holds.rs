@@ -273,3 +273,71 @@ async fn holds_and_bookings_on_two_instances_never_share_a_device() {
     }
     assert_eq!(devices.len(), 8);
 }
+
+async fn say(app: &TestApp, sid: &str, message: &str) -> Value {
+    let res = app
+        .post("/api/chat", &json!({"message": message, "session_id": sid}))
+        .await;
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+async fn live_holds(app: &TestApp, sid: &str) -> Vec<Value> {
+    let v: Value = app
+        .get(&format!("/api/holds?session_id={sid}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    v["holds"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_chat_quote_is_a_hold_and_the_yes_books_exactly_it() {
+    let app = spawn_app().await;
+    let (a, b) = (new_session(&app).await, new_session(&app).await);
+    let day = tomorrow(9).format("%Y-%m-%d").to_string();
+    let t = tomorrow(9);
+    let quote = say(
+        &app,
+        &a,
+        &format!("book 6 h100 on {day} from 9:00 to 13:00"),
+    )
+    .await;
+    assert!(!quote["proposal"].is_null(), "{quote}");
+    let held = live_holds(&app, &a).await;
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(held[0]["count"], 6);
+    // While the person reads the quote, nobody else can take those GPUs.
+    assert_eq!(free_gpus(&app, "H100", t, 4).await, 2);
+    expect_error(
+        post_booking(&app, &b, "H100", 3, t, 4).await,
+        409,
+        "insufficient_capacity",
+    )
+    .await;
+    let done = say(&app, &a, "yes").await;
+    let booked = done["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["type"] == "booking_created")
+        .unwrap_or_else(|| panic!("{done}"))
+        .clone();
+    assert_eq!(booked["booking"]["gpus"], held[0]["gpus"]);
+    assert!(live_holds(&app, &a).await.is_empty());
+    // A correction quotes again and gives the first hold back; a no gives it back too.
+    say(
+        &app,
+        &a,
+        &format!("book 2 a100 on {day} from 9:00 to 11:00"),
+    )
+    .await;
+    say(&app, &a, "actually make that 4").await;
+    let held = live_holds(&app, &a).await;
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(held[0]["count"], 4);
+    say(&app, &a, "no").await;
+    assert!(live_holds(&app, &a).await.is_empty());
+    assert_eq!(free_gpus(&app, "A100", t, 2).await, 12);
+}

@@ -68,6 +68,7 @@ impl Builtin {
             currency: &self.currency,
             can_act: input.can_act,
             session: self.session.as_deref(),
+            previous_hold: None,
         };
         // A conversation held by the client (the OpenAI-compatible route sends its messages,
         // no state): the person's earlier messages are read again, in order and without
@@ -83,7 +84,20 @@ impl Builtin {
             }
         }
         let waiting_before = proposal_id(&state);
+        let held_before = held(&state);
+        let ctx = dialogue::Ctx {
+            previous_hold: held_before.as_deref(),
+            ..ctx
+        };
         let out = dialogue::respond(&ctx, &inventory, now, &parsed, &mut state).await;
+        // A quote that no longer waits (a no, a correction, another request) gives its GPUs
+        // back at once instead of keeping them from others until its hold expires (one the
+        // yes confirmed is a booking now, and giving it back changes nothing).
+        if let Some(h) = held_before.filter(|h| held(&state).as_ref() != Some(h)) {
+            if let Err(e) = self.tools.release_hold(input.caller, &h).await {
+                tracing::debug!(error = %e, "a dropped quote's hold was not given back");
+            }
+        }
         if let Some(d) = input.deltas {
             // The reply in pieces of a few words, as a streamed reply would come.
             let mut piece = String::new();
@@ -118,6 +132,17 @@ impl Builtin {
             state: serde_json::to_value(&state).unwrap_or_default(),
             proposal,
         })
+    }
+}
+
+/// The hold of the booking proposal waiting for a yes in `state`, if any.
+fn held(state: &dialogue::State) -> Option<String> {
+    match &state.pending {
+        dialogue::state::Pending::Confirming { proposal } => match &proposal.act {
+            dialogue::state::Act::Book { hold, .. } => hold.clone(),
+            _ => None,
+        },
+        _ => None,
     }
 }
 

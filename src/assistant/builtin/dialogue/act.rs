@@ -27,6 +27,10 @@ pub struct Ctx<'a> {
     pub can_act: bool,
     /// The session, for proposal keys.
     pub session: Option<&'a str>,
+    /// The hold of the quote that waited before this message: a new quote (a correction,
+    /// another request) gives it back first, so the person's own hold never stands in the
+    /// way of what they now ask.
+    pub previous_hold: Option<&'a str>,
 }
 
 /// The reply of one turn.
@@ -105,6 +109,7 @@ pub async fn run(ctx: &Ctx<'_>, plan: Plan, state: &mut State, f: &Facts<'_>) ->
             let propose = |interval: Interval,
                            gpus: Vec<crate::domain::Device>,
                            price: Cents,
+                           hold: Option<String>,
                            state: &mut State| {
                 let stated = reply::propose_booking(
                     &model,
@@ -127,6 +132,7 @@ pub async fn run(ctx: &Ctx<'_>, plan: Plan, state: &mut State, f: &Facts<'_>) ->
                             count,
                             start: interval.start(),
                             end: interval.end(),
+                            hold,
                         },
                         price_cents: price.0,
                         stated: stated.clone(),
@@ -134,6 +140,11 @@ pub async fn run(ctx: &Ctx<'_>, plan: Plan, state: &mut State, f: &Facts<'_>) ->
                 };
                 text(stated)
             };
+            if let Some(h) = ctx.previous_hold {
+                if let Err(e) = ctx.tools.release_hold(ctx.caller, h).await {
+                    tracing::debug!(error = %e, "the earlier quote's hold was not given back");
+                }
+            }
             if let Err(e) = ctx.tools.check(&model, count as i64, &interval).await {
                 return text(say(&Say::Refuse(e.to_string())));
             }
@@ -156,7 +167,22 @@ pub async fn run(ctx: &Ctx<'_>, plan: Plan, state: &mut State, f: &Facts<'_>) ->
             match ctx.tools.preview(&model, count, &interval).await {
                 Ok(Some(gpus)) => match ctx.tools.quote(&model, count, &interval).await {
                     Ok(q) => match ctx.tools.check_budget(q.price_total).await {
-                        Ok(()) => propose(interval, gpus, q.price_total, state),
+                        // The quote is a hold: the GPUs stated are kept for the yes. When
+                        // none can be made (too many holds, a race), the quote stands alone.
+                        Ok(()) => match ctx
+                            .tools
+                            .hold(ctx.caller, &model, count as i64, interval)
+                            .await
+                        {
+                            Ok(h) => propose(
+                                h.interval,
+                                h.gpus.clone(),
+                                h.price_total,
+                                Some(h.id.to_string()),
+                                state,
+                            ),
+                            Err(_) => propose(interval, gpus, q.price_total, None, state),
+                        },
                         // Over the project's budget: the reason, never a proposal.
                         Err(e @ ToolError::Budget { .. }) => {
                             text(format!("I can't book that: {e}. Nothing was booked."))
@@ -319,15 +345,28 @@ async fn execute(ctx: &Ctx<'_>, p: Proposal, state: &mut State, f: &Facts<'_>) -
             count,
             start,
             end,
+            hold,
             ..
         } => {
             let Ok(interval) = Interval::new(start, end) else {
                 return text("That booking is no longer valid; nothing was booked.");
             };
+            // The hold made with the quote books exactly its GPUs; a repeated yes finds it
+            // confirmed and answers the same booking. Once it has expired, the yes books
+            // what is free, as below.
+            let confirmed = match &hold {
+                Some(h) => match ctx.tools.confirm_hold(ctx.caller, h).await {
+                    Ok((b, _)) => Some(Ok(b)),
+                    Err(ToolError::Hold(_)) => None,
+                    Err(e) => Some(Err(e)),
+                },
+                None => None,
+            };
             // The proposal's key makes a repeated yes (a retried turn) return the same
             // booking instead of making another.
-            let booked = match ctx.session {
-                Some(s) => {
+            let booked = match (confirmed, ctx.session) {
+                (Some(done), _) => done,
+                (None, Some(s)) => {
                     let key = ProposalKey {
                         session: s.to_string(),
                         id: p.id.clone(),
@@ -336,7 +375,7 @@ async fn execute(ctx: &Ctx<'_>, p: Proposal, state: &mut State, f: &Facts<'_>) -
                         .book_proposal(ctx.caller, &model, count as i64, interval, &key)
                         .await
                 }
-                None => {
+                (None, None) => {
                     ctx.tools
                         .book(ctx.caller, &model, count as i64, interval)
                         .await

@@ -208,6 +208,11 @@ pub enum Act {
         count: u32,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
+        /// The hold keeping the quoted GPUs while the yes is awaited (API.md "Holds"): the
+        /// yes confirms it, so what was quoted is what is booked. `None` when no hold could
+        /// be made (the yes then books, if the GPUs are still free).
+        #[serde(default)]
+        hold: Option<String>,
     },
     /// Change a booking in place.
     Change {

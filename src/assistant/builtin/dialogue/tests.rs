@@ -91,6 +91,7 @@ fn a100_tomorrow(count: u32) -> Act {
         count,
         start: at("2026-11-27T09:00:00Z"),
         end: at("2026-11-27T17:00:00Z"),
+        hold: None,
     }
 }
 
