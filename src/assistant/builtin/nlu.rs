@@ -391,8 +391,11 @@ fn with_clauses(text: &str, whole: Parsed, inv: &Inventory, now: DateTime<Tz>) -
         let mut outside = rest.clone();
         outside.replace_range(np.clone(), &" ".repeat(np.len()));
         let around = parse_one(&outside, inv, now);
+        // ("cancel teh l40s one and the v100 one": in a cancellation any model said outside
+        // the phrase names another booking too.)
         let alone = around.models.iter().all(|m| !r.models.contains(m))
-            && (around.models.is_empty() || !around.definite_model)
+            && (around.models.is_empty()
+                || !around.definite_model && around.intent != Intent::Cancel)
             && !matches!(around.booking_ref, Some(BookingRef::Dates(_)))
             && around.pick.is_none();
         if r.names_booking() && alone {
@@ -2677,6 +2680,8 @@ fn approximate_time(text: &str) -> Option<when::Problem> {
                 Some(format!("{t} {next}"))
             }
             "or" if next == "so" => Some("or so".to_string()),
+            // "afternoon-ish", "noon ish"
+            "ish" if i > 0 && timeish(&w[i - 1]) => Some(format!("{}-ish", w[i - 1])),
             "early" | "late" if matches!(next, "morning" | "afternoon" | "evening" | "night") => {
                 Some(format!("{t} {next}"))
             }
@@ -2719,7 +2724,8 @@ fn approximate_time(text: &str) -> Option<when::Problem> {
             }
             x if x.len() > 3
                 && x.ends_with("ish")
-                && x.starts_with(|c: char| c.is_ascii_digit()) =>
+                && (x.starts_with(|c: char| c.is_ascii_digit())
+                    || timeish(x.trim_end_matches("ish").trim_end_matches('-'))) =>
             {
                 Some(x.to_string())
             }

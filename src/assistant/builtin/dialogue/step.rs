@@ -1584,8 +1584,11 @@ fn refer<'b>(pool: &[&'b Booking], p: &Parsed, mem: &Memory, f: &Facts<'_>) -> V
             });
         }
         // "CANCEL SATURDAY PLS": a day alone in a cancellation names the day's bookings.
-        None | Some(BookingRef::All)
-            if p.intent == Intent::Cancel && (p.time.said.start.is_none() || !timed(p)) =>
+        // ("I won't need the friday a100s, release them": "them" is what the day names.)
+        None | Some(BookingRef::All | BookingRef::It)
+            if p.intent == Intent::Cancel
+                && (p.time.said.start.is_none() || !timed(p))
+                && (p.booking_ref != Some(BookingRef::It) || p.time.said.date.is_some()) =>
         {
             // A day, or days ("next week"), said alone name the bookings that start then.
             if let Some(d) = p.time.said.date {

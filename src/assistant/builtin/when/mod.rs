@@ -3990,6 +3990,59 @@ impl<'a> Cx<'a> {
                 }
             }
         }
+        // "start at 11 instead? end stays 5pm": two times said apart are a start and an end
+        // only when words say which is the end; otherwise the later would silently replace
+        // the earlier, so it is asked.
+        let times: Vec<(NaiveTime, usize, usize)> = r
+            .mentions
+            .iter()
+            .filter(|m| !m.negated)
+            .filter_map(|m| match m.kind {
+                MentionKind::Time(t) => Some((t, m.span.start, m.span.end)),
+                _ => None,
+            })
+            .collect();
+        let ranged = r.mentions.iter().any(|m| {
+            !m.negated && matches!(m.kind, MentionKind::TimeRange(..) | MentionKind::Until(..))
+        });
+        if let ([first, second, ..], false) = (times.as_slice(), ranged) {
+            if first.0 != second.0 {
+                let lower = self.text.to_ascii_lowercase();
+                // "end stays 5pm", "until 6", and "the 5pm finish": words of an end before
+                // or right after the time.
+                // (byte windows moved to character boundaries: the text may be any UTF-8)
+                let cut = |mut i: usize| {
+                    while !lower.is_char_boundary(i) {
+                        i -= 1;
+                    }
+                    i
+                };
+                let is_end = |(_, s, e): &(NaiveTime, usize, usize)| {
+                    let before = &lower[cut(s.saturating_sub(16))..*s];
+                    let after = &lower[*e..cut((*e + 10).min(lower.len()))];
+                    ["end", "finish", "stop", "until", "till", "stays"]
+                        .iter()
+                        .any(|w| before.contains(w))
+                        || ["finish", "end"]
+                            .iter()
+                            .any(|w| after.trim_start().starts_with(w))
+                };
+                let roles = (is_end(first), is_end(second));
+                let (start, end) = match roles {
+                    (false, true) => (first.0, second.0),
+                    (true, false) => (second.0, first.0),
+                    _ => (NaiveTime::MIN, NaiveTime::MIN),
+                };
+                if start < end {
+                    s.start = Some(start);
+                    s.end = Some(end);
+                    s.end_midnight = false;
+                } else {
+                    self.problem(r, first.1, self.text.len(), PK::Vague);
+                    r.problems.sort_by_key(|p| p.span.start);
+                }
+            }
+        }
         // "tonight from 8", "tomorrow afternoon from 2": a start said inside a part of the
         // day, with no end nor length, does not say how long; the part's end would be a
         // guess, so it is asked.
