@@ -88,6 +88,13 @@ enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
+    /// Take GPUs out of service for a window (admin): list, add and remove windows.
+    Maintenance {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[command(subcommand)]
+        action: MaintenanceAction,
+    },
     /// Export the inventory and bookings to gpu_inventory.json and bookings.json.
     Export {
         #[command(flatten)]
@@ -115,6 +122,37 @@ enum UserAction {
     Remove {
         /// The user's name.
         name: String,
+    },
+}
+
+/// What to do with maintenance windows (API.md "Maintenance").
+#[derive(Subcommand)]
+enum MaintenanceAction {
+    /// Take a node or GPUs out of service from START to END: every booking on them in the
+    /// window is moved to other free GPUs of its model, or cancelled with its price released.
+    Add {
+        /// Every GPU of this node.
+        #[arg(long)]
+        node: Option<String>,
+        /// One GPU, `node:index` (repeat for more).
+        #[arg(long = "gpu")]
+        gpus: Vec<String>,
+        /// RFC 3339, e.g. 2026-12-09T08:00:00Z.
+        #[arg(long)]
+        start: String,
+        /// RFC 3339, after the start.
+        #[arg(long)]
+        end: String,
+        /// Why (shown to admins).
+        #[arg(long, default_value = "maintenance")]
+        reason: String,
+    },
+    /// The windows not yet ended.
+    List,
+    /// End a window: its GPUs are free again.
+    Remove {
+        /// The window's id.
+        id: String,
     },
 }
 
@@ -210,6 +248,87 @@ async fn open_store(config: &Config) -> anyhow::Result<hpcbot::store::sql::SqlSt
     .map_err(|e| anyhow::anyhow!("database: {e}"))
 }
 
+/// `hpcbot maintenance ...`, on the booking database directly (as `hpcbot user` does).
+async fn maintenance(
+    store: &hpcbot::store::sql::SqlStore,
+    action: MaintenanceAction,
+) -> anyhow::Result<()> {
+    use hpcbot::domain::{BookingId, Device, Interval};
+    use hpcbot::store::bookings::{BookingStore, Origin, Via};
+    let now = chrono::Utc::now();
+    match action {
+        MaintenanceAction::Add {
+            node,
+            gpus,
+            start,
+            end,
+            reason,
+        } => {
+            let time = |name: &str, t: &str| {
+                chrono::DateTime::parse_from_rfc3339(t)
+                    .map(|t| t.with_timezone(&chrono::Utc))
+                    .map_err(|e| anyhow::anyhow!("--{name} `{t}` is not an RFC 3339 time: {e}"))
+            };
+            let interval = Interval::new(time("start", &start)?, time("end", &end)?)
+                .map_err(|e| anyhow::anyhow!(e))?;
+            let devices: Vec<Device> = match (node, gpus.is_empty()) {
+                (Some(n), true) => {
+                    let inv = store.inventory().await?;
+                    let on: Vec<Device> = inv
+                        .models()
+                        .iter()
+                        .flat_map(|m| m.devices.iter())
+                        .filter(|d| d.node == n)
+                        .cloned()
+                        .collect();
+                    if on.is_empty() {
+                        anyhow::bail!("no node `{n}` in the inventory");
+                    }
+                    on
+                }
+                (None, false) => gpus
+                    .iter()
+                    .map(|g| Device::parse(g).map_err(|e| anyhow::anyhow!(e)))
+                    .collect::<anyhow::Result<_>>()?,
+                _ => anyhow::bail!("give either --node or one or more --gpu"),
+            };
+            let (w, affected) = store
+                .add_maintenance(devices, interval, reason, &Origin::current(Via::Admin), now)
+                .await?;
+            let ids = |v: &[BookingId]| {
+                v.iter()
+                    .map(BookingId::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            println!("added {}", w.id);
+            println!("moved: {}", ids(&affected.moved));
+            println!("cancelled: {}", ids(&affected.cancelled));
+        }
+        MaintenanceAction::List => {
+            for w in store.maintenance(now).await? {
+                let gpus: Vec<String> = w.gpus.iter().map(Device::to_string).collect();
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    w.id,
+                    w.interval.start().to_rfc3339(),
+                    w.interval.end().to_rfc3339(),
+                    gpus.join(","),
+                    w.reason
+                );
+            }
+        }
+        MaintenanceAction::Remove { id } => {
+            let id = BookingId::parse(&id).map_err(|e| anyhow::anyhow!(e))?;
+            if !store.remove_maintenance(&id).await? {
+                anyhow::bail!("no maintenance window `{id}`");
+            }
+            println!("removed {id}");
+        }
+    }
+    Ok(())
+}
+
 async fn main_inner() -> anyhow::Result<()> {
     let help = settings_help();
     let cmd = Cli::command().mut_subcommand("serve", |c| c.after_help(help));
@@ -297,6 +416,11 @@ async fn main_inner() -> anyhow::Result<()> {
                 }
             }
             Ok(())
+        }
+        Command::Maintenance { config, action } => {
+            let config = config.load()?;
+            let store = open_store(&config).await?;
+            maintenance(&store, action).await
         }
         Command::Chat { url, session, new } => hpcbot::terminal::run(url, session, new).await,
         Command::Loadtest {

@@ -256,17 +256,64 @@ async fn loadtest_of_a_url_nobody_answers_says_so_at_once() {
     assert!(err.contains(&url) && err.contains("no answer"), "{err}");
 }
 
+/// `hpcbot ARGS --data-dir DIR`, run in DIR.
+fn in_dir(args: &[&str], dir: &std::path::Path) -> Command {
+    let mut c = hpcbot();
+    c.args(args).arg("--data-dir").arg(dir).current_dir(dir);
+    c
+}
+
+#[tokio::test]
+async fn maintenance_windows_are_added_listed_and_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| in_dir(args, dir.path());
+    let start = (chrono::Utc::now() + chrono::Duration::days(2)).to_rfc3339();
+    let end = (chrono::Utc::now() + chrono::Duration::days(3)).to_rfc3339();
+    let add = [
+        "maintenance",
+        "add",
+        "--node",
+        "hopper-01",
+        "--start",
+        &start,
+        "--end",
+        &end,
+    ];
+    let (ok, out, err) = run_with_stdin(run(&add), "").await;
+    assert!(ok, "{err}");
+    let id = out
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("added "))
+        .unwrap_or_else(|| panic!("{out}"))
+        .to_string();
+    let (ok, out, _) = run_with_stdin(run(&["maintenance", "list"]), "").await;
+    assert!(
+        ok && out.contains(&id) && out.contains("hopper-01:0"),
+        "{out}"
+    );
+    let (ok, _, err) = run_with_stdin(run(&["maintenance", "remove", &id]), "").await;
+    assert!(ok, "{err}");
+    let (ok, out, _) = run_with_stdin(run(&["maintenance", "list"]), "").await;
+    assert!(ok && !out.contains(&id), "{out}");
+    let bad = [
+        "maintenance",
+        "add",
+        "--node",
+        "nowhere",
+        "--start",
+        &start,
+        "--end",
+        &end,
+    ];
+    let (ok, _, err) = run_with_stdin(run(&bad), "").await;
+    assert!(!ok && err.contains("no node"), "{err}");
+}
+
 #[tokio::test]
 async fn users_are_added_listed_and_removed() {
     let dir = tempfile::tempdir().unwrap();
-    let run = |args: &[&str]| {
-        let mut c = hpcbot();
-        c.args(args)
-            .arg("--data-dir")
-            .arg(dir.path())
-            .current_dir(dir.path());
-        c
-    };
+    let run = |args: &[&str]| in_dir(args, dir.path());
     let (ok, out, err) = run_with_stdin(run(&["user", "add", "ann", "--admin"]), "").await;
     assert!(ok, "{err}");
     let token = out.lines().last().unwrap().trim().to_string();
