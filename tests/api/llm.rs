@@ -69,11 +69,25 @@ async fn a_tool_call_booking_needs_the_users_yes_then_shows_in_bookings() {
         .unwrap()
         .contains("SK HPC Services"));
 
+    // The proposal holds its GPUs for the yes (API.md "Holds").
+    let holds: Value = app
+        .get(&format!("/api/holds?session_id={sid}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let held = holds["holds"][0].clone();
+    assert_eq!(held["count"], 2, "{holds}");
+
     mock.push(call("confirm_booking", json!({})));
     mock.push(Behavior::Text("Booked.".into()));
     let (s, v) = turn(&app, Some(&sid), "yes please").await;
     assert_eq!(s, 200);
     assert_eq!(v["actions"][0]["type"], "booking_created");
+    assert_eq!(
+        v["actions"][0]["booking"]["gpus"], held["gpus"],
+        "the held GPUs"
+    );
     assert!(v["proposal"].is_null(), "nothing waits after the yes: {v}");
     assert_eq!(v["actions"][0]["booking"]["count"], 2);
     let list: Value = app

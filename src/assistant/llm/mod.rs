@@ -319,14 +319,25 @@ impl Llm {
                     Ok(q) => q,
                     Err(e) => return tool_err(e),
                 };
+                // A new proposal replaces the one before: its hold is given back first.
+                if let Some(h) = state.confirm.as_ref().and_then(|d| d.hold.clone()) {
+                    let _ = t.release_hold(input.caller, &h).await;
+                }
                 match t.preview(&model, count, &w).await {
                     Ok(Some(devs)) => {
+                        // The proposal holds its GPUs, so the yes books exactly these.
+                        let (devs, hold) = match t.hold(input.caller, &model, count as i64, w).await
+                        {
+                            Ok(h) => (h.gpus.clone(), Some(h.id.to_string())),
+                            Err(_) => (devs, None),
+                        };
                         state.confirm = Some(Draft {
                             model: Some(model.clone()),
                             count: Some(count),
                             start: Some(w.start()),
                             end: Some(w.end()),
                             minutes: None,
+                            hold,
                         });
                         turn.pending.booking = Some(proposal_id());
                         json!({"status": "awaiting_confirmation", "model": model, "count": count, "nodes": devices(&devs), "when": span(&w, self.tz),
@@ -371,8 +382,19 @@ impl Llm {
                 let Ok(w) = Interval::new(start, end) else {
                     return json!({"error": "bad proposed window"});
                 };
-                let made = match (pid, input.session) {
-                    (Some(id), Some(session)) => {
+                // The proposal's hold books exactly its GPUs; an expired one falls back to
+                // booking what is free, once, by the proposal's key.
+                let confirmed = match &d.hold {
+                    Some(h) => match t.confirm_hold(input.caller, h).await {
+                        Ok((b, _)) => Some(Ok(b)),
+                        Err(ToolError::Hold(_)) => None,
+                        Err(e) => Some(Err(e)),
+                    },
+                    None => None,
+                };
+                let made = match (confirmed, pid, input.session) {
+                    (Some(done), _, _) => done,
+                    (None, Some(id), Some(session)) => {
                         let key = ProposalKey {
                             session: session.to_string(),
                             id,
@@ -381,7 +403,7 @@ impl Llm {
                             .await
                     }
                     // A proposal from before proposal ids: booked as before.
-                    _ => t.book(input.caller, &model, count as i64, w).await,
+                    (None, _, _) => t.book(input.caller, &model, count as i64, w).await,
                 };
                 match made {
                     Ok(b) => {

@@ -15,6 +15,9 @@ pub struct Draft {
     pub end: Option<DateTime<Utc>>,
     /// A length given before the start.
     pub minutes: Option<i64>,
+    /// The hold keeping a proposed booking's GPUs for the yes (API.md "Holds").
+    #[serde(default)]
+    pub hold: Option<String>,
 }
 
 impl Draft {
