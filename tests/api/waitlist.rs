@@ -150,3 +150,63 @@ async fn an_expired_offer_goes_to_the_next_in_line() {
     assert_eq!(wa[0]["status"], "waiting");
     assert!(wa[0]["hold"].is_null(), "{wa:?}");
 }
+
+#[tokio::test]
+async fn in_chat_a_request_that_does_not_fit_waits_and_its_offer_is_told_and_booked() {
+    let app = spawn_app().await;
+    let (x, a) = (new_session(&app).await, new_session(&app).await);
+    let t = tomorrow(9);
+    let day = t.format("%Y-%m-%d").to_string();
+    let all: Value = post_booking(&app, &x, "H100", 8, t, 4)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let say = |sid: String, msg: String| {
+        let app = &app;
+        async move {
+            let v: Value = app
+                .post("/api/chat", &json!({"message": msg, "session_id": sid}))
+                .await
+                .json()
+                .await
+                .unwrap();
+            v
+        }
+    };
+    let busy = say(
+        a.clone(),
+        format!("book 4 h100 on {day} from 9:00 to 13:00"),
+    )
+    .await;
+    let text = busy["response"].as_str().unwrap();
+    assert!(
+        text.contains("waitlist") && busy["proposal"].is_null(),
+        "{busy}"
+    );
+    let joined = say(a.clone(), "ok, put me on the waitlist".into()).await;
+    assert!(
+        joined["response"]
+            .as_str()
+            .unwrap()
+            .contains("on the waitlist"),
+        "{joined}"
+    );
+    assert_eq!(entries(&app, &a).await[0]["status"], "waiting");
+    // The GPUs free up; the person's next turn tells the offer and a yes books it.
+    let id = all["id"].as_str().unwrap();
+    app.delete(&format!("/api/bookings/{id}?session_id={x}"))
+        .await;
+    let told = say(a.clone(), "any news?".into()).await;
+    let text = told["response"].as_str().unwrap();
+    assert!(text.contains("From the waitlist"), "{told}");
+    assert_eq!(told["proposal"], "book", "{told}");
+    let booked = say(a.clone(), "yes".into()).await;
+    let b = &booked["actions"][0]["booking"];
+    assert_eq!(
+        (&b["count"], &b["status"]),
+        (&json!(4), &json!("confirmed")),
+        "{booked}"
+    );
+    assert_eq!(entries(&app, &a).await[0]["status"], "booked");
+}

@@ -89,7 +89,12 @@ impl Builtin {
             previous_hold: held_before.as_deref(),
             ..ctx
         };
-        let out = dialogue::respond(&ctx, &inventory, now, &parsed, &mut state).await;
+        let mut out = dialogue::respond(&ctx, &inventory, now, &parsed, &mut state).await;
+        if input.can_act {
+            if let Some(told) = self.waitlist_offer(input.caller, &mut state).await {
+                out.text = format!("{}\n\n{told}", out.text);
+            }
+        }
         // A quote that no longer waits (a no, a correction, another request) gives its GPUs
         // back at once instead of keeping them from others until its hold expires (one the
         // yes confirmed is a booking now, and giving it back changes nothing).
@@ -132,6 +137,72 @@ impl Builtin {
             state: serde_json::to_value(&state).unwrap_or_default(),
             proposal,
         })
+    }
+}
+
+impl Builtin {
+    /// A waitlist offer not told yet (API.md "Waitlist": "an offer is shown on the person's
+    /// next turn"): when nothing else waits for a yes, it becomes the proposal, so a yes
+    /// confirms its hold. Looked for only while this chat has the person in line.
+    async fn waitlist_offer(
+        &self,
+        caller: &crate::domain::Owner,
+        state: &mut dialogue::State,
+    ) -> Option<String> {
+        use dialogue::state::{Act, Pending, Proposal};
+        if !state.memory.waiting || !matches!(state.pending, Pending::Idle) {
+            return None;
+        }
+        let now = self.tools.clock().now();
+        let entries = self.tools.store().waitlist(caller, now).await.ok()?;
+        state.memory.waiting = entries.iter().any(|(e, _)| {
+            matches!(
+                e.status,
+                crate::domain::waitlist::EntryStatus::Waiting
+                    | crate::domain::waitlist::EntryStatus::Offered
+            )
+        });
+        for (e, _) in entries {
+            let Some(hold_id) = e.hold.as_ref() else {
+                continue;
+            };
+            if state.memory.offers_seen.contains(&e.id.to_string()) {
+                continue;
+            }
+            let Ok(hold) = self.tools.hold_of(caller, hold_id.as_str()).await else {
+                continue;
+            };
+            if !hold.is_live(now) {
+                continue;
+            }
+            state.memory.offers_seen.push(e.id.to_string());
+            let stated = format!(
+                "From the waitlist: **{} × {}** ({}) for **{}** came free and are held for you until {} — **{}** in total. Shall I book them? (yes / no)",
+                hold.count(),
+                hold.model,
+                format::devices(&hold.gpus),
+                format::span(&hold.interval, self.tz),
+                hold.expires_at.with_timezone(&self.tz).format("%H:%M %Z"),
+                format::money(hold.price_total, &self.currency)
+            );
+            state.pending = Pending::Confirming {
+                proposal: Proposal {
+                    id: uuid::Uuid::new_v4().simple().to_string(),
+                    act: Act::Book {
+                        draft: Default::default(),
+                        model: hold.model.clone(),
+                        count: hold.count(),
+                        start: hold.interval.start(),
+                        end: hold.interval.end(),
+                        hold: Some(hold.id.to_string()),
+                    },
+                    price_cents: hold.price_total.0,
+                    stated: stated.clone(),
+                },
+            };
+            return Some(stated);
+        }
+        None
     }
 }
 

@@ -198,6 +198,13 @@ pub async fn run(ctx: &Ctx<'_>, plan: Plan, state: &mut State, f: &Facts<'_>) ->
                         .await
                         .map(|a| a.bookable)
                         .unwrap_or(0);
+                    // What did not fit can wait in line for GPUs that free up.
+                    state.memory.waitable = Some(super::state::WaitRequest {
+                        model: model.clone(),
+                        count,
+                        start: interval.start(),
+                        end: interval.end(),
+                    });
                     let offer = ctx
                         .tools
                         .next_free(
@@ -236,12 +243,12 @@ pub async fn run(ctx: &Ctx<'_>, plan: Plan, state: &mut State, f: &Facts<'_>) ->
                             };
                             state.memory.suggestion = Some(suggested);
                             text(format!(
-                                "{busy} Nothing was booked. The nearest time {count} are free for as long is **{}** — say *book it* if you want that instead, or tell me another time.",
+                                "{busy} Nothing was booked. The nearest time {count} are free for as long is **{}** — say *book it* if you want that instead, tell me another time, or say *put me on the waitlist* and I'll hold them for you if they free up.",
                                 reply::span(&alt, ctx.tz)
                             ))
                         }
                         Ok(None) => text(format!(
-                            "{busy} I found no time in the next {OFFER_HORIZON_DAYS} days when {count} are free for as long — try fewer GPUs or a shorter booking."
+                            "{busy} I found no time in the next {OFFER_HORIZON_DAYS} days when {count} are free for as long — try fewer GPUs or a shorter booking, or say *put me on the waitlist* and I'll hold them for you if they free up."
                         )),
                         Err(e) => text(failure(&e)),
                     }
@@ -331,6 +338,37 @@ pub async fn run(ctx: &Ctx<'_>, plan: Plan, state: &mut State, f: &Facts<'_>) ->
         }
         Plan::Execute(p) => execute(ctx, p, state, f).await,
         Plan::Answer(q) => answer(ctx, q, state, f).await,
+        Plan::JoinWaitlist(None) => text(
+            "There is nothing to wait for yet: ask for the GPUs you need, and if they are taken I can put you on the waitlist.",
+        ),
+        Plan::JoinWaitlist(Some(w)) => {
+            if !ctx.can_act {
+                return text("This chat can answer questions but not join the waitlist.");
+            }
+            let Ok(interval) = Interval::new(w.start, w.end) else {
+                return text("That request is no longer valid; nothing was done.");
+            };
+            let joined = match ctx
+                .tools
+                .new_booking(ctx.caller, &w.model, w.count as i64, interval)
+                .await
+            {
+                Ok(new) => ctx.tools.store().join_waitlist(new).await.map_err(ToolError::from),
+                Err(e) => Err(e),
+            };
+            match joined {
+                Ok(_) => {
+                    state.memory.waiting = true;
+                    text(format!(
+                        "You're on the waitlist for **{} × {}** for **{}**. If they free up I'll hold them for you and tell you here (also on the page); nothing is booked until you say yes.",
+                        w.count,
+                        w.model,
+                        reply::span(&interval, ctx.tz)
+                    ))
+                }
+                Err(e) => text(failure(&e)),
+            }
+        }
     }
 }
 

@@ -280,6 +280,21 @@ pub struct Memory {
     pub context: Draft,
     /// A free time suggested when the one asked for was taken ("book it" takes it).
     pub suggestion: Option<Draft>,
+    /// The request that did not fit, for "put me on the waitlist" (API.md "Waitlist").
+    pub waitable: Option<WaitRequest>,
+    /// This chat put the person on the waitlist: offers are looked for on each turn.
+    pub waiting: bool,
+    /// Waitlist entries whose offer this chat has told (each is told once).
+    pub offers_seen: Vec<String>,
+}
+
+/// A request that did not fit, as the waitlist would hold it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WaitRequest {
+    pub model: String,
+    pub count: u32,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
 }
 
 /// The whole state.

@@ -381,6 +381,8 @@ pub enum Plan {
     /// The yes: act on the proposal.
     Execute(Proposal),
     Answer(Question),
+    /// "put me on the waitlist": the request that did not fit (`None`: there is none).
+    JoinWaitlist(Option<super::state::WaitRequest>),
 }
 
 /// Where a request stands once its slots are read.
@@ -399,6 +401,13 @@ enum Resolved {
 /// The one transition function: the transition, then the check every cancellation passes
 /// (`qualified_cancel`).
 pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
+    // "put me on the waitlist", "queue me for them": the request that did not fit waits.
+    if asks_waitlist(&p.words) {
+        let mut next = state.clone();
+        let wait = next.memory.waitable.take();
+        next.pending = Pending::Idle;
+        return (next, Plan::JoinWaitlist(wait));
+    }
     let (next, plan) = transition(state, p, f);
     match plan {
         Plan::ProposeCancel { bookings } => qualified_cancel(next, bookings, false, p, f),
@@ -407,6 +416,17 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
         }
         plan => (next, plan),
     }
+}
+
+/// Whether the message asks to wait in line ("waitlist", "wait list", "queue me").
+fn asks_waitlist(words: &[String]) -> bool {
+    words
+        .iter()
+        .any(|w| matches!(w.as_str(), "waitlist" | "waitinglist" | "wait-list"))
+        || words.windows(2).any(|w| {
+            matches!(w[0].as_str(), "wait" | "waiting") && w[1] == "list"
+                || w[0] == "queue" && matches!(w[1].as_str(), "me" | "us" | "it")
+        })
 }
 
 /// The parts of the day a message qualifies bookings by ("both morning ones"), as local
