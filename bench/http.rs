@@ -19,6 +19,7 @@
 //!   same run (goal: >= 0.5).
 //! `cargo bench --bench http -- bookings` — bookings/s with 64 concurrent clients on
 //!   SQLite and on PostgreSQL (`HPCBOT_TEST_POSTGRES`, default postgres://postgres@127.0.0.1:5432).
+//! `cargo bench --bench http -- waitlist` — bookings/s with 1,000 entries waiting beside none.
 //! `cargo bench --bench http -- limits` — bookings/s with the project's budget checked
 //! beside without (quotas in both), same run, SQLite and PostgreSQL.
 //! `cargo bench --bench http -- idem` — bookings/s with an `Idempotency-Key` on every request
@@ -157,6 +158,32 @@ async fn writes_with(
     what: Write,
     extra: &[(&str, &str)],
 ) -> f64 {
+    writes_waiting(label, database_url, secs, what, extra, 0).await
+}
+
+/// `waiting` waitlist entries that cannot be offered (all 8 H100s of their window are
+/// booked), so that every offer pass reads them all while the clients write.
+async fn wait_in_line(client: &reqwest::Client, url: &str, waiting: usize) {
+    let at = chrono::Utc::now() + chrono::Duration::days(360);
+    let end = at + chrono::Duration::hours(1);
+    let full = json!({"model": "H100", "count": 8, "start": at, "end": end});
+    let r = client.post(format!("{url}/api/bookings")).json(&full).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    for _ in 0..waiting {
+        let r = client.post(format!("{url}/api/waitlist")).json(&full).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 201);
+    }
+}
+
+/// [`writes_with`] with `waiting` entries in the waitlist.
+async fn writes_waiting(
+    label: &str,
+    database_url: Option<String>,
+    secs: u64,
+    what: Write,
+    extra: &[(&str, &str)],
+    waiting: usize,
+) -> f64 {
     let mut settings: Vec<(&str, &str)> = match &database_url {
         Some(u) => vec![
             ("database_url", u.as_str()),
@@ -171,6 +198,9 @@ async fn writes_with(
         .build()
         .unwrap();
     let base = chrono::Utc::now() + chrono::Duration::days(1);
+    if waiting > 0 {
+        wait_in_line(&client, &url, waiting).await;
+    }
     // For PATCH: every client's own booking, made before the clock starts.
     let mut own = Vec::new();
     if what == Write::Patch {
@@ -321,6 +351,28 @@ async fn limits() {
     println!(
         "RESULT PostgreSQL budget on / off = {:.2} (goal >= 0.8)",
         on / off
+    );
+}
+
+/// Bookings/s with 1,000 entries waiting in line beside none, same run, SQLite and
+/// PostgreSQL (issue 21: goal >= 0.8). The entries cannot be offered, so every offer pass
+/// (each 10 s, and on every freeing write) reads them all.
+async fn waitlist() {
+    let none = writes_on("SQLite", None, 10, Write::Post).await;
+    let many = writes_waiting("SQLite", None, 10, Write::Post, &[], 1000).await;
+    println!(
+        "RESULT SQLite 1000 waiting / none = {:.2} (goal >= 0.8)",
+        many / none
+    );
+    let (url, name) = fresh_pg("wnone").await;
+    let none = writes_on("PostgreSQL", Some(url), 10, Write::Post).await;
+    drop_pg(&name).await;
+    let (url, name) = fresh_pg("wmany").await;
+    let many = writes_waiting("PostgreSQL", Some(url), 10, Write::Post, &[], 1000).await;
+    drop_pg(&name).await;
+    println!(
+        "RESULT PostgreSQL 1000 waiting / none = {:.2} (goal >= 0.8)",
+        many / none
     );
 }
 
@@ -895,6 +947,9 @@ fn main() {
     }
     if all || which.iter().any(|w| w == "limits") {
         rt.block_on(limits());
+    }
+    if all || which.iter().any(|w| w == "waitlist") {
+        rt.block_on(waitlist());
     }
     if all || which.iter().any(|w| w == "patch") {
         rt.block_on(patch());
