@@ -167,10 +167,20 @@ async fn wait_in_line(client: &reqwest::Client, url: &str, waiting: usize) {
     let at = chrono::Utc::now() + chrono::Duration::days(360);
     let end = at + chrono::Duration::hours(1);
     let full = json!({"model": "H100", "count": 8, "start": at, "end": end});
-    let r = client.post(format!("{url}/api/bookings")).json(&full).send().await.unwrap();
+    let r = client
+        .post(format!("{url}/api/bookings"))
+        .json(&full)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 201);
     for _ in 0..waiting {
-        let r = client.post(format!("{url}/api/waitlist")).json(&full).send().await.unwrap();
+        let r = client
+            .post(format!("{url}/api/waitlist"))
+            .json(&full)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status().as_u16(), 201);
     }
 }

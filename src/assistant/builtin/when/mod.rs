@@ -3990,6 +3990,26 @@ impl<'a> Cx<'a> {
                 }
             }
         }
+        // "for 1 week 2 days", "a day and 6 hours": lengths said one after the other are one
+        // length, their sum (never only the last).
+        let lengths: Vec<(Duration, usize, usize)> = r
+            .mentions
+            .iter()
+            .filter(|m| !m.negated)
+            .filter_map(|m| match m.kind {
+                MentionKind::Duration(d) => Some((d, m.span.start, m.span.end)),
+                _ => None,
+            })
+            .collect();
+        if lengths.len() >= 2 {
+            let joined = lengths.windows(2).all(|w| {
+                let gap = self.text[w[0].2..w[1].1].trim().to_ascii_lowercase();
+                matches!(gap.as_str(), "" | "and" | "," | "+")
+            });
+            if joined {
+                s.duration = Some(lengths.iter().map(|(d, _, _)| *d).sum());
+            }
+        }
         // "start at 11 instead? end stays 5pm": two times said apart are a start and an end
         // only when words say which is the end; otherwise the later would silently replace
         // the earlier, so it is asked.

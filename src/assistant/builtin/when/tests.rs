@@ -567,6 +567,8 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("2 v100 saturday at midnight for 4 hours", R, "dur=240 !Vague"),
     ("2 h100 in week 50, monday to wednesday", R, "date=2026-11-30 end_date=2026-12-02 whole !Vague"),
     ("a week on monday", R, "date=2026-12-07"),
+    ("for 1 week 2 days", R, "dur=12960"),
+    ("for 2 hours 30 minutes", R, "dur=150"),
     ("can today's booking start at 11 instead? end stays 5pm", R, "date=2026-11-26 start=11:00 end=17:00"),
     ("at 9 or at 10", R, "start=10:00 !Vague"),
     ("tonight from 8", R, "date=2026-11-26 start=20:00"),
