@@ -319,8 +319,9 @@ async fn maintenance(
             }
         }
         MaintenanceAction::Remove { id } => {
-            let id = BookingId::parse(&id).map_err(|e| anyhow::anyhow!(e))?;
-            if !store.remove_maintenance(&id).await? {
+            let id = hpcbot::domain::maintenance::MaintenanceId::parse(&id)
+                .map_err(|e| anyhow::anyhow!(e))?;
+            if !store.remove_maintenance(&id, now).await? {
                 anyhow::bail!("no maintenance window `{id}`");
             }
             println!("removed {id}");

@@ -6,42 +6,11 @@
 
 use super::{Booking, BookingId, Cents, Device, Interval, Owner};
 use chrono::{DateTime, Duration, Utc};
-use std::fmt;
 
-/// A hold id: 128 random bits as 32 hex digits, like a booking id.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(transparent)]
-pub struct HoldId(BookingId);
-
-impl HoldId {
-    /// A fresh random id.
-    pub fn new() -> Self {
-        Self(BookingId::new())
-    }
-
-    /// Parses a full id (32 hex digits); anything the server could not have issued is
-    /// refused.
-    pub fn parse(s: &str) -> Result<Self, super::ids::InvalidId> {
-        BookingId::parse(s).map(Self)
-    }
-
-    /// The textual form.
-    pub fn as_str(&self) -> &str {
-        self.0.as_str()
-    }
-}
-
-impl Default for HoldId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Display for HoldId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
+super::ids::booking_form_id!(
+    /// A hold id.
+    HoldId
+);
 
 /// Where a hold is in its life. Expiry is not a state: a `Held` hold past `expires_at` is
 /// expired (see [`Hold::is_live`]).

@@ -182,6 +182,48 @@ impl fmt::Display for BookingId {
     }
 }
 
+/// An id of the same form as a booking id (128 random bits as 32 hex digits, issued by the
+/// server only) for another kind of record, so that one kind is never taken for another.
+macro_rules! booking_form_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+        #[serde(transparent)]
+        pub struct $name($crate::domain::BookingId);
+
+        impl $name {
+            /// A fresh random id.
+            pub fn new() -> Self {
+                Self($crate::domain::BookingId::new())
+            }
+
+            /// Parses a full id (32 hex digits); anything the server could not have issued
+            /// is refused.
+            pub fn parse(s: &str) -> Result<Self, $crate::domain::ids::InvalidId> {
+                $crate::domain::BookingId::parse(s).map(Self)
+            }
+
+            /// The textual form.
+            pub fn as_str(&self) -> &str {
+                self.0.as_str()
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+pub(crate) use booking_form_id;
+
 /// Who owns sessions and bookings: a client (auth = none, the `hpcbot_client` cookie), a
 /// session (auth = none, a client without cookies) or a named user (auth = token).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

@@ -6,11 +6,16 @@
 use super::{BookingId, Device, Interval};
 use chrono::{DateTime, Utc};
 
+super::ids::booking_form_id!(
+    /// A maintenance window's id.
+    MaintenanceId
+);
+
 /// A maintenance window as stored.
 #[derive(Debug, Clone)]
 pub struct Maintenance {
     /// Its id (32 hex digits).
-    pub id: BookingId,
+    pub id: MaintenanceId,
     /// The devices out of service.
     pub gpus: Vec<Device>,
     /// When.

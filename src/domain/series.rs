@@ -2,43 +2,13 @@
 //! `every` after the one before, made in one transaction — all or none (`fail`), or the ones
 //! that fit (`skip`). Each occurrence is an ordinary booking carrying the series' id.
 
-use super::{BookingId, Interval};
+use super::Interval;
 use chrono::Duration;
-use std::fmt;
 
-/// A series id: 128 random bits as 32 hex digits, like a booking id.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(transparent)]
-pub struct SeriesId(BookingId);
-
-impl SeriesId {
-    /// A fresh random id.
-    pub fn new() -> Self {
-        Self(BookingId::new())
-    }
-
-    /// Parses a full id (32 hex digits).
-    pub fn parse(s: &str) -> Result<Self, super::ids::InvalidId> {
-        BookingId::parse(s).map(Self)
-    }
-
-    /// The textual form.
-    pub fn as_str(&self) -> &str {
-        self.0.as_str()
-    }
-}
-
-impl Default for SeriesId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Display for SeriesId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
+super::ids::booking_form_id!(
+    /// A recurring series' id (on each of its bookings).
+    SeriesId
+);
 
 /// How a series repeats: `every` (a day or a week) `times` times (2..=52), checked on
 /// construction.

@@ -4,8 +4,13 @@
 //! for `waitlist_hold`; confirming it books it; one that expires goes back to waiting.
 
 use super::hold::HoldId;
-use super::{BookingId, Interval, Owner};
+use super::{Interval, Owner};
 use chrono::{DateTime, Utc};
+
+super::ids::booking_form_id!(
+    /// A waitlist entry's id.
+    EntryId
+);
 
 /// Where an entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +52,7 @@ impl EntryStatus {
 #[derive(Debug, Clone)]
 pub struct Entry {
     /// Its id (32 hex digits).
-    pub id: BookingId,
+    pub id: EntryId,
     /// Who waits.
     pub owner: Owner,
     /// The model's exact name.

@@ -185,3 +185,13 @@ pub async fn acting_owner(
     let cookie = set_cookie(&session.id, s.config.session_ttl.as_secs());
     Ok((session.owner, Some(cookie)))
 }
+
+/// `201` with `body`, and the session cookie [`acting_owner`] asked for, if any.
+pub fn created<T: serde::Serialize>(body: T, cookie: Option<HeaderValue>) -> Response {
+    use axum::response::IntoResponse;
+    let mut res = (axum::http::StatusCode::CREATED, axum::Json(body)).into_response();
+    if let Some(c) = cookie {
+        res.headers_mut().insert(header::SET_COOKIE, c);
+    }
+    res
+}

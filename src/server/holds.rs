@@ -12,7 +12,7 @@ use crate::assistant::tools::{BookingView, ToolError};
 use crate::domain::hold::HoldError;
 use crate::domain::Owner;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
@@ -57,11 +57,7 @@ pub async fn create(
         .hold(&owner, &req.model, req.count, interval)
         .await?;
     let view = HoldView::of(&hold, s.tools.clock().now());
-    let mut res = (StatusCode::CREATED, Json(view)).into_response();
-    if let Some(c) = cookie {
-        res.headers_mut().insert(header::SET_COOKIE, c);
-    }
-    Ok(res)
+    Ok(caller::created(view, cookie))
 }
 
 /// The caller's live holds, oldest first.

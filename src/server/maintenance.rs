@@ -7,7 +7,7 @@ use super::extract::ApiJson;
 use super::gpus::parse_interval;
 use super::AppState;
 use crate::assistant::tools::ToolError;
-use crate::domain::maintenance::Maintenance;
+use crate::domain::maintenance::{Maintenance, MaintenanceId};
 use crate::domain::{BookingId, Device};
 use crate::store::bookings::{Origin, Via};
 use axum::extract::{Path, State};
@@ -166,11 +166,11 @@ pub async fn remove(
             "no maintenance window has that id",
         )
     };
-    let id = BookingId::parse(&id).map_err(|_| not_found())?;
+    let id = MaintenanceId::parse(&id).map_err(|_| not_found())?;
     let gone = s
         .tools
         .store()
-        .remove_maintenance(&id)
+        .remove_maintenance(&id, s.tools.clock().now())
         .await
         .map_err(ToolError::from)?;
     if gone {

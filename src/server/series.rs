@@ -11,8 +11,8 @@ use crate::assistant::tools::{BookingView, ToolError};
 use crate::domain::series::{OnConflict, Repeat};
 use crate::store::bookings::SeriesMade;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -139,11 +139,7 @@ pub async fn create(
             ),
         ));
     }
-    let mut res = (StatusCode::CREATED, Json(SeriesView::from(&made))).into_response();
-    if let Some(c) = cookie {
-        res.headers_mut().insert(header::SET_COOKIE, c);
-    }
-    Ok(res)
+    Ok(caller::created(SeriesView::from(&made), cookie))
 }
 
 /// Cancels every occurrence of the caller's series not yet ended (a started one is ended

@@ -9,11 +9,11 @@ use super::gpus::parse_interval;
 use super::AppState;
 use crate::assistant::holds::HoldView;
 use crate::assistant::tools::ToolError;
-use crate::domain::waitlist::Entry;
-use crate::domain::{BookingId, Owner};
+use crate::domain::waitlist::{Entry, EntryId};
+use crate::domain::Owner;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -104,18 +104,14 @@ pub async fn join(
     let position = s
         .tools
         .store()
-        .waitlist(&owner, s.tools.clock().now())
+        .waitlist(&owner)
         .await
         .map_err(ToolError::from)?
         .into_iter()
         .find(|(e, _)| e.id == entry.id)
         .and_then(|(_, p)| p);
     let body = view(&s, &owner, &entry, position).await;
-    let mut res = (StatusCode::CREATED, Json(body)).into_response();
-    if let Some(c) = cookie {
-        res.headers_mut().insert(header::SET_COOKIE, c);
-    }
-    Ok(res)
+    Ok(caller::created(body, cookie))
 }
 
 /// The caller's entries with their place in line and any offer.
@@ -129,12 +125,13 @@ pub async fn list(
     let Some(owner) = reading_owner(&s, &caller, q.session_id.as_deref(), &headers).await? else {
         return Ok(Json(EntryList { waitlist: vec![] }));
     };
-    let entries = s
-        .tools
-        .store()
-        .waitlist(&owner, s.tools.clock().now())
+    // What freed by time alone since the last pass is offered before it is shown.
+    let store = s.tools.store();
+    store
+        .refresh_waitlist(s.tools.clock().now())
         .await
         .map_err(ToolError::from)?;
+    let entries = store.waitlist(&owner).await.map_err(ToolError::from)?;
     let mut out = Vec::new();
     for (e, p) in &entries {
         out.push(view(&s, &owner, e, *p).await);
@@ -162,7 +159,7 @@ pub async fn leave(
     let owner = reading_owner(&s, &caller, q.session_id.as_deref(), &headers)
         .await?
         .ok_or_else(not_found)?;
-    let id = BookingId::parse(&id).map_err(|_| not_found())?;
+    let id = EntryId::parse(&id).map_err(|_| not_found())?;
     let gone = s
         .tools
         .store()

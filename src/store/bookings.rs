@@ -2,9 +2,9 @@
 //! database itself so that it holds across every server instance.
 
 use crate::domain::hold::{Hold, HoldId, HoldRules};
-use crate::domain::maintenance::{Affected, Maintenance};
+use crate::domain::maintenance::{Affected, Maintenance, MaintenanceId};
 use crate::domain::series::{OnConflict, SeriesId};
-use crate::domain::waitlist::Entry;
+use crate::domain::waitlist::{Entry, EntryId};
 use crate::domain::{Booking, BookingId, Cents, Device, Interval, Inventory, Owner};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -373,16 +373,13 @@ pub trait BookingStore: Send + Sync {
     /// fits now.
     async fn join_waitlist(&self, new: NewBooking) -> Result<Entry, StoreError>;
     /// `owner`'s entries, oldest first, each with its place in line (waiting or offered).
-    async fn waitlist(
-        &self,
-        owner: &Owner,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<(Entry, Option<u32>)>, StoreError>;
+    /// Reads only (offers are made by `refresh_waitlist` and the writes that free GPUs).
+    async fn waitlist(&self, owner: &Owner) -> Result<Vec<(Entry, Option<u32>)>, StoreError>;
     /// Takes `owner`'s entry out of line, giving back its offer; `false`: no such entry.
     async fn leave_waitlist(
         &self,
         owner: &Owner,
-        id: &BookingId,
+        id: &EntryId,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
     /// Offers what has freed by time alone (expired holds and offers); the offers made.
@@ -414,7 +411,11 @@ pub trait BookingStore: Send + Sync {
     /// The maintenance windows not ended by `now`, by start.
     async fn maintenance(&self, now: DateTime<Utc>) -> Result<Vec<Maintenance>, StoreError>;
     /// Ends a window: its devices are free again (`false`: no such window).
-    async fn remove_maintenance(&self, id: &BookingId) -> Result<bool, StoreError>;
+    async fn remove_maintenance(
+        &self,
+        id: &MaintenanceId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
     /// Cancels every occurrence of `owner`'s series not yet ended; every occurrence as it
     /// is now, by start.
     async fn cancel_series(

@@ -263,9 +263,7 @@ impl SqlStore {
             match out.last_mut() {
                 Some((last, _, b)) if *last == id => b.gpus.push(device),
                 _ => {
-                    let interval =
-                        Interval::new(ts(r.try_get("start_at")?)?, ts(r.try_get("end_at")?)?)
-                            .map_err(StoreError::Invalid)?;
+                    let interval = interval_of(&r)?;
                     out.push((
                         id,
                         interval,
@@ -378,13 +376,8 @@ fn row_to_event(r: &AnyRow) -> Result<BookingEvent, StoreError> {
     let status: String = r.try_get("status")?;
     let gpus: String = r.try_get("gpus")?;
     let id: String = r.try_get("booking_id")?;
-    let ms = |v: i64| {
-        Utc.timestamp_millis_opt(v)
-            .single()
-            .ok_or_else(|| StoreError::Invalid(format!("bad stored time {v}")))
-    };
     Ok(BookingEvent {
-        at: ms(r.try_get("at")?)?,
+        at: millis(r.try_get("at")?)?,
         kind: EventKind::parse(&kind).ok_or_else(|| bad("event kind", kind.clone()))?,
         via: Via::parse(&via).ok_or_else(|| bad("via", via.clone()))?,
         request_id: r.try_get("request_id")?,
@@ -398,11 +391,10 @@ fn row_to_event(r: &AnyRow) -> Result<BookingEvent, StoreError> {
                 .map(Device::parse)
                 .collect::<Result<_, _>>()
                 .map_err(StoreError::Invalid)?,
-            interval: Interval::new(ts(r.try_get("start_at")?)?, ts(r.try_get("end_at")?)?)
-                .map_err(StoreError::Invalid)?,
+            interval: interval_of(r)?,
             price_total: Cents(r.try_get("price_cents")?),
             status: BookingStatus::parse(&status).ok_or_else(|| bad("status", status.clone()))?,
-            created_at: ms(r.try_get("created_at")?)?,
+            created_at: millis(r.try_get("created_at")?)?,
             series: None,
         },
     })
@@ -728,6 +720,25 @@ async fn busy_devices_tx(
         .collect()
 }
 
+/// `count` free devices of `model` over `interval` for a new booking or hold (the model's
+/// lock held), or `InsufficientCapacity` saying how many are free.
+async fn free_devices_tx(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    model: &GpuModel,
+    interval: &Interval,
+    count: u32,
+    now: DateTime<Utc>,
+) -> Result<Vec<Device>, StoreError> {
+    let busy = busy_devices_tx(tx, &model.name, interval, None, now).await?;
+    crate::domain::booking::allocate(model, &busy, count).ok_or_else(|| {
+        StoreError::InsufficientCapacity {
+            model: model.name.clone(),
+            free: model.total().saturating_sub(busy.len() as u32),
+            total: model.total(),
+        }
+    })
+}
+
 /// One booking read inside a transaction.
 async fn booking_tx(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
@@ -905,46 +916,71 @@ fn ts(secs: i64) -> Result<DateTime<Utc>, StoreError> {
         .ok_or_else(|| StoreError::Invalid(format!("bad stored time {secs}")))
 }
 
-/// Folds joined rows (one per device, grouped by booking) into bookings.
-fn rows_to_bookings(rows: Vec<AnyRow>) -> Result<Vec<Booking>, StoreError> {
-    let mut out: Vec<Booking> = Vec::new();
-    for r in rows {
+/// A stored time in Unix milliseconds (`created_at`, `expires_at`, an event's `at`).
+fn millis(ms: i64) -> Result<DateTime<Utc>, StoreError> {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .ok_or_else(|| StoreError::Invalid(format!("bad stored time {ms}")))
+}
+
+/// A row's `[start_at, end_at)` (Unix seconds).
+fn interval_of(r: &AnyRow) -> Result<Interval, StoreError> {
+    Interval::new(ts(r.try_get("start_at")?)?, ts(r.try_get("end_at")?)?)
+        .map_err(StoreError::Invalid)
+}
+
+/// Folds joined rows — one per device, grouped by the record's `id` column, devices in
+/// order — into records: `first` makes a record of its first row and device, and the
+/// devices of its other rows are added to `gpus`. (Bookings, holds and maintenance
+/// windows are all read this way.)
+fn fold_devices<T>(
+    rows: Vec<AnyRow>,
+    first: impl Fn(&AnyRow, Device) -> Result<T, StoreError>,
+    gpus: impl Fn(&mut T) -> &mut Vec<Device>,
+) -> Result<Vec<T>, StoreError> {
+    let mut out: Vec<(String, T)> = Vec::new();
+    for r in &rows {
         let id: String = r.try_get("id")?;
         let device =
             Device::parse(&r.try_get::<String, _>("device")?).map_err(StoreError::Invalid)?;
-        if let Some(last) = out.last_mut().filter(|b| b.id.as_str() == id) {
-            last.gpus.push(device);
-            continue;
+        match out.last_mut() {
+            Some((last, t)) if *last == id => gpus(t).push(device),
+            _ => out.push((id, first(r, device)?)),
         }
-        let status: String = r.try_get("status")?;
-        let created: i64 = r.try_get("created_at")?;
-        out.push(Booking {
-            id: BookingId::parse(&id).map_err(|e| StoreError::Invalid(e.to_string()))?,
-            owner: Owner::from_stored(r.try_get("owner")?),
-            model: r.try_get("model")?,
-            gpus: vec![device],
-            interval: Interval::new(ts(r.try_get("start_at")?)?, ts(r.try_get("end_at")?)?)
-                .map_err(StoreError::Invalid)?,
-            price_total: Cents(r.try_get("price_cents")?),
-            status: match BookingStatus::parse(&status) {
-                Some(BookingStatus::Cancelled) if r.try_get::<i64, _>("ended_early")? != 0 => {
-                    BookingStatus::Ended
-                }
-                Some(s) => s,
-                None => return Err(StoreError::Invalid(format!("bad stored status {status}"))),
-            },
-            created_at: Utc
-                .timestamp_millis_opt(created)
-                .single()
-                .ok_or_else(|| StoreError::Invalid(format!("bad stored time {created}")))?,
-            series: r
-                .try_get::<Option<String>, _>("series_id")?
-                .map(|s| crate::domain::series::SeriesId::parse(&s))
-                .transpose()
-                .map_err(|e| StoreError::Invalid(e.to_string()))?,
-        });
     }
-    Ok(out)
+    Ok(out.into_iter().map(|(_, t)| t).collect())
+}
+
+/// Folds joined rows (one per device, grouped by booking) into bookings.
+fn rows_to_bookings(rows: Vec<AnyRow>) -> Result<Vec<Booking>, StoreError> {
+    fold_devices(rows, booking_of, |b| &mut b.gpus)
+}
+
+/// A booking from its first row and device.
+fn booking_of(r: &AnyRow, device: Device) -> Result<Booking, StoreError> {
+    let id: String = r.try_get("id")?;
+    let status: String = r.try_get("status")?;
+    Ok(Booking {
+        id: BookingId::parse(&id).map_err(|e| StoreError::Invalid(e.to_string()))?,
+        owner: Owner::from_stored(r.try_get("owner")?),
+        model: r.try_get("model")?,
+        gpus: vec![device],
+        interval: interval_of(r)?,
+        price_total: Cents(r.try_get("price_cents")?),
+        status: match BookingStatus::parse(&status) {
+            Some(BookingStatus::Cancelled) if r.try_get::<i64, _>("ended_early")? != 0 => {
+                BookingStatus::Ended
+            }
+            Some(s) => s,
+            None => return Err(StoreError::Invalid(format!("bad stored status {status}"))),
+        },
+        created_at: millis(r.try_get("created_at")?)?,
+        series: r
+            .try_get::<Option<String>, _>("series_id")?
+            .map(|s| crate::domain::series::SeriesId::parse(&s))
+            .transpose()
+            .map_err(|e| StoreError::Invalid(e.to_string()))?,
+    })
 }
 
 #[async_trait]
@@ -981,15 +1017,8 @@ impl BookingStore for SqlStore {
                         return Ok(b);
                     }
                 }
-                let busy =
-                    busy_devices_tx(&mut tx, &model.name, &new.interval, None, new.now).await?;
-                let Some(gpus) = crate::domain::booking::allocate(&model, &busy, new.count) else {
-                    return Err(StoreError::InsufficientCapacity {
-                        model: model.name.clone(),
-                        free: model.total().saturating_sub(busy.len() as u32),
-                        total: model.total(),
-                    });
-                };
+                let gpus =
+                    free_devices_tx(&mut tx, &model, &new.interval, new.count, new.now).await?;
                 // What could be booked is then checked against the owner's quotas (what
                 // cannot be booked at all says so first).
                 if let Some(q) = &new.quotas {
@@ -1314,8 +1343,7 @@ impl BookingStore for SqlStore {
                     Some((last, b)) if *last == id => b.gpus.push(device),
                     _ => {
                         let interval =
-                            Interval::new(ts(r.try_get("start_at")?)?, ts(r.try_get("end_at")?)?)
-                                .map_err(StoreError::Invalid)?;
+                            interval_of(&r)?;
                         out.push((
                             id,
                             Busy {
@@ -1496,15 +1524,14 @@ impl BookingStore for SqlStore {
     async fn waitlist(
         &self,
         owner: &Owner,
-        now: DateTime<Utc>,
     ) -> Result<Vec<(crate::domain::waitlist::Entry, Option<u32>)>, StoreError> {
-        self.entries(owner, now).await
+        self.entries(owner).await
     }
 
     async fn leave_waitlist(
         &self,
         owner: &Owner,
-        id: &BookingId,
+        id: &crate::domain::waitlist::EntryId,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         self.leave(owner, id, now).await
@@ -1563,8 +1590,12 @@ impl BookingStore for SqlStore {
         self.windows(now).await
     }
 
-    async fn remove_maintenance(&self, id: &BookingId) -> Result<bool, StoreError> {
-        self.remove_window(id).await
+    async fn remove_maintenance(
+        &self,
+        id: &crate::domain::maintenance::MaintenanceId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.remove_window(id, now).await
     }
 
     async fn cancel_series(

@@ -154,7 +154,7 @@ impl Builtin {
             return None;
         }
         let now = self.tools.clock().now();
-        let entries = self.tools.store().waitlist(caller, now).await.ok()?;
+        let entries = self.tools.store().waitlist(caller).await.ok()?;
         state.memory.waiting = entries.iter().any(|(e, _)| {
             matches!(
                 e.status,

@@ -231,7 +231,9 @@ impl Parsed {
 pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
     let whole = parse_one(text, inv, now);
     let mut p = with_clauses(text, whole, inv, now);
-    p.unread.extend(relative_refs(text));
+    // The whole message's words, once, for the checks below.
+    let words = tokens(&text.to_lowercase());
+    p.unread.extend(relative_refs(&words));
     // "push it by an hour — no, two": a bare number correcting an amount said before it
     // (hours? GPUs?) is not read, so it is asked, never dropped.
     if let Some(&end) = clauses::corrections(text).last() {
@@ -248,7 +250,7 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
         }
     }
     if p.time.said.date.is_none() && p.time.said.from_now.is_none() && !p.time.mentions.is_empty() {
-        p.unread.extend(foreign_day_words(text));
+        p.unread.extend(foreign_day_words(&words));
     }
     p
 }
@@ -256,7 +258,7 @@ pub fn parse(text: &str, inv: &Inventory, now: DateTime<Tz>) -> Parsed {
 /// Day words of other languages ("übermorgen", "mañana", "来週の月曜"): beside a time with no
 /// day read, a word the grammar cannot read may be the day, so it is named back and asked
 /// (never read as today). Any word with letters outside ASCII counts, and these ASCII ones.
-fn foreign_day_words(text: &str) -> Vec<Unread> {
+fn foreign_day_words(words: &[String]) -> Vec<Unread> {
     const DAYS: &[&str] = &[
         "heute",
         "morgen",
@@ -304,22 +306,21 @@ fn foreign_day_words(text: &str) -> Vec<Unread> {
         "morgens",
         "abends",
     ];
-    tokens(&text.to_lowercase())
-        .into_iter()
+    words
+        .iter()
         .filter(|t| {
             DAYS.contains(&t.as_str()) || t.chars().any(|c| c.is_alphabetic() && !c.is_ascii())
         })
         .map(|t| Unread {
             kind: unread::UnreadKind::TimeWord,
-            words: t,
+            words: t.clone(),
         })
         .collect()
 }
 
 /// "the one after my A100 booking", "the booking before the h100 one": a booking named by
 /// its place beside another is not read, so it is named back and asked.
-fn relative_refs(text: &str) -> Vec<Unread> {
-    let toks = tokens(&text.to_ascii_lowercase());
+fn relative_refs(toks: &[String]) -> Vec<Unread> {
     let mut out = Vec::new();
     for (i, t) in toks.iter().enumerate() {
         let prev = if i > 0 { toks[i - 1].as_str() } else { "" };

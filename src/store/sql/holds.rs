@@ -5,15 +5,15 @@
 //! now: every read compares, nothing has to run when one expires.
 
 use super::{
-    booking_tx, check_quotas, commit_price, insert_booking, lock_model, lock_owner, record_change,
-    ts, Charge, SqlStore,
+    booking_tx, check_quotas, commit_price, fold_devices, insert_booking, interval_of, lock_model,
+    lock_owner, millis, record_change, Charge, SqlStore,
 };
-use crate::domain::booking::{allocate, price};
+use crate::domain::booking::price;
 use crate::domain::hold::{Hold, HoldError, HoldId, HoldRules, HoldState};
 use crate::domain::quota::Quotas;
 use crate::domain::{Booking, BookingId, Cents, Device, Interval, Owner};
 use crate::store::bookings::{BookingStore, Busy, EventKind, NewBooking, Origin, StoreError};
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -22,50 +22,37 @@ const HOLD_COLUMNS: &str = "SELECT h.id, h.owner, h.model, h.start_at, h.end_at,
      h.expires_at, h.created_at, h.state, h.booking_id, d.device FROM holds h \
      JOIN hold_devices d ON d.hold_id = h.id";
 
-fn millis(ms: i64) -> Result<DateTime<Utc>, StoreError> {
-    Utc.timestamp_millis_opt(ms)
-        .single()
-        .ok_or_else(|| StoreError::Invalid(format!("bad stored time {ms}")))
-}
-
 /// Folds joined rows (grouped by hold, devices in order) into holds.
 fn rows_to_holds(rows: Vec<AnyRow>) -> Result<Vec<Hold>, StoreError> {
-    let mut out: Vec<Hold> = Vec::new();
-    for r in rows {
-        let id: String = r.try_get("id")?;
-        let device =
-            Device::parse(&r.try_get::<String, _>("device")?).map_err(StoreError::Invalid)?;
-        if let Some(last) = out.last_mut().filter(|h| h.id.as_str() == id) {
-            last.gpus.push(device);
-            continue;
+    fold_devices(rows, hold_of_row, |h| &mut h.gpus)
+}
+
+/// A hold from its first row and device.
+fn hold_of_row(r: &AnyRow, device: Device) -> Result<Hold, StoreError> {
+    let bad = |e: crate::domain::ids::InvalidId| StoreError::Invalid(e.to_string());
+    let state = match r.try_get::<String, _>("state")?.as_str() {
+        "held" => HoldState::Held,
+        "released" => HoldState::Released,
+        "confirmed" => HoldState::Confirmed(
+            BookingId::parse(&r.try_get::<String, _>("booking_id")?).map_err(bad)?,
+        ),
+        other => {
+            return Err(StoreError::Invalid(format!(
+                "bad stored hold state {other}"
+            )))
         }
-        let bad = |e: crate::domain::ids::InvalidId| StoreError::Invalid(e.to_string());
-        let state = match r.try_get::<String, _>("state")?.as_str() {
-            "held" => HoldState::Held,
-            "released" => HoldState::Released,
-            "confirmed" => HoldState::Confirmed(
-                BookingId::parse(&r.try_get::<String, _>("booking_id")?).map_err(bad)?,
-            ),
-            other => {
-                return Err(StoreError::Invalid(format!(
-                    "bad stored hold state {other}"
-                )))
-            }
-        };
-        out.push(Hold {
-            id: HoldId::parse(&id).map_err(bad)?,
-            owner: Owner::from_stored(r.try_get("owner")?),
-            model: r.try_get("model")?,
-            gpus: vec![device],
-            interval: Interval::new(ts(r.try_get("start_at")?)?, ts(r.try_get("end_at")?)?)
-                .map_err(StoreError::Invalid)?,
-            price_total: Cents(r.try_get("price_cents")?),
-            expires_at: millis(r.try_get("expires_at")?)?,
-            created_at: millis(r.try_get("created_at")?)?,
-            state,
-        });
-    }
-    Ok(out)
+    };
+    Ok(Hold {
+        id: HoldId::parse(&r.try_get::<String, _>("id")?).map_err(bad)?,
+        owner: Owner::from_stored(r.try_get("owner")?),
+        model: r.try_get("model")?,
+        gpus: vec![device],
+        interval: interval_of(r)?,
+        price_total: Cents(r.try_get("price_cents")?),
+        expires_at: millis(r.try_get("expires_at")?)?,
+        created_at: millis(r.try_get("created_at")?)?,
+        state,
+    })
 }
 
 /// One hold of `owner`, read inside a transaction.
@@ -117,15 +104,8 @@ impl SqlStore {
             if live >= rules.max_per_owner as i64 {
                 return Err(StoreError::Hold(HoldError::TooMany(rules.max_per_owner)));
             }
-            let busy =
-                super::busy_devices_tx(&mut tx, &model.name, &new.interval, None, new.now).await?;
-            let Some(gpus) = allocate(&model, &busy, new.count) else {
-                return Err(StoreError::InsufficientCapacity {
-                    model: model.name.clone(),
-                    free: model.total().saturating_sub(busy.len() as u32),
-                    total: model.total(),
-                });
-            };
+            let gpus =
+                super::free_devices_tx(&mut tx, &model, &new.interval, new.count, new.now).await?;
             if let Some(q) = &new.quotas {
                 check_quotas(&mut tx, q, &new.owner, &new.interval, new.count, None, new.now)
                     .await?;

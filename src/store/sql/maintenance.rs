@@ -7,14 +7,14 @@
 //! its whole price released (event `cancelled` via `admin`).
 
 use super::{
-    booking_tx, busy_devices_tx, commit_price, insert_devices, lock_model, record_change, ts,
-    Charge, SqlStore,
+    booking_tx, busy_devices_tx, commit_price, fold_devices, insert_devices, interval_of,
+    lock_model, millis, record_change, Charge, SqlStore,
 };
 use crate::domain::booking::allocate;
-use crate::domain::maintenance::{Affected, Maintenance};
+use crate::domain::maintenance::{Affected, Maintenance, MaintenanceId};
 use crate::domain::{BookingId, BookingStatus, Device, Interval};
 use crate::store::bookings::{BookingStore, EventKind, Origin, StoreError};
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use sqlx::Row;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -48,7 +48,7 @@ impl SqlStore {
                 lock_model(&mut tx, m).await?;
             }
             let window = Maintenance {
-                id: BookingId::new(),
+                id: MaintenanceId::new(),
                 gpus: gpus.clone(),
                 interval,
                 reason,
@@ -174,37 +174,31 @@ impl SqlStore {
             .bind(now.timestamp())
             .fetch_all(&self.pool)
             .await?;
-            let mut out: Vec<Maintenance> = Vec::new();
-            for r in rows {
-                let id: String = r.try_get("id")?;
-                let device = Device::parse(&r.try_get::<String, _>("device")?)
-                    .map_err(StoreError::Invalid)?;
-                if let Some(last) = out.last_mut().filter(|m| m.id.as_str() == id) {
-                    last.gpus.push(device);
-                    continue;
-                }
-                let created: i64 = r.try_get("created_at")?;
-                out.push(Maintenance {
-                    id: BookingId::parse(&id).map_err(|e| StoreError::Invalid(e.to_string()))?,
-                    gpus: vec![device],
-                    interval: Interval::new(ts(r.try_get("start_at")?)?, ts(r.try_get("end_at")?)?)
-                        .map_err(StoreError::Invalid)?,
-                    reason: r.try_get("reason")?,
-                    created_at: Utc
-                        .timestamp_millis_opt(created)
-                        .single()
-                        .ok_or_else(|| StoreError::Invalid(format!("bad stored time {created}")))?,
-                });
-            }
-            Ok(out)
+            fold_devices(
+                rows,
+                |r, device| {
+                    Ok(Maintenance {
+                        id: MaintenanceId::parse(&r.try_get::<String, _>("id")?)
+                            .map_err(|e| StoreError::Invalid(e.to_string()))?,
+                        gpus: vec![device],
+                        interval: interval_of(r)?,
+                        reason: r.try_get("reason")?,
+                        created_at: millis(r.try_get("created_at")?)?,
+                    })
+                },
+                |m| &mut m.gpus,
+            )
         })
         .await
     }
 
     /// Ends window `id`: its devices are free again (`false`: no such window).
-    pub(super) async fn remove_window(&self, id: &BookingId) -> Result<bool, StoreError> {
+    pub(super) async fn remove_window(
+        &self,
+        id: &MaintenanceId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         let inventory = self.inventory().await?;
-        let now = Utc::now();
         self.bounded(async {
             let mut tx = self.begin_write().await?;
             let models: Vec<String> = sqlx::query(

@@ -5,10 +5,10 @@
 //! (`skip`), on any number of instances.
 
 use super::{
-    bind_reply, busy_devices_tx, check_quotas, commit_price, insert_booking, insert_event,
+    bind_reply, check_quotas, commit_price, free_devices_tx, insert_booking, insert_event,
     lock_model, lock_owner, reply_update, Charge, SqlStore,
 };
-use crate::domain::booking::{allocate, price};
+use crate::domain::booking::price;
 use crate::domain::series::{OnConflict, SeriesId};
 use crate::domain::{Booking, BookingId, BookingStatus, Interval, Owner};
 use crate::store::bookings::{
@@ -54,15 +54,8 @@ impl SqlStore {
                     .execute(&mut *tx)
                     .await?;
                 let booked: Result<Booking, StoreError> = async {
-                    let busy =
-                        busy_devices_tx(&mut tx, &model.name, interval, None, new.now).await?;
-                    let gpus = allocate(&model, &busy, new.count).ok_or_else(|| {
-                        StoreError::InsufficientCapacity {
-                            model: model.name.clone(),
-                            free: model.total().saturating_sub(busy.len() as u32),
-                            total: model.total(),
-                        }
-                    })?;
+                    let gpus =
+                        free_devices_tx(&mut tx, &model, interval, new.count, new.now).await?;
                     if let Some(q) = &new.quotas {
                         check_quotas(&mut tx, q, &new.owner, interval, new.count, None, new.now)
                             .await?;

@@ -5,13 +5,13 @@
 //! Every pass recomputes from the rows, so an offer missed by a crash is made by the next.
 
 use super::holds::insert_hold;
-use super::{lock_model, ts, SqlStore};
+use super::{interval_of, lock_model, millis, SqlStore};
 use crate::domain::booking::{allocate, price};
 use crate::domain::hold::{Hold, HoldId, HoldState};
-use crate::domain::waitlist::{Entry, EntryStatus};
-use crate::domain::{BookingId, Device, GpuModel, Interval, Owner};
+use crate::domain::waitlist::{Entry, EntryId, EntryStatus};
+use crate::domain::{Device, GpuModel, Owner};
 use crate::store::bookings::{BookingStore, NewBooking, StoreError};
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 use std::collections::HashSet;
@@ -24,16 +24,12 @@ fn row_to_entry(r: &AnyRow) -> Result<Entry, StoreError> {
     let status: String = r.try_get("status")?;
     let created: i64 = r.try_get("created_at")?;
     Ok(Entry {
-        id: BookingId::parse(&r.try_get::<String, _>("id")?).map_err(bad)?,
+        id: EntryId::parse(&r.try_get::<String, _>("id")?).map_err(bad)?,
         owner: Owner::from_stored(r.try_get("owner")?),
         model: r.try_get("model")?,
         count: r.try_get::<i64, _>("count")? as u32,
-        interval: Interval::new(ts(r.try_get("start_at")?)?, ts(r.try_get("end_at")?)?)
-            .map_err(StoreError::Invalid)?,
-        created_at: Utc
-            .timestamp_millis_opt(created)
-            .single()
-            .ok_or_else(|| StoreError::Invalid(format!("bad stored time {created}")))?,
+        interval: interval_of(r)?,
+        created_at: millis(created)?,
         status: EntryStatus::parse(&status)
             .ok_or_else(|| StoreError::Invalid(format!("bad stored waitlist status {status}")))?,
         hold: r
@@ -88,6 +84,16 @@ pub(super) async fn offer_in(
     ttl: Duration,
 ) -> Result<u32, StoreError> {
     let secs = now.timestamp();
+    // Most freeing writes find nobody in line: one read, and nothing more.
+    let in_line = sqlx::query(
+        "SELECT id FROM waitlist WHERE model = $1 AND status IN ('waiting', 'offered') LIMIT 1",
+    )
+    .bind(model.name.clone())
+    .fetch_optional(&mut **tx)
+    .await?;
+    if in_line.is_none() {
+        return Ok(0);
+    }
     let offered = sqlx::query(
         "SELECT w.id, w.start_at, h.state, h.expires_at FROM waitlist w \
          JOIN holds h ON h.id = w.hold_id WHERE w.model = $1 AND w.status = 'offered'",
@@ -206,7 +212,7 @@ impl SqlStore {
         self.bounded(async {
             let mut tx = self.begin_write().await?;
             lock_model(&mut tx, &model.name).await?;
-            let id = BookingId::new();
+            let id = EntryId::new();
             // Its place in line: after every entry of the model already there, also when
             // two join within one millisecond (read under the model's lock).
             let last: Option<i64> =
@@ -276,45 +282,32 @@ impl SqlStore {
     }
 
     /// `owner`'s entries, oldest first, each with its place among the model's entries in
-    /// line (waiting or offered), after an offer pass so that what is shown is current.
+    /// line (waiting or offered), in one query. It reads only: offers are made by the
+    /// freeing writes and by the offer pass (`refresh`).
     pub(super) async fn entries(
         &self,
         owner: &Owner,
-        now: DateTime<Utc>,
     ) -> Result<Vec<(Entry, Option<u32>)>, StoreError> {
-        self.refresh(now).await?;
         self.bounded(async {
-            let mine: Vec<Entry> = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "{ENTRY_COLUMNS} WHERE owner = $1 ORDER BY created_at, id"
-            )))
+            let rows = sqlx::query(
+                "SELECT w.id, w.owner, w.model, w.count, w.start_at, w.end_at, w.created_at, \
+                 w.status, w.hold_id, (SELECT COUNT(*) FROM waitlist o WHERE o.model = w.model \
+                 AND o.status IN ('waiting', 'offered') AND (o.created_at < w.created_at \
+                 OR (o.created_at = w.created_at AND o.id < w.id))) AS ahead \
+                 FROM waitlist w WHERE w.owner = $1 ORDER BY w.created_at, w.id",
+            )
             .bind(owner.as_str().to_string())
             .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(row_to_entry)
-            .collect::<Result<_, _>>()?;
-            let mut out = Vec::new();
-            for e in mine {
-                let position = match e.status {
-                    EntryStatus::Waiting | EntryStatus::Offered => {
-                        let ahead: i64 = sqlx::query(
-                            "SELECT COUNT(*) FROM waitlist WHERE model = $1 \
-                             AND status IN ('waiting', 'offered') AND (created_at < $2 \
-                             OR (created_at = $2 AND id < $3))",
-                        )
-                        .bind(e.model.clone())
-                        .bind(e.created_at.timestamp_millis())
-                        .bind(e.id.to_string())
-                        .fetch_one(&self.pool)
-                        .await?
-                        .try_get(0)?;
-                        Some(ahead as u32 + 1)
-                    }
-                    _ => None,
-                };
-                out.push((e, position));
-            }
-            Ok(out)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    let e = row_to_entry(r)?;
+                    let ahead: i64 = r.try_get("ahead")?;
+                    let position = matches!(e.status, EntryStatus::Waiting | EntryStatus::Offered)
+                        .then_some(ahead as u32 + 1);
+                    Ok((e, position))
+                })
+                .collect()
         })
         .await
     }
@@ -323,7 +316,7 @@ impl SqlStore {
     pub(super) async fn leave(
         &self,
         owner: &Owner,
-        id: &BookingId,
+        id: &EntryId,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(

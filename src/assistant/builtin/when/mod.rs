@@ -3899,6 +3899,8 @@ impl<'a> Cx<'a> {
     /// Merge the mentions into `said`; apply the "earlier today" rule across pieces.
     fn finish(&self, r: &mut Reading) {
         let mut s = Said::default();
+        // The message as the word checks below read it (once).
+        let lower = self.text.to_ascii_lowercase();
         // parts of day first: explicit times override them
         let mut pod_end = None;
         for m in r.mentions.iter().filter(|m| !m.negated) {
@@ -3963,13 +3965,9 @@ impl<'a> Cx<'a> {
         // "tonight from 8", "tomorrow evening at 7": an hour without am/pm inside an evening
         // or afternoon said beside it is that part's hour (20:00), never the morning's.
         if let (Some(t), Some(a), Some(b)) = (s.start, pod_start, pod_end) {
-            let lower = self.text.to_ascii_lowercase();
-            let am_said = lower.contains("am") && {
-                let w: Vec<&str> = lower.split(|c: char| !c.is_ascii_alphanumeric()).collect();
-                w.iter().any(|x| {
-                    *x == "am" || x.ends_with("am") && x.starts_with(|c: char| c.is_ascii_digit())
-                })
-            } || lower.contains("a.m");
+            let am_said = lower.split(|c: char| !c.is_ascii_alphanumeric()).any(|x| {
+                x == "am" || x.ends_with("am") && x.starts_with(|c: char| c.is_ascii_digit())
+            }) || lower.contains("a.m");
             let pm = t + Duration::hours(12);
             let near = |x: NaiveTime| {
                 x >= a - Duration::hours(1) && (b <= a || x <= b + Duration::hours(1))
@@ -4027,7 +4025,6 @@ impl<'a> Cx<'a> {
         });
         if let ([first, second, ..], false) = (times.as_slice(), ranged) {
             if first.0 != second.0 {
-                let lower = self.text.to_ascii_lowercase();
                 // "end stays 5pm", "until 6", and "the 5pm finish": words of an end before
                 // or right after the time.
                 // (byte windows moved to character boundaries: the text may be any UTF-8)
@@ -4151,7 +4148,6 @@ impl<'a> Cx<'a> {
             .iter()
             .find(|m| !m.negated && matches!(m.kind, MentionKind::TimeRange(..)));
         // ("each weekday 9-5", "every day": a recurrence, named back as one elsewhere.)
-        let lower = self.text.to_ascii_lowercase();
         let recurs = ["each ", "every ", "daily", "per day"]
             .iter()
             .any(|w| lower.contains(w));
