@@ -159,6 +159,29 @@ impl SettingValue for Vec<IpAddr> {
     }
 }
 
+/// Host names or IP addresses that webhooks may reach although they are loopback, private
+/// or link-local, comma-separated (empty: none). Names are matched case-insensitively.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostList(pub Vec<String>);
+
+impl SettingValue for HostList {
+    fn parse_setting(s: &str) -> Result<Self, String> {
+        s.split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let host = p.trim_start_matches('[').trim_end_matches(']');
+                if host.is_empty() || host.contains(['/', ' ', '@', '?', '#']) {
+                    Err(format!("`{p}` is not a host name or IP address"))
+                } else {
+                    Ok(host.to_ascii_lowercase())
+                }
+            })
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
+}
+
 impl SettingValue for Tz {
     fn parse_setting(s: &str) -> Result<Self, String> {
         s.parse()
@@ -507,6 +530,20 @@ settings! {
     waitlist_hold: Duration = "30m", check = |d: &Duration| at_least(d.as_secs(), 1, "s");
     /// live holds one owner may have at once; more are `409 too_many_holds`
     max_holds_per_owner: u32 = "3";
+    /// hosts (names or IP addresses, comma-separated) webhooks may reach although they are loopback, private or link-local; every other such address is refused (`400` when registered, and again when each attempt connects)
+    webhook_allowed_hosts: HostList = "";
+    /// bound on one webhook attempt (connecting, sending, the reply's status)
+    webhook_timeout: Duration = "10s";
+    /// how long a webhook delivery is retried (growing, jittered delays) before it is given up
+    webhook_retry_for: Duration = "24h";
+    /// webhook attempts one instance sends at once (the rest wait in the database)
+    webhook_max_in_flight: NonZeroU32 = "32";
+    /// webhook attempts one instance sends at once to one endpoint (a slow endpoint holds no more)
+    webhook_per_endpoint: NonZeroU32 = "4";
+    /// when the `booking.starting` reminder is made, before the start
+    reminder_before_start: Duration = "15m";
+    /// when the `booking.ending` reminder is made, before the end
+    reminder_before_end: Duration = "15m";
     /// turns one chat session may hold; more are `409 session_full`
     max_session_turns: NonZeroU64 = "1000";
     /// `human` or `json` (`HPCBOT_LOG` sets the filter)

@@ -2,7 +2,8 @@
 //!
 //! Layers, each knowing only the ones below it: [`domain`] (pure types and rules) ←
 //! [`store`] (persistence) ← [`assistant`] (tools, built-in NLU) ← [`chat`] (the session
-//! engine) ← [`server`] (HTTP). [`config`] reads the settings; [`transfer`] the import and
+//! engine) ← [`server`] (HTTP). [`notify`] delivers webhooks and makes reminders (between the
+//! assistant's views and the server); [`config`] reads the settings; [`transfer`] the import and
 //! export files; [`ops`] tracks requests in flight.
 
 pub mod assistant;
@@ -10,6 +11,7 @@ pub mod chat;
 pub mod config;
 pub mod domain;
 pub mod loadtest;
+pub mod notify;
 pub mod ops;
 pub mod server;
 pub mod store;

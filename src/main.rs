@@ -95,6 +95,13 @@ enum Command {
         #[command(subcommand)]
         action: MaintenanceAction,
     },
+    /// Register, list and remove webhooks (admin): endpoints POSTed every booking event.
+    Webhook {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[command(subcommand)]
+        action: WebhookAction,
+    },
     /// Export the inventory and bookings to gpu_inventory.json and bookings.json.
     Export {
         #[command(flatten)]
@@ -154,6 +161,71 @@ enum MaintenanceAction {
         /// The window's id.
         id: String,
     },
+}
+
+/// What to do with webhooks (API.md "Notifications and calendars").
+#[derive(Subcommand)]
+enum WebhookAction {
+    /// Register URL and print its id and signing secret (shown once).
+    Add {
+        /// An http(s) URL; loopback and private hosts need webhook_allowed_hosts.
+        url: String,
+        /// An event type it gets, e.g. booking.created (repeat for more; none: every type).
+        #[arg(long = "event")]
+        events: Vec<String>,
+    },
+    /// The registered webhooks.
+    List,
+    /// Remove a webhook; what it had still to receive is dropped.
+    Remove {
+        /// The webhook's id.
+        id: String,
+    },
+}
+
+/// `hpcbot webhook ...`, on the booking database directly (as `hpcbot user` does).
+async fn webhook(
+    store: &hpcbot::store::sql::SqlStore,
+    config: &hpcbot::config::Config,
+    action: WebhookAction,
+) -> anyhow::Result<()> {
+    use hpcbot::domain::webhook::{EventType, WebhookId};
+    use hpcbot::store::webhooks::WebhookStore;
+    match action {
+        WebhookAction::Add { url, events } => {
+            let types = events
+                .iter()
+                .map(|e| {
+                    EventType::parse(e).ok_or_else(|| anyhow::anyhow!("`{e}` is not an event type"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let policy = hpcbot::notify::ssrf::HostPolicy::new(&config.webhook_allowed_hosts);
+            let url = policy.check(&url).await?;
+            let (hook, secret) = store
+                .add_webhook(url.as_str(), &types, chrono::Utc::now())
+                .await?;
+            println!("added {}", hook.id);
+            println!("secret {secret}");
+        }
+        WebhookAction::List => {
+            for w in store.webhooks().await? {
+                let events: Vec<&str> = if w.events.is_empty() {
+                    vec!["*"]
+                } else {
+                    w.events.iter().map(|e| e.as_str()).collect()
+                };
+                println!("{}\t{}\t{}", w.id, w.url, events.join(","));
+            }
+        }
+        WebhookAction::Remove { id } => {
+            let id = WebhookId::parse(&id).map_err(|e| anyhow::anyhow!(e))?;
+            if !store.remove_webhook(&id).await? {
+                anyhow::bail!("no webhook `{id}`");
+            }
+            println!("removed {id}");
+        }
+    }
+    Ok(())
 }
 
 /// Flags shared by the commands that read settings.
@@ -417,6 +489,11 @@ async fn main_inner() -> anyhow::Result<()> {
                 }
             }
             Ok(())
+        }
+        Command::Webhook { config, action } => {
+            let config = config.load()?;
+            let store = open_store(&config).await?;
+            webhook(&store, &config, action).await
         }
         Command::Maintenance { config, action } => {
             let config = config.load()?;

@@ -11,6 +11,11 @@ fn random_hex(n: usize) -> String {
     hex::encode(bytes)
 }
 
+/// A new shared secret (a webhook's signing key): 256 random bits, 64 hex digits.
+pub fn new_secret() -> String {
+    random_hex(32)
+}
+
 /// `s` lower-cased if it is exactly `len` hex digits: the form of every id the server issues.
 fn hex_of_len(s: &str, len: usize) -> Result<String, InvalidId> {
     if s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit()) {

@@ -12,6 +12,7 @@ pub mod series;
 pub mod slots;
 pub mod usage;
 pub mod waitlist;
+pub mod webhook;
 
 pub use booking::{Booking, BookingStatus, Interval};
 pub use clock::Clock;

@@ -23,6 +23,7 @@ pub mod sessions;
 pub mod sse;
 pub mod ui;
 pub mod waitlist;
+pub mod webhooks;
 
 use crate::assistant::tools::Tools;
 use crate::assistant::Assistant;
@@ -77,6 +78,8 @@ pub struct AppState {
     pub guard: Arc<guard::Guard>,
     /// Idempotency-Key records (the booking database).
     pub idempotency: Arc<dyn crate::store::idempotency::IdempotencyStore>,
+    /// Webhook endpoints and deliveries (the booking database).
+    pub webhooks: Arc<dyn crate::store::webhooks::WebhookStore>,
 }
 
 /// How long a token lookup is trusted.
@@ -213,6 +216,7 @@ pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<AppSt
         metrics: metrics_handle(),
         llm_breaker,
         idempotency: sql.clone(),
+        webhooks: sql.clone(),
         feeds: sql.clone(),
         users: sql,
         auth_cache: moka::future::Cache::builder()
@@ -265,6 +269,10 @@ pub fn redact(url: &str) -> String {
         maintenance::create,
         maintenance::list,
         maintenance::remove,
+        webhooks::create,
+        webhooks::list,
+        webhooks::remove,
+        webhooks::deliveries,
         waitlist::join,
         waitlist::list,
         waitlist::leave,
@@ -339,6 +347,15 @@ pub fn router(state: AppState) -> Router {
             get(maintenance::list).post(maintenance::create),
         )
         .route("/api/admin/maintenance/{id}", delete(maintenance::remove))
+        .route(
+            "/api/admin/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route("/api/admin/webhooks/{id}", delete(webhooks::remove))
+        .route(
+            "/api/admin/webhooks/{id}/deliveries",
+            get(webhooks::deliveries),
+        )
         .route("/api/account", get(account::account))
         .route("/api/usage", get(account::usage))
         .route("/api/admin/usage", get(account::admin_usage))
@@ -454,6 +471,14 @@ pub async fn serve(
             }
         })
     };
+    // Webhook deliveries and reminders (crate::notify): the work is in the database, so
+    // stopping this task loses nothing.
+    let deliverer = Arc::new(crate::notify::Deliverer::new(
+        &state.config,
+        state.webhooks.clone(),
+        state.tools.clock().clone(),
+    )?);
+    let deliveries = tokio::spawn(deliverer.run());
     let counter = tokio::spawn(health::count_sessions(state.clone()));
     let conn_opts = listen::Options::new(&state.config, &state.guard);
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
@@ -481,6 +506,7 @@ pub async fn serve(
     watchdog.abort();
     sweeper.abort();
     offers.abort();
+    deliveries.abort();
     counter.abort();
     result
 }

@@ -11,6 +11,7 @@ pub mod sql;
 pub mod sql_sessions;
 pub mod turn_writer;
 pub mod users;
+pub mod webhooks;
 
 pub use bookings::{BookingStore, NewBooking, StoreError};
 pub use sessions::{SessionRecord, SessionStore};

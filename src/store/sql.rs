@@ -11,6 +11,7 @@ mod holds;
 mod maintenance;
 mod series;
 mod waitlist;
+mod webhooks;
 
 use super::bookings::{
     BookingChange, BookingEvent, BookingStore, Busy, ChangeRules, EventKind, NewBooking, Origin,
@@ -400,7 +401,7 @@ fn row_to_event(r: &AnyRow) -> Result<BookingEvent, StoreError> {
     })
 }
 
-/// Appends an event (in the caller's transaction).
+/// Appends an event and its webhook deliveries (in the caller's transaction).
 async fn insert_event(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     kind: EventKind,
@@ -412,7 +413,7 @@ async fn insert_event(
     event_query(EVENT_INSERT.to_string(), kind, b, origin, at, proposal)
         .execute(&mut **tx)
         .await?;
-    Ok(())
+    webhooks::fan_out_history(tx, kind, &b.id).await
 }
 
 /// The event insert; its parameters are `$1..=$15` (see [`event_query`]).
@@ -502,6 +503,7 @@ async fn record_change(
         bind_reply(event_query(sql, kind, b, origin, at, proposal), &t, reply)
             .execute(&mut **tx)
             .await?;
+        webhooks::fan_out_history(tx, kind, &b.id).await?;
     } else {
         insert_event(tx, kind, b, origin, at, proposal).await?;
         bind_reply(sqlx::query(sqlx::AssertSqlSafe(reply_update(0))), &t, reply)

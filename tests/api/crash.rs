@@ -11,6 +11,12 @@ use tokio::task::JoinHandle;
 
 /// Starts `hpcbot serve` on a free port over `data`; returns it once `/health` answers.
 async fn serve(data: &std::path::Path, hold: bool) -> (Child, String) {
+    let hold = if hold { "1" } else { "0" };
+    serve_with(data, &[("HPCBOT_FAULT_HOLD_AFTER_COMMIT", hold)]).await
+}
+
+/// [`serve`] with these environment variables set.
+pub async fn serve_with(data: &std::path::Path, envs: &[(&str, &str)]) -> (Child, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -21,10 +27,7 @@ async fn serve(data: &std::path::Path, hold: bool) -> (Child, String) {
         .env_remove("HPCBOT_DATABASE_URL")
         .env("HPCBOT_LISTEN", format!("127.0.0.1:{port}"))
         .env("HPCBOT_DATA_DIR", data)
-        .env(
-            "HPCBOT_FAULT_HOLD_AFTER_COMMIT",
-            if hold { "1" } else { "0" },
-        )
+        .envs(envs.iter().copied())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true);

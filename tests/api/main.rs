@@ -29,3 +29,4 @@ mod sessions;
 mod storm;
 mod understanding;
 mod waitlist;
+mod webhooks;

@@ -4,14 +4,16 @@
 //! devices become unavailable, live holds on them are released, and each confirmed booking
 //! that overlaps it on them is moved to other free devices of its model for its whole time
 //! (same id and times; event `changed` via `admin`) or, where none are free, cancelled with
-//! its whole price released (event `cancelled` via `admin`).
+//! its whole price released (event `cancelled` via `admin`); each gets the notice `maintenance.affected`.
 
+use super::webhooks::{add_notice, Notice};
 use super::{
     booking_tx, busy_devices_tx, commit_price, fold_devices, insert_devices, interval_of,
     lock_model, millis, record_change, Charge, SqlStore,
 };
 use crate::domain::booking::allocate;
 use crate::domain::maintenance::{Affected, Maintenance, MaintenanceId};
+use crate::domain::webhook::EventType;
 use crate::domain::{BookingId, BookingStatus, Device, Interval};
 use crate::store::bookings::{BookingStore, EventKind, Origin, StoreError};
 use chrono::{DateTime, Utc};
@@ -155,6 +157,24 @@ impl SqlStore {
                         }
                     };
                     record_change(&mut tx, self.dialect, kind, &after, origin, now, None).await?;
+                    let outcome = if kind == EventKind::Changed { "moved" } else { "cancelled" };
+                    let notice = Notice {
+                        kind: EventType::MaintenanceAffected,
+                        subject: after.id.to_string(),
+                        owner: after.owner.clone(),
+                        booking: Some(after.id.clone()),
+                        data: serde_json::json!({
+                            "outcome": outcome,
+                            "maintenance": {
+                                "id": window.id.to_string(),
+                                "start": window.interval.start(),
+                                "end": window.interval.end(),
+                                "reason": window.reason,
+                            },
+                        }),
+                        once_key: None,
+                    };
+                    add_notice(&mut tx, notice, now).await?;
                 }
             }
             tx.commit().await?;

@@ -3,12 +3,16 @@
 //! given back, a maintenance window removed), under that model's lock, and by a periodic
 //! pass (`refresh_waitlist`) for what frees by time alone (holds and offers that expire).
 //! Every pass recomputes from the rows, so an offer missed by a crash is made by the next.
+//! Each offer, lapse and expiry writes its notice (`waitlist.offered` / `waitlist.expired`)
+//! in the same transaction.
 
 use super::holds::insert_hold;
+use super::webhooks::{add_notice, Notice};
 use super::{interval_of, lock_model, millis, SqlStore};
 use crate::domain::booking::{allocate, price};
 use crate::domain::hold::{Hold, HoldId, HoldState};
 use crate::domain::waitlist::{Entry, EntryId, EntryStatus};
+use crate::domain::webhook::EventType;
 use crate::domain::{Device, GpuModel, Owner};
 use crate::store::bookings::{BookingStore, NewBooking, StoreError};
 use chrono::{DateTime, Duration, Utc};
@@ -77,6 +81,19 @@ async fn taken_tx(
 /// model's lock held). Entries whose start passed expire; offers whose hold was confirmed
 /// are booked; offers whose hold expired or was given back wait again (and are passed over
 /// in this pass, so what they held goes to the next in line). Returns how many offers.
+/// The `waitlist.expired` notice of entry `id`, now `status`: `waiting` again (its offer
+/// lapsed) or `expired` (its start passed).
+fn expired_notice(id: &str, owner: Owner, status: &str) -> Notice {
+    Notice {
+        kind: EventType::WaitlistExpired,
+        subject: id.to_string(),
+        owner,
+        booking: None,
+        data: serde_json::json!({"entry": {"id": id, "status": status}}),
+        once_key: None,
+    }
+}
+
 pub(super) async fn offer_in(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     model: &GpuModel,
@@ -95,7 +112,7 @@ pub(super) async fn offer_in(
         return Ok(0);
     }
     let offered = sqlx::query(
-        "SELECT w.id, w.start_at, h.state, h.expires_at FROM waitlist w \
+        "SELECT w.id, w.start_at, h.state, h.expires_at, w.owner FROM waitlist w \
          JOIN holds h ON h.id = w.hold_id WHERE w.model = $1 AND w.status = 'offered'",
     )
     .bind(model.name.clone())
@@ -121,15 +138,27 @@ pub(super) async fn offer_in(
             .bind(id.clone())
             .execute(&mut **tx)
             .await?;
+        if next != "booked" {
+            let owner = Owner::from_stored(r.try_get(4)?);
+            add_notice(tx, expired_notice(&id, owner, next), now).await?;
+        }
     }
-    sqlx::query(
-        "UPDATE waitlist SET status = 'expired' WHERE model = $1 AND status = 'waiting' \
-         AND start_at <= $2",
+    let started = sqlx::query(
+        "SELECT id, owner FROM waitlist WHERE model = $1 AND status = 'waiting' AND start_at <= $2",
     )
     .bind(model.name.clone())
     .bind(secs)
-    .execute(&mut **tx)
+    .fetch_all(&mut **tx)
     .await?;
+    for r in started {
+        let id: String = r.try_get(0)?;
+        sqlx::query("UPDATE waitlist SET status = 'expired' WHERE id = $1")
+            .bind(id.clone())
+            .execute(&mut **tx)
+            .await?;
+        let owner = Owner::from_stored(r.try_get(1)?);
+        add_notice(tx, expired_notice(&id, owner, "expired"), now).await?;
+    }
     let waiting: Vec<Entry> = sqlx::query(sqlx::AssertSqlSafe(format!(
         "{ENTRY_COLUMNS} WHERE model = $1 AND status = 'waiting' ORDER BY created_at, id"
     )))
@@ -186,6 +215,27 @@ pub(super) async fn offer_in(
             .bind(e.id.to_string())
             .execute(&mut **tx)
             .await?;
+        let notice = Notice {
+            kind: EventType::WaitlistOffered,
+            subject: e.id.to_string(),
+            owner: e.owner.clone(),
+            booking: None,
+            data: serde_json::json!({
+                "entry": {"id": e.id.to_string(), "status": "offered"},
+                "hold": {
+                    "id": hold.id.to_string(),
+                    "model": hold.model,
+                    "count": e.count,
+                    "start": hold.interval.start(),
+                    "end": hold.interval.end(),
+                    "gpus": hold.gpus.iter().map(Device::to_string).collect::<Vec<_>>(),
+                    "price_total": hold.price_total,
+                    "expires_at": hold.expires_at,
+                },
+            }),
+            once_key: None,
+        };
+        add_notice(tx, notice, now).await?;
         taken.extend(hold.gpus.iter().map(|d| (s, t, d.clone())));
         offers += 1;
     }
