@@ -20,6 +20,8 @@
 //! `cargo bench --bench http -- bookings` — bookings/s with 64 concurrent clients on
 //!   SQLite and on PostgreSQL (`HPCBOT_TEST_POSTGRES`, default postgres://postgres@127.0.0.1:5432).
 //! `cargo bench --bench http -- waitlist` — bookings/s with 1,000 entries waiting beside none.
+//! `cargo bench --bench http -- webhooks` — bookings/s with 3 webhooks registered (one dead)
+//!   beside none, same run, SQLite and PostgreSQL (goal >= 0.9).
 //! `cargo bench --bench http -- limits` — bookings/s with the project's budget checked
 //! beside without (quotas in both), same run, SQLite and PostgreSQL.
 //! `cargo bench --bench http -- idem` — bookings/s with an `Idempotency-Key` on every request
@@ -65,6 +67,18 @@ async fn start(
     settings: &[(&str, &str)],
     assistant: Option<Arc<dyn Assistant>>,
 ) -> (String, tempfile::TempDir) {
+    let (url, dir, stop) = start_stoppable(settings, assistant).await;
+    // Runs until the bench process ends.
+    std::mem::forget(stop);
+    (url, dir)
+}
+
+/// [`start`], with the sender that shuts the server down (and its background work, such as
+/// webhook deliveries, which would otherwise go on beside the next run).
+async fn start_stoppable(
+    settings: &[(&str, &str)],
+    assistant: Option<Arc<dyn Assistant>>,
+) -> (String, tempfile::TempDir, tokio::sync::oneshot::Sender<()>) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().display().to_string();
     let mut all = vec![("data_dir", data.as_str()), ("max_in_flight", "4096")];
@@ -81,8 +95,11 @@ async fn start(
     .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(server::serve(state, listener, std::future::pending()));
-    (url, dir)
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server::serve(state, listener, async move {
+        let _ = stopped.await;
+    }));
+    (url, dir, stop)
 }
 
 async fn load(url: &str, users: usize, secs: u64, mode: Mode, turns: Option<usize>) -> Report {
@@ -158,7 +175,17 @@ async fn writes_with(
     what: Write,
     extra: &[(&str, &str)],
 ) -> f64 {
-    writes_waiting(label, database_url, secs, what, extra, 0).await
+    writes_after(label, database_url, secs, what, extra, Before::Nothing).await
+}
+
+/// What is set up on the server before the clients start writing.
+enum Before {
+    /// Nothing.
+    Nothing,
+    /// This many waitlist entries that cannot be offered.
+    Waiting(usize),
+    /// These webhook URLs registered (every event type).
+    Webhooks(Vec<String>),
 }
 
 /// `waiting` waitlist entries that cannot be offered (all 8 H100s of their window are
@@ -185,14 +212,14 @@ async fn wait_in_line(client: &reqwest::Client, url: &str, waiting: usize) {
     }
 }
 
-/// [`writes_with`] with `waiting` entries in the waitlist.
-async fn writes_waiting(
+/// [`writes_with`] after `before` is set up.
+async fn writes_after(
     label: &str,
     database_url: Option<String>,
     secs: u64,
     what: Write,
     extra: &[(&str, &str)],
-    waiting: usize,
+    before: Before,
 ) -> f64 {
     let mut settings: Vec<(&str, &str)> = match &database_url {
         Some(u) => vec![
@@ -202,14 +229,26 @@ async fn writes_waiting(
         None => vec![],
     };
     settings.extend_from_slice(extra);
-    let (url, _dir) = start(&settings, None).await;
+    let (url, _dir, stop) = start_stoppable(&settings, None).await;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
         .build()
         .unwrap();
     let base = chrono::Utc::now() + chrono::Duration::days(1);
-    if waiting > 0 {
-        wait_in_line(&client, &url, waiting).await;
+    match &before {
+        Before::Nothing => {}
+        Before::Waiting(n) => wait_in_line(&client, &url, *n).await,
+        Before::Webhooks(hooks) => {
+            for h in hooks {
+                let r = client
+                    .post(format!("{url}/api/admin/webhooks"))
+                    .json(&json!({"url": h}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status().as_u16(), 201);
+            }
+        }
     }
     // For PATCH: every client's own booking, made before the clock starts.
     let mut own = Vec::new();
@@ -284,6 +323,7 @@ async fn writes_waiting(
         conflict += c;
     }
     let rate = ok as f64 / t0.elapsed().as_secs_f64();
+    let _ = stop.send(());
     println!("RESULT {what:?} {label}: {rate:.0}/s ({ok} made, {conflict} refused (409/503), 64 clients, {secs} s)");
     rate
 }
@@ -369,7 +409,7 @@ async fn limits() {
 /// (each 10 s, and on every freeing write) reads them all.
 async fn waitlist() {
     let none = writes_on("SQLite", None, 10, Write::Post).await;
-    let many = writes_waiting("SQLite", None, 10, Write::Post, &[], 1000).await;
+    let many = writes_after("SQLite", None, 10, Write::Post, &[], Before::Waiting(1000)).await;
     println!(
         "RESULT SQLite 1000 waiting / none = {:.2} (goal >= 0.8)",
         many / none
@@ -378,12 +418,90 @@ async fn waitlist() {
     let none = writes_on("PostgreSQL", Some(url), 10, Write::Post).await;
     drop_pg(&name).await;
     let (url, name) = fresh_pg("wmany").await;
-    let many = writes_waiting("PostgreSQL", Some(url), 10, Write::Post, &[], 1000).await;
+    let many = writes_after(
+        "PostgreSQL",
+        Some(url),
+        10,
+        Write::Post,
+        &[],
+        Before::Waiting(1000),
+    )
+    .await;
     drop_pg(&name).await;
     println!(
         "RESULT PostgreSQL 1000 waiting / none = {:.2} (goal >= 0.8)",
         many / none
     );
+}
+
+/// A webhook receiver on 127.0.0.1 answering 200 to every POST; its URL and the count of
+/// requests it got.
+async fn receiver() -> (String, Arc<std::sync::atomic::AtomicU64>) {
+    let got = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            async { "ok" }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, got)
+}
+
+/// Bookings/s with 3 webhooks registered — two receivers answering at once and one dead
+/// (its port refuses connections, so every event is retried) — beside none, same run,
+/// SQLite and PostgreSQL (issue 20: goal >= 0.9). Every booking writes its deliveries in
+/// its transaction; the sending happens beside, in the delivery worker.
+async fn webhooks() {
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/hook", l.local_addr().unwrap())
+    };
+    let (one, got_one) = receiver().await;
+    let (two, got_two) = receiver().await;
+    let hooks = vec![one, two, dead];
+    let local = [("webhook_allowed_hosts", "127.0.0.1")];
+    for pg in [false, true] {
+        let label = if pg { "PostgreSQL" } else { "SQLite" };
+        // Twice each, alternating (none, three, none, three): the order of runs in one
+        // process moves a single pair by several percent.
+        let (mut none, mut three) = (0.0, 0.0);
+        for round in 0..4 {
+            let (url, name) = if pg {
+                let (u, n) = fresh_pg(&format!("hook{round}")).await;
+                (Some(u), Some(n))
+            } else {
+                (None, None)
+            };
+            let before = if round % 2 == 0 {
+                Before::Nothing
+            } else {
+                Before::Webhooks(hooks.clone())
+            };
+            let rate = writes_after(label, url, 10, Write::Post, &local, before).await;
+            if round % 2 == 0 {
+                none += rate;
+            } else {
+                three += rate;
+            }
+            if let Some(n) = name {
+                drop_pg(&n).await;
+            }
+        }
+        let got =
+            |c: &std::sync::atomic::AtomicU64| c.swap(0, std::sync::atomic::Ordering::Relaxed);
+        println!(
+            "RESULT {label} 3 webhooks (1 dead) / none = {:.2} (goal >= 0.9); the live \
+             receivers got {} and {} deliveries during the two runs",
+            three / none,
+            got(&got_one),
+            got(&got_two)
+        );
+    }
 }
 
 /// PATCH/s beside POST/s on SQLite and PostgreSQL.
@@ -960,6 +1078,9 @@ fn main() {
     }
     if all || which.iter().any(|w| w == "waitlist") {
         rt.block_on(waitlist());
+    }
+    if all || which.iter().any(|w| w == "webhooks") {
+        rt.block_on(webhooks());
     }
     if all || which.iter().any(|w| w == "patch") {
         rt.block_on(patch());

@@ -537,9 +537,9 @@ settings! {
     /// how long a webhook delivery is retried (growing, jittered delays) before it is given up
     webhook_retry_for: Duration = "24h";
     /// webhook attempts one instance sends at once (the rest wait in the database)
-    webhook_max_in_flight: NonZeroU32 = "32";
+    webhook_max_in_flight: NonZeroU32 = "64";
     /// webhook attempts one instance sends at once to one endpoint (a slow endpoint holds no more)
-    webhook_per_endpoint: NonZeroU32 = "4";
+    webhook_per_endpoint: NonZeroU32 = "16";
     /// when the `booking.starting` reminder is made, before the start
     reminder_before_start: Duration = "15m";
     /// when the `booking.ending` reminder is made, before the end

@@ -39,6 +39,8 @@ CREATE TABLE webhook_deliveries (
     attempts    BIGINT NOT NULL DEFAULT 0,
     next_at     BIGINT NOT NULL,
     lease_until BIGINT NOT NULL DEFAULT 0,
+    -- Who holds the lease: a random token per claim, to read back what one claim took.
+    lease_token TEXT,
     created_at  BIGINT NOT NULL
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_at);

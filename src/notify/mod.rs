@@ -15,17 +15,22 @@ pub mod ssrf;
 use crate::config::Config;
 use crate::domain::webhook::{signature, WebhookId};
 use crate::domain::Clock;
-use crate::store::webhooks::{AttemptResult, Due, Next, WebhookStore};
+use crate::store::webhooks::{AttemptResult, Due, Finished, Next, Want, WebhookStore};
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 /// How often a pass runs: what a booking made inside a reminder's window, or a new event,
 /// waits at most before it is looked at.
 pub const PASS: Duration = Duration::from_secs(1);
+
+/// The shortest time between two rounds (recording attempts, taking due deliveries) of
+/// one worker: at most 10 write transactions a second beside the bookings'.
+const ROUND_GAP: Duration = Duration::from_millis(100);
 
 /// The first retry's delay; each later one doubles, up to [`MAX_RETRY_DELAY`].
 const FIRST_RETRY_DELAY: Duration = Duration::from_secs(1);
@@ -47,8 +52,6 @@ pub struct Deliverer {
     per_endpoint: u32,
     before_start: chrono::Duration,
     before_end: chrono::Duration,
-    /// Attempts running, per endpoint (read before each claim; never held across an await).
-    in_flight: Arc<Mutex<HashMap<WebhookId, u32>>>,
 }
 
 /// The HTTP client of deliveries: bounded by `webhook_timeout`, no redirects, no proxy from
@@ -88,74 +91,111 @@ impl Deliverer {
             per_endpoint: config.webhook_per_endpoint.get(),
             before_start: chrono("reminder_before_start", config.reminder_before_start)?,
             before_end: chrono("reminder_before_end", config.reminder_before_end)?,
-            in_flight: Arc::default(),
         })
     }
 
-    /// Runs passes until the task is dropped (which cancels the attempts in flight: their
-    /// leases lapse and another pass sends them again — at least once).
+    /// Runs until the task is dropped (which cancels the attempts in flight: their leases
+    /// lapse and another pass sends them again — at least once). Every [`PASS`] it makes
+    /// the reminders now due and looks for due deliveries; while it finds some, it looks
+    /// again as soon as attempts finish, so the rate is the endpoints', not the pass's.
     pub async fn run(self: Arc<Self>) {
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Finished>();
         let mut attempts: JoinSet<()> = JoinSet::new();
+        let mut in_flight: HashMap<WebhookId, u32> = HashMap::new();
         let mut tick = tokio::time::interval(PASS);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut passes: u64 = 0;
+        let mut more = false;
+        let mut last_round = tokio::time::Instant::now();
         loop {
-            tick.tick().await;
-            while attempts.try_join_next().is_some() {}
-            if let Err(e) = self.pass(&mut attempts).await {
-                tracing::warn!(error = %e, "webhook pass failed");
+            // A pass, or attempts finished (every one finished by now is recorded at once).
+            let mut done = Vec::new();
+            let ticked = tokio::select! {
+                _ = tick.tick() => true,
+                Some(first) = done_rx.recv() => {
+                    done.push(first);
+                    false
+                }
+            };
+            if !ticked {
+                // Rounds at most every ROUND_GAP: what finishes meanwhile is recorded in the
+                // same transaction, so the worker's writes stay few beside the bookings'.
+                tokio::time::sleep_until(last_round + ROUND_GAP).await;
             }
-            passes += 1;
-            if passes.is_multiple_of(3600) {
-                let _ = self.store.sweep_deliveries(Utc::now() - KEEP_LOG).await;
+            while let Ok(f) = done_rx.try_recv() {
+                done.push(f);
+            }
+            for f in &done {
+                if let Some(n) = in_flight.get_mut(&f.due.webhook) {
+                    *n = n.saturating_sub(1);
+                }
+            }
+            in_flight.retain(|_, n| *n > 0);
+            while attempts.try_join_next().is_some() {}
+            if ticked {
+                passes += 1;
+                if let Err(e) = self.chores(passes, attempts.len()).await {
+                    tracing::warn!(error = %e, "webhook pass failed");
+                }
+            }
+            let look = ticked || more;
+            let room = self.max_in_flight.saturating_sub(attempts.len() as u32);
+            let want = Want {
+                now: Utc::now(),
+                lease: self.lease,
+                limit: if look { room } else { 0 },
+                per_endpoint: self.per_endpoint,
+                in_flight: &in_flight,
+            };
+            if done.is_empty() && want.limit == 0 {
+                continue;
+            }
+            last_round = tokio::time::Instant::now();
+            let due = match self.store.settle(&done, &want).await {
+                Ok(due) => due,
+                Err(e) => {
+                    // What was done is sent again once its lease lapses (at least once).
+                    tracing::warn!(error = %e, "recording or taking webhook deliveries failed");
+                    Vec::new()
+                }
+            };
+            if look {
+                more = !due.is_empty();
+            }
+            for d in due {
+                *in_flight.entry(d.webhook.clone()).or_default() += 1;
+                let (me, done) = (self.clone(), done_tx.clone());
+                attempts.spawn(async move {
+                    let result = me.send(&d).await;
+                    let next = me.next_after(&d, &result, Utc::now());
+                    let outcome = match next {
+                        Next::Delivered => "delivered",
+                        Next::RetryAt(_) => "retry",
+                        Next::GiveUp => "given_up",
+                    };
+                    metrics::counter!("hpcbot_webhook_attempts_total", "outcome" => outcome)
+                        .increment(1);
+                    let _ = done.send(Finished {
+                        due: d,
+                        result,
+                        next,
+                    });
+                });
             }
         }
     }
 
-    /// One pass: reminders, the queue's size, and the due deliveries started.
-    async fn pass(self: &Arc<Self>, attempts: &mut JoinSet<()>) -> anyhow::Result<()> {
+    /// What each pass does besides sending: the reminders now due, the queue's size for
+    /// `/metrics`, and (hourly) forgetting old deliveries.
+    async fn chores(&self, passes: u64, in_flight: usize) -> anyhow::Result<()> {
         self.store
             .make_reminders(self.clock.now(), self.before_start, self.before_end)
             .await?;
         let pending = self.store.pending_deliveries().await?;
         metrics::gauge!("hpcbot_webhook_deliveries_pending").set(pending as f64);
-        metrics::gauge!("hpcbot_webhook_attempts_in_flight").set(attempts.len() as f64);
-        let room = self.max_in_flight.saturating_sub(attempts.len() as u32);
-        if pending == 0 || room == 0 {
-            return Ok(());
-        }
-        let busy = self.in_flight.lock().unwrap().clone();
-        let due = self
-            .store
-            .claim_due(Utc::now(), self.lease, room, self.per_endpoint, &busy)
-            .await?;
-        for d in due {
-            *self
-                .in_flight
-                .lock()
-                .unwrap()
-                .entry(d.webhook.clone())
-                .or_default() += 1;
-            let me = self.clone();
-            attempts.spawn(async move {
-                let result = me.send(&d).await;
-                let next = me.next_after(&d, &result, Utc::now());
-                let outcome = match next {
-                    Next::Delivered => "delivered",
-                    Next::RetryAt(_) => "retry",
-                    Next::GiveUp => "given_up",
-                };
-                metrics::counter!("hpcbot_webhook_attempts_total", "outcome" => outcome)
-                    .increment(1);
-                if let Err(e) = me.store.finish(&d, &result, next).await {
-                    // The lease lapses and the delivery is sent again.
-                    tracing::warn!(error = %e, "recording a webhook attempt failed");
-                }
-                let mut in_flight = me.in_flight.lock().unwrap();
-                if let Some(n) = in_flight.get_mut(&d.webhook) {
-                    *n = n.saturating_sub(1);
-                }
-            });
+        metrics::gauge!("hpcbot_webhook_attempts_in_flight").set(in_flight as f64);
+        if passes.is_multiple_of(3600) {
+            self.store.sweep_deliveries(Utc::now() - KEEP_LOG).await?;
         }
         Ok(())
     }

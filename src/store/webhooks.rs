@@ -64,6 +64,34 @@ pub enum Next {
     GiveUp,
 }
 
+/// What a worker asks [`WebhookStore::settle`] for: up to `limit` due deliveries, each
+/// leased until `now + lease`, and no more per endpoint than `per_endpoint` counting those
+/// `in_flight`.
+#[derive(Debug, Clone)]
+pub struct Want<'a> {
+    /// Now (the wall clock: leases and retry times are compared across instances).
+    pub now: DateTime<Utc>,
+    /// How long a delivery taken is kept from other workers.
+    pub lease: std::time::Duration,
+    /// The most to take (0: only record `done`).
+    pub limit: u32,
+    /// The most in flight to one endpoint.
+    pub per_endpoint: u32,
+    /// This worker's attempts in flight, per endpoint.
+    pub in_flight: &'a std::collections::HashMap<WebhookId, u32>,
+}
+
+/// An attempt made, to record.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    /// What was sent.
+    pub due: Due,
+    /// How it went.
+    pub result: AttemptResult,
+    /// What happens next.
+    pub next: Next,
+}
+
 /// One logged attempt (`GET /api/admin/webhooks/{id}/deliveries`).
 #[derive(Debug, Clone)]
 pub struct AttemptLog {
@@ -101,20 +129,11 @@ pub trait WebhookStore: Send + Sync {
         id: &WebhookId,
         limit: u32,
     ) -> Result<Option<Vec<AttemptLog>>, StoreError>;
-    /// Takes up to `limit` due deliveries, each leased until `now + lease`: each the earliest
-    /// undelivered of its subject for its endpoint (so one booking's events arrive in
-    /// order), and no more per endpoint than `per_endpoint` counting those `in_flight`.
-    async fn claim_due(
-        &self,
-        now: DateTime<Utc>,
-        lease: std::time::Duration,
-        limit: u32,
-        per_endpoint: u32,
-        in_flight: &std::collections::HashMap<WebhookId, u32>,
-    ) -> Result<Vec<Due>, StoreError>;
-    /// Logs an attempt of `due` and records what happens next.
-    async fn finish(&self, due: &Due, result: &AttemptResult, next: Next)
-        -> Result<(), StoreError>;
+    /// Records the attempts `done` (each logged, with what happens next), then takes what
+    /// `want` asks for — in one write, so a busy worker costs the bookings one transaction
+    /// per round, not two. Each delivery taken is the earliest undelivered of its subject
+    /// for its endpoint, so one booking's events arrive in order.
+    async fn settle(&self, done: &[Finished], want: &Want<'_>) -> Result<Vec<Due>, StoreError>;
     /// Deliveries not yet delivered or given up (the queue `/metrics` shows).
     async fn pending_deliveries(&self) -> Result<i64, StoreError>;
     /// Makes the `booking.starting` / `booking.ending` notices now due (once per booking and

@@ -10,7 +10,7 @@ use super::{millis, row_to_event, SqlStore, EVENT_COLUMNS};
 use crate::domain::webhook::{EventType, Webhook, WebhookId};
 use crate::domain::{BookingId, Owner};
 use crate::store::bookings::{EventKind, StoreError};
-use crate::store::webhooks::{AttemptLog, AttemptResult, Due, Next, StoredEvent, WebhookStore};
+use crate::store::webhooks::{AttemptLog, Due, Finished, Next, StoredEvent, Want, WebhookStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -135,6 +135,92 @@ pub(super) async fn add_notice(
     .execute(&mut **tx)
     .await?;
     Ok(true)
+}
+
+/// The due deliveries `want` may take: pending, their time come, no live lease, none of
+/// their subject earlier still pending for their endpoint; endpoints with every slot taken
+/// are left out in the query, so a slow one's backlog cannot crowd out the others.
+async fn due_ids<'e, E>(ex: E, want: &Want<'_>) -> Result<Vec<i64>, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    if want.limit == 0 {
+        return Ok(Vec::new());
+    }
+    let full: Vec<String> = want
+        .in_flight
+        .iter()
+        .filter(|(_, n)| **n >= want.per_endpoint)
+        .map(|(w, _)| w.to_string())
+        .collect();
+    let skip = if full.is_empty() {
+        String::new()
+    } else {
+        let marks: Vec<String> = (0..full.len()).map(|i| format!("${}", i + 3)).collect();
+        format!(" AND d.webhook_id NOT IN ({})", marks.join(", "))
+    };
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT d.id, d.webhook_id FROM webhook_deliveries d \
+         WHERE d.state = 'pending' AND d.next_at <= $1 AND d.lease_until <= $1 \
+         AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE \
+         e.webhook_id = d.webhook_id AND e.subject = d.subject AND e.state = 'pending' \
+         AND e.id < d.id){skip} ORDER BY d.next_at, d.id LIMIT $2"
+    )))
+    .bind(want.now.timestamp_millis())
+    .bind(want.limit as i64 * 4);
+    for w in &full {
+        q = q.bind(w.clone());
+    }
+    let mut taken: HashMap<String, u32> = want
+        .in_flight
+        .iter()
+        .map(|(w, n)| (w.to_string(), *n))
+        .collect();
+    let mut chosen = Vec::new();
+    for r in q.fetch_all(ex).await? {
+        let busy = taken.entry(r.try_get("webhook_id")?).or_default();
+        if *busy < want.per_endpoint && (chosen.len() as u32) < want.limit {
+            *busy += 1;
+            chosen.push(r.try_get("id")?);
+        }
+    }
+    Ok(chosen)
+}
+
+/// Logs each attempt of `done` and records what happens next to its delivery.
+async fn record(tx: &mut Tx, done: &[Finished]) -> Result<(), StoreError> {
+    let at = Utc::now().timestamp_millis();
+    for f in done {
+        sqlx::query(
+            "INSERT INTO webhook_attempts (webhook_id, event_id, type, at, attempt, \
+             status_code, error) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(f.due.webhook.to_string())
+        .bind(f.due.event.id.clone())
+        .bind(f.due.event.kind.as_str())
+        .bind(at)
+        .bind(f.due.attempt as i64)
+        .bind(f.result.status.map(|s| s as i64))
+        .bind(f.result.error.clone())
+        .execute(&mut **tx)
+        .await?;
+        let (state, next_at) = match f.next {
+            Next::Delivered => ("delivered", 0),
+            Next::RetryAt(t) => ("pending", t.timestamp_millis()),
+            Next::GiveUp => ("failed", 0),
+        };
+        sqlx::query(
+            "UPDATE webhook_deliveries SET state = $1, \
+             next_at = CASE WHEN $2 > 0 THEN $2 ELSE next_at END, lease_until = 0, \
+             lease_token = NULL WHERE id = $3",
+        )
+        .bind(state)
+        .bind(next_at)
+        .bind(f.due.delivery)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }
 
 fn webhook_of_row(r: &sqlx::any::AnyRow) -> Result<Webhook, StoreError> {
@@ -338,116 +424,77 @@ impl WebhookStore for SqlStore {
         .await
     }
 
-    async fn claim_due(
-        &self,
-        now: DateTime<Utc>,
-        lease: std::time::Duration,
-        limit: u32,
-        per_endpoint: u32,
-        in_flight: &HashMap<WebhookId, u32>,
-    ) -> Result<Vec<Due>, StoreError> {
-        let now_ms = now.timestamp_millis();
-        let until = now_ms + lease.as_millis() as i64;
+    async fn settle(&self, done: &[Finished], want: &Want<'_>) -> Result<Vec<Due>, StoreError> {
+        let now_ms = want.now.timestamp_millis();
+        let until = now_ms + want.lease.as_millis() as i64;
         self.bounded(async {
+            // Nothing to record: look before taking the write lock (most passes find nothing).
+            let mut chosen = if done.is_empty() {
+                let c = due_ids(&self.pool, want).await?;
+                if c.is_empty() {
+                    return Ok(Vec::new());
+                }
+                Some(c)
+            } else {
+                None
+            };
+            let mut tx = self.begin_write().await?;
+            record(&mut tx, done).await?;
+            let ids = match chosen.take() {
+                Some(c) => c,
+                None if want.limit > 0 => due_ids(&mut *tx, want).await?,
+                None => Vec::new(),
+            };
+            let token = uuid::Uuid::new_v4().simple().to_string();
+            if !ids.is_empty() {
+                // The lease: rows another worker took since the read are not taken again.
+                let marks: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 4)).collect();
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "UPDATE webhook_deliveries SET lease_until = $1, lease_token = $2, \
+                     attempts = attempts + 1 WHERE state = 'pending' AND lease_until <= $3 \
+                     AND id IN ({})",
+                    marks.join(", ")
+                )))
+                .bind(until)
+                .bind(token.clone())
+                .bind(now_ms);
+                for id in &ids {
+                    q = q.bind(*id);
+                }
+                q.execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
             let rows = sqlx::query(
                 "SELECT d.id, d.webhook_id, d.source, d.seq, d.type, d.attempts, d.created_at, \
                  w.url, w.secret FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
-                 WHERE d.state = 'pending' AND d.next_at <= $1 AND d.lease_until <= $1 \
-                 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE \
-                 e.webhook_id = d.webhook_id AND e.subject = d.subject AND e.state = 'pending' \
-                 AND e.id < d.id) ORDER BY d.id LIMIT $2",
+                 WHERE d.lease_token = $1 AND d.lease_until = $2 ORDER BY d.id",
             )
-            .bind(now_ms)
-            .bind(limit as i64 * 4)
+            .bind(token)
+            .bind(until)
             .fetch_all(&self.pool)
             .await?;
-            let mut taken: HashMap<WebhookId, u32> = in_flight.clone();
             let mut due = Vec::new();
             for r in rows {
-                if due.len() as u32 >= limit {
-                    break;
-                }
-                let webhook = WebhookId::parse(&r.try_get::<String, _>("webhook_id")?)
-                    .map_err(|e| StoreError::Invalid(e.to_string()))?;
-                let busy = taken.entry(webhook.clone()).or_default();
-                if *busy >= per_endpoint {
-                    continue;
-                }
-                let delivery: i64 = r.try_get("id")?;
-                // The lease: only one worker's write succeeds while it is live.
-                let won = sqlx::query(
-                    "UPDATE webhook_deliveries SET lease_until = $1, attempts = attempts + 1 \
-                     WHERE id = $2 AND state = 'pending' AND lease_until <= $3",
-                )
-                .bind(until)
-                .bind(delivery)
-                .bind(now_ms)
-                .execute(&self.pool)
-                .await?
-                .rows_affected()
-                    == 1;
-                if !won {
-                    continue;
-                }
-                *busy += 1;
                 let kind_name: String = r.try_get("type")?;
                 let kind = EventType::parse(&kind_name)
                     .ok_or_else(|| StoreError::Invalid(format!("bad stored type {kind_name}")))?;
                 let source: String = r.try_get("source")?;
                 let event = self.stored_event(&source, r.try_get("seq")?, kind).await?;
                 due.push(Due {
-                    delivery,
-                    webhook,
+                    delivery: r.try_get("id")?,
+                    webhook: WebhookId::parse(&r.try_get::<String, _>("webhook_id")?)
+                        .map_err(|e| StoreError::Invalid(e.to_string()))?,
                     url: r.try_get("url")?,
                     secret: r.try_get("secret")?,
-                    attempt: r.try_get::<i64, _>("attempts")? as u32 + 1,
+                    attempt: r.try_get::<i64, _>("attempts")? as u32,
                     created_at: millis(r.try_get("created_at")?)?,
                     event,
                 });
             }
             Ok(due)
-        })
-        .await
-    }
-
-    async fn finish(
-        &self,
-        due: &Due,
-        result: &AttemptResult,
-        next: Next,
-    ) -> Result<(), StoreError> {
-        self.bounded(async {
-            let mut tx = self.begin_write().await?;
-            sqlx::query(
-                "INSERT INTO webhook_attempts (webhook_id, event_id, type, at, attempt, \
-                 status_code, error) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(due.webhook.to_string())
-            .bind(due.event.id.clone())
-            .bind(due.event.kind.as_str())
-            .bind(Utc::now().timestamp_millis())
-            .bind(due.attempt as i64)
-            .bind(result.status.map(|s| s as i64))
-            .bind(result.error.clone())
-            .execute(&mut *tx)
-            .await?;
-            let (state, next_at) = match next {
-                Next::Delivered => ("delivered", 0),
-                Next::RetryAt(t) => ("pending", t.timestamp_millis()),
-                Next::GiveUp => ("failed", 0),
-            };
-            sqlx::query(
-                "UPDATE webhook_deliveries SET state = $1, \
-                 next_at = CASE WHEN $2 > 0 THEN $2 ELSE next_at END, lease_until = 0 \
-                 WHERE id = $3",
-            )
-            .bind(state)
-            .bind(next_at)
-            .bind(due.delivery)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            Ok(())
         })
         .await
     }
