@@ -278,3 +278,51 @@ async fn feeds_work_on_postgresql_too() {
     assert_eq!(evs.len(), 1);
     assert_eq!(evs[0].get_sequence(), Some(0));
 }
+
+/// "add it to my calendar" in chat: the link of the booking just made (which serves that
+/// booking), how to subscribe to all of them — and nothing booked, changed or revoked.
+#[tokio::test]
+async fn in_chat_add_it_to_my_calendar_gives_the_links_and_does_nothing_else() {
+    let app = spawn_app().await;
+    let sid = new_session(&app).await;
+    let say = |msg: &'static str| {
+        let (app, sid) = (&app, sid.clone());
+        async move {
+            let v: Value = app
+                .post("/api/chat", &json!({"message": msg, "session_id": sid}))
+                .await
+                .json()
+                .await
+                .unwrap();
+            v["response"].as_str().unwrap().to_string()
+        }
+    };
+    let none = say("can I get my bookings into my calendar?").await;
+    assert!(none.contains("/api/calendar/feed"), "{none}");
+    assert!(!none.contains("/api/bookings/"), "no booking yet: {none}");
+    say("book 1 H100 tomorrow from 9 to 11").await;
+    say("yes").await;
+    let mine: Value = app
+        .get(&format!("/api/bookings?session_id={sid}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let booked = mine["bookings"].as_array().unwrap().clone();
+    assert_eq!(booked.len(), 1, "{mine}");
+    let id = booked[0]["id"].as_str().unwrap();
+    for ask in ["add it to my calendar", "can you send me an .ics for that?"] {
+        let text = say(ask).await;
+        let link = format!("/api/bookings/{id}/ics");
+        assert!(text.contains(&link), "{ask}: {text}");
+        let events = events_of(app.get(&format!("{link}?session_id={sid}")).await).await;
+        assert_eq!(events.len(), 1);
+    }
+    let after: Value = app
+        .get(&format!("/api/bookings?session_id={sid}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(after["bookings"], json!(booked), "nothing changed");
+}

@@ -101,6 +101,22 @@ fn problem(p: &Problem) -> String {
     }
 }
 
+/// The calendar links (API.md "Calendar feed"): the booking's own `.ics` when there is one,
+/// and how to subscribe to all of them. Getting a feed URL is left to the person: asking
+/// again revokes the one they have, so the assistant never does it for them.
+fn calendar(booking: Option<&str>) -> String {
+    let all = "For all your bookings, kept up to date: `POST /api/calendar/feed` gives you a \
+private feed URL to subscribe to in your calendar app (asking again replaces it), and \
+`/api/calendar.ics` downloads them once.";
+    match booking {
+        Some(id) => format!(
+            "To add booking {id} to your calendar, open `/api/bookings/{id}/ics` — an .ics \
+file any calendar app imports. {all}"
+        ),
+        None => all.to_string(),
+    }
+}
+
 /// The text for a `Say`.
 pub fn say(s: &Say, centre: &str, tz: Tz, currency: &str) -> String {
     match s {
@@ -128,6 +144,7 @@ ask *what GPUs do you have?* to see them with prices."
             "We have only {total} {model} GPUs in total. How many do you need (1 to {total})?"
         ),
         Say::Refuse(why) => format!("I can't book that: {why}. What would you like instead?"),
+        Say::Calendar { booking } => calendar(booking.as_deref()),
         Say::NoBookings => "You have no upcoming bookings.".into(),
         Say::NoMatch(r) => format!(
             "None of your upcoming bookings matches {r}. Say *my bookings* to see them."

@@ -307,6 +307,10 @@ pub enum Say {
         price: i64,
         budget: i64,
     },
+    /// "add it to my calendar": the calendar links (of this booking, when there is one).
+    Calendar {
+        booking: Option<String>,
+    },
 }
 
 /// A question answered from the store.
@@ -408,6 +412,18 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
         next.pending = Pending::Idle;
         return (next, Plan::JoinWaitlist(wait));
     }
+    // "add it to my calendar", "can I get it as an .ics?": the links, and nothing else. A
+    // message that also names GPUs, a number or a time goes the usual way.
+    if asks_calendar(&p.words)
+        && p.models.is_empty()
+        && p.count.is_none()
+        && p.bare_number.is_none()
+        && p.time.mentions.is_empty()
+        && p.intent != Intent::Cancel
+    {
+        let booking = state.memory.last_booking.clone();
+        return (state.clone(), Plan::Say(Say::Calendar { booking }));
+    }
     let (next, plan) = transition(state, p, f);
     match plan {
         Plan::ProposeCancel { bookings } => qualified_cancel(next, bookings, false, p, f),
@@ -416,6 +432,20 @@ pub fn step(state: &State, p: &Parsed, f: &Facts<'_>) -> (State, Plan) {
         }
         plan => (next, plan),
     }
+}
+
+/// Whether the message is about calendars ("calendar", "ical", ".ics"), not a week number
+/// ("calendar week 50" is a time).
+fn asks_calendar(words: &[String]) -> bool {
+    words.iter().enumerate().any(|(i, w)| {
+        let w = w.trim_start_matches('.');
+        matches!(w, "ical" | "icalendar" | "ics" | "icloud")
+            || (matches!(w, "calendar" | "calender" | "calendars")
+                && !matches!(
+                    words.get(i + 1).map(String::as_str),
+                    Some("week" | "weeks" | "wk" | "cw")
+                ))
+    })
 }
 
 /// Whether the message asks to wait in line ("waitlist", "wait list", "queue me").
