@@ -372,6 +372,14 @@ pub trait BookingStore: Send + Sync {
     /// Puts a request that does not fit in line (API.md "Waitlist"); offered at once if it
     /// fits now.
     async fn join_waitlist(&self, new: NewBooking) -> Result<Entry, StoreError>;
+    /// `owner`'s notices of type `kind` made after notice `after`, oldest first, at most
+    /// [`super::webhooks::NOTICES_PER_READ`] (what a chat tells on the person's next turn).
+    async fn notices(
+        &self,
+        owner: &Owner,
+        kind: crate::domain::webhook::EventType,
+        after: i64,
+    ) -> Result<Vec<super::webhooks::OwnerNotice>, StoreError>;
     /// `owner`'s entries, oldest first, each with its place in line (waiting or offered).
     /// Reads only (offers are made by `refresh_waitlist` and the writes that free GPUs).
     async fn waitlist(&self, owner: &Owner) -> Result<Vec<(Entry, Option<u32>)>, StoreError>;

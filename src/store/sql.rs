@@ -1530,6 +1530,15 @@ impl BookingStore for SqlStore {
         self.entries(owner).await
     }
 
+    async fn notices(
+        &self,
+        owner: &Owner,
+        kind: crate::domain::webhook::EventType,
+        after: i64,
+    ) -> Result<Vec<super::webhooks::OwnerNotice>, StoreError> {
+        self.notices_of(owner, kind, after).await
+    }
+
     async fn leave_waitlist(
         &self,
         owner: &Owner,

@@ -9,6 +9,20 @@ use crate::domain::webhook::{EventType, Webhook, WebhookId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+/// Most notices one read returns.
+pub const NOTICES_PER_READ: i64 = 10;
+
+/// A notice as its owner is told it.
+#[derive(Debug, Clone)]
+pub struct OwnerNotice {
+    /// Its number (later notices have larger ones).
+    pub seq: i64,
+    /// Its fields (API.md's `data` less the booking).
+    pub data: serde_json::Value,
+    /// The booking as it was when the notice was made, if it concerns one.
+    pub booking: Option<crate::domain::Booking>,
+}
+
 /// One event as delivered, read from the history or the notices.
 #[derive(Debug, Clone)]
 pub struct StoredEvent {

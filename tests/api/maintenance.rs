@@ -182,3 +182,55 @@ async fn bad_maintenance_requests_are_clear_errors() {
         .unwrap();
     assert_eq!(res.status(), 404);
 }
+
+/// What maintenance did is told on the owner's next chat turn, once: a booking moved (with
+/// its new GPUs) and one cancelled (its price released).
+#[tokio::test]
+async fn the_owner_hears_of_it_on_their_next_turn_once() {
+    let app = spawn_app().await;
+    let (a, b) = (new_session(&app).await, new_session(&app).await);
+    let t = tomorrow(9);
+    let say = |sid: &str, msg: &str| {
+        let body = json!({"message": msg, "session_id": sid});
+        let app = &app;
+        async move {
+            let v: Value = app.post("/api/chat", &body).await.json().await.unwrap();
+            v["response"].as_str().unwrap().to_string()
+        }
+    };
+    assert!(!say(&a, "hi").await.contains("Maintenance"));
+    let moved: Value = post_booking(&app, &a, "H100", 2, t, 2)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let node = node_of(&moved["gpus"][0]);
+    // The other node is then full for the later hours: a second booking there is cancelled.
+    let later = t + Duration::hours(4);
+    let full: Value = post_booking(&app, &b, "H100", 8, later, 2)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let m = window_on(&app, &node, t, 8).await;
+    assert_eq!(m["moved"], json!([moved["id"]]), "{m}");
+    assert_eq!(m["cancelled"], json!([full["id"]]), "{m}");
+    let told = say(&a, "what's up?").await;
+    let id = moved["id"].as_str().unwrap();
+    assert!(told.contains(&format!("moved your booking {id}")), "{told}");
+    assert!(told.contains("PSU swap"), "{told}");
+    assert!(
+        !told.contains(full["id"].as_str().unwrap()),
+        "only the owner's: {told}"
+    );
+    let again = say(&a, "thanks").await;
+    assert!(!again.contains("Maintenance"), "told once: {again}");
+    let told_b = say(&b, "hello").await;
+    assert!(
+        told_b.contains(&format!(
+            "cancelled your booking {}",
+            full["id"].as_str().unwrap()
+        )) && told_b.contains("price is released"),
+        "{told_b}"
+    );
+}

@@ -94,6 +94,9 @@ impl Builtin {
             if let Some(told) = self.waitlist_offer(input.caller, &mut state).await {
                 out.text = format!("{}\n\n{told}", out.text);
             }
+            if let Some(told) = self.maintenance_news(input.caller, &mut state).await {
+                out.text = format!("{}\n\n{told}", out.text);
+            }
         }
         // A quote that no longer waits (a no, a correction, another request) gives its GPUs
         // back at once instead of keeping them from others until its hold expires (one the
@@ -141,6 +144,54 @@ impl Builtin {
 }
 
 impl Builtin {
+    /// What maintenance did to the person's bookings since this chat last told them
+    /// (API.md: "an event that concerns the person is shown on their next turn"): each
+    /// moved or cancelled booking that has not ended, once per chat.
+    async fn maintenance_news(
+        &self,
+        caller: &crate::domain::Owner,
+        state: &mut dialogue::State,
+    ) -> Option<String> {
+        use crate::domain::webhook::EventType;
+        let seen = state.memory.notices_seen;
+        let news = self
+            .tools
+            .store()
+            .notices(caller, EventType::MaintenanceAffected, seen)
+            .await
+            .ok()?;
+        let now = self.tools.clock().now();
+        let mut told = Vec::new();
+        for n in &news {
+            state.memory.notices_seen = state.memory.notices_seen.max(n.seq);
+            let Some(b) = n.booking.as_ref().filter(|b| b.interval.end() > now) else {
+                continue;
+            };
+            let m = &n.data["maintenance"];
+            let reason = m["reason"].as_str().unwrap_or("maintenance");
+            let what = format!(
+                "{} × {} for {}",
+                b.count(),
+                b.model,
+                format::span(&b.interval, self.tz)
+            );
+            told.push(match n.data["outcome"].as_str() {
+                Some("moved") => format!(
+                    "Maintenance ({reason}) moved your booking {} ({what}) to other GPUs: {}. \
+                     Its times and price are the same.",
+                    b.id,
+                    format::devices(&b.gpus)
+                ),
+                _ => format!(
+                    "Maintenance ({reason}) cancelled your booking {} ({what}): no other GPUs \
+                     of that model were free. Its price is released.",
+                    b.id
+                ),
+            });
+        }
+        (!told.is_empty()).then(|| told.join("\n\n"))
+    }
+
     /// A waitlist offer not told yet (API.md "Waitlist": "an offer is shown on the person's
     /// next turn"): when nothing else waits for a yes, it becomes the proposal, so a yes
     /// confirms its hold. Looked for only while this chat has the person in line.

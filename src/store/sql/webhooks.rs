@@ -10,7 +10,9 @@ use super::{millis, row_to_event, SqlStore, EVENT_COLUMNS};
 use crate::domain::webhook::{EventType, Webhook, WebhookId};
 use crate::domain::{BookingId, Owner};
 use crate::store::bookings::{EventKind, StoreError};
-use crate::store::webhooks::{AttemptLog, Due, Finished, Next, StoredEvent, Want, WebhookStore};
+use crate::store::webhooks::{
+    AttemptLog, Due, Finished, Next, OwnerNotice, StoredEvent, Want, WebhookStore, NOTICES_PER_READ,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -280,6 +282,40 @@ impl SqlStore {
             booking,
             data,
         })
+    }
+
+    /// `owner`'s notices of `kind` after `after` (see
+    /// [`crate::store::bookings::BookingStore::notices`]).
+    pub(super) async fn notices_of(
+        &self,
+        owner: &Owner,
+        kind: EventType,
+        after: i64,
+    ) -> Result<Vec<OwnerNotice>, StoreError> {
+        self.bounded(async {
+            let rows = sqlx::query(
+                "SELECT seq FROM notices WHERE owner = $1 AND type = $2 AND seq > $3 \
+                 ORDER BY seq LIMIT $4",
+            )
+            .bind(owner.as_str().to_string())
+            .bind(kind.as_str())
+            .bind(after)
+            .bind(NOTICES_PER_READ)
+            .fetch_all(&self.pool)
+            .await?;
+            let mut out = Vec::new();
+            for r in rows {
+                let seq: i64 = r.try_get(0)?;
+                let e = self.stored_event("n", seq, kind).await?;
+                out.push(OwnerNotice {
+                    seq,
+                    data: serde_json::Value::Object(e.data),
+                    booking: e.booking.map(|b| b.booking),
+                });
+            }
+            Ok(out)
+        })
+        .await
     }
 
     /// The reminders of one kind now due and not yet made: (booking, owner, its start or

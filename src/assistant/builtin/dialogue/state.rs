@@ -286,6 +286,8 @@ pub struct Memory {
     pub waiting: bool,
     /// Waitlist entries whose offer this chat has told (each is told once).
     pub offers_seen: Vec<String>,
+    /// The last `maintenance.affected` notice this chat has told (each is told once).
+    pub notices_seen: i64,
 }
 
 /// A request that did not fit, as the waitlist would hold it.
