@@ -254,7 +254,13 @@ function bookingCard(b) {
     extend.textContent = "Extend";
     extend.setAttribute("aria-label", `Extend booking of ${what}`);
     extend.addEventListener("click", () => askExtend(card, b));
-    bar.append(cancel, extend);
+    const ics = document.createElement("a");
+    ics.className = "ics";
+    ics.href = `/api/bookings/${encodeURIComponent(b.id)}/ics${sessionQuery()}`;
+    ics.download = `booking-${b.id.slice(0, 8)}.ics`;
+    ics.textContent = "Add to calendar";
+    ics.setAttribute("aria-label", `Add booking of ${what} to your calendar (.ics file)`);
+    bar.append(cancel, extend, ics);
     card.append(bar);
   }
   return card;
@@ -695,6 +701,25 @@ async function loadAccount() {
     return li;
   }));
 }
+/**
+ * The private calendar feed URL: asked for only on a click (asking again revokes the URL
+ * a calendar app may already be subscribed to, so the button says so).
+ */
+async function getFeed() {
+  const out = $("#feed-url"), why = $("#feed-note");
+  const res = await api(`/api/calendar/feed${sessionQuery()}`, { method: "POST" }).catch(() => null);
+  if (!res || !res.ok) {
+    why.textContent = res ? (await errorOf(res)).message : "The server cannot be reached; try again.";
+    return;
+  }
+  const { url } = await res.json();
+  out.value = url;
+  out.hidden = false;
+  why.textContent = "Subscribe to this URL in your calendar app. Keep it private: anyone with it sees your bookings. Getting a new one stops this one.";
+  $("#feed-get").textContent = "Replace feed URL";
+  out.focus();
+  out.select();
+}
 /** GET a JSON body; a non-2xx answer throws `{error}`, an unreachable server a TypeError. */
 async function getJson(url) {
   const res = await api(url);
@@ -1072,6 +1097,7 @@ function stop() {
   if (job && job.controller) { job.stopped = true; job.controller.abort(); }
 }
 $("#stop").addEventListener("click", () => { stop(); $("#input").focus(); });
+$("#feed-get").addEventListener("click", getFeed);
 /** Leaves the chat on screen: queued messages are dropped, the streaming one stopped. */
 function leaveChat() {
   for (const job of state.queue.splice(0)) job.li.remove();

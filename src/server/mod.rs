@@ -433,14 +433,17 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let grace = state.config.shutdown_grace;
-    let watchdog = tokio::spawn(middleware::watchdog(state.clone()));
-    let sweeper = {
+    // The background work: all of it stops when serving ends, or when this future is
+    // dropped (a JoinSet aborts its tasks on drop), never outliving the server.
+    let mut background = tokio::task::JoinSet::new();
+    background.spawn(middleware::watchdog(state.clone()));
+    {
         let engine = state.engine.clone();
         let clock = state.tools.clock().clone();
         let guard = state.guard.clone();
         let bound = state.config.store_timeout;
         let keys = state.idempotency.clone();
-        tokio::spawn(async move {
+        background.spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
             loop {
                 tick.tick().await;
@@ -452,14 +455,14 @@ pub async fn serve(
                 )
                 .await;
             }
-        })
-    };
+        });
+    }
     // Holds and waitlist offers expire by time alone: a pass offers what they freed (every
     // pass recomputes from the database, so one missed by a crash is made by the next).
-    let offers = {
+    {
         let tools = state.tools.clone();
         let bound = state.config.store_timeout;
-        tokio::spawn(async move {
+        background.spawn(async move {
             let mut tick = tokio::time::interval(WAITLIST_PASS);
             loop {
                 tick.tick().await;
@@ -469,8 +472,8 @@ pub async fn serve(
                     tracing::warn!(error = %e, "waitlist pass failed");
                 }
             }
-        })
-    };
+        });
+    }
     // Webhook deliveries and reminders (crate::notify): the work is in the database, so
     // stopping this task loses nothing.
     let deliverer = Arc::new(crate::notify::Deliverer::new(
@@ -478,8 +481,8 @@ pub async fn serve(
         state.webhooks.clone(),
         state.tools.clock().clone(),
     )?);
-    let deliveries = tokio::spawn(deliverer.run());
-    let counter = tokio::spawn(health::count_sessions(state.clone()));
+    background.spawn(deliverer.run());
+    background.spawn(health::count_sessions(state.clone()));
     let conn_opts = listen::Options::new(&state.config, &state.guard);
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
@@ -503,11 +506,7 @@ pub async fn serve(
             Ok(())
         }
     };
-    watchdog.abort();
-    sweeper.abort();
-    offers.abort();
-    deliveries.abort();
-    counter.abort();
+    background.abort_all();
     result
 }
 

@@ -921,3 +921,68 @@ async fn a_yes_in_a_new_chat_books_nothing_of_the_old_chat() {
         "after a reload the new chat shows its own turn only"
     );
 }
+
+/// A booking's "Add to calendar" serves its .ics; "Get feed URL" gives a URL that serves the
+/// feed with no cookie at all, as a calendar app reads it.
+#[tokio::test]
+async fn a_booking_goes_to_the_calendar_and_the_feed_url_works_without_cookies() {
+    let app = spawn_app().await;
+    let b = Browser::open(1280, 900, false).await;
+    let c = &b.c;
+    c.goto(&app.url("/")).await.unwrap();
+    wait_text(c, "#inventory tbody", "A100-80GB").await;
+    say(c, "book 1 V100 tomorrow 9-11").await;
+    let proposal = wait_for_proposal(c).await;
+    wait_reply(c, 1).await;
+    proposal.click().await.unwrap();
+    wait_text(c, "#bookings .card", "V100-32GB").await;
+    wait_js(
+        c,
+        "return !!document.querySelector('#bookings .card a.ics')",
+    )
+    .await;
+    let ics = js(
+        c,
+        "return document.querySelector('#bookings .card a.ics').getAttribute('href')",
+    )
+    .await;
+    let ics = ics.as_str().unwrap().to_string();
+    // The page's own request (its cookie and session) reads the file.
+    wait_js(
+        c,
+        &format!(
+            "if (!window.__ics) {{ window.__ics = 'pending'; fetch({ics:?}).then(r => r.text()).then(t => window.__ics = t); }} return window.__ics !== 'pending'"
+        ),
+    )
+    .await;
+    let got = js(c, "return window.__ics").await;
+    let got = got.as_str().unwrap();
+    assert!(
+        got.contains("BEGIN:VCALENDAR") && got.contains("V100-32GB"),
+        "{got}"
+    );
+
+    c.find(Locator::Css("#feed-get"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_js(
+        c,
+        "const i = document.getElementById('feed-url'); return !i.hidden && i.value !== ''",
+    )
+    .await;
+    let url = js(c, "return document.getElementById('feed-url').value").await;
+    let url = url.as_str().unwrap();
+    assert!(url.contains("/api/calendar/feed/"), "{url}");
+    assert_eq!(
+        js(c, "return document.getElementById('feed-get').textContent").await,
+        json!("Replace feed URL")
+    );
+    let feed = reqwest::get(url).await.unwrap();
+    assert_eq!(feed.status(), 200);
+    let text = feed.text().await.unwrap();
+    assert!(text.contains("V100-32GB"), "{text}");
+    assert!(b.console_errors().await.is_empty());
+}
