@@ -422,6 +422,9 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// How long an expired or given-back hold is kept (for `GET /api/holds/{id}`'s `expired`).
+pub const HOLD_KEEP: chrono::Duration = chrono::Duration::days(1);
+
 /// How often offers are made for what freed by time alone (expired holds and offers).
 pub const WAITLIST_PASS: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -443,11 +446,15 @@ pub async fn serve(
         let guard = state.guard.clone();
         let bound = state.config.store_timeout;
         let keys = state.idempotency.clone();
+        let bookings = state.tools.store().clone();
         background.spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
             loop {
                 tick.tick().await;
                 let _ = tokio::time::timeout(bound, engine.store().sweep(clock.now())).await;
+                // Holds are read by time (a lapsed one counts for nothing), so this only
+                // keeps the table small.
+                let _ = bookings.sweep_holds(clock.now() - HOLD_KEEP).await;
                 guard.sweep();
                 let _ = tokio::time::timeout(
                     bound,

@@ -390,6 +390,9 @@ pub trait BookingStore: Send + Sync {
         id: &EntryId,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
+    /// Forgets holds that expired or were given back before `before` (no offer refers to
+    /// them any more); confirmed ones are kept (a repeated confirm answers from them).
+    async fn sweep_holds(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
     /// Offers what has freed by time alone (expired holds and offers); the offers made.
     async fn refresh_waitlist(&self, now: DateTime<Utc>) -> Result<u32, StoreError>;
     /// `owner`'s hold `id`, in whatever state.

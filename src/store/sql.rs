@@ -1552,6 +1552,10 @@ impl BookingStore for SqlStore {
         self.refresh(now).await
     }
 
+    async fn sweep_holds(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.forget_holds(before).await
+    }
+
     async fn hold_of(
         &self,
         owner: &Owner,

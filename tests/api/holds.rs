@@ -341,3 +341,53 @@ async fn a_chat_quote_is_a_hold_and_the_yes_books_exactly_it() {
     assert!(live_holds(&app, &a).await.is_empty());
     assert_eq!(free_gpus(&app, "A100", t, 2).await, 12);
 }
+
+/// Lapsed and given-back holds are forgotten by the sweep once older than it keeps them;
+/// a live one and a confirmed one stay (a repeated confirm still answers with its booking).
+#[tokio::test]
+async fn the_sweep_forgets_lapsed_and_released_holds_only() {
+    let app = spawn_app().await;
+    let sid = new_session(&app).await;
+    let t = tomorrow(9);
+    let id_of = |v: Value| v["id"].as_str().unwrap().to_string();
+    let released = id_of(
+        post_hold(&app, &sid, "L40S", 1, t, 1)
+            .await
+            .json()
+            .await
+            .unwrap(),
+    );
+    let res = app
+        .delete(&format!("/api/holds/{released}?session_id={sid}"))
+        .await;
+    assert_eq!(res.status(), 204);
+    let confirmed = id_of(
+        post_hold(&app, &sid, "L40S", 1, t, 1)
+            .await
+            .json()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(confirm(&app, &sid, &confirmed).await.status(), 201);
+    let live = id_of(
+        post_hold(&app, &sid, "L40S", 1, t, 1)
+            .await
+            .json()
+            .await
+            .unwrap(),
+    );
+    let store = app.state.tools.store();
+    // Now nothing has lapsed long enough; two days on, the released and the live one have.
+    assert_eq!(store.sweep_holds(Utc::now()).await.unwrap(), 0);
+    let later = Utc::now() + Duration::days(2);
+    assert_eq!(store.sweep_holds(later).await.unwrap(), 2);
+    for id in [&released, &live] {
+        let res = app.get(&format!("/api/holds/{id}?session_id={sid}")).await;
+        expect_error(res, 404, "hold_not_found").await;
+    }
+    let res = app
+        .get(&format!("/api/holds/{confirmed}?session_id={sid}"))
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(confirm(&app, &sid, &confirmed).await.status(), 200);
+}

@@ -336,3 +336,31 @@ pub(super) async fn insert_hold(
     }
     Ok(())
 }
+
+impl SqlStore {
+    /// See [`BookingStore::sweep_holds`].
+    pub(super) async fn forget_holds(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        const GONE: &str = "SELECT id FROM holds WHERE state IN ('held', 'released') \
+             AND expires_at < $1 AND id NOT IN \
+             (SELECT hold_id FROM waitlist WHERE hold_id IS NOT NULL)";
+        self.bounded(async {
+            let mut tx = self.begin_write().await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM hold_devices WHERE hold_id IN ({GONE})"
+            )))
+            .bind(before.timestamp_millis())
+            .execute(&mut *tx)
+            .await?;
+            let n = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM holds WHERE id IN ({GONE})"
+            )))
+            .bind(before.timestamp_millis())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            tx.commit().await?;
+            Ok(n)
+        })
+        .await
+    }
+}
