@@ -467,7 +467,7 @@ async fn webhooks() {
         // Accepts and reads the request, never answers: every attempt runs to webhook_timeout.
         let app = axum::Router::new().route(
             "/hook",
-            axum::routing::post(|| std::future::pending::<&'static str>()),
+            axum::routing::post(std::future::pending::<&'static str>),
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
