@@ -19,7 +19,7 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -52,6 +52,8 @@ pub struct Guard {
     /// The session count last read from the store, so health and metrics answer from
     /// memory even while the store hangs.
     pub sessions_seen: AtomicU64,
+    /// The warning about `X-Forwarded-For` from loopback without `trusted_proxies` was logged.
+    forwarding_warned: AtomicBool,
 }
 
 /// A keyed limiter of `per_minute` (burst the same), or none for 0.
@@ -75,6 +77,7 @@ impl Guard {
             connections: AtomicUsize::new(0),
             max_connections: AtomicUsize::new(c.max_connections.get()),
             sessions_seen: AtomicU64::new(0),
+            forwarding_warned: AtomicBool::new(false),
         }
     }
 
@@ -82,6 +85,12 @@ impl Guard {
     /// address in `X-Forwarded-For` that is not a trusted proxy.
     pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
         if !self.trusted.contains(&peer) {
+            if self.trusted.is_empty()
+                && peer.is_loopback()
+                && headers.contains_key("x-forwarded-for")
+            {
+                self.untrusted_forwarding();
+            }
             return peer;
         }
         let hops: Vec<&str> = headers
@@ -104,6 +113,20 @@ impl Guard {
             }
         }
         ip
+    }
+
+    /// A request from loopback carrying `X-Forwarded-For` while `trusted_proxies` is unset:
+    /// most likely a reverse proxy on this host, which makes every client this machine —
+    /// exempt from the per-client limits. Counted, and said once in the log.
+    fn untrusted_forwarding(&self) {
+        metrics::counter!("hpcbot_untrusted_forwarded_total").increment(1);
+        if !self.forwarding_warned.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "requests from loopback carry X-Forwarded-For but trusted_proxies is unset: \
+                 behind a reverse proxy on this host every client counts as this machine and \
+                 skips the per-client limits; set trusted_proxies = \"127.0.0.1\" (docs/deploy.md)"
+            );
+        }
     }
 
     /// Forgets rate-limit state of clients not seen lately (bounded memory).

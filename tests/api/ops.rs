@@ -157,3 +157,29 @@ async fn ready_is_503_naming_the_store_that_does_not_answer() {
         "the process still serves"
     );
 }
+
+/// A request from loopback with `X-Forwarded-For` while `trusted_proxies` is unset (a proxy
+/// on this host nobody declared) is counted in `/metrics` (and warned of once in the log);
+/// the client stays the peer.
+#[tokio::test]
+async fn forwarding_from_loopback_without_trusted_proxies_is_flagged() {
+    let app = spawn_app().await;
+    let count = |text: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with("hpcbot_untrusted_forwarded_total"))
+            .and_then(|l| l.rsplit_once(' '))
+            .map(|(_, v)| v.parse().unwrap())
+            .unwrap_or(0.0)
+    };
+    let before = count(&app.get("/metrics").await.text().await.unwrap());
+    let res = app
+        .client
+        .get(app.url("/api/gpus"))
+        .header("x-forwarded-for", "203.0.113.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let after = count(&app.get("/metrics").await.text().await.unwrap());
+    assert!(after >= before + 1.0, "{before} -> {after}");
+}
