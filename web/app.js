@@ -668,6 +668,7 @@ async function refreshOnce() {
     ]);
     renderInventory(gpus.gpus);
     await loadAccount();
+    await loadNotices();
     state.timeline = timeline;
     renderModelPicker(timeline.models.map((m) => m.model));
     renderCalendar();
@@ -676,6 +677,41 @@ async function refreshOnce() {
     if (e && e.error) showStatus(`Cannot load the GPUs and the calendar: ${e.error.message}`, "error", refreshPanel);
     else if (!state.offline) goneOffline();
   }
+}
+/**
+ * What happened to the person's bookings without them doing it (maintenance, a waitlist
+ * offer, a start coming up), newest first; the last seen is remembered so a reload shows
+ * only what is new.
+ */
+async function loadNotices() {
+  const after = Number(localStorage.getItem("hpcbot.notices_seen") || 0);
+  const q = sessionQuery();
+  const res = await api(`/api/notices${q}${q ? "&" : "?"}after=${after}`).catch(() => null);
+  if (!res || !res.ok) return;
+  const { notices } = await res.json();
+  if (!notices.length) return;
+  const ul = $("#notices");
+  for (const n of notices) {
+    const li = document.createElement("li");
+    li.textContent = noticeText(n);
+    ul.prepend(li);
+  }
+  $("#news").hidden = false;
+  localStorage.setItem("hpcbot.notices_seen", String(notices[notices.length - 1].seq));
+}
+function noticeText(n) {
+  const b = n.booking, what = b ? `${b.count} × ${b.model}, ${fmtSpan(b.start, b.end)}` : "";
+  if (n.type === "maintenance.affected") {
+    const why = (n.data.maintenance && n.data.maintenance.reason) || "maintenance";
+    return n.data.outcome === "moved"
+      ? `Maintenance (${why}) moved your booking ${what} to other GPUs: ${b.gpus.join(", ")}. Same times and price.`
+      : `Maintenance (${why}) cancelled your booking ${what}: no other GPUs were free. Its price is released.`;
+  }
+  if (n.type === "waitlist.offered") {
+    const h = n.data.hold;
+    return `From the waitlist: ${h.count} × ${h.model}, ${fmtSpan(h.start, h.end)} are held for you — ask the assistant to book them.`;
+  }
+  return `Starting soon: ${what}.`;
 }
 /** The caller's quotas with their use and the project's money, beside "My bookings". */
 async function loadAccount() {

@@ -17,6 +17,7 @@ pub mod idempotency;
 pub mod listen;
 pub mod maintenance;
 pub mod middleware;
+pub mod notices;
 pub mod openai;
 pub mod series;
 pub mod sessions;
@@ -269,6 +270,7 @@ pub fn redact(url: &str) -> String {
         maintenance::create,
         maintenance::list,
         maintenance::remove,
+        notices::list,
         webhooks::create,
         webhooks::list,
         webhooks::remove,
@@ -339,6 +341,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/holds", get(holds::list).post(holds::create))
         .route("/api/waitlist", get(waitlist::list).post(waitlist::join))
         .route("/api/waitlist/{id}", delete(waitlist::leave))
+        .route("/api/notices", get(notices::list))
         .route("/api/holds/{id}", get(holds::one).delete(holds::release))
         .route("/api/holds/{id}/confirm", post(holds::confirm))
         .route("/api/admin/bookings", get(bookings::all))

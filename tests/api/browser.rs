@@ -922,13 +922,8 @@ async fn a_yes_in_a_new_chat_books_nothing_of_the_old_chat() {
     );
 }
 
-/// A booking's "Add to calendar" serves its .ics; "Get feed URL" gives a URL that serves the
-/// feed with no cookie at all, as a calendar app reads it.
-#[tokio::test]
-async fn a_booking_goes_to_the_calendar_and_the_feed_url_works_without_cookies() {
-    let app = spawn_app().await;
-    let b = Browser::open(1280, 900, false).await;
-    let c = &b.c;
+/// Opens the page and books 1 V100 for tomorrow 09:00–11:00 through the chat's button.
+async fn book_a_v100(c: &Client, app: &TestApp) {
     c.goto(&app.url("/")).await.unwrap();
     wait_text(c, "#inventory tbody", "A100-80GB").await;
     say(c, "book 1 V100 tomorrow 9-11").await;
@@ -936,6 +931,16 @@ async fn a_booking_goes_to_the_calendar_and_the_feed_url_works_without_cookies()
     wait_reply(c, 1).await;
     proposal.click().await.unwrap();
     wait_text(c, "#bookings .card", "V100-32GB").await;
+}
+
+/// A booking's "Add to calendar" serves its .ics; "Get feed URL" gives a URL that serves the
+/// feed with no cookie at all, as a calendar app reads it.
+#[tokio::test]
+async fn a_booking_goes_to_the_calendar_and_the_feed_url_works_without_cookies() {
+    let app = spawn_app().await;
+    let b = Browser::open(1280, 900, false).await;
+    let c = &b.c;
+    book_a_v100(c, &app).await;
     wait_js(
         c,
         "return !!document.querySelector('#bookings .card a.ics')",
@@ -984,5 +989,55 @@ async fn a_booking_goes_to_the_calendar_and_the_feed_url_works_without_cookies()
     assert_eq!(feed.status(), 200);
     let text = feed.text().await.unwrap();
     assert!(text.contains("V100-32GB"), "{text}");
+    assert!(b.console_errors().await.is_empty());
+}
+
+/// Maintenance that moves the person's booking shows under "News" on the page, outside the
+/// chat, with the new GPUs; a reload shows it no more (it was seen).
+#[tokio::test]
+async fn maintenance_that_moves_a_booking_shows_in_the_news() {
+    let app = spawn_app().await;
+    let b = Browser::open(1280, 900, false).await;
+    let c = &b.c;
+    book_a_v100(c, &app).await;
+    let all: Value = app.get("/api/admin/bookings").await.json().await.unwrap();
+    let booking = &all["bookings"][0];
+    let node = booking["gpus"][0]
+        .as_str()
+        .unwrap()
+        .split(':')
+        .next()
+        .unwrap();
+    let res = app
+        .post(
+            "/api/admin/maintenance",
+            &json!({"node": node, "start": booking["start"], "end": booking["end"],
+                "reason": "fan swap"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    // The panel refreshes after a turn.
+    say(c, "thanks").await;
+    let news = wait_text(c, "#notices", "fan swap")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        news.contains("moved your booking") && news.contains("V100-32GB"),
+        "{news}"
+    );
+    c.refresh().await.unwrap();
+    wait_text(c, "#inventory tbody", "A100-80GB").await;
+    wait_text(c, "#bookings .card", "V100-32GB").await;
+    assert_eq!(
+        js(
+            c,
+            "return document.getElementById('notices').children.length"
+        )
+        .await,
+        json!(0),
+        "seen news is not shown again"
+    );
     assert!(b.console_errors().await.is_empty());
 }

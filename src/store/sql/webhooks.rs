@@ -309,6 +309,7 @@ impl SqlStore {
                 let e = self.stored_event("n", seq, kind).await?;
                 out.push(OwnerNotice {
                     seq,
+                    at: e.created_at,
                     data: serde_json::Value::Object(e.data),
                     booking: e.booking.map(|b| b.booking),
                 });
