@@ -57,6 +57,15 @@ impl EventType {
         }
     }
 
+    /// Whether events of this type are rows of the booking history (which carry how the
+    /// change was made: `via`, `request_id`).
+    pub fn is_history(self) -> bool {
+        matches!(
+            self,
+            Self::BookingCreated | Self::BookingChanged | Self::BookingCancelled
+        )
+    }
+
     /// The type named `s`, if there is one.
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|t| t.as_str() == s)

@@ -13,7 +13,7 @@ pub fn body(e: &StoredEvent) -> Vec<u8> {
             "booking".into(),
             serde_json::to_value(BookingView::from(&ev.booking)).unwrap_or(Value::Null),
         );
-        if e.id.starts_with("evt_b") {
+        if e.kind.is_history() {
             data.insert("via".into(), json!(ev.via.as_str()));
             data.insert("request_id".into(), json!(ev.request_id));
         }

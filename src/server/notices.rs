@@ -53,7 +53,7 @@ pub struct NoticeView {
 /// The list.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct NoticeList {
-    /// Oldest first, at most 10 of each type per call.
+    /// Oldest first, at most 10 per call (ask again `after` the last).
     pub notices: Vec<NoticeView>,
 }
 
@@ -69,22 +69,21 @@ pub async fn list(
     else {
         return Ok(Json(NoticeList { notices: vec![] }));
     };
-    let mut out = Vec::new();
-    for kind in SHOWN {
-        let found = s
-            .tools
-            .store()
-            .notices(&owner, kind, q.after.unwrap_or(0))
-            .await
-            .map_err(ToolError::from)?;
-        out.extend(found.into_iter().map(|n| NoticeView {
+    let found = s
+        .tools
+        .store()
+        .notices(&owner, &SHOWN, q.after.unwrap_or(0))
+        .await
+        .map_err(ToolError::from)?;
+    let out = found
+        .into_iter()
+        .map(|n| NoticeView {
             seq: n.seq,
-            kind: kind.as_str(),
+            kind: n.kind.as_str(),
             at: n.at,
-            data: n.data,
             booking: n.booking.as_ref().map(BookingView::from),
-        }));
-    }
-    out.sort_by_key(|n| n.seq);
+            data: n.data,
+        })
+        .collect();
     Ok(Json(NoticeList { notices: out }))
 }

@@ -372,12 +372,13 @@ pub trait BookingStore: Send + Sync {
     /// Puts a request that does not fit in line (API.md "Waitlist"); offered at once if it
     /// fits now.
     async fn join_waitlist(&self, new: NewBooking) -> Result<Entry, StoreError>;
-    /// `owner`'s notices of type `kind` made after notice `after`, oldest first, at most
-    /// [`super::webhooks::NOTICES_PER_READ`] (what a chat tells on the person's next turn).
+    /// `owner`'s notices of the types `kinds` made after notice `after`, oldest first, at
+    /// most [`super::webhooks::NOTICES_PER_READ`] (what a chat tells on the person's next
+    /// turn, and the page's News).
     async fn notices(
         &self,
         owner: &Owner,
-        kind: crate::domain::webhook::EventType,
+        kinds: &[crate::domain::webhook::EventType],
         after: i64,
     ) -> Result<Vec<super::webhooks::OwnerNotice>, StoreError>;
     /// `owner`'s entries, oldest first, each with its place in line (waiting or offered).

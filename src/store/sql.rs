@@ -1533,10 +1533,10 @@ impl BookingStore for SqlStore {
     async fn notices(
         &self,
         owner: &Owner,
-        kind: crate::domain::webhook::EventType,
+        kinds: &[crate::domain::webhook::EventType],
         after: i64,
     ) -> Result<Vec<super::webhooks::OwnerNotice>, StoreError> {
-        self.notices_of(owner, kind, after).await
+        self.notices_of(owner, kinds, after).await
     }
 
     async fn leave_waitlist(

@@ -17,6 +17,8 @@ pub const NOTICES_PER_READ: i64 = 10;
 pub struct OwnerNotice {
     /// Its number (later notices have larger ones).
     pub seq: i64,
+    /// Its type.
+    pub kind: EventType,
     /// When it was made.
     pub at: DateTime<Utc>,
     /// Its fields (API.md's `data` less the booking).

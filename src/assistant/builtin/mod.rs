@@ -157,7 +157,7 @@ impl Builtin {
         let news = self
             .tools
             .store()
-            .notices(caller, EventType::MaintenanceAffected, seen)
+            .notices(caller, &[EventType::MaintenanceAffected], seen)
             .await
             .ok()?;
         let now = self.tools.clock().now();

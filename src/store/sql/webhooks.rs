@@ -284,31 +284,40 @@ impl SqlStore {
         })
     }
 
-    /// `owner`'s notices of `kind` after `after` (see
+    /// `owner`'s notices of `kinds` after `after` (see
     /// [`crate::store::bookings::BookingStore::notices`]).
     pub(super) async fn notices_of(
         &self,
         owner: &Owner,
-        kind: EventType,
+        kinds: &[EventType],
         after: i64,
     ) -> Result<Vec<OwnerNotice>, StoreError> {
+        if kinds.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 4)).collect();
         self.bounded(async {
-            let rows = sqlx::query(
-                "SELECT seq FROM notices WHERE owner = $1 AND type = $2 AND seq > $3 \
-                 ORDER BY seq LIMIT $4",
-            )
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT seq, type FROM notices WHERE owner = $1 AND seq > $2 \
+                 AND type IN ({}) ORDER BY seq LIMIT $3",
+                marks.join(", ")
+            )))
             .bind(owner.as_str().to_string())
-            .bind(kind.as_str())
             .bind(after)
-            .bind(NOTICES_PER_READ)
-            .fetch_all(&self.pool)
-            .await?;
+            .bind(NOTICES_PER_READ);
+            for k in kinds {
+                q = q.bind(k.as_str());
+            }
             let mut out = Vec::new();
-            for r in rows {
+            for r in q.fetch_all(&self.pool).await? {
                 let seq: i64 = r.try_get(0)?;
+                let name: String = r.try_get(1)?;
+                let kind = EventType::parse(&name)
+                    .ok_or_else(|| StoreError::Invalid(format!("bad stored type {name}")))?;
                 let e = self.stored_event("n", seq, kind).await?;
                 out.push(OwnerNotice {
                     seq,
+                    kind,
                     at: e.created_at,
                     data: serde_json::Value::Object(e.data),
                     booking: e.booking.map(|b| b.booking),
