@@ -530,6 +530,8 @@ settings! {
     waitlist_hold: Duration = "30m", check = |d: &Duration| at_least(d.as_secs(), 1, "s");
     /// live holds one owner may have at once; more are `409 too_many_holds`
     max_holds_per_owner: u32 = "3";
+    /// `Host` names (or `name:port`, comma-separated) that `/mcp` answers, so that a web page of another site cannot reach a local server through a name of its own (DNS rebinding); list this server's public names when it is reached by them, or `*` for any
+    mcp_allowed_hosts: HostList = "localhost,127.0.0.1,::1";
     /// hosts (names or IP addresses, comma-separated) webhooks may reach although they are loopback, private or link-local; every other such address is refused (`400` when registered, and again when each attempt connects)
     webhook_allowed_hosts: HostList = "";
     /// bound on one webhook attempt (connecting, sending, the reply's status)

@@ -1,5 +1,5 @@
-//! `auth = token`: a bearer token names a user for every `/api/*`, `/v1/*` and `/debug/*`
-//! route (the OpenAPI document, health, metrics and the page stay open); `/debug/*` and
+//! `auth = token`: a bearer token names a user for every `/api/*`, `/v1/*`, `/mcp` and
+//! `/debug/*` route (the OpenAPI document, health, metrics and the page stay open); `/debug/*` and
 //! `/api/admin/*` need the admin role. With `auth = none` every route is open and the chat
 //! session is the caller.
 
@@ -32,6 +32,8 @@ pub async fn authenticate(State(s): State<AppState>, mut req: Request, next: Nex
         && path != "/api/openapi.json"
         && !path.starts_with(super::calendar::FEED_PATH))
         || path.starts_with("/v1/")
+        || path == "/mcp"
+        || path.starts_with("/mcp/")
         || path.starts_with("/debug/");
     if !guarded {
         return next.run(req).await;

@@ -59,7 +59,7 @@ pub struct CarriedClient(pub ClientId);
 /// itself): the id counts from the client's next request on, when it carries the cookie.
 pub async fn client_cookie(mut req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    let gives = path == "/" || path.starts_with("/api/");
+    let gives = path == "/" || path.starts_with("/api/") || path == "/mcp";
     let carried = cookie_client(req.headers());
     if let Some(c) = &carried {
         req.extensions_mut().insert(CarriedClient(c.clone()));

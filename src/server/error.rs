@@ -65,12 +65,19 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = match self.details {
+impl ApiError {
+    /// API.md's error body: `{"error": {"code", "message", "details"?}}`.
+    pub fn body(&self) -> serde_json::Value {
+        match &self.details {
             Some(d) => json!({"error": {"code": self.code, "message": self.message, "details": d}}),
             None => json!({"error": {"code": self.code, "message": self.message}}),
-        };
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = self.body();
         let mut res = (self.status, axum::Json(body)).into_response();
         if let Some(s) = self.retry_after {
             res.headers_mut()

@@ -34,6 +34,11 @@ pub enum ClientKey {
 
 type Limiter = DefaultKeyedRateLimiter<ClientKey>;
 
+/// The key a limited request was counted under (put in the request by [`protect`]), so that
+/// a route doing several things in one request (an MCP tool call) can charge what it does.
+#[derive(Debug, Clone)]
+pub struct LimitedAs(pub ClientKey);
+
 /// Shared counters and limiters; one per server.
 pub struct Guard {
     trusted: Vec<IpAddr>,
@@ -240,6 +245,29 @@ fn peer(req: &Request) -> Option<IpAddr> {
         .map(|c| c.0.ip())
 }
 
+impl Guard {
+    /// Charges one booking change (create, change, cancel) made inside a request that the
+    /// path alone does not show as one (an MCP tool call): `Err` is the `429` to answer.
+    /// A request that was not limited (exempt) is not charged.
+    pub fn charge_booking(&self, limited: Option<&LimitedAs>) -> Result<(), ApiError> {
+        match (limited, &self.bookings) {
+            (Some(LimitedAs(key)), Some(l)) => l.check_key(key).map_err(|not_until| {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                let secs = wait.as_secs_f64().ceil().max(1.0) as u32;
+                ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_requests",
+                    format!(
+                        "this client has made too many booking changes lately; retry in {secs} s"
+                    ),
+                )
+                .retry_after(secs)
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// `429 too_many_requests` with `Retry-After` rounded up to whole seconds.
 fn too_many(what: &str, wait: Duration) -> Response {
     let secs = wait.as_secs_f64().ceil().max(1.0) as u32;
@@ -312,7 +340,7 @@ fn is_json(headers: &HeaderMap) -> bool {
 
 /// Operator routes, guest routes and per-client limits, in front of the handlers (after
 /// authentication, which names the user).
-pub async fn protect(State(s): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn protect(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
     let g = s.guard.clone();
     let path = req.uri().path();
     let method = req.method().clone();
@@ -430,6 +458,7 @@ pub async fn protect(State(s): State<AppState>, req: Request, next: Next) -> Res
                 .map_err(|n| n.wait_time_from(DefaultClock::default().now()))
         }));
     }
+    req.extensions_mut().insert(LimitedAs(key));
     let res = next.run(req).await;
     super::middleware::hold_until_sent(res, share)
 }

@@ -1,5 +1,6 @@
 //! The `Idempotency-Key` middleware (API.md "Exactly once"), for `POST /api/bookings`,
-//! `PATCH`/`DELETE /api/bookings/{id}`, `POST /api/chat` and `POST /api/chat/stream`.
+//! `PATCH`/`DELETE /api/bookings/{id}`, `POST /api/bookings/series`, `POST
+//! /api/holds/{id}/confirm`, `POST /api/waitlist`, `POST /api/chat` and `POST /api/chat/stream`.
 //!
 //! The key is claimed in the booking database before the handler runs; a booking change
 //! stores its reply in its own transaction (see `store::idempotency`), any other completed
@@ -44,6 +45,8 @@ enum Route {
     Series,
     Chat,
     Stream,
+    /// `POST /api/waitlist`: the reply is stored when the handler returns.
+    Waitlist,
 }
 
 fn route_of(method: &Method, path: &str) -> Option<Route> {
@@ -52,6 +55,7 @@ fn route_of(method: &Method, path: &str) -> Option<Route> {
         (&Method::POST, "/api/bookings") => Some(Route::Booking),
         (&Method::POST, "/api/bookings/series") => Some(Route::Series),
         (&Method::POST, "/api/chat") => Some(Route::Chat),
+        (&Method::POST, "/api/waitlist") => Some(Route::Waitlist),
         (&Method::POST, p)
             if p.strip_prefix("/api/holds/")
                 .and_then(|r| r.strip_suffix("/confirm"))
@@ -337,6 +341,10 @@ mod tests {
             Some(Route::Booking)
         );
         assert_eq!(route_of(&Method::POST, "/api/chat"), Some(Route::Chat));
+        assert_eq!(
+            route_of(&Method::POST, "/api/waitlist"),
+            Some(Route::Waitlist)
+        );
         assert_eq!(
             route_of(&Method::POST, "/api/chat/stream"),
             Some(Route::Stream)

@@ -16,6 +16,7 @@ pub mod holds;
 pub mod idempotency;
 pub mod listen;
 pub mod maintenance;
+pub mod mcp;
 pub mod middleware;
 pub mod notices;
 pub mod openai;
@@ -308,10 +309,36 @@ async fn openapi() -> axum::Json<utoipa::openapi::OpenApi> {
 /// script or style, never framed.
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
+/// The REST routes that MCP tools call ([`mcp::catalog`]), behind the idempotency layer
+/// as at the front door; the caller's identity and limits were settled by the `/mcp`
+/// request itself.
+fn mcp_rest(state: &AppState) -> Router {
+    Router::new()
+        .route("/api/gpus", get(gpus::list))
+        .route("/api/availability", get(gpus::availability))
+        .route("/api/slots", get(bookings::slots))
+        .route("/api/bookings", get(bookings::list).post(bookings::create))
+        .route(
+            "/api/bookings/{id}",
+            axum::routing::patch(bookings::change).delete(bookings::cancel),
+        )
+        .route("/api/account", get(account::account))
+        .route("/api/waitlist", post(waitlist::join))
+        .fallback(|| async { ApiError::no_route() })
+        .layer(DefaultBodyLimit::max(state.config.body_limit.get()))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::idempotency,
+        ))
+        .with_state(state.clone())
+}
+
 /// The router with every route and layer.
 pub fn router(state: AppState) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
+    let mcp = mcp::service(state.clone(), mcp_rest(&state));
     Router::new()
+        .route_service("/mcp", mcp)
         .route("/api/chat", post(chat::chat))
         .route("/api/chat/stream", post(chat::stream))
         .route("/api/direct/chat", post(chat::direct))

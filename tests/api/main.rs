@@ -19,6 +19,7 @@ mod holds;
 mod llm;
 mod llm_once;
 mod maintenance;
+mod mcp;
 mod openai_sdk;
 mod ops;
 mod props;
