@@ -42,6 +42,11 @@ impl Serialize for Cents {
     }
 }
 
+/// What a budget has left (API.md "Budget": `budget - committed - spent`); `None` without one.
+pub fn remaining(budget: Option<Cents>, committed: Cents, spent: Cents) -> Option<Cents> {
+    budget.map(|b| Cents(b.0 - committed.0 - spent.0))
+}
+
 /// The budget rule (API.md "Budget"): `price` fits when the project's other confirmed
 /// prices (`others`) leave that much of `budget`; else what is left. One rule for the
 /// store's check under its lock and the assistant's before it proposes.

@@ -86,7 +86,7 @@ pub async fn account(
             budget,
             committed,
             spent,
-            remaining: budget.map(|b| Cents(b.0 - committed.0 - spent.0)),
+            remaining: crate::domain::money::remaining(budget, committed, spent),
             currency: s.config.currency.clone(),
         },
         quotas: quotas

@@ -7,7 +7,6 @@ use crate::helpers::*;
 use chrono::{DateTime, Duration, Utc};
 use hpcbot::domain::Clock;
 use hpcbot::server::Overrides;
-use hpcbot::store::users::Role;
 use icalendar::{
     CalendarComponent, CalendarDateTime, Component, DatePerhapsTime, Event, EventStatus,
 };
@@ -157,18 +156,7 @@ async fn the_secret_feed_url_needs_no_token_and_asking_again_revokes_it() {
         ..Default::default()
     })
     .await;
-    let ann = app
-        .state
-        .users
-        .add_user("ann", Role::User, 0)
-        .await
-        .unwrap();
-    let bob = app
-        .state
-        .users
-        .add_user("bob", Role::User, 0)
-        .await
-        .unwrap();
+    let (ann, bob) = (user_token(&app, "ann").await, user_token(&app, "bob").await);
     let start = tomorrow(10);
     let res = app
         .client

@@ -317,3 +317,12 @@ pub async fn blocked_turn(
     }
     (sid, turn)
 }
+
+/// A new user `name` (role user) of `app`'s user store; their bearer token.
+pub async fn user_token(app: &TestApp, name: &str) -> String {
+    app.state
+        .users
+        .add_user(name, hpcbot::store::users::Role::User, 0)
+        .await
+        .unwrap()
+}

@@ -5,7 +5,6 @@
 
 use crate::helpers::*;
 use chrono::Duration;
-use hpcbot::store::users::Role;
 use serde_json::{json, Value};
 
 /// Runs the SDK script against `app` (tokens: `auth = token`); its stdout.
@@ -87,18 +86,7 @@ async fn token_app(settings: Vec<(&'static str, String)>) -> (TestApp, String, S
         ..Default::default()
     })
     .await;
-    let ann = app
-        .state
-        .users
-        .add_user("ann", Role::User, 0)
-        .await
-        .unwrap();
-    let bob = app
-        .state
-        .users
-        .add_user("bob", Role::User, 0)
-        .await
-        .unwrap();
+    let (ann, bob) = (user_token(&app, "ann").await, user_token(&app, "bob").await);
     (app, ann, bob)
 }
 
@@ -243,7 +231,7 @@ async fn a_keyed_mcp_book_is_one_booking_across_two_postgres_instances() {
         })
     };
     let (a, b) = (spawn().await, spawn().await);
-    let ann = a.state.users.add_user("ann", Role::User, 0).await.unwrap();
+    let ann = user_token(&a, "ann").await;
     let args = book_args(2, Some("agent-retry-7"));
     let on = |on_b: bool| {
         let app = if on_b { &b } else { &a };

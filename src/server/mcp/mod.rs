@@ -196,14 +196,13 @@ impl Mcp {
                 })? as u32;
             let t = &self.state.tools;
             let q = t.quote(model, count, &interval).await?;
-            let left = match t.limits().budget {
-                Some(budget) => {
-                    let (committed, spent) = t.money().await?;
-                    Some(crate::domain::Cents(
-                        budget.0 - committed.0 - spent.0 - q.price_total.0,
-                    ))
-                }
-                None => None,
+            // One read of the money only when there is a budget to say anything about.
+            let left = if t.limits().budget.is_some() {
+                let (committed, spent) = t.money().await?;
+                crate::domain::money::remaining(t.limits().budget, committed, spent)
+                    .map(|r| crate::domain::Cents(r.0 - q.price_total.0))
+            } else {
+                None
             };
             Ok::<_, ApiError>(json!({
                 "model": q.model, "count": q.count, "start": interval.start(), "end": interval.end(),
