@@ -7,6 +7,8 @@
 //! `cargo bench --bench http -- llm` — 1,000 concurrent sessions whose turns go to a mock
 //!   LLM answering after 300 ms: turns/s against the ideal 1000 / 0.3 s, p99 − 300 ms, and
 //!   the server process's memory (the real `hpcbot serve` binary, in its own process).
+//! `cargo bench --bench http -- turncost` — server CPU per LLM turn (mock answering at
+//!   once, 64 users, 10 s) with memory and with durable sessions, beside the echo route.
 //! `cargo bench --bench http -- builtin` — the built-in assistant: direct questions and
 //!   session turns (64 users), beside the echo route.
 //! `cargo bench --bench http -- hol` — head-of-line: other sessions' p99 while one
@@ -703,8 +705,22 @@ async fn llm_server(
     String,
     tempfile::TempDir,
 ) {
+    llm_server_with(Duration::from_millis(300), max_in_flight, &[]).await
+}
+
+/// [`llm_server`] with the mock's delay and more settings (as `HPCBOT_*` variables).
+async fn llm_server_with(
+    delay: Duration,
+    max_in_flight: &str,
+    env: &[(&str, &str)],
+) -> (
+    hpcbot::assistant::llm::mock::MockLlm,
+    std::process::Child,
+    String,
+    tempfile::TempDir,
+) {
     let mock = hpcbot::assistant::llm::mock::MockLlm::start().await;
-    mock.delay(Duration::from_millis(300));
+    mock.delay(delay);
     mock.otherwise(hpcbot::assistant::llm::mock::Behavior::Text(
         "The A100-80GB is free then.".into(),
     ));
@@ -722,6 +738,7 @@ async fn llm_server(
         .env("HPCBOT_MAX_IN_FLIGHT", max_in_flight)
         .env("HPCBOT_REQUEST_TIMEOUT", "120s")
         .env("HPCBOT_LOG", "warn")
+        .envs(env.iter().copied())
         .spawn()
         .expect("the hpcbot binary");
     let url = format!("http://127.0.0.1:{port}");
@@ -1053,6 +1070,57 @@ async fn llm() {
     let _ = server.kill();
 }
 
+/// Server CPU per request while `users` clients send for `secs`: (report, µs per answered
+/// request), from the server process's own CPU time.
+async fn cpu_per_request(pid: u32, url: &str, secs: u64, mode: Mode) -> (Report, f64) {
+    let cpu0 = cpu_secs(pid);
+    // Not verified: reading every session back afterwards would be counted as its turns' CPU.
+    let r = loadtest::run(LoadOptions {
+        url: url.into(),
+        users: 64,
+        duration: Duration::from_secs(secs),
+        turns: (mode == Mode::Session).then_some(10),
+        mode,
+        verify: false,
+        allow_remote: false,
+        progress: false,
+        messages: vec!["is an a100 free tomorrow 9-12?".into()],
+        honour_retry_after: true,
+        ramp_up: Duration::ZERO,
+    })
+    .await
+    .unwrap();
+    let cpu = cpu_secs(pid) - cpu0;
+    let per = cpu * 1e6 / r.ok.max(1) as f64;
+    (r, per)
+}
+
+/// What an LLM turn costs the server: CPU µs per turn with a mock LLM answering at once,
+/// 64 users, 10 s of session turns (10 a session), with memory and with durable (SQLite)
+/// sessions, each beside the echo route of the same server in the same run.
+async fn turncost() {
+    for sessions in ["memory", "database"] {
+        let (_mock, mut server, url, _dir) =
+            llm_server_with(Duration::ZERO, "4096", &[("HPCBOT_SESSIONS", sessions)]).await;
+        let pid = server.id();
+        // Warm up: connections, sessions, allocator pools.
+        load(&url, 64, 2, Mode::Session, Some(10)).await;
+        load(&url, 64, 1, Mode::Echo, None).await;
+        let (echo, echo_us) = cpu_per_request(pid, &url, 5, Mode::Echo).await;
+        let (r, turn_us) = cpu_per_request(pid, &url, 10, Mode::Session).await;
+        println!(
+            "RESULT turn cost, {sessions} sessions: server {turn_us:.0} µs CPU per LLM turn ({:.0} turns/s, p99 {:.2} ms, errors {}); echo route {echo_us:.1} µs CPU per request ({:.0} req/s); ratio {:.1}× echo (goal: memory ≤ 150 µs, database ≤ 250 µs)",
+            r.throughput_per_s,
+            r.latency_ms["p99"],
+            r.errors.values().sum::<u64>(),
+            echo.throughput_per_s,
+            turn_us / echo_us.max(0.001),
+        );
+        let _ = server.kill();
+        let _ = server.wait();
+    }
+}
+
 fn main() {
     let which: Vec<String> = std::env::args()
         .skip(1)
@@ -1068,6 +1136,9 @@ fn main() {
     }
     if all || which.iter().any(|w| w == "llm") {
         rt.block_on(llm());
+    }
+    if all || which.iter().any(|w| w == "turncost") {
+        rt.block_on(turncost());
     }
     for (name, f) in [("builtin", 3), ("hol", 0), ("overload", 1), ("memory", 2)] {
         if all || which.iter().any(|w| w == name) {

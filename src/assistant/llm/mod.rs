@@ -175,6 +175,16 @@ struct Before {
     cancel: Option<String>,
 }
 
+impl Before {
+    /// Whether anything waits for a yes.
+    fn is_some(&self) -> bool {
+        self.booking.is_some() || self.change.is_some() || self.cancel.is_some()
+    }
+}
+
+/// The tools that act on a yes.
+const CONFIRMS: [&str; 3] = ["confirm_booking", "confirm_change", "cancel_booking"];
+
 /// A reply that says what a turn did when the LLM could not finish it.
 fn acted_summary(actions: &[Action]) -> String {
     let mut lines = vec!["_The AI assistant stopped answering, but this was done:_".to_string()];
@@ -560,6 +570,16 @@ impl Llm {
         }
     }
 
+    /// Whether `message` is a yes, as the built-in understanding reads it (no when the
+    /// inventory cannot be read: nothing is confirmed on a guess).
+    async fn said_yes(&self, message: &str) -> bool {
+        let Ok(inventory) = self.tools.inventory().await else {
+            return false;
+        };
+        let now = self.tools.clock().now().with_timezone(&self.tz);
+        nlu::parse(message, &inventory, now).intent == nlu::Intent::Yes
+    }
+
     async fn fallback(&self, input: &TurnInput<'_>, why: &str) -> Result<Reply, AssistantError> {
         tracing::warn!(
             reason = why,
@@ -596,13 +616,9 @@ impl Llm {
         };
         let pending_before = pending.clone();
         let mut turn = TurnState { state, pending };
-        let inventory = self
-            .tools
-            .inventory()
-            .await
-            .map_err(|e| AssistantError::Unavailable(e.to_string()))?;
-        let now = self.tools.clock().now().with_timezone(&self.tz);
-        let user_said_yes = nlu::parse(input.message, &inventory, now).intent == nlu::Intent::Yes;
+        // Whether the message is a yes matters only to a confirm call of something proposed
+        // before this turn: read then, at most once (the parse was a tenth of every turn).
+        let mut user_said_yes: Option<bool> = None;
 
         let mut messages = vec![ChatMessage::text("system", self.system_prompt().await)];
         // The most recent messages only: bounded prompt size and upstream cost.
@@ -700,6 +716,15 @@ impl Llm {
                     .collect(),
                 tool_call_id: None,
             });
+            if user_said_yes.is_none()
+                && before.is_some()
+                && completion
+                    .tool_calls
+                    .iter()
+                    .any(|c| CONFIRMS.contains(&c.name.as_str()))
+            {
+                user_said_yes = Some(self.said_yes(input.message).await);
+            }
             for call in &completion.tool_calls {
                 let result = self
                     .run_tool(
@@ -707,7 +732,7 @@ impl Llm {
                         &input,
                         &mut turn,
                         &before,
-                        user_said_yes,
+                        user_said_yes.unwrap_or(false),
                         &mut actions,
                     )
                     .await;
