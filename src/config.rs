@@ -468,6 +468,8 @@ settings! {
     redis_prefix: String = "hpcbot";
     /// sessions kept in memory at most (`sessions = memory`; the longest idle is evicted) and conversations kept ready per process
     max_sessions: NonZeroUsize = "100000";
+    /// `sessions = database` on SQLite: sessions whose recent turns this process also keeps in memory (the longest idle is evicted), so a turn reads no rows; every turn is still written to the file before its reply (0: none)
+    session_cache: usize = "10000";
     /// idle time after which a session expires (each turn renews it)
     session_ttl: Duration = "24h";
     /// IANA time zone in which dates and times people type are read

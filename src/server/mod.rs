@@ -158,7 +158,7 @@ pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<AppSt
     };
     let tools = Tools::new(store, clock.clone(), limits);
     let sessions: Arc<dyn SessionStore> = match &config.sessions {
-        SessionsBackend::Database => Arc::new(sql.sessions()),
+        SessionsBackend::Database => Arc::new(sql.sessions(config.session_cache)),
         SessionsBackend::Memory => Arc::new(MemorySessions::new(config.max_sessions.get())),
         SessionsBackend::Redis(url) => Arc::new(
             crate::store::redis::RedisSessions::connect(

@@ -6,6 +6,7 @@ pub mod idempotency;
 pub mod lease_loader;
 pub mod memory;
 pub mod redis;
+pub mod session_cache;
 pub mod sessions;
 pub mod sql;
 pub mod sql_sessions;

@@ -177,9 +177,10 @@ impl SqlStore {
         self.dialect
     }
 
-    /// The chat sessions kept in this database (`sessions = "database"`).
-    pub fn sessions(&self) -> super::sql_sessions::SqlSessions {
-        super::sql_sessions::SqlSessions::new(self.pool.clone(), self.dialect, self.timeout)
+    /// The chat sessions kept in this database (`sessions = "database"`), with the recent
+    /// turns of at most `cached` sessions kept in memory on SQLite.
+    pub fn sessions(&self, cached: usize) -> super::sql_sessions::SqlSessions {
+        super::sql_sessions::SqlSessions::new(self.pool.clone(), self.dialect, self.timeout, cached)
     }
 
     async fn seed_sample(&self) -> Result<(), StoreError> {

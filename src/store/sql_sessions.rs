@@ -27,6 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::lease_loader::LeaseLoader;
+use super::session_cache::SessionCache;
 use super::turn_writer::TurnWriter;
 
 /// Sessions in the SQL database.
@@ -44,6 +45,9 @@ pub struct SqlSessions {
     /// PostgreSQL: takes turns' leases and reads their sessions in batches. SQLite: none
     /// (one machine's store, no lease).
     loader: Option<LeaseLoader>,
+    /// SQLite: the sessions' recent turns as last committed (`session_cache`), so a turn
+    /// reads no rows. PostgreSQL: none (other instances write the same sessions).
+    cache: Option<SessionCache>,
 }
 
 fn backend(e: impl std::fmt::Display) -> SessionStoreError {
@@ -96,19 +100,24 @@ impl SqlSessions {
     }
 
     /// Sessions over the booking store's pool (its migrations made the tables); `timeout`
-    /// bounds each batch of the group-commit writer.
-    pub fn new(pool: AnyPool, dialect: Dialect, timeout: Duration) -> Self {
+    /// bounds each batch of the group-commit writer; on SQLite, the recent turns of at most
+    /// `cached` sessions are kept in memory beside the file (0: none).
+    pub fn new(pool: AnyPool, dialect: Dialect, timeout: Duration, cached: usize) -> Self {
         let write_gate =
             (dialect == Dialect::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
         let writer = TurnWriter::spawn(pool.clone(), write_gate.clone(), timeout);
         let loader =
             (dialect == Dialect::Postgres).then(|| LeaseLoader::spawn(pool.clone(), timeout));
+        let cache = (dialect == Dialect::Sqlite)
+            .then(|| SessionCache::new(cached))
+            .flatten();
         Self {
             pool,
             write_gate,
             writer,
             loader,
             dialect,
+            cache,
         }
     }
 
@@ -278,6 +287,9 @@ impl SessionStore for SqlSessions {
                 None => None,
             };
             insert.execute(&self.pool).await?;
+            if let Some(c) = &self.cache {
+                c.created(&r);
+            }
             return Ok(());
         }
         let (_gate, mut tx) = self.begin_write().await?;
@@ -296,6 +308,10 @@ impl SessionStore for SqlSessions {
         now: DateTime<Utc>,
         last: Option<usize>,
     ) -> Result<Option<SessionRecord>, SessionStoreError> {
+        let cache = self.cache.as_ref().zip(last);
+        if let Some(hit) = cache.and_then(|(c, n)| c.get(id, now, n)) {
+            return Ok(Some(hit));
+        }
         // One statement (one round trip, one snapshot): the session's row joined with the
         // messages of exactly the turns it counts, the most recent `last` of them.
         let last = last.map_or(i64::MAX / 4, |n| n as i64);
@@ -309,7 +325,11 @@ impl SessionStore for SqlSessions {
         .bind(last)
         .fetch_all(&self.pool)
         .await?;
-        record_from_rows(id, &rows, now, last, "")
+        let record = record_from_rows(id, &rows, now, last, "")?;
+        if let (Some((c, n)), Some(r)) = (cache, &record) {
+            c.read(r, n);
+        }
+        Ok(record)
     }
 
     async fn commit_turn(
@@ -320,10 +340,17 @@ impl SessionStore for SqlSessions {
     ) -> Result<u64, SessionStoreError> {
         // One statement (see the migration): the version check, the new state and expiry, and
         // (by the trigger) the two messages, atomically and in one round trip, through the
-        // group-commit writer.
-        let bumped = self.writer.commit(id, expected_turns, t, None).await?;
+        // group-commit writer. The session's cached turns are out while it is written.
+        let taken = self.cache.as_ref().map(|c| c.take(id));
+        let bumped = self
+            .writer
+            .commit(id, expected_turns, t.clone(), None)
+            .await?;
         if !bumped {
             return Err(self.refused(id).await);
+        }
+        if let (Some(c), Some(taken)) = (&self.cache, taken) {
+            c.committed(id, taken, expected_turns, &t);
         }
         Ok(expected_turns + 1)
     }
@@ -352,6 +379,9 @@ impl SessionStore for SqlSessions {
     }
 
     async fn delete(&self, id: &SessionId) -> Result<bool, SessionStoreError> {
+        if let Some(c) = &self.cache {
+            c.forget(id);
+        }
         let (_gate, mut tx) = self.begin_write().await?;
         for sql in [
             "DELETE FROM chat_messages WHERE session_id = $1",
@@ -368,6 +398,9 @@ impl SessionStore for SqlSessions {
             .await?
             .rows_affected();
         tx.commit().await?;
+        if let Some(c) = &self.cache {
+            c.forget(id);
+        }
         Ok(n > 0)
     }
 
