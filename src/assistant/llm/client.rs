@@ -5,7 +5,7 @@
 
 use futures::StreamExt;
 use rand::Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 use std::borrow::Cow;
@@ -109,6 +109,87 @@ pub struct Completion {
     pub tool_calls: Vec<ToolCall>,
 }
 
+/// One streamed chunk of a completion: only the fields read, borrowed where the text has
+/// no escapes.
+#[derive(Deserialize)]
+struct Chunk<'a> {
+    #[serde(default, borrow, deserialize_with = "null_as_default")]
+    choices: Vec<ChunkChoice<'a>>,
+    #[serde(default)]
+    error: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct ChunkChoice<'a> {
+    #[serde(default, borrow, deserialize_with = "null_as_default")]
+    delta: Delta<'a>,
+    #[serde(default)]
+    finish_reason: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize, Default)]
+struct Delta<'a> {
+    #[serde(default, borrow)]
+    content: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "null_as_default")]
+    tool_calls: Vec<ToolCallDelta<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ToolCallDelta<'a> {
+    #[serde(default)]
+    index: Option<u64>,
+    #[serde(default, borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "null_as_default")]
+    function: FunctionDelta<'a>,
+}
+
+#[derive(Deserialize, Default)]
+struct FunctionDelta<'a> {
+    #[serde(default, borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    arguments: Option<Cow<'a, str>>,
+}
+
+/// `null` read as the default (some upstreams send `"tool_calls": null`).
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// Splits a byte stream into lines, decoding each whole line: a character split between
+/// two network chunks is read whole, never as replacement characters.
+#[derive(Default)]
+struct SseLines {
+    buf: Vec<u8>,
+    /// Where the unread part of `buf` starts.
+    start: usize,
+}
+
+impl SseLines {
+    fn push(&mut self, bytes: &[u8]) {
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The next whole line, without its `\n`.
+    fn next_line(&mut self) -> Option<Cow<'_, str>> {
+        let rest = &self.buf[self.start..];
+        let nl = rest.iter().position(|&b| b == b'\n')?;
+        let line = &self.buf[self.start..self.start + nl];
+        self.start += nl + 1;
+        Some(String::from_utf8_lossy(line))
+    }
+}
+
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum LlmError {
@@ -144,6 +225,8 @@ impl LlmError {
 /// The client. Cheap to share behind an `Arc`.
 pub struct LlmClient {
     http: reqwest::Client,
+    /// `{base_url}/chat/completions`, parsed once.
+    url: reqwest::Url,
     opts: ClientOptions,
 }
 
@@ -154,7 +237,11 @@ impl LlmClient {
             .connect_timeout(opts.connect_timeout)
             .pool_idle_timeout(Duration::from_secs(60))
             .build()?;
-        Ok(Self { http, opts })
+        let url = reqwest::Url::parse(&format!(
+            "{}/chat/completions",
+            opts.base_url.trim_end_matches('/')
+        ))?;
+        Ok(Self { http, url, opts })
     }
 
     /// The model name used upstream.
@@ -211,17 +298,13 @@ impl LlmClient {
         give_up: Instant,
         on_delta: &mut (dyn FnMut(&str) + Send),
     ) -> Result<Completion, LlmError> {
-        let url = format!(
-            "{}/chat/completions",
-            self.opts.base_url.trim_end_matches('/')
-        );
         let body = Body {
             model: &self.opts.model,
             messages,
             stream: true,
             tools,
         };
-        let mut req = self.http.post(url).json(&body);
+        let mut req = self.http.post(self.url.clone()).json(&body);
         if let Some(k) = &self.opts.api_key {
             req = req.bearer_auth(k);
         }
@@ -275,7 +358,7 @@ impl LlmClient {
             });
         }
         let mut stream = res.bytes_stream();
-        let mut buf = String::new();
+        let mut lines = SseLines::default();
         let mut out = Completion::default();
         let (mut finished, mut any_choice) = (false, false);
         loop {
@@ -285,9 +368,8 @@ impl LlmClient {
                 Ok(Some(Err(e))) => return Err(LlmError::Cut(e.to_string())),
                 Ok(Some(Ok(b))) => b,
             };
-            buf.push_str(&String::from_utf8_lossy(&chunk));
-            while let Some(nl) = buf.find('\n') {
-                let line: String = buf.drain(..=nl).collect();
+            lines.push(&chunk);
+            while let Some(line) = lines.next_line() {
                 let Some(data) = line.trim().strip_prefix("data:").map(str::trim) else {
                     continue;
                 };
@@ -295,37 +377,37 @@ impl LlmClient {
                     finished = true;
                     continue;
                 }
-                let v: Value = serde_json::from_str(data)
+                let v: Chunk = serde_json::from_str(data)
                     .map_err(|e| LlmError::Protocol(format!("bad chunk: {e}")))?;
-                if let Some(err) = v.get("error") {
+                if let Some(err) = v.error {
                     return Err(LlmError::Protocol(format!("upstream error: {err}")));
                 }
-                let Some(choice) = v["choices"].get(0) else {
+                let Some(choice) = v.choices.into_iter().next() else {
                     continue;
                 };
                 any_choice = true;
-                let delta = &choice["delta"];
-                if let Some(text) = delta["content"].as_str().filter(|t| !t.is_empty()) {
-                    out.content.push_str(text);
-                    on_delta(text);
+                let delta = choice.delta;
+                if let Some(text) = delta.content.filter(|t| !t.is_empty()) {
+                    out.content.push_str(&text);
+                    on_delta(&text);
                 }
-                for tc in delta["tool_calls"].as_array().into_iter().flatten() {
-                    let idx = tc["index"].as_u64().unwrap_or(out.tool_calls.len() as u64) as usize;
+                for tc in delta.tool_calls {
+                    let idx = tc.index.unwrap_or(out.tool_calls.len() as u64) as usize;
                     while out.tool_calls.len() <= idx {
                         out.tool_calls.push(ToolCall::default());
                     }
                     let slot = &mut out.tool_calls[idx];
-                    if let Some(id) = tc["id"].as_str() {
-                        slot.id = id.to_string();
+                    if let Some(id) = tc.id {
+                        slot.id = id.into_owned();
                     }
-                    if let Some(n) = tc["function"]["name"].as_str() {
-                        slot.name.push_str(n);
+                    if let Some(n) = tc.function.name {
+                        slot.name.push_str(&n);
                     }
-                    if let Some(a) = tc["function"]["arguments"].as_str() {
-                        slot.arguments.push_str(a);
+                    if let Some(a) = tc.function.arguments {
+                        slot.arguments.push_str(&a);
                     }
                 }
-                if choice["finish_reason"].as_str().is_some() {
+                if choice.finish_reason.is_some() {
                     finished = true;
                 }
             }
@@ -337,5 +419,44 @@ impl LlmClient {
             return Err(LlmError::Cut("ended before [DONE]".into()));
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_character_split_between_chunks_is_read_whole() {
+        let text = "data: {\"x\": \"é\"}\n\ndata: [DONE]\n".as_bytes();
+        let cut = text.iter().position(|&b| b == 0xc3).unwrap() + 1;
+        let mut lines = SseLines::default();
+        lines.push(&text[..cut]);
+        assert!(lines.next_line().is_none(), "no whole line yet");
+        lines.push(&text[cut..]);
+        let mut got = Vec::new();
+        while let Some(l) = lines.next_line() {
+            got.push(l.into_owned());
+        }
+        assert_eq!(got, ["data: {\"x\": \"é\"}", "", "data: [DONE]"]);
+    }
+
+    #[test]
+    fn chunks_with_escapes_nulls_and_tool_call_pieces_are_read() {
+        let c: Chunk = serde_json::from_str(
+            r#"{"choices":[{"delta":{"content":"a \"b\"\n","tool_calls":null},"finish_reason":null}]}"#,
+        )
+        .unwrap();
+        let choice = c.choices.into_iter().next().unwrap();
+        assert_eq!(choice.delta.content.as_deref(), Some("a \"b\"\n"));
+        assert!(choice.delta.tool_calls.is_empty());
+        assert!(choice.finish_reason.is_none());
+        let c: Chunk = serde_json::from_str(
+            r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"id":"c1","function":{"name":"quote","arguments":"{\"a\""}}]},"finish_reason":"tool_calls"}]}"#,
+        )
+        .unwrap();
+        let d = &c.choices[0].delta.tool_calls[0];
+        assert_eq!((d.index, d.id.as_deref()), (Some(0), Some("c1")));
+        assert_eq!(d.function.arguments.as_deref(), Some("{\"a\""));
     }
 }

@@ -53,7 +53,12 @@ pub struct Llm {
     centre: String,
     tz: chrono_tz::Tz,
     max_history: usize,
+    /// The inventory last written into a system prompt, with its text.
+    inventory_text: Arc<std::sync::Mutex<InventoryText>>,
 }
+
+/// An inventory and its lines of the system prompt.
+type InventoryText = Option<(Arc<crate::domain::Inventory>, Arc<str>)>;
 
 /// Resets a half-open breaker if its probe is cancelled before it resolves.
 struct ProbeGuard<'a> {
@@ -238,26 +243,39 @@ impl Llm {
             centre,
             tz,
             max_history,
+            inventory_text: Default::default(),
         }
+    }
+
+    /// The inventory's lines of the system prompt, written once per inventory read.
+    fn inventory_text(&self, inv: &Arc<crate::domain::Inventory>) -> Arc<str> {
+        let mut last = self.inventory_text.lock().expect("inventory text");
+        if let Some((_, text)) = last.as_ref().filter(|(seen, _)| Arc::ptr_eq(seen, inv)) {
+            return text.clone();
+        }
+        let text: Arc<str> = inv
+            .models()
+            .iter()
+            .map(|m| {
+                format!(
+                    "- {}: {} GB, {} devices, {} per GPU-hour",
+                    m.name,
+                    m.memory_gb,
+                    m.total(),
+                    m.price_per_hour
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+            .into();
+        *last = Some((inv.clone(), text.clone()));
+        text
     }
 
     async fn system_prompt(&self) -> String {
         // The cached inventory: no per-turn availability queries (the model asks a tool).
         let inventory = match self.tools.inventory().await {
-            Ok(inv) => inv
-                .models()
-                .iter()
-                .map(|m| {
-                    format!(
-                        "- {}: {} GB, {} devices, {} per GPU-hour",
-                        m.name,
-                        m.memory_gb,
-                        m.total(),
-                        m.price_per_hour
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("\n"),
+            Ok(inv) => self.inventory_text(&inv),
             Err(_) => "(unavailable: call list_gpus)".into(),
         };
         let now = self.tools.clock().now().with_timezone(&self.tz);
@@ -603,11 +621,13 @@ impl Llm {
             breaker: &self.breaker,
             armed: admission == Admission::Probe,
         };
-        let state: State = serde_json::from_value(input.state.clone()).unwrap_or_default();
-        let pending: Pending = input
+        // Read from the borrowed state, without copying it first.
+        use serde::Deserialize;
+        let state = State::deserialize(&input.state).unwrap_or_default();
+        let pending = input
             .state
             .get(PENDING_KEY)
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .and_then(|v| Pending::deserialize(v).ok())
             .unwrap_or_default();
         let before = Before {
             booking: state.confirm.clone().map(|d| (d, pending.booking.clone())),
