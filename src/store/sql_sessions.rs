@@ -341,15 +341,13 @@ impl SessionStore for SqlSessions {
         // One statement (see the migration): the version check, the new state and expiry, and
         // (by the trigger) the two messages, atomically and in one round trip, through the
         // group-commit writer. The session's cached turns are out while it is written.
-        let taken = self.cache.as_ref().map(|c| c.take(id));
-        let bumped = self
-            .writer
-            .commit(id, expected_turns, t.clone(), None)
-            .await?;
+        // The turn is copied only to be kept after its write.
+        let kept = self.cache.as_ref().map(|c| (c, c.take(id), t.clone()));
+        let bumped = self.writer.commit(id, expected_turns, t, None).await?;
         if !bumped {
             return Err(self.refused(id).await);
         }
-        if let (Some(c), Some(taken)) = (&self.cache, taken) {
+        if let Some((c, taken, t)) = kept {
             c.committed(id, taken, expected_turns, &t);
         }
         Ok(expected_turns + 1)
