@@ -582,6 +582,7 @@ async fn slots() {
             status: BookingStatus::Confirmed,
             created_at: chrono::Utc::now(),
             series: None,
+            project: hpcbot::domain::ProjectName::default_project(),
         });
     }
     let horizon = next_free.iter().max().unwrap();

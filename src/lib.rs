@@ -7,6 +7,7 @@
 //! export files; [`ops`] tracks requests in flight.
 
 pub mod assistant;
+pub mod centre;
 pub mod chat;
 pub mod config;
 pub mod domain;

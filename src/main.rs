@@ -88,6 +88,30 @@ enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
+    /// Projects (admin): add, list and change them, with their budgets and quotas.
+    Project {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[command(subcommand)]
+        action: hpcbot::centre::ProjectAction,
+    },
+    /// What the bookings used inside a window, per project, owner or model (admin).
+    Report {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// RFC 3339, inclusive (e.g. 2026-12-01T00:00:00Z).
+        #[arg(long)]
+        from: String,
+        /// RFC 3339, exclusive.
+        #[arg(long)]
+        to: String,
+        /// How to group the rows.
+        #[arg(long, value_enum, default_value = "project")]
+        by: hpcbot::assistant::tools::UsageGroup,
+        /// CSV with a header line instead of a table.
+        #[arg(long)]
+        csv: bool,
+    },
     /// Take GPUs out of service for a window (admin): list, add and remove windows.
     Maintenance {
         #[command(flatten)]
@@ -122,6 +146,17 @@ enum UserAction {
         /// Give the admin role.
         #[arg(long)]
         admin: bool,
+        /// The project they book for (it must exist; default: `default`).
+        #[arg(long, default_value = "default")]
+        project: String,
+    },
+    /// Move a user to another project: their bookings stay where they were made.
+    Set {
+        /// The user's name.
+        name: String,
+        /// The project they book for from now on.
+        #[arg(long)]
+        project: String,
     },
     /// List the users.
     List,
@@ -466,19 +501,33 @@ async fn main_inner() -> anyhow::Result<()> {
             let config = config.load()?;
             let store = open_store(&config).await?;
             match action {
-                UserAction::Add { name, admin } => {
+                UserAction::Add {
+                    name,
+                    admin,
+                    project,
+                } => {
                     let role = if admin { Role::Admin } else { Role::User };
-                    let token = store
-                        .add_user(&name, role, chrono::Utc::now().timestamp_millis())
-                        .await?;
+                    let project =
+                        hpcbot::domain::ProjectName::parse(&project).map_err(anyhow::Error::msg)?;
+                    let now = chrono::Utc::now().timestamp_millis();
+                    let token = store.add_user(&name, role, &project, now).await?;
                     println!(
-                        "added {name} ({}); their token, shown only now:\n{token}",
+                        "added {name} ({}, project {project}); their token, shown only now:\n{token}",
                         role.as_str()
                     );
                 }
+                UserAction::Set { name, project } => {
+                    use hpcbot::store::projects::ProjectStore;
+                    let project =
+                        hpcbot::domain::ProjectName::parse(&project).map_err(anyhow::Error::msg)?;
+                    if !store.set_user_project(&name, &project).await? {
+                        anyhow::bail!("no user called `{name}`");
+                    }
+                    println!("{name} books for project {project} from now on");
+                }
                 UserAction::List => {
                     for u in store.users().await? {
-                        println!("{}\t{}", u.name, u.role.as_str());
+                        println!("{}\t{}\t{}", u.name, u.role.as_str(), u.project);
                     }
                 }
                 UserAction::Remove { name } => {
@@ -488,6 +537,31 @@ async fn main_inner() -> anyhow::Result<()> {
                     println!("removed {name}");
                 }
             }
+            Ok(())
+        }
+        Command::Project { config, action } => {
+            let config = config.load()?;
+            let store = open_store(&config).await?;
+            hpcbot::centre::project(&store, action, &config.currency).await
+        }
+        Command::Report {
+            config,
+            from,
+            to,
+            by,
+            csv,
+        } => {
+            let config = config.load()?;
+            let store = open_store(&config).await?;
+            let time = |name: &str, s: &str| {
+                chrono::DateTime::parse_from_rfc3339(s)
+                    .map(|t| t.with_timezone(&chrono::Utc))
+                    .map_err(|e| anyhow::anyhow!("--{name} `{s}` is not an RFC 3339 time: {e}"))
+            };
+            let out =
+                hpcbot::centre::report(&store, time("from", &from)?, time("to", &to)?, by, csv)
+                    .await?;
+            print!("{out}");
             Ok(())
         }
         Command::Webhook { config, action } => {

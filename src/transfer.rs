@@ -2,7 +2,7 @@
 
 use crate::domain::booking::BookingStatus;
 use crate::domain::gpu::InventoryFile;
-use crate::domain::{Booking, BookingId, Cents, Device, Interval, Inventory, Owner};
+use crate::domain::{Booking, BookingId, Cents, Device, Interval, Inventory, Owner, ProjectName};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +34,13 @@ pub struct BookingRecord {
     /// The recurring series it belongs to, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub series_id: Option<String>,
+    /// The project it was booked for (absent in files of older versions: `default`).
+    #[serde(default = "default_project")]
+    pub project: String,
+}
+
+fn default_project() -> String {
+    crate::domain::project::DEFAULT.to_string()
 }
 
 /// The file form of `bookings.json`.
@@ -93,6 +100,7 @@ pub fn parse_bookings(text: &str) -> Result<Vec<Booking>, String> {
                     .map(crate::domain::series::SeriesId::parse)
                     .transpose()
                     .map_err(|e| at("series_id", e.to_string()))?,
+                project: ProjectName::parse(&r.project).map_err(|e| at("project", e))?,
             })
         })
         .collect()
@@ -118,6 +126,7 @@ pub fn bookings_file(bookings: &[Booking]) -> BookingsFile {
                 },
                 created_at: b.created_at,
                 series_id: b.series.as_ref().map(|s| s.to_string()),
+                project: b.project.to_string(),
             })
             .collect(),
     }

@@ -85,7 +85,7 @@ impl Tools {
         id: &str,
     ) -> Result<(Booking, bool), ToolError> {
         let id = hold_id(id)?;
-        let limits = self.limits();
+        let limits = self.standing(caller).await?.limits;
         let made = self
             .store()
             .confirm_hold(

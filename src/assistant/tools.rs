@@ -161,8 +161,10 @@ impl From<RequestError> for ToolError {
     }
 }
 
-/// How `GET /api/admin/usage` groups its rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+/// How `GET /api/admin/usage` (and `hpcbot report --by`) groups its rows.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum UsageGroup {
     /// Per project.
@@ -215,15 +217,25 @@ impl From<&Booking> for BookingView {
             price_total: b.price_total,
             status: b.status,
             created_at: b.created_at,
-            project: DEFAULT_PROJECT.to_string(),
+            project: b.project.to_string(),
             series_id: b.series.as_ref().map(|s| s.to_string()),
         }
     }
 }
 
-/// The project every owner is in until projects are built (API.md: with `auth = none`
+/// The project of every owner that is no user in another (API.md: with `auth = none`
 /// every owner is in `default`).
-pub const DEFAULT_PROJECT: &str = "default";
+pub const DEFAULT_PROJECT: &str = crate::domain::project::DEFAULT;
+
+/// The caller's project and the limits that apply to the caller: the settings, with the
+/// project's own values in place of those it sets.
+#[derive(Debug, Clone)]
+pub struct Standing {
+    /// The project, as stored.
+    pub project: crate::domain::Project,
+    /// The limits, the project's quotas and budget applied.
+    pub limits: BookingLimits,
+}
 
 /// One model in the GPU list.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -426,7 +438,7 @@ impl Tools {
         count: u32,
         except: Option<&BookingId>,
     ) -> Result<(), ToolError> {
-        let q = self.limits.quotas;
+        let q = self.standing(caller).await?.limits.quotas;
         let window = q.window(interval);
         let others: Vec<(Interval, u32)> = self
             .store
@@ -445,11 +457,30 @@ impl Tools {
             .map_err(ToolError::Quota)
     }
 
+    /// The project `caller` books for, and the limits that apply to them.
+    pub async fn standing(&self, caller: &Owner) -> Result<Standing, ToolError> {
+        let project = self.store.project_of(caller).await?;
+        Ok(Standing {
+            limits: BookingLimits {
+                quotas: project.quotas.applied_to(self.limits.quotas),
+                budget: project.budget(self.limits.budget),
+                ..self.limits
+            },
+            project,
+        })
+    }
+
+    /// The standing of someone who is nobody yet (a visitor with no session): `default`'s.
+    pub async fn visitor_standing(&self) -> Result<Standing, ToolError> {
+        self.standing(&Owner::from_stored(String::new())).await
+    }
+
     /// The caller's quotas with what the caller uses of each now (API.md `GET /api/account`).
     pub async fn quota_use(
         &self,
         caller: &Owner,
     ) -> Result<Vec<crate::domain::quota::QuotaUse>, ToolError> {
+        let quotas = self.standing(caller).await?.limits.quotas;
         let held: Vec<(Interval, u32)> = self
             .store
             .list(caller)
@@ -458,16 +489,17 @@ impl Tools {
             .filter(|b| b.status.charges())
             .map(|b| (b.interval, b.count()))
             .collect();
-        Ok(self.limits.quotas.use_at(&held, self.clock.now()))
+        Ok(quotas.use_at(&held, self.clock.now()))
     }
 
-    /// Whether `price` fits what is left of the project's budget (asked before anything is
-    /// proposed; the store checks again, under the project's lock, when it books).
-    pub async fn check_budget(&self, price: Cents) -> Result<(), ToolError> {
-        let Some(budget) = self.limits.budget else {
+    /// Whether `price` fits what is left of the caller's project's budget (asked before
+    /// anything is proposed; the store checks again, under the project's lock, when it books).
+    pub async fn check_budget(&self, caller: &Owner, price: Cents) -> Result<(), ToolError> {
+        let standing = self.standing(caller).await?;
+        let Some(budget) = standing.limits.budget else {
             return Ok(());
         };
-        let others = self.store.confirmed_total().await?;
+        let others = self.store.confirmed_total(&standing.project.name).await?;
         crate::domain::money::budget_left(budget, others, price).map_err(|remaining| {
             ToolError::Budget {
                 budget,
@@ -477,9 +509,12 @@ impl Tools {
         })
     }
 
-    /// The project's money now: committed (not yet ended) and spent (ended).
-    pub async fn money(&self) -> Result<(Cents, Cents), ToolError> {
-        Ok(self.store.money(self.clock.now()).await?)
+    /// `project`'s money now: committed (not yet ended) and spent (ended).
+    pub async fn money(
+        &self,
+        project: &crate::domain::ProjectName,
+    ) -> Result<(Cents, Cents), ToolError> {
+        Ok(self.store.money(project, self.clock.now()).await?)
     }
 
     /// What the caller's bookings used inside `window`, in all and per model.
@@ -502,8 +537,7 @@ impl Tools {
     ) -> Result<Vec<(String, Use)>, ToolError> {
         let all = self.store.all().await?;
         Ok(crate::domain::usage::grouped(&all, window, |b| match by {
-            // Every owner is in `default` until projects are built.
-            UsageGroup::Project => DEFAULT_PROJECT.to_string(),
+            UsageGroup::Project => b.project.to_string(),
             UsageGroup::Owner => b.owner.as_str().to_string(),
             UsageGroup::Model => b.model.clone(),
         })
@@ -575,6 +609,7 @@ impl Tools {
         interval: Interval,
     ) -> Result<NewBooking, ToolError> {
         let (model, count) = self.check(model, count, &interval).await?;
+        let standing = self.standing(caller).await?;
         // Stored at whole seconds (times) and milliseconds (creation): show what is stored.
         let whole = |t: DateTime<Utc>| DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t);
         let interval =
@@ -592,8 +627,9 @@ impl Tools {
             now: self.now_ms(),
             proposal: None,
             origin: Origin::current(self.via),
-            quotas: Some(self.limits.quotas),
-            budget: self.limits.budget,
+            quotas: Some(standing.limits.quotas),
+            budget: standing.limits.budget,
+            project: standing.project.name,
         })
     }
 
@@ -694,7 +730,7 @@ impl Tools {
         let rules = ChangeRules {
             proposal: proposal.cloned(),
             now: self.now_ms(),
-            limits: self.limits,
+            limits: self.standing(caller).await?.limits,
             dry_run,
         };
         let r = self

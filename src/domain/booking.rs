@@ -111,6 +111,8 @@ pub struct Booking {
     pub created_at: DateTime<Utc>,
     /// The recurring series it is an occurrence of, if any.
     pub series: Option<super::series::SeriesId>,
+    /// The owner's project when it was made (its price counts there).
+    pub project: super::ProjectName,
 }
 
 impl Booking {
@@ -432,6 +434,7 @@ mod cancel_tests {
             status: BookingStatus::Confirmed,
             created_at: t - Duration::days(1),
             series: None,
+            project: crate::domain::ProjectName::default_project(),
         }
     }
 

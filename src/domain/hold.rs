@@ -56,6 +56,8 @@ pub struct Hold {
     pub created_at: DateTime<Utc>,
     /// Held, confirmed or released.
     pub state: HoldState,
+    /// The owner's project when it was made (its price counts there while it is live).
+    pub project: super::ProjectName,
 }
 
 impl Hold {
@@ -82,6 +84,7 @@ impl Hold {
             status: super::BookingStatus::Confirmed,
             created_at: now,
             series: None,
+            project: self.project.clone(),
         }
     }
 }
@@ -138,6 +141,7 @@ mod tests {
             expires_at,
             created_at: t - Duration::days(1),
             state,
+            project: crate::domain::ProjectName::default_project(),
         }
     }
 

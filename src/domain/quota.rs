@@ -58,6 +58,18 @@ impl Quota {
             Quota::MinNotice => "min_notice",
         }
     }
+
+    /// The quota a setting's name names.
+    pub fn from_key(key: &str) -> Option<Self> {
+        [
+            Quota::GpusAtOnce,
+            Quota::GpuHoursPerWeek,
+            Quota::BookingDuration,
+            Quota::MinNotice,
+        ]
+        .into_iter()
+        .find(|q| q.key() == key)
+    }
 }
 
 /// A request that would break a quota: the numbers API.md's `details` carry. Durations are

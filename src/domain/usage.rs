@@ -97,6 +97,7 @@ mod tests {
             status: BookingStatus::Confirmed,
             created_at: at(a),
             series: None,
+            project: crate::domain::ProjectName::default_project(),
         }
     }
 

@@ -73,16 +73,20 @@ pub async fn account(
     ApiQuery(q): ApiQuery<SessionQuery>,
 ) -> Result<Json<Account>, ApiError> {
     let owner = reading_owner(&s, &caller, q.session_id.as_deref(), &headers).await?;
-    let quotas = match &owner {
-        Some(o) => s.tools.quota_use(o).await?,
-        None => s.tools.limits().quotas.use_at(&[], s.tools.clock().now()),
+    let (standing, quotas) = match &owner {
+        Some(o) => (s.tools.standing(o).await?, s.tools.quota_use(o).await?),
+        None => {
+            let standing = s.tools.visitor_standing().await?;
+            let quotas = standing.limits.quotas.use_at(&[], s.tools.clock().now());
+            (standing, quotas)
+        }
     };
-    let (committed, spent) = s.tools.money().await?;
-    let budget = s.tools.limits().budget;
+    let (committed, spent) = s.tools.money(&standing.project.name).await?;
+    let budget = standing.limits.budget;
     Ok(Json(Account {
         owner: owner.map(|o| o.as_str().to_string()).unwrap_or_default(),
         project: ProjectView {
-            name: crate::assistant::tools::DEFAULT_PROJECT.into(),
+            name: standing.project.name.to_string(),
             budget,
             committed,
             spent,

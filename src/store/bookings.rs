@@ -5,7 +5,9 @@ use crate::domain::hold::{Hold, HoldId, HoldRules};
 use crate::domain::maintenance::{Affected, Maintenance, MaintenanceId};
 use crate::domain::series::{OnConflict, SeriesId};
 use crate::domain::waitlist::{Entry, EntryId};
-use crate::domain::{Booking, BookingId, Cents, Device, Interval, Inventory, Owner};
+use crate::domain::{
+    Booking, BookingId, Cents, Device, Interval, Inventory, Owner, Project, ProjectName,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -102,6 +104,8 @@ pub struct NewBooking {
     pub quotas: Option<crate::domain::quota::Quotas>,
     /// The project's budget, checked under the project's lock (`None`: none).
     pub budget: Option<Cents>,
+    /// The project it is booked for (the owner's), whose money it counts in.
+    pub project: ProjectName,
 }
 
 /// The chat proposal a booking comes from: the session and the proposal's id in it. A
@@ -342,12 +346,17 @@ pub trait BookingStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// A cheap round trip, for readiness.
     async fn ping(&self) -> Result<(), StoreError>;
-    /// The money of confirmed bookings at `now` (API.md "Budget"): `committed`, the price of
-    /// those not yet ended, and `spent`, of those that ended — of every booking, as every
-    /// owner is in the project `default` until projects are built.
-    async fn money(&self, now: DateTime<Utc>) -> Result<(Cents, Cents), StoreError>;
-    /// The project's running total of confirmed prices (committed + spent), one row read.
-    async fn confirmed_total(&self) -> Result<Cents, StoreError>;
+    /// The money of `project`'s confirmed bookings at `now` (API.md "Budget"): `committed`,
+    /// the price of those not yet ended, and `spent`, of those that ended.
+    async fn money(
+        &self,
+        project: &ProjectName,
+        now: DateTime<Utc>,
+    ) -> Result<(Cents, Cents), StoreError>;
+    /// `project`'s running total of confirmed prices (committed + spent), one row read.
+    async fn confirmed_total(&self, project: &ProjectName) -> Result<Cents, StoreError>;
+    /// The project `owner` books for and its values: a user's project, else `default`.
+    async fn project_of(&self, owner: &Owner) -> Result<Project, StoreError>;
     /// Holds devices for `new.owner` until `new.now + rules.ttl` (API.md "Holds"), checked
     /// as a booking is (capacity, quotas, budget) and bounded per owner.
     async fn hold(&self, new: NewBooking, rules: HoldRules) -> Result<Hold, StoreError>;

@@ -5,6 +5,7 @@ pub mod feeds;
 pub mod idempotency;
 pub mod lease_loader;
 pub mod memory;
+pub mod projects;
 pub mod redis;
 pub mod session_cache;
 pub mod sessions;

@@ -9,6 +9,7 @@
 
 mod holds;
 mod maintenance;
+mod projects;
 mod series;
 mod waitlist;
 mod webhooks;
@@ -20,7 +21,9 @@ use super::bookings::{
 use super::idempotency::{Begin, IdempotencyStore, StoredReply, Times};
 use crate::domain::booking::{check_against, price, BookingStatus};
 use crate::domain::quota::Quotas;
-use crate::domain::{Booking, BookingId, Cents, Device, GpuModel, Interval, Inventory, Owner};
+use crate::domain::{
+    Booking, BookingId, Cents, Device, GpuModel, Interval, Inventory, Owner, Project, ProjectName,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -287,7 +290,7 @@ impl SqlStore {
     ) -> Result<Vec<Booking>, StoreError> {
         let sql = format!(
             "SELECT b.id, b.owner, b.model, b.start_at, b.end_at, b.price_cents, b.status, \
-             b.ended_early, b.series_id, b.created_at, d.device FROM bookings b JOIN booking_devices d ON d.booking_id = b.id \
+             b.ended_early, b.series_id, b.created_at, b.project, d.device FROM bookings b JOIN booking_devices d ON d.booking_id = b.id \
              {filter} ORDER BY b.created_at, b.id, d.position"
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -331,7 +334,8 @@ async fn insert_booking(
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO bookings (id, owner, model, count, start_at, end_at, price_cents, status, \
-         created_at, ended_early, series_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         created_at, ended_early, series_id, project) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(b.id.to_string())
     .bind(b.owner.as_str().to_string())
@@ -344,6 +348,7 @@ async fn insert_booking(
     .bind(b.created_at.timestamp_millis())
     .bind(i64::from(b.status == BookingStatus::Ended))
     .bind(b.series.as_ref().map(|s| s.to_string()))
+    .bind(b.project.as_str().to_string())
     .execute(&mut **tx)
     .await?;
     insert_devices(tx, b).await
@@ -369,7 +374,7 @@ async fn insert_devices(
 /// The columns of an event row, in the order [`row_to_event`] reads them.
 const EVENT_COLUMNS: &str =
     "SELECT booking_id, at, kind, via, request_id, owner, model, start_at, \
-     end_at, price_cents, status, created_at, gpus FROM booking_events";
+     end_at, price_cents, status, created_at, gpus, project FROM booking_events";
 
 fn row_to_event(r: &AnyRow) -> Result<BookingEvent, StoreError> {
     let bad = |what: &str, v: String| StoreError::Invalid(format!("bad stored {what} `{v}`"));
@@ -398,6 +403,7 @@ fn row_to_event(r: &AnyRow) -> Result<BookingEvent, StoreError> {
             status: BookingStatus::parse(&status).ok_or_else(|| bad("status", status.clone()))?,
             created_at: millis(r.try_get("created_at")?)?,
             series: None,
+            project: ProjectName::from_stored(r.try_get("project")?),
         },
     })
 }
@@ -417,13 +423,16 @@ async fn insert_event(
     webhooks::fan_out_history(tx, kind, &b.id).await
 }
 
-/// The event insert; its parameters are `$1..=$15` (see [`event_query`]).
+/// How many parameters [`EVENT_INSERT`] takes.
+const EVENT_PARAMS: usize = 16;
+
+/// The event insert; its parameters are `$1..=$16` (see [`event_query`]).
 const EVENT_INSERT: &str =
     "INSERT INTO booking_events (booking_id, at, kind, via, request_id, owner, model, start_at, \
-     end_at, price_cents, status, created_at, gpus, proposal_session, proposal_id) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
+     end_at, price_cents, status, created_at, gpus, proposal_session, proposal_id, project) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
 
-/// `sql` (which reads the event from `$1..=$15`) with the event's values bound.
+/// `sql` (which reads the event from `$1..=$16`) with the event's values bound.
 fn event_query(
     sql: String,
     kind: EventKind,
@@ -449,10 +458,11 @@ fn event_query(
         .bind(gpus.join(","))
         .bind(proposal.map(|p| p.session.clone()))
         .bind(proposal.map(|p| p.id.clone()))
+        .bind(b.project.as_str().to_string())
 }
 
 /// Stores the reply of a keyed request in its key's record; parameters `$1..=$5`, or
-/// `$16..=$20` after an event's (`shift`).
+/// `$17..=$21` after an event's (`shift`).
 pub(super) fn reply_update(shift: usize) -> String {
     let p = |i: usize| format!("${}", i + shift);
     format!(
@@ -500,7 +510,10 @@ async fn record_change(
         return Ok(None);
     };
     if dialect == Dialect::Postgres {
-        let sql = format!("WITH stored AS ({}) {EVENT_INSERT}", reply_update(15));
+        let sql = format!(
+            "WITH stored AS ({}) {EVENT_INSERT}",
+            reply_update(EVENT_PARAMS)
+        );
         bind_reply(event_query(sql, kind, b, origin, at, proposal), &t, reply)
             .execute(&mut **tx)
             .await?;
@@ -548,6 +561,8 @@ async fn lock_owner(
 
 /// What a write adds to the project's money, for [`commit_price`].
 struct Charge<'a> {
+    /// The project whose money it is (the booking's or hold's).
+    project: &'a ProjectName,
     /// What it adds to the committed total: the new price less the old (0 for a hold,
     /// which commits nothing).
     add: i64,
@@ -565,10 +580,17 @@ struct Charge<'a> {
     except_hold: Option<&'a str>,
 }
 
-impl Charge<'_> {
-    /// A booking's price written to the total: `add` is its new price less its old.
-    fn booking(add: i64, price: Cents, budget: Option<Cents>, now: DateTime<Utc>) -> Self {
+impl<'a> Charge<'a> {
+    /// A booking's price written to `project`'s total: `add` is its new price less its old.
+    fn booking(
+        project: &'a ProjectName,
+        add: i64,
+        price: Cents,
+        budget: Option<Cents>,
+        now: DateTime<Utc>,
+    ) -> Self {
         Self {
+            project,
             add,
             price,
             price_in_total: true,
@@ -590,6 +612,7 @@ async fn commit_price(
     charge: Charge<'_>,
 ) -> Result<(), StoreError> {
     let Charge {
+        project,
         add,
         price,
         price_in_total,
@@ -602,16 +625,23 @@ async fn commit_price(
         if budget.is_none() {
             return Ok(());
         }
-        let row =
-            sqlx::query("SELECT confirmed_cents FROM project_money WHERE project = 'default'")
-                .fetch_one(&mut **tx)
-                .await?;
-        row.try_get::<i64, _>(0)? + add
+        let row = sqlx::query("SELECT confirmed_cents FROM project_money WHERE project = $1")
+            .bind(project.as_str().to_string())
+            .fetch_optional(&mut **tx)
+            .await?;
+        row.map(|r| r.try_get::<i64, _>(0))
+            .transpose()?
+            .unwrap_or(0)
+            + add
     } else {
+        // One statement whether or not the project has its row yet (a project made by an
+        // import has none until its first booking).
         let row = sqlx::query(
-            "UPDATE project_money SET confirmed_cents = confirmed_cents + $1 \
-             WHERE project = 'default' RETURNING confirmed_cents",
+            "INSERT INTO project_money (project, confirmed_cents) VALUES ($1, $2) \
+             ON CONFLICT (project) DO UPDATE SET confirmed_cents = project_money.confirmed_cents + $2 \
+             RETURNING confirmed_cents",
         )
+        .bind(project.as_str().to_string())
         .bind(add)
         .fetch_one(&mut **tx)
         .await?;
@@ -623,10 +653,11 @@ async fn commit_price(
     };
     let held: i64 = sqlx::query(
         "SELECT CAST(COALESCE(SUM(price_cents), 0) AS BIGINT) FROM holds \
-         WHERE state = 'held' AND expires_at > $1 AND id <> $2",
+         WHERE project = $3 AND state = 'held' AND expires_at > $1 AND id <> $2",
     )
     .bind(now.timestamp_millis())
     .bind(except_hold.unwrap_or_default().to_string())
+    .bind(project.as_str().to_string())
     .fetch_one(&mut **tx)
     .await?
     .try_get(0)?;
@@ -749,7 +780,7 @@ async fn booking_tx(
 ) -> Result<Option<Booking>, StoreError> {
     let rows = sqlx::query(
         "SELECT b.id, b.owner, b.model, b.start_at, b.end_at, b.price_cents, b.status, \
-         b.ended_early, b.series_id, b.created_at, d.device FROM bookings b JOIN booking_devices d ON d.booking_id = b.id \
+         b.ended_early, b.series_id, b.created_at, b.project, d.device FROM bookings b JOIN booking_devices d ON d.booking_id = b.id \
          WHERE b.id = $1 ORDER BY d.position",
     )
     .bind(id.to_string())
@@ -983,6 +1014,7 @@ fn booking_of(r: &AnyRow, device: Device) -> Result<Booking, StoreError> {
             .map(|s| crate::domain::series::SeriesId::parse(&s))
             .transpose()
             .map_err(|e| StoreError::Invalid(e.to_string()))?,
+        project: ProjectName::from_stored(r.try_get("project")?),
     })
 }
 
@@ -1047,6 +1079,7 @@ impl BookingStore for SqlStore {
                     status: BookingStatus::Confirmed,
                     created_at: new.now,
                     series: None,
+                    project: new.project.clone(),
                 };
                 insert_booking(&mut tx, &booking).await?;
                 if let Some(p) = &new.proposal {
@@ -1063,6 +1096,7 @@ impl BookingStore for SqlStore {
                 commit_price(
                     &mut tx,
                     Charge::booking(
+                        &booking.project,
                         booking.price_total.0,
                         booking.price_total,
                         new.budget,
@@ -1148,7 +1182,7 @@ impl BookingStore for SqlStore {
             };
             commit_price(
                 &mut tx,
-                Charge::booking(kept - b.price_total.0, b.price_total, None, now),
+                Charge::booking(&b.project, kept - b.price_total.0, b.price_total, None, now),
             )
             .await?;
             let b = after;
@@ -1216,7 +1250,13 @@ impl BookingStore for SqlStore {
                 let delta = new.price_total.0 - old.price_total.0;
                 let charge = Charge {
                     dry_run: true,
-                    ..Charge::booking(delta, new.price_total, rules.limits.budget, rules.now)
+                    ..Charge::booking(
+                        &old.project,
+                        delta,
+                        new.price_total,
+                        rules.limits.budget,
+                        rules.now,
+                    )
                 };
                 commit_price(&mut tx, charge).await?;
                 tx.rollback().await?;
@@ -1238,7 +1278,13 @@ impl BookingStore for SqlStore {
                 .await?;
             insert_devices(&mut tx, &new).await?;
             let delta = new.price_total.0 - old.price_total.0;
-            let charge = Charge::booking(delta, new.price_total, rules.limits.budget, rules.now);
+            let charge = Charge::booking(
+                &old.project,
+                delta,
+                new.price_total,
+                rules.limits.budget,
+                rules.now,
+            );
             commit_price(&mut tx, charge).await?;
             // A shorter or smaller booking frees devices for the waitlist.
             waitlist::offer_in(&mut tx, model, rules.now, self.waitlist_hold()).await?;
@@ -1438,7 +1484,7 @@ impl BookingStore for SqlStore {
             Some(b) => b.clone(),
             None => {
                 let sql = "SELECT b.id, b.owner, b.model, b.start_at, b.end_at, b.price_cents, b.status, \
-                     b.ended_early, b.series_id, b.created_at, d.device FROM bookings b JOIN booking_devices d ON d.booking_id = b.id \
+                     b.ended_early, b.series_id, b.created_at, b.project, d.device FROM bookings b JOIN booking_devices d ON d.booking_id = b.id \
                      ORDER BY b.created_at, b.id, d.position";
                 rows_to_bookings(sqlx::query(sql).fetch_all(&mut *tx).await?)?
             }
@@ -1468,9 +1514,23 @@ impl BookingStore for SqlStore {
                 insert_booking(&mut tx, b).await?;
                 insert_event(&mut tx, EventKind::Created, b, &origin, now, None).await?;
             }
+            // The projects the bookings name exist, with nothing of their own unless they
+            // did, and each project's total is that of its bookings.
             sqlx::query(
-                "UPDATE project_money SET confirmed_cents = (SELECT CAST(COALESCE(SUM(price_cents), 0) AS BIGINT) \
-                 FROM bookings WHERE status = 'confirmed' OR ended_early = 1) WHERE project = 'default'",
+                "INSERT INTO projects (name, created_at) SELECT DISTINCT project, $1 FROM bookings \
+                 WHERE project NOT IN (SELECT name FROM projects)",
+            )
+            .bind(now.timestamp_millis())
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM project_money")
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO project_money (project, confirmed_cents) SELECT p.name, \
+                 (SELECT CAST(COALESCE(SUM(b.price_cents), 0) AS BIGINT) FROM bookings b \
+                 WHERE b.project = p.name AND (b.status = 'confirmed' OR b.ended_early = 1)) \
+                 FROM projects p",
             )
             .execute(&mut *tx)
             .await?;
@@ -1624,25 +1684,34 @@ impl BookingStore for SqlStore {
         self.end_series(owner, id, origin, now).await
     }
 
-    async fn confirmed_total(&self) -> Result<Cents, StoreError> {
+    async fn confirmed_total(&self, project: &ProjectName) -> Result<Cents, StoreError> {
         self.bounded(async {
-            let row =
-                sqlx::query("SELECT confirmed_cents FROM project_money WHERE project = 'default'")
-                    .fetch_one(&self.pool)
-                    .await?;
-            Ok(Cents(row.try_get(0)?))
+            let row = sqlx::query("SELECT confirmed_cents FROM project_money WHERE project = $1")
+                .bind(project.as_str().to_string())
+                .fetch_optional(&self.pool)
+                .await?;
+            Ok(Cents(row.map(|r| r.try_get(0)).transpose()?.unwrap_or(0)))
         })
         .await
     }
 
-    async fn money(&self, now: DateTime<Utc>) -> Result<(Cents, Cents), StoreError> {
+    async fn project_of(&self, owner: &Owner) -> Result<Project, StoreError> {
+        self.bounded(projects::project_of(&self.pool, owner)).await
+    }
+
+    async fn money(
+        &self,
+        project: &ProjectName,
+        now: DateTime<Utc>,
+    ) -> Result<(Cents, Cents), StoreError> {
         self.bounded(async {
             let row = sqlx::query(
                 "SELECT CAST(COALESCE(SUM(CASE WHEN end_at > $1 AND ended_early = 0 THEN price_cents ELSE 0 END), 0) AS BIGINT), \
                  CAST(COALESCE(SUM(CASE WHEN end_at <= $1 OR ended_early = 1 THEN price_cents ELSE 0 END), 0) AS BIGINT) \
-                 FROM bookings WHERE status = 'confirmed' OR ended_early = 1",
+                 FROM bookings WHERE project = $2 AND (status = 'confirmed' OR ended_early = 1)",
             )
             .bind(now.timestamp())
+            .bind(project.as_str().to_string())
             .fetch_one(&self.pool)
             .await?;
             Ok((Cents(row.try_get(0)?), Cents(row.try_get(1)?)))
@@ -1665,18 +1734,24 @@ impl crate::store::users::UserStore for SqlStore {
         &self,
         name: &str,
         role: crate::store::users::Role,
+        project: &ProjectName,
         now_ms: i64,
     ) -> Result<String, StoreError> {
         crate::store::users::valid_name(name).map_err(StoreError::Invalid)?;
         let token = crate::store::users::new_token();
         self.bounded(async {
+            if !self.project_exists(project).await? {
+                return Err(projects::no_project(project));
+            }
             sqlx::query(
-                "INSERT INTO users (name, token_hash, role, created_at) VALUES ($1, $2, $3, $4)",
+                "INSERT INTO users (name, token_hash, role, created_at, project) \
+                 VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(name.to_string())
             .bind(crate::store::users::token_hash(&token))
             .bind(role.as_str())
             .bind(now_ms)
+            .bind(project.as_str().to_string())
             .execute(&self.pool)
             .await
             .map_err(|e| match e {
@@ -1698,7 +1773,7 @@ impl crate::store::users::UserStore for SqlStore {
         token: &str,
     ) -> Result<Option<crate::store::users::User>, StoreError> {
         self.bounded(async {
-            let row = sqlx::query("SELECT name, role FROM users WHERE token_hash = $1")
+            let row = sqlx::query("SELECT name, role, project FROM users WHERE token_hash = $1")
                 .bind(crate::store::users::token_hash(token))
                 .fetch_optional(&self.pool)
                 .await?;
@@ -1706,6 +1781,7 @@ impl crate::store::users::UserStore for SqlStore {
                 Some(r) => Some(crate::store::users::User {
                     name: r.try_get("name")?,
                     role: role_of(&r.try_get::<String, _>("role")?),
+                    project: ProjectName::from_stored(r.try_get("project")?),
                 }),
                 None => None,
             })
@@ -1715,7 +1791,7 @@ impl crate::store::users::UserStore for SqlStore {
 
     async fn users(&self) -> Result<Vec<crate::store::users::User>, StoreError> {
         self.bounded(async {
-            let rows = sqlx::query("SELECT name, role FROM users ORDER BY name")
+            let rows = sqlx::query("SELECT name, role, project FROM users ORDER BY name")
                 .fetch_all(&self.pool)
                 .await?;
             rows.iter()
@@ -1723,6 +1799,7 @@ impl crate::store::users::UserStore for SqlStore {
                     Ok(crate::store::users::User {
                         name: r.try_get("name")?,
                         role: role_of(&r.try_get::<String, _>("role")?),
+                        project: ProjectName::from_stored(r.try_get("project")?),
                     })
                 })
                 .collect()

@@ -31,6 +31,8 @@ pub struct User {
     pub name: String,
     /// Role.
     pub role: Role,
+    /// The project they book for.
+    pub project: crate::domain::ProjectName,
 }
 
 /// The hash stored for a token.
@@ -58,8 +60,14 @@ pub fn valid_name(name: &str) -> Result<(), String> {
 /// Where users live.
 #[async_trait]
 pub trait UserStore: Send + Sync {
-    /// Adds a user and returns their token (shown once).
-    async fn add_user(&self, name: &str, role: Role, now_ms: i64) -> Result<String, StoreError>;
+    /// Adds a user to `project` (which must exist) and returns their token (shown once).
+    async fn add_user(
+        &self,
+        name: &str,
+        role: Role,
+        project: &crate::domain::ProjectName,
+        now_ms: i64,
+    ) -> Result<String, StoreError>;
     /// The user a token names.
     async fn user_by_token(&self, token: &str) -> Result<Option<User>, StoreError>;
     /// Every user.

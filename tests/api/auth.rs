@@ -34,7 +34,14 @@ async fn tokens_name_users_and_keep_them_apart() {
     .await;
     let add = |n: &'static str, r| {
         let users = app.state.users.clone();
-        async move { Token(users.add_user(n, r, 0).await.unwrap()) }
+        async move {
+            Token(
+                users
+                    .add_user(n, r, &hpcbot::domain::ProjectName::default_project(), 0)
+                    .await
+                    .unwrap(),
+            )
+        }
     };
     let (ann, bob, root) = (
         add("ann", Role::User).await,

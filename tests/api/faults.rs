@@ -903,7 +903,12 @@ async fn the_bearer_scheme_is_case_insensitive() {
     let token = app
         .state
         .users
-        .add_user("ann", hpcbot::store::users::Role::User, 0)
+        .add_user(
+            "ann",
+            hpcbot::store::users::Role::User,
+            &hpcbot::domain::ProjectName::default_project(),
+            0,
+        )
         .await
         .unwrap();
     for scheme in ["Bearer", "bearer", "BEARER"] {

@@ -322,7 +322,12 @@ pub async fn blocked_turn(
 pub async fn user_token(app: &TestApp, name: &str) -> String {
     app.state
         .users
-        .add_user(name, hpcbot::store::users::Role::User, 0)
+        .add_user(
+            name,
+            hpcbot::store::users::Role::User,
+            &hpcbot::domain::ProjectName::default_project(),
+            0,
+        )
         .await
         .unwrap()
 }

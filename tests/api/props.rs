@@ -119,6 +119,7 @@ async fn run(ops: Vec<Op>) {
                         origin: Origin::current(Via::Api),
                         quotas: None,
                         budget: None,
+                        project: hpcbot::domain::ProjectName::default_project(),
                     })
                     .await;
                 match r {

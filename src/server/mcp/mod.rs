@@ -184,8 +184,16 @@ impl Mcp {
         }
     }
 
-    /// `quote`: the price, and what it leaves of the budget.
-    async fn quote(&self, model: &str, count: &Value, start: &str, end: &str) -> CallToolResult {
+    /// `quote`: the price, and what it leaves of the budget of the caller's project (a
+    /// token's user's; with `auth = none` everyone is in `default`).
+    async fn quote(
+        &self,
+        caller: Option<&crate::domain::Owner>,
+        model: &str,
+        count: &Value,
+        start: &str,
+        end: &str,
+    ) -> CallToolResult {
         let r = async {
             let interval = super::gpus::parse_interval(start, end)?;
             let count = count
@@ -197,9 +205,13 @@ impl Mcp {
             let t = &self.state.tools;
             let q = t.quote(model, count, &interval).await?;
             // One read of the money only when there is a budget to say anything about.
-            let left = if t.limits().budget.is_some() {
-                let (committed, spent) = t.money().await?;
-                crate::domain::money::remaining(t.limits().budget, committed, spent)
+            let standing = match caller {
+                Some(o) => t.standing(o).await?,
+                None => t.visitor_standing().await?,
+            };
+            let left = if standing.limits.budget.is_some() {
+                let (committed, spent) = t.money(&standing.project.name).await?;
+                crate::domain::money::remaining(standing.limits.budget, committed, spent)
                     .map(|r| crate::domain::Cents(r.0 - q.price_total.0))
             } else {
                 None
@@ -261,7 +273,10 @@ impl ServerHandler for Mcp {
                 count,
                 start,
                 end,
-            }) => self.quote(&model, &count, &start, &end).await,
+            }) => {
+                let caller = parts.extensions.get::<AuthUser>().map(|u| &u.owner);
+                self.quote(caller, &model, &count, &start, &end).await
+            }
         };
         Ok(result.into())
     }

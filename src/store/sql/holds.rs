@@ -19,7 +19,7 @@ use sqlx::Row;
 
 /// The columns [`rows_to_holds`] reads, one row per device.
 const HOLD_COLUMNS: &str = "SELECT h.id, h.owner, h.model, h.start_at, h.end_at, h.price_cents, \
-     h.expires_at, h.created_at, h.state, h.booking_id, d.device FROM holds h \
+     h.expires_at, h.created_at, h.state, h.booking_id, h.project, d.device FROM holds h \
      JOIN hold_devices d ON d.hold_id = h.id";
 
 /// Folds joined rows (grouped by hold, devices in order) into holds.
@@ -52,6 +52,7 @@ fn hold_of_row(r: &AnyRow, device: Device) -> Result<Hold, StoreError> {
         expires_at: millis(r.try_get("expires_at")?)?,
         created_at: millis(r.try_get("created_at")?)?,
         state,
+        project: crate::domain::ProjectName::from_stored(r.try_get("project")?),
     })
 }
 
@@ -120,13 +121,14 @@ impl SqlStore {
                 expires_at: new.now + rules.ttl,
                 created_at: new.now,
                 state: HoldState::Held,
+                project: new.project.clone(),
             };
             insert_hold(&mut tx, &hold).await?;
             // Last: the project's row, so the budget sees every hold and booking before it.
             let charge = Charge {
                 price_in_total: false,
                 except_hold: Some(hold.id.as_str()),
-                ..Charge::booking(0, hold.price_total, new.budget, new.now)
+                ..Charge::booking(&hold.project, 0, hold.price_total, new.budget, new.now)
             };
             commit_price(&mut tx, charge).await?;
             tx.commit().await?;
@@ -195,7 +197,13 @@ impl SqlStore {
                 .await?;
             let charge = Charge {
                 except_hold: Some(hold.id.as_str()),
-                ..Charge::booking(booking.price_total.0, booking.price_total, budget, now)
+                ..Charge::booking(
+                    &hold.project,
+                    booking.price_total.0,
+                    booking.price_total,
+                    budget,
+                    now,
+                )
             };
             commit_price(&mut tx, charge).await?;
             let ticket = record_change(
@@ -313,7 +321,7 @@ pub(super) async fn insert_hold(
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO holds (id, owner, model, count, start_at, end_at, price_cents, expires_at, \
-         created_at, state) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'held')",
+         created_at, state, project) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'held', $10)",
     )
     .bind(h.id.to_string())
     .bind(h.owner.as_str().to_string())
@@ -324,6 +332,7 @@ pub(super) async fn insert_hold(
     .bind(h.price_total.0)
     .bind(h.expires_at.timestamp_millis())
     .bind(h.created_at.timestamp_millis())
+    .bind(h.project.as_str().to_string())
     .execute(&mut **tx)
     .await?;
     for (pos, d) in h.gpus.iter().enumerate() {

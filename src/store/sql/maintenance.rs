@@ -149,8 +149,13 @@ impl SqlStore {
                                 status: BookingStatus::Cancelled,
                                 ..old.clone()
                             };
-                            let charge =
-                                Charge::booking(-old.price_total.0, old.price_total, None, now);
+                            let charge = Charge::booking(
+                                &old.project,
+                                -old.price_total.0,
+                                old.price_total,
+                                None,
+                                now,
+                            );
                             commit_price(&mut tx, charge).await?;
                             affected.cancelled.push(b.id.clone());
                             (EventKind::Cancelled, b)

@@ -70,9 +70,11 @@ impl SqlStore {
                         status: BookingStatus::Confirmed,
                         created_at: new.now,
                         series: Some(series.clone()),
+                        project: new.project.clone(),
                     };
                     insert_booking(&mut tx, &booking).await?;
                     let charge = Charge::booking(
+                        &booking.project,
                         booking.price_total.0,
                         booking.price_total,
                         new.budget,

@@ -208,6 +208,7 @@ pub(super) async fn offer_in(
             expires_at: now + ttl,
             created_at: now,
             state: HoldState::Held,
+            project: super::projects::project_of(&mut **tx, &e.owner).await?.name,
         };
         insert_hold(tx, &hold).await?;
         sqlx::query("UPDATE waitlist SET status = 'offered', hold_id = $1 WHERE id = $2")

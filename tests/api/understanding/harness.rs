@@ -149,6 +149,7 @@ impl Harness {
                         ),
                         quotas: None,
                         budget: None,
+                        project: hpcbot::domain::ProjectName::default_project(),
                     })
                     .await
                     .map_err(|e| format!("{what}[{i}] ({b}) cannot be set up: {e}"))?;

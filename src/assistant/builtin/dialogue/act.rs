@@ -166,7 +166,7 @@ pub async fn run(ctx: &Ctx<'_>, plan: Plan, state: &mut State, f: &Facts<'_>) ->
             }
             match ctx.tools.preview(&model, count, &interval).await {
                 Ok(Some(gpus)) => match ctx.tools.quote(&model, count, &interval).await {
-                    Ok(q) => match ctx.tools.check_budget(q.price_total).await {
+                    Ok(q) => match ctx.tools.check_budget(ctx.caller, q.price_total).await {
                         // The quote is a hold: the GPUs stated are kept for the yes. When
                         // none can be made (too many holds, a race), the quote stands alone.
                         Ok(()) => match ctx
@@ -954,7 +954,9 @@ async fn account_text(ctx: &Ctx<'_>, f: &Facts<'_>) -> Result<String, ToolError>
             ),
         });
     }
-    let (committed, spent) = ctx.tools.money().await?;
+    let standing = ctx.tools.standing(ctx.caller).await?;
+    let project = &standing.project.name;
+    let (committed, spent) = ctx.tools.money(project).await?;
     let local = f.now.with_timezone(&ctx.tz).date_naive();
     let first = local.with_day(1).unwrap_or(local);
     let next = (first + Duration::days(32)).with_day(1).unwrap_or(first);
@@ -973,14 +975,14 @@ async fn account_text(ctx: &Ctx<'_>, f: &Facts<'_>) -> Result<String, ToolError>
         None => None,
     };
     let mut out = format!("Your limits:\n{}\n", lines.join("\n"));
-    out.push_str(&match ctx.tools.limits().budget {
+    out.push_str(&match standing.limits.budget {
         None => format!(
-            "Your project (default) has no budget set: {} is committed to bookings not yet ended and {} spent on those that ended.",
+            "Your project ({project}) has no budget set: {} is committed to bookings not yet ended and {} spent on those that ended.",
             money(committed),
             money(spent)
         ),
         Some(b) => format!(
-            "Your project (default) has **{}** left of its budget of {} ({} committed to bookings not yet ended, {} spent).",
+            "Your project ({project}) has **{}** left of its budget of {} ({} committed to bookings not yet ended, {} spent).",
             money(Cents(b.0 - committed.0 - spent.0)),
             money(b),
             money(committed),

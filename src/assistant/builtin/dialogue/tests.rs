@@ -33,6 +33,7 @@ fn booking(id: &str, model: &str, count: u32, start: &str, end: &str) -> Booking
         status: BookingStatus::Confirmed,
         created_at: now(),
         series: None,
+        project: crate::domain::ProjectName::default_project(),
     }
 }
 
