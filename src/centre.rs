@@ -185,24 +185,14 @@ pub async fn report(
     by: crate::assistant::tools::UsageGroup,
     csv: bool,
 ) -> anyhow::Result<String> {
-    use crate::assistant::tools::UsageGroup;
     use crate::server::account::UsageRow;
     let window = Interval::new(from, to).map_err(anyhow::Error::msg)?;
     let all = store.all().await?;
-    let rows: Vec<UsageRow> = crate::domain::usage::grouped(&all, &window, |b| match by {
-        UsageGroup::Project => b.project.to_string(),
-        UsageGroup::Owner => b.owner.as_str().to_string(),
-        UsageGroup::Model => b.model.clone(),
-    })
-    .1
-    .into_iter()
-    .map(|(group, u)| UsageRow {
-        group,
-        gpu_hours: u.hours_shown(),
-        amount: u.amount,
-        bookings: u.bookings,
-    })
-    .collect();
+    let rows: Vec<UsageRow> = crate::domain::usage::grouped(&all, &window, |b| by.key(b))
+        .1
+        .into_iter()
+        .map(UsageRow::from)
+        .collect();
     if csv {
         return Ok(crate::server::account::usage_csv(&rows));
     }

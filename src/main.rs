@@ -91,7 +91,7 @@ enum Command {
     /// Projects (admin): add, list and change them, with their budgets and quotas.
     Project {
         #[command(flatten)]
-        config: ConfigArgs,
+        config: StoreArgs,
         #[command(subcommand)]
         action: hpcbot::centre::ProjectAction,
     },
@@ -284,6 +284,35 @@ struct ConfigArgs {
     /// Any setting, as KEY=VALUE (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE", global = true)]
     set: Vec<String>,
+}
+
+/// The settings flags of `hpcbot project`, whose own `--set` is a quota's (API.md): where
+/// the database is, and a config file for the rest.
+#[derive(Args)]
+struct StoreArgs {
+    /// A config file (default: ./hpcbot.toml if present).
+    #[arg(long, env = "HPCBOT_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// Data directory (setting `data_dir`).
+    #[arg(long, global = true)]
+    data_dir: Option<String>,
+    /// Database URL (setting `database_url`).
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+}
+
+impl StoreArgs {
+    fn load(&self) -> anyhow::Result<Config> {
+        ConfigArgs {
+            config: self.config.clone(),
+            listen: None,
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+            sessions: None,
+            set: Vec::new(),
+        }
+        .load()
+    }
 }
 
 impl ConfigArgs {

@@ -175,6 +175,17 @@ pub enum UsageGroup {
     Model,
 }
 
+impl UsageGroup {
+    /// The group `b` counts in.
+    pub fn key(self, b: &Booking) -> String {
+        match self {
+            UsageGroup::Project => b.project.to_string(),
+            UsageGroup::Owner => b.owner.as_str().to_string(),
+            UsageGroup::Model => b.model.clone(),
+        }
+    }
+}
+
 /// A booking as clients see it (API.md's Booking).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BookingView {
@@ -536,12 +547,7 @@ impl Tools {
         by: UsageGroup,
     ) -> Result<Vec<(String, Use)>, ToolError> {
         let all = self.store.all().await?;
-        Ok(crate::domain::usage::grouped(&all, window, |b| match by {
-            UsageGroup::Project => b.project.to_string(),
-            UsageGroup::Owner => b.owner.as_str().to_string(),
-            UsageGroup::Model => b.model.clone(),
-        })
-        .1)
+        Ok(crate::domain::usage::grouped(&all, window, |b| by.key(b)).1)
     }
 
     /// Books `count` of `model` over `interval` for `caller`.

@@ -139,6 +139,16 @@ fn hours(d: Duration) -> f64 {
     d.num_seconds() as f64 / 3600.0
 }
 
+/// `x`, or 0 when it is below or at zero: a sum of nothing is -0.0, which `f64::max` may
+/// keep, and which prints (and serialises) as "-0".
+fn not_negative(x: f64) -> f64 {
+    if x > 0.0 {
+        x
+    } else {
+        0.0
+    }
+}
+
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
@@ -224,12 +234,11 @@ impl Quotas {
         while week < interval.end() {
             let next = self.week_after(week);
             let w = Interval::new(week, next).expect("a week is positive");
-            // (a sum of nothing is -0.0, which would print as "-0")
             let used: f64 = others
                 .iter()
                 .map(|(i, n)| gpu_hours(i, *n, &w))
-                .sum::<f64>()
-                .max(0.0);
+                .sum::<f64>();
+            let used = not_negative(used);
             let asked = gpu_hours(interval, count, &w);
             if used + asked > self.max_gpu_hours_per_week as f64 + 1e-9 {
                 return Err(QuotaExceeded {
@@ -271,8 +280,8 @@ impl Quotas {
         let week_hours = held
             .iter()
             .map(|(i, n)| gpu_hours(i, *n, &week))
-            .sum::<f64>()
-            .max(0.0);
+            .sum::<f64>();
+        let week_hours = not_negative(week_hours);
         let longest = held
             .iter()
             .filter(|(i, _)| i.end() > now)

@@ -205,6 +205,17 @@ pub struct UsageRow {
     pub bookings: u32,
 }
 
+impl From<(String, Use)> for UsageRow {
+    fn from((group, u): (String, Use)) -> Self {
+        Self {
+            group,
+            gpu_hours: u.hours_shown(),
+            amount: u.amount,
+            bookings: u.bookings,
+        }
+    }
+}
+
 /// `GET /api/admin/usage` as JSON.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct UsageRows {
@@ -227,12 +238,7 @@ pub async fn admin_usage(
         .all_usage(&w, q.group_by.unwrap_or(UsageGroup::Project))
         .await?
         .into_iter()
-        .map(|(group, u)| UsageRow {
-            group,
-            gpu_hours: u.hours_shown(),
-            amount: u.amount,
-            bookings: u.bookings,
-        })
+        .map(UsageRow::from)
         .collect();
     let csv = q.format.as_deref() == Some("csv")
         || headers

@@ -22,6 +22,7 @@ mod maintenance;
 mod mcp;
 mod openai_sdk;
 mod ops;
+mod projects;
 mod props;
 mod quotas;
 mod redis;
