@@ -136,6 +136,20 @@ pub async fn project(
     Ok(())
 }
 
+/// Adds each of `projects`, or replaces its values where it exists (`hpcbot import
+/// --projects`).
+pub async fn import_projects(
+    store: &impl ProjectStore,
+    projects: &[Project],
+) -> anyhow::Result<()> {
+    for p in projects {
+        if !store.set_project(p).await? {
+            store.add_project(p, Utc::now().timestamp_millis()).await?;
+        }
+    }
+    Ok(())
+}
+
 /// "budget 5,000.00 EUR; max_gpus_at_once=8".
 fn described(p: &Project, currency: &str) -> String {
     let budget = match p.budget {

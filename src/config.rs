@@ -516,15 +516,15 @@ settings! {
     trusted_proxies: Vec<IpAddr> = "";
     /// how far ahead a booking may start (`400 start_too_far_ahead`)
     max_advance: Duration = "365d";
-    /// the project `default`'s budget in `currency` (every owner is in it until projects are built): confirmed bookings' prices may not exceed it (`409 budget_exceeded`; unset: no budget)
+    /// the project `default`'s budget in `currency` (everyone with `auth = none`, and users added without a project; `hpcbot project set default --budget` overrides it): confirmed bookings' prices may not exceed it (`409 budget_exceeded`; unset: no budget)
     budget: Option<crate::domain::Cents> = "";
-    /// quota: GPUs one owner's confirmed bookings may hold at any instant (`409 quota_exceeded`)
+    /// quota: GPUs one owner's confirmed bookings may hold at any instant (`409 quota_exceeded`; a project may set its own)
     max_gpus_at_once: u32 = "16";
-    /// quota: GPU-hours of one owner's confirmed bookings inside one calendar week (Monday 00:00 in `timezone`; only the part inside the week counts)
+    /// quota: GPU-hours of one owner's confirmed bookings inside one calendar week (Monday 00:00 in `timezone`; only the part inside the week counts; a project may set its own)
     max_gpu_hours_per_week: u32 = "1000";
-    /// quota: the longest booking (at most 30 days, the rule of every booking)
+    /// quota: the longest booking (at most 30 days, the rule of every booking; a project may set its own)
     max_booking_duration: Duration = "30d";
-    /// quota: how long after now a booking may start at the earliest (`0s`: any time from now)
+    /// quota: how long after now a booking may start at the earliest (`0s`: any time from now; a project may set its own)
     min_notice: MaybeZero = "0s";
     /// how long a hold (`POST /api/holds`, and every proposal of the assistant) keeps its GPUs for its owner before it expires
     hold_ttl: Duration = "5m", check = |d: &Duration| at_least(d.as_secs(), 1, "s");

@@ -35,6 +35,10 @@ enum Command {
         /// A bookings.json file (replaces every booking).
         #[arg(long)]
         bookings: Option<PathBuf>,
+        /// A projects.json file: each project added, or its values replaced (imported
+        /// before the bookings, which may name them).
+        #[arg(long)]
+        projects: Option<PathBuf>,
     },
     /// Chat with a running server in the terminal.
     Chat {
@@ -488,14 +492,27 @@ async fn main_inner() -> anyhow::Result<()> {
             config,
             inventory,
             bookings,
+            projects,
         } => {
             let config = config.load()?;
-            if inventory.is_none() && bookings.is_none() {
-                anyhow::bail!("nothing to import: give --inventory FILE and/or --bookings FILE");
+            if inventory.is_none() && bookings.is_none() && projects.is_none() {
+                anyhow::bail!(
+                    "nothing to import: give --inventory FILE, --bookings FILE and/or --projects FILE"
+                );
             }
             let read = |p: &PathBuf| {
                 std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))
             };
+            if let Some(p) = &projects {
+                let list = hpcbot::transfer::parse_projects(&read(p)?)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+                let store = open_store(&config).await?;
+                hpcbot::centre::import_projects(&store, &list).await?;
+                println!("imported: {} projects", list.len());
+                if inventory.is_none() && bookings.is_none() {
+                    return Ok(());
+                }
+            }
             let inv = match &inventory {
                 Some(p) => Some(
                     hpcbot::transfer::parse_inventory(&read(p)?)
@@ -672,6 +689,19 @@ async fn main_inner() -> anyhow::Result<()> {
                 b_path.display(),
                 all.len()
             );
+            use hpcbot::store::projects::ProjectStore;
+            let projects: Vec<_> = store
+                .projects()
+                .await?
+                .into_iter()
+                .map(|l| l.project)
+                .collect();
+            let p_path = out.join("projects.json");
+            std::fs::write(
+                &p_path,
+                serde_json::to_string_pretty(&hpcbot::transfer::projects_file(&projects))? + "\n",
+            )?;
+            println!("wrote {} ({} projects)", p_path.display(), projects.len());
             // The booking history, append-only, beside the files that import reads.
             let events = store.all_events().await?;
             let e_path = out.join("booking_events.json");

@@ -1,4 +1,5 @@
-//! The import/export files: `gpu_inventory.json` and `bookings.json` (schemas in README).
+//! The import/export files: `gpu_inventory.json`, `bookings.json` and `projects.json`
+//! (schemas in README).
 
 use crate::domain::booking::BookingStatus;
 use crate::domain::gpu::InventoryFile;
@@ -130,6 +131,94 @@ pub fn bookings_file(bookings: &[Booking]) -> BookingsFile {
             })
             .collect(),
     }
+}
+
+/// A project as written in `projects.json`: `null` (or absent) is "not set by the
+/// project" (a quota is then its setting's; the budget of `default` the setting `budget`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectRecord {
+    /// Its name.
+    pub name: String,
+    /// Decimal amount.
+    #[serde(default)]
+    pub budget: Option<f64>,
+    /// GPUs at once.
+    #[serde(default)]
+    pub max_gpus_at_once: Option<u32>,
+    /// GPU-hours a week.
+    #[serde(default)]
+    pub max_gpu_hours_per_week: Option<u32>,
+    /// A humantime duration (`7days`).
+    #[serde(default)]
+    pub max_booking_duration: Option<String>,
+    /// A humantime duration (`1h`).
+    #[serde(default)]
+    pub min_notice: Option<String>,
+}
+
+/// The file form of `projects.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectsFile {
+    /// Every project.
+    pub projects: Vec<ProjectRecord>,
+}
+
+/// The file form of projects.
+pub fn projects_file(projects: &[crate::domain::Project]) -> ProjectsFile {
+    let duration = |d: Option<chrono::Duration>| {
+        d.and_then(|d| d.to_std().ok())
+            .map(|d| humantime::format_duration(d).to_string())
+    };
+    ProjectsFile {
+        projects: projects
+            .iter()
+            .map(|p| ProjectRecord {
+                name: p.name.to_string(),
+                budget: p.budget.map(Cents::as_decimal),
+                max_gpus_at_once: p.quotas.max_gpus_at_once,
+                max_gpu_hours_per_week: p.quotas.max_gpu_hours_per_week,
+                max_booking_duration: duration(p.quotas.max_booking_duration),
+                min_notice: duration(p.quotas.min_notice),
+            })
+            .collect(),
+    }
+}
+
+/// Parses and checks `projects.json`; errors name the line/column or the record and field.
+pub fn parse_projects(text: &str) -> Result<Vec<crate::domain::Project>, String> {
+    let file: ProjectsFile = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    file.projects
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let at = |field: &str, e: String| format!("projects[{i}].{field}: {e}");
+            let mut quotas = crate::domain::project::QuotaOverrides {
+                max_gpus_at_once: r.max_gpus_at_once,
+                max_gpu_hours_per_week: r.max_gpu_hours_per_week,
+                ..Default::default()
+            };
+            for (key, value) in [
+                ("max_booking_duration", &r.max_booking_duration),
+                ("min_notice", &r.min_notice),
+            ] {
+                if let Some(v) = value {
+                    quotas.set(&format!("{key}={v}")).map_err(|e| at(key, e))?;
+                }
+            }
+            Ok(crate::domain::Project {
+                name: ProjectName::parse(&r.name).map_err(|e| at("name", e))?,
+                budget: match r.budget {
+                    Some(b) if !(b.is_finite() && b >= 0.0) => {
+                        return Err(at("budget", format!("{b} is not an amount of 0 or more")))
+                    }
+                    b => b.map(Cents::from_decimal),
+                },
+                quotas,
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

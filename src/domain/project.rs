@@ -107,6 +107,8 @@ impl QuotaOverrides {
                 .parse::<u32>()
                 .map_err(|_| format!("{key} must be a whole number, e.g. {key}=8"))
         };
+        // A booking never lasts more than 30 days (the rule of every booking); a notice may
+        // be up to a year.
         let duration = |positive: bool| -> Result<Duration, String> {
             let d = humantime::parse_duration(value)
                 .map_err(|_| format!("{key} must be a duration like 2h or 7d, not `{value}`"))?;
@@ -114,8 +116,9 @@ impl QuotaOverrides {
             if positive && d <= Duration::zero() {
                 return Err(format!("{key} must be more than 0"));
             }
-            if d > Duration::days(365) {
-                return Err(format!("{key} must be at most 365 days"));
+            let most = if positive { 30 } else { 365 };
+            if d > Duration::days(most) {
+                return Err(format!("{key} must be at most {most} days"));
             }
             Ok(d)
         };
@@ -187,6 +190,8 @@ mod tests {
         assert!(o.set("max_gpus=4").unwrap_err().contains("not a quota"));
         assert!(o.set("max_gpus_at_once=four").is_err());
         assert!(o.set("max_booking_duration=0s").is_err());
+        assert!(o.set("max_booking_duration=31d").is_err());
+        assert!(o.set("min_notice=31d").is_ok());
         assert!(o.set("max_gpus_at_once").is_err());
     }
 

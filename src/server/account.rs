@@ -2,8 +2,8 @@
 //! and budgets"): who the caller is, the project's money and the caller's quotas with their
 //! use; what bookings used inside a window (the admin's as JSON or CSV).
 //!
-//! Until projects are built every owner is in the project `default`, whose budget is the
-//! setting `budget` (unset: none, so `budget` and `remaining` are `null`).
+//! The project is the caller's (`domain::project`): a user's own, else `default`, whose
+//! budget is the setting `budget` unless it has one of its own (none: `null`).
 
 use super::bookings::SessionQuery;
 use super::caller::{self, reading_owner};
@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 /// The caller's project and its money.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ProjectView {
-    /// Its name (`default` for everyone until projects are built).
+    /// Its name (`default` for everyone with `auth = none`).
     pub name: String,
     /// The budget, or `null` for none.
     #[schema(value_type = Option<f64>)]

@@ -108,11 +108,7 @@ async fn concurrent_bookings_on_two_instances_never_overdraw() {
         let app = if i % 2 == 0 { &a } else { &b };
         post_booking(app, sid, "H100", 1, t + Duration::hours(2 * i as i64), 2)
     });
-    let codes: Vec<u16> = futures::future::join_all(reqs)
-        .await
-        .iter()
-        .map(|r| r.status().as_u16())
-        .collect();
+    let codes = statuses(reqs).await;
     assert_eq!(codes.iter().filter(|c| **c == 201).count(), 6, "{codes:?}");
     assert!(codes.iter().all(|c| *c == 201 || *c == 409), "{codes:?}");
     let acct: Value = a

@@ -331,3 +331,14 @@ pub async fn user_token(app: &TestApp, name: &str) -> String {
         .await
         .unwrap()
 }
+
+/// The statuses of requests sent all at once, in the order given.
+pub async fn statuses(
+    reqs: impl IntoIterator<Item = impl std::future::Future<Output = reqwest::Response>>,
+) -> Vec<u16> {
+    futures::future::join_all(reqs)
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect()
+}

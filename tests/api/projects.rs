@@ -2,7 +2,7 @@
 //! project add/list/set`, `hpcbot user add NAME --project P` and `hpcbot report` on the
 //! database of a running server (nothing restarted), and what each user then sees: their
 //! project's budget and quota values, bookings that carry their project, money counted per
-//! project — on SQLite and on PostgreSQL, and exact across two instances.
+//! project, export and import keeping both — on SQLite and on PostgreSQL, and exact across two instances.
 
 use crate::helpers::*;
 use chrono::Duration;
@@ -93,6 +93,17 @@ fn quota(account: &Value, key: &str) -> Value {
         .unwrap_or_else(|| panic!("{key} missing in {account}"))
 }
 
+/// lab: $40, at most 2 GPUs at once.
+const LAB: &[&str] = &[
+    "project",
+    "add",
+    "lab",
+    "--budget",
+    "40",
+    "--set",
+    "max_gpus_at_once=2",
+];
+
 fn token_settings() -> Vec<(&'static str, String)> {
     vec![("auth", "token".into()), ("budget", "1000".into())]
 }
@@ -104,19 +115,7 @@ async fn projects_keep_their_own_budget_and_quotas(store: Store) {
             ..Default::default()
         })
         .await;
-    cli(
-        &app,
-        &[
-            "project",
-            "add",
-            "lab",
-            "--budget",
-            "40",
-            "--set",
-            "max_gpus_at_once=2",
-        ],
-    )
-    .await;
+    cli(&app, LAB).await;
     let ann = add_user(&app, "ann", &["--project", "lab"]).await;
     let bob = add_user(&app, "bob", &[]).await;
     let root = add_user(&app, "root", &["--admin"]).await;
@@ -329,11 +328,7 @@ async fn concurrent_bookings_of_one_project_on_two_instances_never_overdraw_it()
             2,
         )
     });
-    let codes: Vec<u16> = futures::future::join_all(reqs)
-        .await
-        .iter()
-        .map(|r| r.status().as_u16())
-        .collect();
+    let codes = statuses(reqs).await;
     assert_eq!(codes.iter().filter(|c| **c == 201).count(), 6, "{codes:?}");
     assert!(codes.iter().all(|c| *c == 201 || *c == 409), "{codes:?}");
     let acct = account(&b, &tokens[0]).await;
@@ -367,15 +362,28 @@ async fn export_and_import_keep_each_bookings_project() {
         ..Default::default()
     })
     .await;
-    let path = out.path().join("bookings.json");
-    cli(&fresh, &["import", "--bookings", path.to_str().unwrap()]).await;
+    let bookings = out.path().join("bookings.json");
+    let projects = out.path().join("projects.json");
+    cli(
+        &fresh,
+        &[
+            "import",
+            "--projects",
+            projects.to_str().unwrap(),
+            "--bookings",
+            bookings.to_str().unwrap(),
+        ],
+    )
+    .await;
     let list = cli(&fresh, &["project", "list"]).await;
     let lab = list
         .lines()
         .find(|l| l.starts_with("lab\t"))
         .unwrap_or_else(|| panic!("{list}"));
+    // Its budget came with projects.json, its money with its booking.
     let price = file["bookings"][0]["price_total"].as_f64().unwrap();
-    assert!(lab.contains(&format!("{price:.2}")), "{list}");
+    assert!(lab.contains("\t100.00 USD\t"), "{list}");
+    assert!(lab.contains(&format!("\t{price:.2}\t")), "{list}");
 }
 
 async fn say(app: &TestApp, token: &str, message: &str) -> Value {
@@ -398,11 +406,7 @@ async fn the_assistant_answers_from_the_users_project() {
         ..Default::default()
     })
     .await;
-    cli(
-        &app,
-        &["project", "add", "lab", "--budget", "40", "--set", "max_gpus_at_once=2"],
-    )
-    .await;
+    cli(&app, LAB).await;
     let ann = add_user(&app, "ann", &["--project", "lab"]).await;
     let v = say(&app, &ann, "how much budget do I have left?").await;
     let text = v["response"].as_str().unwrap();
